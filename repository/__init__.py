@@ -1,0 +1,59 @@
+"""The Flask app: config -> storage -> services -> blueprints -> error handlers."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, current_app, jsonify
+
+from repository.config import Config
+from repository.errors import register_error_handlers
+from repository.services import FDOService
+from repository.validation import Validator
+from sqlalchemy.exc import OperationalError
+from storage.index import Index
+from storage.objects import S3ObjectStore, S3Settings
+
+
+def build_service(config: Config) -> FDOService:
+    """Storage and services from configuration: shared by the app, the CLI and tests."""
+    store = S3ObjectStore(S3Settings(
+        endpoint=config.s3_endpoint, bucket=config.s3_bucket, access_key=config.s3_access_key,
+        secret_key=config.s3_secret_key, region=config.s3_region))
+    index = Index(config.database_url)
+    try:
+        index.create_schema()  # idempotent; `fdo init` does it before workers start
+    except OperationalError as error:
+        # Start anyway: /health reports the index, and requests answer 503 until it is back.
+        logging.getLogger(__name__).warning("index not reachable at start-up: %s", error)
+    return FDOService(store, index, Validator(), base_url=config.base_url,
+                      doi_prefix=config.doi_prefix, handle_prefix=config.handle_prefix)
+
+
+def create_app(config: Config | None = None) -> Flask:
+    config = config or Config.from_environment()
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = config.max_body
+    app.json.sort_keys = False  # type: ignore[attr-defined]  # keep openDS field order
+    app.extensions["fdo"] = build_service(config)
+
+    from repository.api import api
+
+    app.register_blueprint(api)
+    app.add_url_rule("/health", view_func=health)
+    register_error_handlers(app)
+    return app
+
+
+def health() -> tuple[Response, int]:
+    fdo: FDOService = current_app.extensions["fdo"]
+    parts: dict[str, Any] = {}
+    for name, check in (("storage", fdo.store.ping), ("index", fdo.index.ping)):
+        try:
+            check()
+            parts[name] = "ok"
+        except Exception as error:  # noqa: BLE001 - any failure means "not reachable"
+            parts[name] = f"unreachable: {type(error).__name__}: {error}"
+    healthy = all(value == "ok" for value in parts.values())
+    return jsonify({"status": "ok" if healthy else "unavailable", **parts}), 200 if healthy else 503

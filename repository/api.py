@@ -1,0 +1,149 @@
+"""The JSON API: `/api/v1/<kind>/...`. Thin views: parse, call one service, render."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from repository import errors
+from repository.provenance import Agent
+from repository.services import FDOService
+from repository.tokens import agent_for
+from resolver.pids import pid_url
+from storage.index import VersionRow
+from storage.versions import VersionRecord
+
+api = Blueprint("api", __name__, url_prefix="/api/v1")
+OBJECT = "/<kind>/<prefix>/<suffix>"
+JSON_TYPES = ("application/json", "application/ld+json")
+PATCH_TYPE = "application/json-patch+json"
+IMMUTABLE = "public, max-age=31536000, immutable"
+
+
+def service() -> FDOService:
+    fdo: FDOService = current_app.extensions["fdo"]
+    return fdo
+
+
+def _agent() -> Agent:
+    fdo = service()
+    return agent_for(fdo.index, request.headers.get("Authorization"), fdo.base_url)
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _body(*media_types: str) -> Any:
+    """The request body as JSON, after checking its media type (415) and syntax (400)."""
+    if request.mimetype not in media_types:
+        raise errors.UnsupportedMediaType(
+            f"send the body as {' or '.join(media_types)} (got '{request.mimetype or 'none'}')")
+    raw = request.get_data(cache=False)
+    try:
+        return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+    except UnicodeDecodeError as error:
+        raise errors.MalformedJSON(f"the body is not UTF-8: {error}") from error
+    except (ValueError, RecursionError) as error:
+        raise errors.MalformedJSON(f"the body is not valid JSON: {error}") from error
+
+
+def _if_match() -> str | None:
+    if "If-Match" not in request.headers:
+        return None
+    etags = request.if_match
+    if etags.star_tag:
+        return "*"
+    values = etags.as_set()
+    return next(iter(values)) if len(values) == 1 else ""
+
+
+def _object_response(record: VersionRecord, status: int = 200,
+                     immutable: bool = False) -> Response:
+    response = jsonify(record.content)
+    response.status_code = status
+    response.set_etag(record.digest)
+    response.headers["Cache-Control"] = IMMUTABLE if immutable else "no-cache"
+    provenance = pid_url(service().base_url, record.pid, record.version) + "/provenance"
+    response.headers["Link"] = f'<{provenance}>; rel="provenance"'
+    return response
+
+
+@api.post("/<kind>")
+def create(kind: str) -> Response:
+    agent = _agent()
+    record = service().create(kind, _body(*JSON_TYPES), agent)
+    response = _object_response(record, 201)
+    response.headers["Location"] = record.content["@id"]
+    return response
+
+
+@api.get(OBJECT)
+def read_latest(kind: str, prefix: str, suffix: str) -> Response:
+    return _object_response(service().latest(kind, prefix, suffix))
+
+
+@api.put(OBJECT)
+def replace(kind: str, prefix: str, suffix: str) -> Response:
+    agent = _agent()
+    record, _ = service().replace(kind, prefix, suffix, _body(*JSON_TYPES), _if_match(), agent)
+    return _object_response(record)
+
+
+@api.patch(OBJECT)
+def patch(kind: str, prefix: str, suffix: str) -> Response:
+    agent = _agent()
+    record, _ = service().patch(kind, prefix, suffix, _body(PATCH_TYPE), _if_match(), agent)
+    return _object_response(record)
+
+
+@api.delete(OBJECT)
+def tombstone(kind: str, prefix: str, suffix: str) -> Response:
+    agent = _agent()
+    body = _body(*JSON_TYPES)
+    reason = body.get("reason") if isinstance(body, dict) else None
+    replaced_by = body.get("replacedBy") if isinstance(body, dict) else None
+    if not isinstance(reason, str) or not reason.strip():
+        raise errors.SchemaInvalid("a tombstone needs a reason",
+                                   [{"path": "/reason", "message": "is required (a string)"}])
+    if replaced_by is not None and not isinstance(replaced_by, str):
+        raise errors.SchemaInvalid("replacedBy must be a PID",
+                                   [{"path": "/replacedBy", "message": "must be a string"}])
+    record = service().tombstone(kind, prefix, suffix, reason.strip(), replaced_by,
+                                 _if_match(), agent)
+    return _object_response(record)
+
+
+@api.get(OBJECT + "/versions")
+def versions(kind: str, prefix: str, suffix: str) -> Response:
+    rows = service().versions(kind, prefix, suffix)
+    return jsonify({"pid": rows[0].pid if rows else None,
+                    "versions": [_version_summary(row) for row in rows]})
+
+
+def _version_summary(row: VersionRow) -> dict[str, Any]:
+    return {
+        "version": row.version,
+        "url": pid_url(service().base_url, row.pid, row.version),
+        "digest": row.digest,
+        "created": row.created,
+        "activity": row.activity,
+        "status": row.status,
+        "agent": {"@id": row.agent_id, "schema:name": row.agent_name},
+    }
+
+
+@api.get(OBJECT + "/versions/<int:number>")
+def read_version(kind: str, prefix: str, suffix: str, number: int) -> Response:
+    record = service().version(kind, prefix, suffix, number)
+    return _object_response(record, immutable=True)
+
+
+@api.get(OBJECT + "/versions/<int:number>/provenance")
+def read_provenance(kind: str, prefix: str, suffix: str, number: int) -> Response:
+    record = service().version(kind, prefix, suffix, number)
+    response = jsonify(record.provenance)
+    response.headers["Cache-Control"] = IMMUTABLE
+    return response

@@ -1,0 +1,103 @@
+"""The `fdo` command: init, tokens, demo data, and the S3-is-truth tools."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from repository import build_service
+from repository.config import Config
+from repository.demo import load_demo
+from repository.integrity import Report, rebuild_index, reconcile, verify
+from repository.services import FDOService
+from repository.tokens import ROLES, create_token
+from storage.objects import S3ObjectStore
+
+
+def _service() -> FDOService:
+    return build_service(Config.from_environment())
+
+
+def cmd_init(_: argparse.Namespace) -> int:
+    """Create the bucket and the index tables (both idempotent)."""
+    fdo = _service()
+    if isinstance(fdo.store, S3ObjectStore):
+        fdo.store.ensure_bucket()
+    fdo.index.create_schema()
+    print("bucket and index ready")
+    return 0
+
+
+def cmd_tokens_create(args: argparse.Namespace) -> int:
+    try:
+        token = create_token(_service().index, args.name, args.role, args.orcid)
+    except ValueError as error:
+        print(f"fdo: {error}", file=sys.stderr)
+        return 2
+    print(token)
+    print("(shown once: only its hash is stored)", file=sys.stderr)
+    return 0
+
+
+def _print_report(report: Report, what: str) -> int:
+    for problem in report.problems:
+        print(problem)
+    print(f"{what}: {report.checked} versions checked, {report.adopted} indexed, "
+          f"{len(report.problems)} problem(s)", file=sys.stderr)
+    return 1 if report.problems else 0
+
+
+def cmd_verify(_: argparse.Namespace) -> int:
+    return _print_report(verify(_service().store), "verify")
+
+
+def cmd_rebuild_index(_: argparse.Namespace) -> int:
+    fdo = _service()
+    return _print_report(rebuild_index(fdo.store, fdo.index), "rebuild-index")
+
+
+def cmd_reconcile(_: argparse.Namespace) -> int:
+    fdo = _service()
+    return _print_report(reconcile(fdo.store, fdo.index), "reconcile")
+
+
+def cmd_load_demo(args: argparse.Namespace) -> int:
+    loaded = load_demo(_service(), Path(args.directory) if args.directory else None)
+    print(json.dumps(loaded, indent=2))
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    main = argparse.ArgumentParser(prog="fdo", description=__doc__)
+    commands = main.add_subparsers(dest="command", required=True)
+    commands.add_parser("init", help="create the bucket and the index").set_defaults(
+        run=cmd_init)
+    tokens = commands.add_parser("tokens", help="API tokens").add_subparsers(
+        dest="tokens_command", required=True)
+    create = tokens.add_parser("create", help="create a token and print it once")
+    create.add_argument("--name", required=True)
+    create.add_argument("--orcid")
+    create.add_argument("--role", choices=ROLES, default="curator")
+    create.set_defaults(run=cmd_tokens_create)
+    commands.add_parser("verify", help="re-hash every version, walk every chain").set_defaults(
+        run=cmd_verify)
+    commands.add_parser("rebuild-index", help="recreate the index from S3 alone").set_defaults(
+        run=cmd_rebuild_index)
+    commands.add_parser("reconcile", help="index versions S3 has and the index lacks"
+                        ).set_defaults(run=cmd_reconcile)
+    demo = commands.add_parser("load-demo", help="load demo records into an empty repository")
+    demo.add_argument("directory", nargs="?", help="a folder of openDS JSON records")
+    demo.set_defaults(run=cmd_load_demo)
+    return main
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    status: int = args.run(args)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

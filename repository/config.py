@@ -1,0 +1,55 @@
+"""The one place that reads FDO_* environment variables."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Config:
+    base_url: str = "http://127.0.0.1:8000"
+    doi_prefix: str = "10.82621"
+    handle_prefix: str = "20.500.14920"
+    database_url: str = "sqlite:///var/index.sqlite3"
+    s3_endpoint: str = "http://127.0.0.1:8333"
+    s3_bucket: str = "fdo"
+    s3_access_key: str = "fdo-dev"
+    s3_secret_key: str = "fdo-dev-secret"
+    s3_region: str = "us-east-1"
+    max_body: int = 2 * 1024 * 1024
+    port: int = 8000
+
+    def to_environment(self) -> dict[str, str]:
+        """The FDO_* variables that reproduce this configuration in another process."""
+        return {
+            "FDO_BASE_URL": self.base_url,
+            "FDO_DOI_PREFIX": self.doi_prefix,
+            "FDO_HANDLE_PREFIX": self.handle_prefix,
+            "FDO_DATABASE_URL": self.database_url,
+            "FDO_S3_ENDPOINT": self.s3_endpoint,
+            "FDO_S3_BUCKET": self.s3_bucket,
+            "FDO_S3_ACCESS_KEY": self.s3_access_key,
+            "FDO_S3_SECRET_KEY": self.s3_secret_key,
+            "FDO_S3_REGION": self.s3_region,
+            "FDO_MAX_BODY": str(self.max_body),
+            "FDO_PORT": str(self.port),
+        }
+
+    @classmethod
+    def from_environment(cls, environ: dict[str, str] | None = None) -> Config:
+        env = os.environ if environ is None else environ
+        defaults = cls()
+        return cls(
+            base_url=env.get("FDO_BASE_URL", defaults.base_url).rstrip("/"),
+            doi_prefix=env.get("FDO_DOI_PREFIX", defaults.doi_prefix),
+            handle_prefix=env.get("FDO_HANDLE_PREFIX", defaults.handle_prefix),
+            database_url=env.get("FDO_DATABASE_URL", defaults.database_url),
+            s3_endpoint=env.get("FDO_S3_ENDPOINT", defaults.s3_endpoint),
+            s3_bucket=env.get("FDO_S3_BUCKET", defaults.s3_bucket),
+            s3_access_key=env.get("FDO_S3_ACCESS_KEY", defaults.s3_access_key),
+            s3_secret_key=env.get("FDO_S3_SECRET_KEY", defaults.s3_secret_key),
+            s3_region=env.get("FDO_S3_REGION", defaults.s3_region),
+            max_body=int(env.get("FDO_MAX_BODY", defaults.max_body)),
+            port=int(env.get("FDO_PORT", defaults.port)),
+        )

@@ -1,0 +1,111 @@
+"""Domain exceptions, and the one table that maps them to HTTP status and code.
+
+Services raise these without knowing about HTTP; `register_error_handlers` turns every
+one of them (and every werkzeug HTTP error) into the same JSON error body:
+`{"status", "code", "message", "errors": [{"path", "message"}]}`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+from flask import Flask, Response, jsonify
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+
+class FDOError(Exception):
+    """Base of every error a client can cause. `errors` lists details with JSON Pointers."""
+
+    def __init__(self, message: str, errors: list[dict[str, str]] | None = None,
+                 **extra: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.errors = errors or []
+        self.extra = extra
+
+
+class BadRequest(FDOError): ...
+class MalformedJSON(FDOError): ...
+class SchemaInvalid(FDOError): ...
+class Unprocessable(FDOError): ...
+class NotFound(FDOError): ...
+class Gone(FDOError): ...
+class Conflict(FDOError): ...
+class DuplicateSpecimen(FDOError): ...
+class PreconditionRequired(FDOError): ...
+class PreconditionFailed(FDOError): ...
+class Unauthorized(FDOError): ...
+class Forbidden(FDOError): ...
+class UnsupportedMediaType(FDOError): ...
+class StorageUnavailable(FDOError): ...
+
+
+ERROR_TABLE: dict[type[FDOError], tuple[int, str]] = {
+    BadRequest: (400, "bad_request"),
+    MalformedJSON: (400, "malformed_json"),
+    Unauthorized: (401, "unauthorized"),
+    Forbidden: (403, "forbidden"),
+    NotFound: (404, "not_found"),
+    Conflict: (409, "conflict"),
+    DuplicateSpecimen: (409, "duplicate_specimen"),
+    Gone: (410, "gone"),
+    PreconditionFailed: (412, "precondition_failed"),
+    UnsupportedMediaType: (415, "unsupported_media_type"),
+    SchemaInvalid: (422, "schema_invalid"),
+    Unprocessable: (422, "unprocessable"),
+    PreconditionRequired: (428, "precondition_required"),
+    StorageUnavailable: (503, "storage_unavailable"),
+}
+
+
+def error_body(status: int, code: str, message: str,
+               errors: list[dict[str, str]] | None = None, **extra: Any) -> Response:
+    response = jsonify({"status": status, "code": code, "message": message,
+                        "errors": errors or [], **extra})
+    response.status_code = status
+    return response
+
+
+def _from_domain(error: FDOError) -> Response:
+    status, code = ERROR_TABLE[type(error)]
+    response = error_body(status, code, error.message, error.errors, **error.extra)
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="fdo"'
+    return response
+
+
+def _from_http(error: HTTPException) -> Response:
+    status = error.code or 500
+    code = (error.name or "error").lower().replace(" ", "_")
+    response = error_body(status, code, error.description or error.name)
+    for name, value in error.get_headers():
+        if name.lower() == "allow":
+            response.headers[name] = value
+    return response
+
+
+def _from_backend(error: Exception) -> Response:
+    """S3 or the database failed under us: the client did nothing wrong, and retrying later
+    is safe (a version S3 took but the index missed is adopted on the retry)."""
+    log.warning("backend unavailable: %s", error)
+    part = "index" if isinstance(error, OperationalError) else "storage"
+    return error_body(503, f"{part}_unavailable",
+                      f"the {part} is not reachable right now; retry later")
+
+
+def _from_unexpected(error: Exception) -> Response:
+    log.exception("unhandled error", exc_info=error)
+    return error_body(500, "internal_error", "The server failed unexpectedly; retrying the request is safe.")
+
+
+def register_error_handlers(app: Flask) -> None:
+    app.register_error_handler(FDOError, _from_domain)
+    app.register_error_handler(HTTPException, _from_http)
+    for backend_error in (BotoCoreError, ClientError, OperationalError):
+        app.register_error_handler(backend_error, _from_backend)
+    app.register_error_handler(Exception, _from_unexpected)

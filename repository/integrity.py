@@ -1,0 +1,138 @@
+"""S3 as the source of truth: verify the hash chains, rebuild and reconcile the index."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from itertools import groupby, islice
+
+from repository.records import index_entry
+from storage.index import Index, OutOfStep, PhysicalIdTaken, VersionClash
+from storage.objects import ObjectStore
+from storage.versions import KEY_ROOT, CorruptRecord, VersionRecord
+
+READ_THREADS = 16
+READ_BATCH = 256
+
+
+@dataclass
+class Report:
+    checked: int = 0
+    adopted: int = 0
+    problems: list[str] = field(default_factory=list)
+
+
+def parse_key(key: str) -> tuple[str, int] | None:
+    """`fdo/<prefix>/<suffix>/v00000001.json` -> (`<prefix>/<suffix>`, 1)."""
+    parts = key.removeprefix(KEY_ROOT).split("/")
+    if len(parts) != 3 or not parts[2].startswith("v") or not parts[2].endswith(".json"):
+        return None
+    number = parts[2][1:-5]
+    return (f"{parts[0]}/{parts[1]}", int(number)) if number.isdigit() else None
+
+
+def _version_keys(store: ObjectStore) -> Iterator[tuple[str, int, str]]:
+    for key in store.keys(KEY_ROOT):
+        parsed = parse_key(key)
+        if parsed:
+            yield parsed[0], parsed[1], key
+
+
+VersionKey = tuple[str, int, str]  # (pid, version number, S3 key)
+
+
+def _with_bodies(store: ObjectStore,
+                 items: Iterable[VersionKey]) -> Iterator[tuple[str, int, str, bytes]]:
+    """Each item with its S3 body, in the order given, fetched concurrently in bounded
+    batches (memory stays bounded whatever the repository size)."""
+    item_iter = iter(items)
+    with ThreadPoolExecutor(READ_THREADS) as pool:
+        while batch := list(islice(item_iter, READ_BATCH)):
+            bodies = pool.map(store.get, [key for _, _, key in batch])
+            for (pid, number, key), body in zip(batch, bodies, strict=True):
+                yield pid, number, key, body
+
+
+def verify(store: ObjectStore) -> Report:
+    """Re-hash every stored version and walk every hash chain."""
+    report = Report()
+    stream = _with_bodies(store, _version_keys(store))
+    for pid, versions in groupby(stream, key=lambda item: item[0]):
+        previous_digest: str | None = None
+        for expected, (_, number, key, body) in enumerate(versions, start=1):
+            report.checked += 1
+            label = f"{pid} version {number} ({key})"
+            if number != expected:
+                report.problems.append(f"{label}: expected version {expected} (gap)")
+            problems, previous_digest = _check(label, body, pid, number, previous_digest)
+            report.problems.extend(problems)
+    return report
+
+
+def _check(label: str, body: bytes, pid: str, number: int,
+           previous_digest: str | None) -> tuple[list[str], str | None]:
+    """The problems of one version, and the digest its successor must point back to: the
+    *recomputed* one, so a tampered version also breaks the link from the next."""
+    try:
+        record = VersionRecord.from_bytes(body)
+    except CorruptRecord as error:
+        return [f"{label}: unreadable record ({error})"], None
+    problems = []
+    computed = record.computed_digest()
+    if computed != record.digest:
+        problems.append(f"{label}: digest mismatch (stored {record.digest}, computed {computed})")
+    if (record.pid, record.version) != (pid, number):
+        problems.append(f"{label}: record says {record.pid} version {record.version}")
+    if number > 1 and record.previous_digest != previous_digest:
+        problems.append(f"{label}: chain broken (previousDigest {record.previous_digest}, "
+                        f"version {number - 1} hashes to {previous_digest})")
+    return problems, computed
+
+
+def reconcile(store: ObjectStore, index: Index) -> Report:
+    """Adopt every version S3 has and the index lacks (crash between S3 put and commit).
+    Reads from S3 only the versions beyond what the index has as current."""
+    report = Report()
+    for _, _, key, body in _with_bodies(store, _unindexed(index, report, store)):
+        _adopt(index, key, body, report)
+    return report
+
+
+def _unindexed(index: Index, report: Report, store: ObjectStore) -> Iterator[VersionKey]:
+    known: dict[str, int] = {}  # holds one pid at a time: keys come grouped by pid
+    for pid, number, key in _version_keys(store):
+        if pid not in known:
+            known.clear()
+            row = index.current(pid)
+            known[pid] = row.version if row else 0
+        report.checked += 1
+        if number > known[pid]:
+            yield pid, number, key
+
+
+def _adopt(index: Index, key: str, body: bytes, report: Report) -> None:
+    try:
+        entry = index_entry(VersionRecord.from_bytes(body))
+    except (CorruptRecord, KeyError, TypeError, ValueError) as error:
+        report.problems.append(f"{key}: unreadable record ({error}); not indexed")
+        return
+    try:
+        index.record_version(entry)
+    except PhysicalIdTaken as taken:
+        # Two live specimens claim one physical ID (only after a crash race): keep both
+        # resolvable, index the later one without the claim, and say so.
+        report.problems.append(f"{key}: physical ID also claimed by {taken}; not indexed as such")
+        index.record_version(dataclasses.replace(entry, physical_id=None))
+    except (OutOfStep, VersionClash) as error:
+        report.problems.append(f"{key}: cannot be indexed ({type(error).__name__}: {error})")
+        return
+    report.adopted += 1
+
+
+def rebuild_index(store: ObjectStore, index: Index) -> Report:
+    """Drop the object tables and recreate them from S3 alone (tokens are kept)."""
+    index.drop_object_tables()
+    index.create_schema()
+    return reconcile(store, index)

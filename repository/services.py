@@ -1,0 +1,264 @@
+"""The FDO lifecycle: create, replace, patch, tombstone and read versions.
+
+No flask here: the CLI, bulk ingest and tests call these directly. Every write follows
+the storage invariants of DESIGN.md section 3:
+1. the new version is written to its own S3 key once (conditional create);
+2. only then is it recorded in the index (the (pid, version) key allocates numbers);
+3. a version S3 has but the index lacks (a crash between 1 and 2) is adopted, never
+   duplicated: the next writer of that number finds the key taken and records it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jsonpatch
+
+from repository import errors
+from repository.provenance import Agent, Change, json_patch, now_iso, provenance_event
+from repository.records import (
+    ACTIVE, TOMBSTONE, client_part, index_entry, patchable_part, stored_content,
+)
+from repository.validation import Validator
+from resolver.pids import MalformedPID, PidRef, canonical_pid, mint_suffix, parse_pid, pid_url
+from schemas import KINDS, Kind
+from storage.index import Index, ObjectRow, OutOfStep, PhysicalIdTaken, VersionClash, VersionRow
+from storage.objects import ObjectExists, ObjectMissing, ObjectStore
+from storage.versions import VersionRecord, version_key
+
+MINT_ATTEMPTS = 8
+
+
+class FDOService:
+    def __init__(self, store: ObjectStore, index: Index, validator: Validator, *,
+                 base_url: str, doi_prefix: str, handle_prefix: str) -> None:
+        self.store = store
+        self.index = index
+        self.validator = validator
+        self.base_url = base_url
+        self.prefixes = {True: doi_prefix, False: handle_prefix}
+
+    # -- reads -------------------------------------------------------------------------
+
+    def latest(self, kind_name: str, prefix: str, suffix: str) -> VersionRecord:
+        """The current version; `Gone` (carrying the tombstone) once tombstoned."""
+        row = self._object(kind_name, prefix, suffix)
+        record = self._load(row.pid, row.version)
+        if row.status == TOMBSTONE:
+            raise errors.Gone(f"{row.pid} was tombstoned", tombstone=record.content)
+        return record
+
+    def version(self, kind_name: str, prefix: str, suffix: str, number: int) -> VersionRecord:
+        row = self._object(kind_name, prefix, suffix)
+        if not 1 <= number <= row.version:
+            raise errors.NotFound(f"{row.pid} has no version {number} (latest: {row.version})")
+        return self._load(row.pid, number)
+
+    def versions(self, kind_name: str, prefix: str, suffix: str) -> list[VersionRow]:
+        row = self._object(kind_name, prefix, suffix)
+        return self.index.versions(row.pid)
+
+    # -- writes ------------------------------------------------------------------------
+
+    def create(self, kind_name: str, document: Any, agent: Agent) -> VersionRecord:
+        kind = self._kind(kind_name)
+        client = self._checked_client_part(kind, document)
+        for _ in range(MINT_ATTEMPTS):
+            pid = canonical_pid(self.prefixes[kind.uses_doi], mint_suffix())
+            if self.index.current(pid) is not None:
+                continue  # collision with an existing PID: draw again
+            record = self._new_version(kind, pid, 1, None, {}, client, ACTIVE, agent)
+            try:
+                return self._write(record)
+            except ObjectExists:
+                continue  # a PID the index did not know yet: draw again
+        raise errors.Conflict("could not mint a free PID; try again")
+
+    def replace(self, kind_name: str, prefix: str, suffix: str, document: Any,
+                if_match: str | None, agent: Agent) -> tuple[VersionRecord, bool]:
+        """Full replacement. Returns the current version and whether it is new."""
+        row, current = self._writable(kind_name, prefix, suffix, if_match)
+        return self._change(row, current, document, agent)
+
+    def patch(self, kind_name: str, prefix: str, suffix: str, operations: Any,
+              if_match: str | None, agent: Agent) -> tuple[VersionRecord, bool]:
+        """RFC 6902 patch applied to the client part of the current version."""
+        row, current = self._writable(kind_name, prefix, suffix, if_match)
+        try:
+            patched = jsonpatch.apply_patch(client_part(current.content), operations)
+        except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException,
+                TypeError, ValueError, KeyError, AttributeError) as error:
+            raise errors.Unprocessable(f"the JSON Patch cannot be applied: {error}") from error
+        return self._change(row, current, patched, agent)
+
+    def _change(self, row: ObjectRow, current: VersionRecord, document: Any,
+                agent: Agent) -> tuple[VersionRecord, bool]:
+        kind = KINDS[row.kind]
+        client = self._checked_client_part(kind, document, own_pid=row.pid)
+        if client == client_part(current.content):
+            return current, False
+        record = self._new_version(kind, row.pid, row.version + 1, current, current.content,
+                                   client, ACTIVE, agent)
+        return self._write(record), True
+
+    def tombstone(self, kind_name: str, prefix: str, suffix: str, reason: str,
+                  replaced_by: str | None, if_match: str | None, agent: Agent) -> VersionRecord:
+        row, current = self._writable(kind_name, prefix, suffix, if_match, required=False)
+        metadata: dict[str, Any] = {
+            "@type": "ods:Tombstone",
+            "ods:tombstoneDate": now_iso(),
+            "ods:tombstoneText": reason,
+            "ods:hasAgents": [agent.as_opends()],
+        }
+        if replaced_by:
+            successor = self._existing(replaced_by, "/replacedBy")
+            metadata["ods:hasRelatedPIDs"] = [
+                {"ods:ID": pid_url(self.base_url, successor.pid),
+                 "ods:relationshipType": "ods:hasSuccessor"}
+            ]
+        client = client_part(current.content)
+        record = self._new_version(KINDS[row.kind], row.pid, row.version + 1, current,
+                                   current.content, client, TOMBSTONE, agent, comment=reason,
+                                   extra=metadata)
+        return self._write(record)
+
+    # -- building a version ------------------------------------------------------------
+
+    def _new_version(self, kind: Kind, pid: str, number: int, previous: VersionRecord | None,
+                     before: dict[str, Any], client: dict[str, Any], status: str, agent: Agent,
+                     comment: str | None = None,
+                     extra: dict[str, Any] | None = None) -> VersionRecord:
+        time = now_iso()
+        created = previous.content["dcterms:created"] if previous else time
+        content = stored_content(kind, pid_url(self.base_url, pid), number, created, time,
+                                 client, status)
+        if extra:
+            content["ods:hasTombstoneMetadata"] = extra
+        activity = "ods:Create" if number == 1 else (
+            "ods:Tombstone" if status == TOMBSTONE else "ods:Update")
+        change = Change(self.base_url, pid, kind.object_type, number, activity, agent,
+                        json_patch(patchable_part(before), patchable_part(content)), time,
+                        comment)
+        return VersionRecord(pid, kind.name, number, content, provenance_event(change),
+                             previous.digest if previous else None).sealed()
+
+    def _write(self, record: VersionRecord) -> VersionRecord:
+        try:
+            self.store.create(record.key, record.to_bytes())
+        except ObjectExists:
+            if record.version == 1:
+                raise
+            return self._adopt_taken(record)
+        self._record(record)
+        return record
+
+    def _adopt_taken(self, record: VersionRecord) -> VersionRecord:
+        """Our version number is already in S3: adopt what is there. If it is the same
+        change (a retry after a crash), that is our answer; otherwise we lost the race."""
+        existing = self._load(record.pid, record.version)
+        self._record(existing)
+        same_change = (existing.previous_digest == record.previous_digest
+                       and client_part(existing.content) == client_part(record.content)
+                       and existing.content["ods:status"] == record.content["ods:status"])
+        if same_change:
+            return existing
+        raise errors.PreconditionFailed(
+            f"{record.pid} changed meanwhile; its current version is {existing.version}",
+            etag=existing.digest)
+
+    def _record(self, record: VersionRecord) -> None:
+        try:
+            self.index.record_version(index_entry(record))
+        except PhysicalIdTaken as taken:
+            raise self._duplicate(str(taken)) from taken
+        except (VersionClash, OutOfStep) as error:
+            raise errors.PreconditionFailed(f"{record.pid} changed meanwhile") from error
+
+    # -- checks ------------------------------------------------------------------------
+
+    def _checked_client_part(self, kind: Kind, document: Any,
+                             own_pid: str | None = None) -> dict[str, Any]:
+        if not isinstance(document, dict):
+            raise errors.SchemaInvalid("the body must be a JSON object",
+                                       [{"path": "", "message": "must be a JSON object"}])
+        violations = self.validator.violations(kind.name, document)
+        if violations:
+            raise errors.SchemaInvalid(
+                f"the {kind.object_type} has {len(violations)} schema violation(s)",
+                [{"path": v.path, "message": v.message} for v in violations])
+        client = client_part(document)
+        if kind.name == "digital-specimens":
+            client.setdefault("ods:normalisedPhysicalSpecimenID", normalised_physical_id(client))
+            holder = self.index.pid_for_physical_id(client["ods:normalisedPhysicalSpecimenID"])
+            if holder and holder != own_pid:
+                raise self._duplicate(holder)
+        if kind.name == "annotations":
+            self._existing(client["oa:hasTarget"]["@id"], "/oa:hasTarget/@id")
+        return client
+
+    def _duplicate(self, holder: str) -> errors.DuplicateSpecimen:
+        return errors.DuplicateSpecimen(
+            f"this physical specimen already has a digital specimen: {holder}",
+            [{"path": "/ods:normalisedPhysicalSpecimenID",
+              "message": f"already belongs to {holder}"}],
+            existing=pid_url(self.base_url, holder))
+
+    def _existing(self, reference: str, path: str) -> PidRef:
+        """A reference to an object in this repository (optionally to one version)."""
+        try:
+            ref = parse_pid(str(reference), self.base_url)
+        except MalformedPID as error:
+            raise errors.Unprocessable(str(error), [{"path": path, "message": str(error)}])
+        row = self.index.current(ref.pid)
+        if row is None or (ref.version is not None and ref.version > row.version):
+            message = f"'{reference}' names no object (or version) in this repository"
+            raise errors.Unprocessable(message, [{"path": path, "message": message}])
+        return ref
+
+    def _writable(self, kind_name: str, prefix: str, suffix: str, if_match: str | None,
+                  required: bool = True) -> tuple[ObjectRow, VersionRecord]:
+        row = self._object(kind_name, prefix, suffix)
+        if row.status == TOMBSTONE:
+            raise errors.Conflict(f"{row.pid} is tombstoned; it cannot change any more")
+        if if_match is None and required:
+            raise errors.PreconditionRequired(
+                "send If-Match with the current ETag (from a GET) to change an object",
+                etag=row.digest)
+        if if_match is not None and if_match not in (row.digest, "*"):
+            raise errors.PreconditionFailed(
+                f"If-Match does not match the current version ({row.version})", etag=row.digest)
+        return row, self._load(row.pid, row.version)
+
+    def _kind(self, kind_name: str) -> Kind:
+        if kind_name not in KINDS:
+            raise errors.NotFound(f"unknown kind '{kind_name}'; one of {', '.join(KINDS)}")
+        return KINDS[kind_name]
+
+    def _object(self, kind_name: str, prefix: str, suffix: str) -> ObjectRow:
+        self._kind(kind_name)
+        try:
+            pid = canonical_pid(prefix, suffix)
+        except MalformedPID as error:
+            raise errors.BadRequest(str(error)) from error
+        row = self.index.current(pid)
+        if row is None or row.kind != kind_name:
+            raise errors.NotFound(f"no {kind_name} object with PID {pid}")
+        return row
+
+    def _load(self, pid: str, number: int) -> VersionRecord:
+        try:
+            return VersionRecord.from_bytes(self.store.get(version_key(pid, number)))
+        except ObjectMissing as error:
+            raise errors.StorageUnavailable(
+                f"{pid} version {number} is indexed but missing from S3") from error
+
+
+def normalised_physical_id(client: dict[str, Any]) -> str:
+    """openDS rule: a global or resolvable ID stands as it is; a local ID is scoped by the
+    source system's handle suffix (or, lacking one, by the organisation ID)."""
+    physical = str(client["ods:physicalSpecimenID"])
+    if client.get("ods:physicalSpecimenIDType") in ("Global", "Resolvable"):
+        return physical
+    source = client.get("ods:sourceSystemID")
+    scope = str(source).rstrip("/").rsplit("/", 1)[-1] if source else client["ods:organisationID"]
+    return f"{physical}:{scope}"

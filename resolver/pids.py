@@ -1,0 +1,85 @@
+"""Persistent identifiers: mint, parse and normalise DOIs and Handles.
+
+A PID is `<prefix>/<suffix>`; the suffix is three groups of three characters from an
+alphabet without look-alikes (no I, O, U). Resolution is case-insensitive; the stored
+form is upper case. A version is addressed as `<prefix>/<suffix>/<n>`.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from urllib.parse import unquote
+
+ALPHABET = "ABCDEFGHJKLMNPQRSTVWXYZ1234567890"
+_SUFFIX = re.compile(r"^[A-Z0-9]{3}-[A-Z0-9]{3}-[A-Z0-9]{3}$")
+_PREFIX = re.compile(r"^(10|20|21)\.[0-9A-Za-z.]+$")
+# Forms people paste: doi:, hdl:, resolver URLs of doi.org / hdl.handle.net, our own.
+_SCHEMES = re.compile(
+    r"^(?:doi:|hdl:|info:doi/|https?://(?:dx\.)?doi\.org/|https?://hdl\.handle\.net/)",
+    re.IGNORECASE,
+)
+
+
+class MalformedPID(ValueError):
+    """Text that is not a PID of the form <prefix>/<XXX-XXX-XXX>[/<version>]."""
+
+
+@dataclass(frozen=True)
+class PidRef:
+    """A PID, optionally pinned to one version."""
+
+    pid: str
+    version: int | None = None
+
+    @property
+    def prefix(self) -> str:
+        return self.pid.split("/", 1)[0]
+
+    @property
+    def suffix(self) -> str:
+        return self.pid.split("/", 1)[1]
+
+    @property
+    def is_doi(self) -> bool:
+        return self.prefix.startswith("10.")
+
+
+def mint_suffix() -> str:
+    chars = [secrets.choice(ALPHABET) for _ in range(9)]
+    return "-".join("".join(chars[i : i + 3]) for i in (0, 3, 6))
+
+
+def canonical_pid(prefix: str, suffix: str) -> str:
+    """`prefix/SUFFIX`, or MalformedPID. Prefixes keep their case; suffixes go upper."""
+    suffix = suffix.upper()
+    if not _PREFIX.match(prefix):
+        raise MalformedPID(f"'{prefix}' is not a DOI or Handle prefix (10.x, 20.x or 21.x)")
+    if not _SUFFIX.match(suffix):
+        raise MalformedPID(f"'{suffix}' is not a PID suffix of the form XXX-XXX-XXX")
+    return f"{prefix}/{suffix}"
+
+
+def parse_pid(text: str, base_url: str = "") -> PidRef:
+    """Parse a PID as people write it: bare, `doi:`, a resolver URL, or our own URL,
+    optionally followed by `/<version>`."""
+    value = unquote(text.strip())
+    if base_url and value.lower().startswith(base_url.lower() + "/"):
+        value = value[len(base_url) + 1 :]
+    value = _SCHEMES.sub("", value).strip("/")
+    parts = value.split("/")
+    if len(parts) not in (2, 3):
+        raise MalformedPID(f"'{text}' is not of the form <prefix>/<suffix>[/<version>]")
+    pid = canonical_pid(parts[0], parts[1])
+    if len(parts) == 2:
+        return PidRef(pid)
+    if not parts[2].isdigit() or int(parts[2]) < 1:
+        raise MalformedPID(f"'{parts[2]}' in '{text}' is not a version number (1, 2, ...)")
+    return PidRef(pid, int(parts[2]))
+
+
+def pid_url(base_url: str, pid: str, version: int | None = None) -> str:
+    """The resolver URL of a PID (or of one of its versions): what `@id` holds."""
+    url = f"{base_url}/{pid}"
+    return url if version is None else f"{url}/{version}"

@@ -1,0 +1,244 @@
+"""The SQL index: which version of each object is current, and how to find things fast.
+
+It is derived data. Everything here except API tokens can be rebuilt from S3
+(`fdo rebuild-index`). Timestamps are stored as fixed-width ISO 8601 UTC strings
+(`2026-11-22T10:00:00.123Z`) so they sort, compare and round-trip identically on SQLite
+and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from sqlalchemy import ForeignKey, String, create_engine, event, func, select, text
+from sqlalchemy import Index as SqlIndex
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class ObjectRow(Base):
+    """One row per PID: its current version."""
+
+    __tablename__ = "fdo_objects"
+    pid: Mapped[str] = mapped_column(String(128), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    version: Mapped[int]
+    digest: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    created: Mapped[str] = mapped_column(String(24))
+    modified: Mapped[str] = mapped_column(String(24))
+    # The normalised physical specimen ID of a *live* specimen (NULL once tombstoned):
+    # the unique index is what keeps one digital specimen per physical specimen.
+    physical_id: Mapped[str | None] = mapped_column(String(512), unique=True)
+
+
+class VersionRow(Base):
+    __tablename__ = "fdo_versions"
+    pid: Mapped[str] = mapped_column(ForeignKey("fdo_objects.pid"), primary_key=True)
+    # The primary key (pid, version) is what allocates version numbers atomically.
+    version: Mapped[int] = mapped_column(primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64))
+    previous_digest: Mapped[str | None] = mapped_column(String(64))
+    content_digest: Mapped[str] = mapped_column(String(64))
+    created: Mapped[str] = mapped_column(String(24))
+    activity: Mapped[str] = mapped_column(String(16))
+    agent_id: Mapped[str] = mapped_column(String(512))
+    agent_name: Mapped[str] = mapped_column(String(512))
+    status: Mapped[str] = mapped_column(String(16))
+
+
+class TokenRow(Base):
+    """API tokens: only the SHA-256 of the token is stored. Not rebuilt from S3 (secrets
+    do not belong in the object store); rebuild-index leaves this table alone."""
+
+    __tablename__ = "api_tokens"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(256))
+    orcid: Mapped[str | None] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16))
+    created: Mapped[str] = mapped_column(String(24))
+
+
+SqlIndex("ix_fdo_objects_kind_modified", ObjectRow.kind, ObjectRow.modified)
+OBJECT_TABLES = [ObjectRow.__table__, VersionRow.__table__]
+
+
+@dataclass(frozen=True)
+class VersionEntry:
+    """What the index learns from one version record."""
+
+    pid: str
+    kind: str
+    version: int
+    digest: str
+    previous_digest: str | None
+    content_digest: str
+    created: str  # when this version was made
+    object_created: str  # when version 1 was made
+    activity: str
+    agent_id: str
+    agent_name: str
+    status: str
+    physical_id: str | None
+
+
+class VersionClash(Exception):
+    """The index already holds a different version under this number."""
+
+
+class OutOfStep(Exception):
+    """The index does not hold version n-1 as current, so it cannot record version n."""
+
+
+class PhysicalIdTaken(Exception):
+    """Another live specimen already has this normalised physical specimen ID."""
+
+
+def _enable_sqlite_foreign_keys(engine: Engine) -> None:
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        # WAL lets readers proceed while a writer commits; busy_timeout makes
+        # concurrent writers (threads, several gunicorn workers) wait instead of failing.
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+
+class Index:
+    def __init__(self, url: str) -> None:
+        self.engine = create_engine(url, pool_pre_ping=True)
+        _enable_sqlite_foreign_keys(self.engine)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    def create_schema(self) -> None:
+        Base.metadata.create_all(self.engine)
+
+    def drop_object_tables(self) -> None:
+        Base.metadata.drop_all(self.engine, tables=list(reversed(OBJECT_TABLES)))
+
+    def ping(self) -> None:
+        with self.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+
+    # -- reads -------------------------------------------------------------------------
+
+    def current(self, pid: str) -> ObjectRow | None:
+        with self.sessions() as session:
+            return session.get(ObjectRow, pid)
+
+    def version(self, pid: str, number: int) -> VersionRow | None:
+        with self.sessions() as session:
+            return session.get(VersionRow, (pid, number))
+
+    def versions(self, pid: str) -> list[VersionRow]:
+        query = select(VersionRow).where(VersionRow.pid == pid).order_by(VersionRow.version)
+        with self.sessions() as session:
+            return list(session.scalars(query))
+
+    def pid_for_physical_id(self, physical_id: str) -> str | None:
+        query = select(ObjectRow.pid).where(ObjectRow.physical_id == physical_id)
+        with self.sessions() as session:
+            return session.scalar(query)
+
+    def object_count(self) -> int:
+        with self.sessions() as session:
+            return int(session.scalar(select(func.count()).select_from(ObjectRow)) or 0)
+
+    def all_objects(self) -> Iterator[ObjectRow]:
+        with self.sessions() as session:
+            yield from session.scalars(select(ObjectRow).order_by(ObjectRow.pid))
+
+    def all_versions(self) -> Iterator[VersionRow]:
+        query = select(VersionRow).order_by(VersionRow.pid, VersionRow.version)
+        with self.sessions() as session:
+            yield from session.scalars(query)
+
+    # -- writes ------------------------------------------------------------------------
+
+    def record_version(self, entry: VersionEntry) -> None:
+        """Record a version that S3 already holds, and make it current.
+
+        Idempotent: recording the same version twice is a no-op, so a retry, a reconcile
+        and a concurrent writer that adopted it can all call this safely.
+        """
+        with self.sessions() as session:
+            try:
+                self._insert(session, entry)
+                session.commit()
+                return
+            except (IntegrityError, OutOfStep):
+                session.rollback()
+        existing = self.version(entry.pid, entry.version)
+        if existing is not None and existing.digest == entry.digest:
+            return
+        if existing is not None:
+            raise VersionClash(f"{entry.pid} version {entry.version}")
+        holder = entry.physical_id and self.pid_for_physical_id(entry.physical_id)
+        if holder and holder != entry.pid:
+            raise PhysicalIdTaken(holder)
+        raise OutOfStep(f"{entry.pid} version {entry.version}")
+
+    def _insert(self, session: Session, entry: VersionEntry) -> None:
+        if entry.version == 1:
+            session.add(_object_row(entry))
+            session.flush()
+        else:
+            current = session.get(ObjectRow, entry.pid, with_for_update=True)
+            if current is None or current.version != entry.version - 1:
+                raise OutOfStep(f"{entry.pid} is not at version {entry.version - 1}")
+            current.version = entry.version
+            current.digest = entry.digest
+            current.status = entry.status
+            current.modified = entry.created
+            current.physical_id = entry.physical_id
+            session.flush()
+        session.add(_version_row(entry))
+        session.flush()
+
+    def add_token(self, row: TokenRow) -> None:
+        with self.sessions() as session:
+            session.add(row)
+            session.commit()
+
+    def token(self, token_hash: str) -> TokenRow | None:
+        with self.sessions() as session:
+            return session.get(TokenRow, token_hash)
+
+
+def _object_row(entry: VersionEntry) -> ObjectRow:
+    return ObjectRow(
+        pid=entry.pid,
+        kind=entry.kind,
+        version=entry.version,
+        digest=entry.digest,
+        status=entry.status,
+        created=entry.object_created,
+        modified=entry.created,
+        physical_id=entry.physical_id,
+    )
+
+
+def _version_row(entry: VersionEntry) -> VersionRow:
+    return VersionRow(
+        pid=entry.pid,
+        version=entry.version,
+        digest=entry.digest,
+        previous_digest=entry.previous_digest,
+        content_digest=entry.content_digest,
+        created=entry.created,
+        activity=entry.activity,
+        agent_id=entry.agent_id,
+        agent_name=entry.agent_name,
+        status=entry.status,
+    )

@@ -1,0 +1,120 @@
+"""The object store: write-once JSON blobs in S3.
+
+Only three outcomes of an S3 call mean something to the layers above: the object is
+missing (`ObjectMissing`), a conditional create found the key taken (`ObjectExists`), or
+it worked. boto3's errors are translated here, at the edge, and nowhere else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+import boto3
+from botocore.config import Config as BotoConfig
+from botocore.exceptions import ClientError
+
+
+class ObjectMissing(Exception):
+    """The key does not exist."""
+
+
+class ObjectExists(Exception):
+    """A conditional create found the key already written."""
+
+
+class ObjectStore(Protocol):
+    def create(self, key: str, body: bytes) -> None: ...
+    def get(self, key: str) -> bytes: ...
+    def keys(self, prefix: str, start_after: str = "") -> Iterator[str]: ...
+    def ping(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class S3Settings:
+    endpoint: str
+    bucket: str
+    access_key: str
+    secret_key: str
+    region: str = "us-east-1"
+
+
+def s3_client(settings: S3Settings, max_connections: int = 32):  # type: ignore[no-untyped-def]
+    """A boto3 client for one endpoint; thread-safe, so one is shared per process."""
+    return boto3.client(
+        "s3",
+        endpoint_url=settings.endpoint,
+        aws_access_key_id=settings.access_key,
+        aws_secret_access_key=settings.secret_key,
+        region_name=settings.region,
+        config=BotoConfig(
+            max_pool_connections=max_connections,
+            retries={"max_attempts": 3, "mode": "standard"},
+            connect_timeout=5,
+            read_timeout=60,
+            s3={"addressing_style": "path"},
+            # Ceph RGW (Pacific) does not understand aws-chunked trailers.
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
+        ),
+    )
+
+
+def _error_code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def _status(error: ClientError) -> int:
+    return int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
+
+
+class S3ObjectStore:
+    """Write-once JSON objects in one bucket."""
+
+    def __init__(self, settings: S3Settings) -> None:
+        self.bucket = settings.bucket
+        self.client = s3_client(settings)
+
+    def create(self, key: str, body: bytes) -> None:
+        """Write `key` only if nobody has: `If-None-Match: *` makes S3 refuse an overwrite."""
+        try:
+            self.client.put_object(
+                Bucket=self.bucket,
+                Key=key,
+                Body=body,
+                ContentType="application/json",
+                IfNoneMatch="*",
+            )
+        except ClientError as error:
+            if _status(error) == 412 or _error_code(error) in ("PreconditionFailed", "412"):
+                raise ObjectExists(key) from error
+            raise
+
+    def get(self, key: str) -> bytes:
+        try:
+            response = self.client.get_object(Bucket=self.bucket, Key=key)
+        except ClientError as error:
+            if _status(error) == 404 or _error_code(error) in ("NoSuchKey", "404"):
+                raise ObjectMissing(key) from error
+            raise
+        body: bytes = response["Body"].read()
+        return body
+
+    def keys(self, prefix: str, start_after: str = "") -> Iterator[str]:
+        """Every key under `prefix`, in S3's (lexicographic) order, page by page."""
+        paginator = self.client.get_paginator("list_objects_v2")
+        pages = paginator.paginate(Bucket=self.bucket, Prefix=prefix, StartAfter=start_after)
+        for page in pages:
+            for item in page.get("Contents", []):
+                yield item["Key"]
+
+    def ping(self) -> None:
+        """Raise unless the bucket is reachable with our credentials."""
+        self.client.head_bucket(Bucket=self.bucket)
+
+    def ensure_bucket(self) -> None:
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except ClientError:
+            self.client.create_bucket(Bucket=self.bucket)

@@ -1,0 +1,119 @@
+"""Real servers for the tests: SeaweedFS (or Ceph RGW with FDO_TEST_S3=ceph) and PostgreSQL.
+
+Each test gets its own bucket and its own index database, so tests never see each other's
+objects. With CI=true a server that cannot start fails the run; it never skips.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import servers  # noqa: E402
+
+from repository import build_service, create_app  # noqa: E402
+from repository.config import Config  # noqa: E402
+from repository.services import FDOService  # noqa: E402
+from repository.tokens import create_token  # noqa: E402
+
+IN_CI = os.environ.get("CI") == "true"
+SHARED = ROOT.parent / "shared"
+
+
+def _may_use_postgres() -> bool:
+    return IN_CI or os.geteuid() == 0
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[servers.S3Server]:
+    data = tmp_path_factory.mktemp("s3")
+    if os.environ.get("FDO_TEST_S3") == "ceph":
+        server = servers.start_ceph_rgw(data)
+    else:
+        server = servers.start_seaweedfs(data)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[servers.PostgresServer]:
+    if not _may_use_postgres():
+        pytest.skip("PostgreSQL tests run as root or with CI=true (they install the server)")
+    server = servers.start_postgres(tmp_path_factory.mktemp("pg"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'index.sqlite3'}"
+    pg: servers.PostgresServer = request.getfixturevalue("postgres_server")
+    return pg.create_database(f"t_{uuid.uuid4().hex[:12]}")
+
+
+@pytest.fixture
+def config(s3_server: servers.S3Server, database_url: str) -> Config:
+    bucket = f"t-{uuid.uuid4().hex[:16]}"
+    servers.create_bucket(s3_server, bucket)
+    return replace(
+        Config(),
+        base_url="http://fdo.test",
+        database_url=database_url,
+        s3_endpoint=s3_server.endpoint,
+        s3_bucket=bucket,
+        s3_access_key=s3_server.access_key,
+        s3_secret_key=s3_server.secret_key,
+        s3_region=s3_server.region,
+        max_body=64 * 1024,
+    )
+
+
+@pytest.fixture
+def service(config: Config) -> FDOService:
+    return build_service(config)
+
+
+@pytest.fixture
+def app(config: Config) -> Flask:
+    return create_app(config)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def token(app: Flask) -> str:
+    fdo: FDOService = app.extensions["fdo"]
+    return create_token(fdo.index, "Ada Curator", "curator", "0000-0002-1825-0097")
+
+
+@pytest.fixture
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def gunicorn(config: Config) -> Iterator[str]:
+    """The app under a real gunicorn on 127.0.0.1: two worker processes, four threads each."""
+    port = servers.free_port()
+    env = {**os.environ, **config.to_environment()}
+    process = servers.start_process(
+        [sys.executable, "-m", "gunicorn", "wsgi:app", "--bind", f"127.0.0.1:{port}",
+         "--workers", "2", "--threads", "4", "--log-level", "warning"],
+        env=env, cwd=ROOT, ready_url=f"http://127.0.0.1:{port}/health")
+    yield f"http://127.0.0.1:{port}"
+    servers.stop_process(process)

@@ -1,0 +1,160 @@
+"""S3 is the source of truth: rebuild-index, verify and crash consistency, through real parts."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import asdict
+
+import pytest
+
+from repository.config import Config
+from repository.integrity import rebuild_index, reconcile, verify
+from repository.provenance import Agent
+from repository.services import FDOService
+from storage.versions import KEY_ROOT, version_key
+from tests.conftest import ROOT
+from tests.records import annotation, media, specimen
+
+pytestmark = pytest.mark.s3
+AGENT = Agent(id="https://orcid.org/0000-0002-1825-0097", name="Ada Curator", role="curator")
+
+
+def populate(fdo: FDOService) -> None:
+    """A small repository with every kind, updates and a tombstone."""
+    first = fdo.create("digital-specimens", specimen(), AGENT)
+    second = fdo.create("digital-specimens", specimen(), AGENT)
+    fdo.create("digital-media", media(), AGENT)
+    fdo.create("annotations", annotation(first.content["@id"]), AGENT)
+    prefix, suffix = first.pid.split("/")
+    current = first
+    for name in ("Bombus lucorum", "Bombus sp."):
+        current, _ = fdo.replace("digital-specimens", prefix, suffix,
+                                 {**current.content, "ods:specimenName": name},
+                                 current.digest, AGENT)
+    prefix, suffix = second.pid.split("/")
+    fdo.tombstone("digital-specimens", prefix, suffix, "duplicate", None, None, AGENT)
+
+
+def snapshot(fdo: FDOService) -> tuple[list[dict], list[dict]]:
+    objects = [{k: v for k, v in vars(row).items() if not k.startswith("_")}
+               for row in fdo.index.all_objects()]
+    versions = [{k: v for k, v in vars(row).items() if not k.startswith("_")}
+                for row in fdo.index.all_versions()]
+    return objects, versions
+
+
+def test_rebuild_index_from_s3_alone_equals_the_lost_index(service):
+    populate(service)
+    before = snapshot(service)
+    assert len(before[0]) == 5 and len(before[1]) == 8
+    report = rebuild_index(service.store, service.index)
+    assert report.problems == [] and report.adopted == 8
+    assert snapshot(service) == before
+
+
+def test_verify_passes_then_names_the_one_altered_version(service):
+    populate(service)
+    clean = verify(service.store)
+    assert clean.problems == [] and clean.checked == 8
+
+    victim = next(row for row in service.index.all_versions() if row.version == 2)
+    key = version_key(victim.pid, 2)
+    client = service.store.client  # type: ignore[attr-defined]
+    bucket = service.store.bucket  # type: ignore[attr-defined]
+    body = bytearray(service.store.get(key))
+    position = body.index(b"Bombus lucorum") + 1
+    body[position] = ord("X")  # one byte, the JSON stays valid
+    client.put_object(Bucket=bucket, Key=key, Body=bytes(body))
+
+    report = verify(service.store)
+    assert len(report.problems) == 2  # its own digest, and the chain to version 3
+    assert f"{victim.pid} version 2" in report.problems[0]
+    assert "digest mismatch" in report.problems[0]
+    assert f"{victim.pid} version 3" in report.problems[1] and "chain" in report.problems[1]
+
+
+def test_verify_command_exits_non_zero_on_tampering(service, config):
+    populate(service)
+    env = {**os.environ, **config.to_environment()}
+    command = [sys.executable, "-m", "repository.cli", "verify"]
+    ok = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    key = next(service.store.keys(KEY_ROOT))
+    service.store.client.put_object(  # type: ignore[attr-defined]
+        Bucket=config.s3_bucket, Key=key, Body=b"{not a record")
+    bad = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True)
+    assert bad.returncode == 1
+    assert key in bad.stdout and "unreadable" in bad.stdout
+
+
+CRASHING_WRITER = """
+import json, os, sys
+from repository import build_service
+from repository.config import Config
+from repository.provenance import Agent
+fdo = build_service(Config.from_environment())
+def crash(entry):  # the process dies after the S3 put, before the index commit
+    os._exit(137)
+fdo.index.record_version = crash
+job = json.loads(sys.argv[1])
+agent = Agent(**job["agent"])
+if job["op"] == "create":
+    fdo.create("digital-specimens", job["document"], agent)
+else:
+    prefix, suffix = job["pid"].split("/")
+    fdo.replace("digital-specimens", prefix, suffix, job["document"], job["etag"], agent)
+"""
+
+
+def run_crashing_writer(config: Config, job: dict) -> None:
+    env = {**os.environ, **config.to_environment()}
+    job = {**job, "agent": asdict(AGENT)}
+    result = subprocess.run([sys.executable, "-c", CRASHING_WRITER, json.dumps(job)],
+                            env=env, cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 137, result.stderr
+
+
+def test_a_crash_between_s3_and_index_is_adopted_on_retry(service, config):
+    created = service.create("digital-specimens", specimen(), AGENT)
+    changed = {**created.content, "ods:specimenName": "Bombus lucorum"}
+    job = {"op": "replace", "pid": created.pid, "document": changed, "etag": created.digest}
+    run_crashing_writer(config, job)
+    assert service.index.current(created.pid).version == 1  # S3 has v2, the index does not
+
+    prefix, suffix = created.pid.split("/")
+    retried, _ = service.replace("digital-specimens", prefix, suffix, changed, created.digest,
+                                 AGENT)
+    assert retried.version == 2
+    assert [row.version for row in service.index.versions(created.pid)] == [1, 2]
+    keys = list(service.store.keys(f"{KEY_ROOT}{created.pid}/"))
+    assert keys == [version_key(created.pid, 1), version_key(created.pid, 2)]
+    before = snapshot(service)
+    rebuild_index(service.store, service.index)
+    assert snapshot(service) == before
+
+
+def test_a_crash_loses_nothing_when_another_writer_comes_first(service, config):
+    created = service.create("digital-specimens", specimen(), AGENT)
+    crashed = {**created.content, "ods:specimenName": "from the crashed writer"}
+    run_crashing_writer(config, {"op": "replace", "pid": created.pid, "document": crashed,
+                                 "etag": created.digest})
+    prefix, suffix = created.pid.split("/")
+    other = {**created.content, "ods:specimenName": "from another writer"}
+    with pytest.raises(Exception) as refused:
+        service.replace("digital-specimens", prefix, suffix, other, created.digest, AGENT)
+    assert type(refused.value).__name__ == "PreconditionFailed"
+    assert service.latest("digital-specimens", prefix, suffix).content["ods:specimenName"] == \
+        "from the crashed writer"
+
+
+def test_reconcile_adopts_a_create_that_crashed(service, config):
+    record = specimen()
+    run_crashing_writer(config, {"op": "create", "document": record})
+    assert service.index.object_count() == 0
+    report = reconcile(service.store, service.index)
+    assert report.adopted == 1 and report.problems == []
+    row = next(service.index.all_objects())
+    assert row.version == 1 and row.physical_id.startswith(record["ods:physicalSpecimenID"])

@@ -1,0 +1,3 @@
+from repository import create_app
+
+app = create_app()
