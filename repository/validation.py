@@ -1,0 +1,148 @@
+"""Compiled JSON Schema validators for the object kinds, built once from `schemas/`.
+
+The schemas describe what a client sends on create and replace. Every violation is
+reported with an RFC 6901 JSON Pointer to the term at fault, so a 422 response tells the
+client exactly which term to fix, all at once rather than one round trip per mistake.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from importlib.resources import files
+from typing import Any
+
+from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema.exceptions import ValidationError, best_match
+from referencing import Registry, Resource
+
+import schemas
+
+KINDS: tuple[str, ...] = tuple(schemas.KINDS)  # the URL names of the kinds
+
+# Every schema file a kind's schema may `$ref`; all are registered under their `$id`, so
+# references resolve from package data and never from the network.
+SHARED_SCHEMA_FILES = ("shared-v1.0.0.json",)
+
+# Only formats with a deterministic, dependency-pinned checker. jsonschema checks "uri"
+# and "iri" only when optional packages happen to be installed; enabling them here would
+# make validity depend on the environment.
+CHECKED_FORMATS = ("date-time", "email", "uuid")
+
+
+@dataclass(frozen=True)
+class Violation:
+    path: str  # RFC 6901 JSON Pointer into the document, "" for the root
+    message: str  # readable, names the offending term
+
+
+class Validator:
+    """Compiled validators for every kind, built once at start-up from package data."""
+
+    def __init__(self) -> None:
+        kind_files = {name: kind.schema_file for name, kind in schemas.KINDS.items()}
+        loaded = {name: _load(name) for name in (*kind_files.values(), *SHARED_SCHEMA_FILES)}
+        for schema in loaded.values():
+            # A broken schema file should stop start-up, not surface as odd 422s later.
+            Draft202012Validator.check_schema(schema)
+        registry: Registry[Any] = Registry().with_resources(
+            (schema["$id"], Resource.from_contents(schema)) for schema in loaded.values()
+        )
+        format_checker = _format_checker()
+        self._validators: dict[str, Draft202012Validator] = {}
+        for kind, file_name in kind_files.items():
+            self._validators[kind] = Draft202012Validator(
+                loaded[file_name], registry=registry, format_checker=format_checker)
+
+    def violations(self, kind: str, document: object) -> list[Violation]:
+        """Every violation (not just the first), sorted by path; [] when valid.
+
+        kind is one of KINDS; anything else is a programming error (ValueError).
+        """
+        validator = self._validators.get(kind)
+        if validator is None:
+            raise ValueError(f"unknown kind {kind!r}; expected one of {KINDS}")
+        found: dict[tuple[tuple[tuple[int, Any], ...], str], Violation] = {}
+        for error in validator.iter_errors(document):
+            for tokens, message in _explain(error):
+                # Keyed to drop duplicates: one `required` error per missing term would
+                # otherwise repeat, and the sort key orders array indexes numerically.
+                key = (tuple(_sort_token(t) for t in tokens), message)
+                found[key] = Violation(_pointer(tokens), message)
+        return [found[key] for key in sorted(found)]
+
+
+def _load(file_name: str) -> dict[str, Any]:
+    text = files("schemas").joinpath(file_name).read_text(encoding="utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+def _format_checker() -> FormatChecker:
+    try:
+        return FormatChecker(formats=CHECKED_FORMATS)
+    except KeyError as missing:
+        # jsonschema silently skips "date-time" unless rfc3339-validator is installed;
+        # refuse to start rather than accept malformed timestamps unnoticed.
+        raise RuntimeError(
+            f"format {missing} cannot be checked: install rfc3339-validator") from None
+
+
+def _explain(error: ValidationError) -> Iterator[tuple[list[str | int], str]]:
+    """(path tokens, message) pairs for one jsonschema error, naming the term at fault."""
+    tokens: list[str | int] = list(error.absolute_path)
+    if error.validator == "required":
+        yield from _missing(tokens, error.instance, error.validator_value)
+    elif error.validator == "additionalProperties":
+        yield from _unexpected(tokens, error.instance, error.schema)
+    elif error.validator in ("oneOf", "anyOf") and error.context:
+        # The composite's own message ("... is not valid under any of the given
+        # schemas") says nothing useful; the most relevant branch error does.
+        best = best_match(error.context)
+        yield from _explain(best) if best is not None else ()
+    elif error.validator == "const":
+        # jsonschema's "'x' was expected" omits the value that was sent instead.
+        expected = error.validator_value
+        yield tokens, _with_term(tokens, f"{error.instance!r} given, {expected!r} expected")
+    else:
+        yield tokens, _with_term(tokens, error.message)
+
+
+def _missing(tokens: list[str | int], instance: object,
+             required: object) -> Iterator[tuple[list[str | int], str]]:
+    if isinstance(instance, dict) and isinstance(required, list):
+        for name in required:
+            if name not in instance:
+                yield [*tokens, name], f"'{name}' is required"
+
+
+def _unexpected(tokens: list[str | int], instance: object,
+                schema: object) -> Iterator[tuple[list[str | int], str]]:
+    if not isinstance(instance, dict) or not isinstance(schema, Mapping):
+        return
+    allowed = schema.get("properties", {})
+    patterns = list(schema.get("patternProperties", {}))
+    for name in instance:
+        if name in allowed or any(re.search(pattern, name) for pattern in patterns):
+            continue
+        yield [*tokens, name], f"'{name}' is not an allowed term here"
+
+
+def _with_term(tokens: Iterable[str | int], message: str) -> str:
+    """Prefix the message with the nearest term name, since jsonschema's messages
+    ("'x' is not one of [...]") quote the value but not the term."""
+    names = [token for token in tokens if isinstance(token, str)]
+    return f"{names[-1]}: {message}" if names else message
+
+
+def _pointer(tokens: Iterable[str | int]) -> str:
+    """RFC 6901: '~' becomes '~0' and '/' becomes '~1' within each token."""
+    return "".join(
+        "/" + str(token).replace("~", "~0").replace("/", "~1") for token in tokens)
+
+
+def _sort_token(token: str | int) -> tuple[int, Any]:
+    # Integers (array indexes) and strings (terms) never compare directly.
+    return (0, token) if isinstance(token, int) else (1, token)
