@@ -49,18 +49,18 @@ def snapshot(fdo: FDOService) -> tuple[list[dict], list[dict]]:
 def test_rebuild_index_from_s3_alone_equals_the_lost_index(service):
     populate(service)
     before = snapshot(service)
-    assert len(before[0]) == 5 and len(before[1]) == 8
+    assert len(before[0]) == 4 and len(before[1]) == 7
     report = rebuild_index(service.store, service.index)
-    assert report.problems == [] and report.adopted == 8
+    assert report.problems == [] and report.adopted == 7
     assert snapshot(service) == before
 
 
 def test_verify_passes_then_names_the_one_altered_version(service):
     populate(service)
     clean = verify(service.store)
-    assert clean.problems == [] and clean.checked == 8
+    assert clean.problems == [] and clean.checked == 7
 
-    victim = next(row for row in service.index.all_versions() if row.version == 2)
+    victim = next(row for row in service.index.all_versions() if row.version == 3)
     key = version_key(victim.pid, 2)
     client = service.store.client  # type: ignore[attr-defined]
     bucket = service.store.bucket  # type: ignore[attr-defined]
