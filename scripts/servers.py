@@ -16,6 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -163,6 +164,7 @@ class PostgresServer:
 
     def stop(self) -> None:
         stop_process(self.process, timeout=30)
+        shutil.rmtree(self.data_dir, ignore_errors=True)
 
     def create_database(self, name: str) -> str:
         """A fresh, empty database; returns its SQLAlchemy URL."""
@@ -198,13 +200,18 @@ def start_postgres(data_dir: Path, port: int | None = None) -> PostgresServer:
     port = port or free_port()
     data_dir.mkdir(parents=True, exist_ok=True)
     as_postgres: list[str] = []
-    if os.geteuid() == 0:  # PostgreSQL refuses to run as root
+    if os.geteuid() == 0:
+        # PostgreSQL refuses to run as root, and the `postgres` user cannot enter root's
+        # private temp dirs: the cluster goes to a fresh dir of its own.
+        data_dir = Path(tempfile.mkdtemp(prefix="fdo-postgres-"))
         shutil.chown(data_dir, "postgres", "postgres")
         as_postgres = ["runuser", "-u", "postgres", "--"]
     cluster = data_dir / "cluster"
-    subprocess.run([*as_postgres, str(pg / "initdb"), "-D", str(cluster), "-U", "postgres",
-                    "--auth=trust", "-E", "UTF8", "--no-sync"],
-                   check=True, capture_output=True)
+    init = subprocess.run([*as_postgres, str(pg / "initdb"), "-D", str(cluster), "-U",
+                           "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"],
+                          capture_output=True, text=True)
+    if init.returncode != 0:
+        raise RuntimeError(f"initdb failed:\n{init.stdout}\n{init.stderr}")
     command = [*as_postgres, str(pg / "postgres"), "-D", str(cluster), "-p", str(port),
                "-h", HOST, "-k", str(data_dir), "-c", "fsync=off",
                "-c", "synchronous_commit=off", "-c", "full_page_writes=off",

@@ -121,6 +121,10 @@ class Index:
         _enable_sqlite_foreign_keys(self.engine)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
 
+    def close(self) -> None:
+        """Close every pooled connection (tests and CLI runs end cleanly)."""
+        self.engine.dispose()
+
     def create_schema(self) -> None:
         Base.metadata.create_all(self.engine)
 

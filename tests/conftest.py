@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -81,13 +81,29 @@ def config(s3_server: servers.S3Server, database_url: str) -> Config:
 
 
 @pytest.fixture
-def service(config: Config) -> FDOService:
-    return build_service(config)
+def service(config: Config) -> Iterator[FDOService]:
+    fdo = build_service(config)
+    yield fdo
+    fdo.index.close()
 
 
 @pytest.fixture
-def app(config: Config) -> Flask:
-    return create_app(config)
+def make_app() -> Iterator[Callable[[Config], Flask]]:
+    """Apps for variations of the config; their database connections closed afterwards."""
+    made: list[Flask] = []
+
+    def make(config: Config) -> Flask:
+        made.append(create_app(config))
+        return made[-1]
+
+    yield make
+    for app in made:
+        app.extensions["fdo"].index.close()
+
+
+@pytest.fixture
+def app(config: Config, make_app: Callable[[Config], Flask]) -> Flask:
+    return make_app(config)
 
 
 @pytest.fixture

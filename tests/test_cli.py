@@ -8,7 +8,6 @@ import sys
 
 import pytest
 
-from repository import create_app
 from repository.tokens import token_hash
 from tests.conftest import ROOT
 from tests.records import specimen
@@ -22,7 +21,8 @@ def fdo(config, *args: str) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=120)
 
 
-def test_a_token_is_printed_once_stored_as_a_hash_and_names_its_agent(config, service):
+def test_a_token_is_printed_once_stored_as_a_hash_and_names_its_agent(config, service,
+                                                                      make_app):
     result = fdo(config, "tokens", "create", "--name", "Naturalis ingest", "--role", "machine",
                  "--orcid", "https://orcid.org/0000-0002-1825-0097")
     assert result.returncode == 0, result.stderr
@@ -31,7 +31,7 @@ def test_a_token_is_printed_once_stored_as_a_hash_and_names_its_agent(config, se
     assert row is not None and row.role == "machine" and row.name == "Naturalis ingest"
     assert token not in (row.token_hash, row.name)
 
-    client = create_app(config).test_client()
+    client = make_app(config).test_client()
     created = client.post("/api/v1/digital-specimens", json=specimen(),
                           headers={"Authorization": f"Bearer {token}"})
     assert created.status_code == 201

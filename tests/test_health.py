@@ -7,7 +7,6 @@ from dataclasses import replace
 import pytest
 
 import servers
-from repository import create_app
 
 pytestmark = pytest.mark.s3
 
@@ -18,24 +17,24 @@ def test_health_is_ok_when_both_parts_answer(client):
     assert response.json == {"status": "ok", "storage": "ok", "index": "ok"}
 
 
-def test_health_names_an_unreachable_object_store(config):
+def test_health_names_an_unreachable_object_store(config, make_app):
     closed = f"http://127.0.0.1:{servers.free_port()}"
-    response = create_app(replace(config, s3_endpoint=closed)).test_client().get("/health")
+    response = make_app(replace(config, s3_endpoint=closed)).test_client().get("/health")
     assert response.status_code == 503
     assert response.json["status"] == "unavailable" and response.json["index"] == "ok"
     assert response.json["storage"].startswith("unreachable")
 
 
-def test_health_names_an_unreachable_index(config, tmp_path):
+def test_health_names_an_unreachable_index(config, tmp_path, make_app):
     missing = f"sqlite:///{tmp_path / 'no-such-dir' / 'index.sqlite3'}"
-    response = create_app(replace(config, database_url=missing)).test_client().get("/health")
+    response = make_app(replace(config, database_url=missing)).test_client().get("/health")
     assert response.status_code == 503
     assert response.json["storage"] == "ok" and response.json["index"].startswith("unreachable")
 
 
-def test_reads_answer_503_not_500_when_the_store_is_down(config, auth):
+def test_reads_answer_503_not_500_when_the_store_is_down(config, auth, make_app):
     closed = f"http://127.0.0.1:{servers.free_port()}"
-    client = create_app(replace(config, s3_endpoint=closed)).test_client()
+    client = make_app(replace(config, s3_endpoint=closed)).test_client()
     response = client.post("/api/v1/digital-specimens", headers=auth, json={
         "ods:physicalSpecimenID": "X1", "ods:physicalSpecimenIDType": "Local",
         "ods:organisationID": "https://ror.org/0566bfb96"})
