@@ -81,11 +81,11 @@ def bench(fdo: FDOService) -> dict[str, float]:
     keys = list(fdo.store.keys(KEY_ROOT))[:N]
     bodies = [fdo.store.get(key) for key in keys]
     for threads in (1, 8):
-        prefix = f"raw-{threads}/"
+        raw_keys = [f"raw-{threads}/{key}" for key in keys]
         results[f"raw_put_{threads}t"] = rate(
-            lambda item: client.put_object(Bucket=bucket, Key=prefix + item[0], Body=item[1],
+            lambda item: client.put_object(Bucket=bucket, Key=item[0], Body=item[1],
                                            ContentType="application/json", IfNoneMatch="*"),
-            list(zip(keys, bodies, strict=True)), threads)
+            list(zip(raw_keys, bodies, strict=True)), threads)
     pids = [pid.split("/") for pid in created[:N]]
     results["service_read_1t"] = rate(
         lambda pid: fdo.latest("digital-specimens", pid[0], pid[1]), pids, 1)

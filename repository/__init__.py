@@ -6,12 +6,12 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, current_app, jsonify
+from sqlalchemy.exc import OperationalError
 
 from repository.config import Config
 from repository.errors import register_error_handlers
 from repository.services import FDOService
 from repository.validation import Validator
-from sqlalchemy.exc import OperationalError
 from storage.index import Index
 from storage.objects import S3ObjectStore, S3Settings
 

@@ -56,8 +56,9 @@ def _if_match() -> str | None:
     etags = request.if_match
     if etags.star_tag:
         return "*"
-    values = etags.as_set()
-    return next(iter(values)) if len(values) == 1 else ""
+    values = [value for value in etags.as_set() if value]
+    # One strong ETag is what clients send; none or several match nothing here (412).
+    return values[0] if len(values) == 1 else ""
 
 
 def _object_response(record: VersionRecord, status: int = 200,

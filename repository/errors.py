@@ -100,7 +100,8 @@ def _from_backend(error: Exception) -> Response:
 
 def _from_unexpected(error: Exception) -> Response:
     log.exception("unhandled error", exc_info=error)
-    return error_body(500, "internal_error", "The server failed unexpectedly; retrying the request is safe.")
+    return error_body(500, "internal_error",
+                      "The server failed unexpectedly; retrying the request is safe.")
 
 
 def register_error_handlers(app: Flask) -> None:

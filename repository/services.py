@@ -17,7 +17,12 @@ import jsonpatch
 from repository import errors
 from repository.provenance import Agent, Change, json_patch, now_iso, provenance_event
 from repository.records import (
-    ACTIVE, TOMBSTONE, client_part, index_entry, patchable_part, stored_content,
+    ACTIVE,
+    TOMBSTONE,
+    client_part,
+    index_entry,
+    patchable_part,
+    stored_content,
 )
 from repository.validation import Validator
 from resolver.pids import MalformedPID, PidRef, canonical_pid, mint_suffix, parse_pid, pid_url
@@ -208,7 +213,8 @@ class FDOService:
         try:
             ref = parse_pid(str(reference), self.base_url)
         except MalformedPID as error:
-            raise errors.Unprocessable(str(error), [{"path": path, "message": str(error)}])
+            raise errors.Unprocessable(str(error),
+                                       [{"path": path, "message": str(error)}]) from error
         row = self.index.current(ref.pid)
         if row is None or (ref.version is not None and ref.version > row.version):
             message = f"'{reference}' names no object (or version) in this repository"

@@ -6,6 +6,7 @@ S3 you run yourself instead of the bundled SeaweedFS.
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import subprocess
@@ -72,8 +73,8 @@ def main() -> int:
 def demo_paths(config: Config, limit: int = 6) -> list[str]:
     index = Index(config.database_url)
     try:
-        return [f"/api/v1/{row.kind}/{row.pid}" for _, row in zip(range(limit),
-                                                                  index.all_objects())]
+        rows = itertools.islice(index.all_objects(), limit)
+        return [f"/api/v1/{row.kind}/{row.pid}" for row in rows]
     finally:
         index.close()
 

@@ -66,7 +66,8 @@ class TokenRow(Base):
 
 
 SqlIndex("ix_fdo_objects_kind_modified", ObjectRow.kind, ObjectRow.modified)
-OBJECT_TABLES = [ObjectRow.__table__, VersionRow.__table__]
+# Rebuilt from S3; dropped in this order (versions reference objects).
+OBJECT_TABLES = ("fdo_versions", "fdo_objects")
 
 
 @dataclass(frozen=True)
@@ -129,7 +130,8 @@ class Index:
         Base.metadata.create_all(self.engine)
 
     def drop_object_tables(self) -> None:
-        Base.metadata.drop_all(self.engine, tables=list(reversed(OBJECT_TABLES)))
+        tables = [Base.metadata.tables[name] for name in OBJECT_TABLES]
+        Base.metadata.drop_all(self.engine, tables=tables)
 
     def ping(self) -> None:
         with self.engine.connect() as connection:

@@ -239,7 +239,8 @@ def test_bad_bodies_get_clear_errors(client, auth, body, content_type, status, c
 
 def test_deeply_nested_json_is_a_client_error(client, auth):
     body = b'{"a":' * 5000 + b"1" + b"}" * 5000
-    response = client.post(SPECIMENS, data=body, headers={**auth, "Content-Type": "application/json"})
+    response = client.post(SPECIMENS, data=body,
+                           headers={**auth, "Content-Type": "application/json"})
     assert response.status_code in (400, 422)
 
 

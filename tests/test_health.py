@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-
 import servers
 
 pytestmark = pytest.mark.s3

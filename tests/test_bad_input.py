@@ -1,0 +1,77 @@
+"""No request a client can send yields a 500: odd bodies, patches, headers and paths."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.records import annotation, specimen
+
+pytestmark = pytest.mark.s3
+PATCH = "application/json-patch+json"
+
+
+@pytest.fixture
+def stored(client, auth):
+    response = client.post("/api/v1/digital-specimens", json=specimen(), headers=auth)
+    path = "/api/v1/digital-specimens/" + response.json["@id"].split("/", 3)[3]
+    return path, response.headers["ETag"]
+
+
+@pytest.mark.parametrize(("ops", "status"), [
+    ({}, 422),
+    ([1, 2], 422),
+    ([{"op": "frobnicate", "path": "/x"}], 422),
+    ([{"op": "add"}], 422),
+    ([{"op": "replace", "path": "", "value": [1]}], 422),
+    ([{"op": "add", "path": "/dwc:notATerm", "value": 1}], 422),
+    ([{"op": "remove", "path": "/ods:physicalSpecimenID"}], 422),
+    ([{"op": "test", "path": "/ods:specimenName", "value": "wrong"}], 422),
+    ([{"op": "add", "path": "/@id", "value": "http://elsewhere/x"}], 200),
+    ([], 200),
+])
+def test_odd_patches_are_client_errors_or_no_ops(client, auth, stored, ops, status):
+    path, etag = stored
+    response = client.patch(path, json=ops,
+                            headers={**auth, "Content-Type": PATCH, "If-Match": etag})
+    assert response.status_code == status, response.json
+    if status == 200:  # server-owned fields cannot be patched: nothing changed
+        assert response.json["ods:version"] == 1 and response.headers["ETag"] == etag
+
+
+@pytest.mark.parametrize("body", [
+    {}, {"reason": ""}, {"reason": 5}, {"reason": "x", "replacedBy": 5},
+    {"reason": "x", "replacedBy": "not a pid"}, {"reason": "x", "replacedBy": "10.1/AAA-AAA-AAA"},
+    [], "reason",
+])
+def test_bad_tombstone_requests_change_nothing(client, auth, stored, body):
+    path, etag = stored
+    response = client.delete(path, json=body, headers=auth)
+    assert response.status_code == 422, response.json
+    assert response.json["errors"][0]["path"] in ("/reason", "/replacedBy")
+    assert client.get(path).headers["ETag"] == etag
+
+
+@pytest.mark.parametrize("if_match", ['W/"abc"', '"a", "b"', "garbage", '""'])
+def test_odd_if_match_headers_are_412(client, auth, stored, if_match):
+    path, _ = stored
+    response = client.put(path, json=specimen(), headers={**auth, "If-Match": if_match})
+    assert response.status_code == 412
+
+
+@pytest.mark.parametrize("target", [None, 5, "", "not a pid", {"@id": 5}, ["x"]])
+def test_odd_annotation_targets_are_422(client, auth, target):
+    record = annotation("placeholder")
+    record["oa:hasTarget"] = target if not isinstance(target, dict) else target
+    response = client.post("/api/v1/annotations", json=record, headers=auth)
+    assert response.status_code == 422
+
+
+@pytest.mark.parametrize("path", [
+    "/api/v1/digital-specimens/10.82621/AAA-BBB-CCC/versions/0",
+    "/api/v1/digital-specimens/10.82621/AAA-BBB-CCC/versions/99999999999999999999",
+    "/api/v1/digital-specimens/%00/%ff",
+    "/api/v1/digital-specimens/10.82621/" + "A" * 5000,
+    "/api/v1/annotations/20.x/AAA-BBB-CCC/versions",
+])
+def test_odd_paths_are_4xx(client, path):
+    assert 400 <= client.get(path).status_code < 500
