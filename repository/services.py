@@ -69,14 +69,14 @@ class FDOService:
         kind = self._kind(kind_name)
         client = self._checked_client_part(kind, document)
         for _ in range(MINT_ATTEMPTS):
+            # The collision check is the conditional create itself: S3 refuses a key that
+            # exists, indexed or not (an index lookup first would only cost a query).
             pid = canonical_pid(self.prefixes[kind.uses_doi], mint_suffix())
-            if self.index.current(pid) is not None:
-                continue  # collision with an existing PID: draw again
             record = self._new_version(kind, pid, 1, None, {}, client, ACTIVE, agent)
             try:
                 return self._write(record)
             except ObjectExists:
-                continue  # a PID the index did not know yet: draw again
+                continue  # the PID is taken: draw again
         raise errors.Conflict("could not mint a free PID; try again")
 
     def replace(self, kind_name: str, prefix: str, suffix: str, document: Any,

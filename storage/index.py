@@ -113,6 +113,9 @@ def _enable_sqlite_foreign_keys(engine: Engine) -> None:
         # concurrent writers (threads, several gunicorn workers) wait instead of failing.
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA busy_timeout=30000")
+        # NORMAL in WAL mode cannot corrupt the database; a power cut may lose the last
+        # commits, which S3 still has and `fdo reconcile` re-adopts.
+        cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
 

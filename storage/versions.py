@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 KEY_ROOT = "fdo/"
@@ -48,7 +49,7 @@ class VersionRecord:
     def key(self) -> str:
         return version_key(self.pid, self.version)
 
-    @property
+    @cached_property
     def content_digest(self) -> str:
         return sha256_hex(canonical_json(self.content))
 

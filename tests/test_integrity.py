@@ -158,3 +158,14 @@ def test_reconcile_adopts_a_create_that_crashed(service, config):
     assert report.adopted == 1 and report.problems == []
     row = next(service.index.all_objects())
     assert row.version == 1 and row.physical_id.startswith(record["ods:physicalSpecimenID"])
+
+
+def test_a_minted_pid_that_exists_is_never_overwritten(service, monkeypatch):
+    first = service.create("digital-specimens", specimen(), AGENT)
+    suffixes = iter([first.pid.split("/")[1], "ZZZ-ZZZ-ZZ1"])
+    monkeypatch.setattr("repository.services.mint_suffix", lambda: next(suffixes))
+    second = service.create("digital-specimens", specimen(), AGENT)
+    assert second.pid.endswith("/ZZZ-ZZZ-ZZ1")
+    prefix, suffix = first.pid.split("/")
+    assert service.latest("digital-specimens", prefix, suffix).digest == first.digest
+    assert verify(service.store).problems == []
