@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import ForeignKey, String, create_engine, event, func, select, text
 from sqlalchemy import Index as SqlIndex
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, ProgrammingError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 
@@ -130,7 +130,15 @@ class Index:
         self.engine.dispose()
 
     def create_schema(self) -> None:
-        Base.metadata.create_all(self.engine)
+        """Create missing tables. Several app processes may start at once on an empty
+        PostgreSQL: the loser of a CREATE race retries and then finds the tables."""
+        for attempt in range(3):
+            try:
+                Base.metadata.create_all(self.engine)
+                return
+            except (IntegrityError, ProgrammingError):
+                if attempt == 2:
+                    raise
 
     def drop_object_tables(self) -> None:
         tables = [Base.metadata.tables[name] for name in OBJECT_TABLES]

@@ -9,6 +9,7 @@ import jsonpatch
 import pytest
 from flask.testing import FlaskClient
 
+from tests.conftest import SHARED
 from tests.records import annotation, media, specimen
 
 pytestmark = pytest.mark.s3
@@ -260,3 +261,17 @@ def test_an_object_is_not_found_under_another_kind(client, auth):
 def test_method_not_allowed_is_json(client):
     response = client.put(SPECIMENS)
     assert response.status_code == 405 and response.json["code"] == "method_not_allowed"
+
+
+UPSTREAM_INVALID = sorted(
+    (SHARED / "samples" / "opends-records" / "upstream-invalid").glob("*.json"))
+
+
+@pytest.mark.parametrize("path", UPSTREAM_INVALID, ids=lambda p: p.name)
+def test_real_records_that_break_opends_get_422_naming_each_problem(client, auth, path):
+    response = client.post(SPECIMENS, data=path.read_bytes(),
+                           headers={**auth, "Content-Type": "application/json"})
+    assert response.status_code == 422
+    errors = response.json["errors"]
+    assert errors and all(error["path"].startswith("/ods:has") for error in errors)
+    assert any("ods:isVerifiedIdentification" in error["message"] for error in errors)
