@@ -9,7 +9,7 @@ from pathlib import Path
 
 from repository import build_service
 from repository.config import Config
-from repository.demo import load_demo
+from repository.demo import default_demo_folder, load_demo
 from repository.integrity import Report, rebuild_index, reconcile, verify
 from repository.services import FDOService
 from repository.tokens import ROLES, create_token
@@ -64,7 +64,8 @@ def cmd_reconcile(_: argparse.Namespace) -> int:
 
 
 def cmd_load_demo(args: argparse.Namespace) -> int:
-    loaded = load_demo(_service(), Path(args.directory) if args.directory else None)
+    folder = Path(args.directory) if args.directory else default_demo_folder()
+    loaded = load_demo(_service(), folder)
     print(json.dumps(loaded, indent=2))
     return 0
 

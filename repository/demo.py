@@ -30,7 +30,7 @@ BUILT_IN_MEDIA: dict[str, Any] = {
     "ac:accessURI": "https://medialib.naturalis.nl/file/id/RMNH.INS.1234567/format/large",
     "dcterms:type": "StillImage",
     "dcterms:format": "image/jpeg",
-    "dcterms:license": "http://creativecommons.org/licenses/by/4.0/",
+    "dcterms:rights": "http://creativecommons.org/licenses/by/4.0/",
 }
 
 
@@ -51,12 +51,18 @@ def _annotation_on(target: str, agent: Agent, time: str) -> dict[str, Any]:
     }
 
 
-def load_demo(fdo: FDOService, directory: Path | None = None) -> dict[str, Any]:
-    """Load demo records into an empty repository; a repository with objects is left alone."""
+def default_demo_folder() -> Path | None:
+    """The shared openDS samples when this checkout has them beside it."""
+    return SAMPLES if SAMPLES.is_dir() else None
+
+
+def load_demo(fdo: FDOService, folder: Path | None) -> dict[str, Any]:
+    """Load the openDS records in `folder` (the built-in ones when None), plus an
+    annotation on the first specimen, into an empty repository; one with objects is left
+    alone so a restart of `make serve` adds nothing."""
     if fdo.index.object_count() > 0:
         return {"loaded": [], "note": "the repository already has objects; nothing loaded"}
     agent = _demo_agent(fdo.base_url)
-    folder = directory or (SAMPLES if SAMPLES.is_dir() else None)
     records = ([json.loads(path.read_text()) for path in sorted(folder.glob("*.json"))]
                if folder else [BUILT_IN_SPECIMEN, BUILT_IN_MEDIA])
     loaded = []

@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from repository.demo import load_demo
 from repository.tokens import token_hash
 from tests.conftest import ROOT
 from tests.records import specimen
@@ -61,3 +62,9 @@ def test_init_and_load_demo_into_an_empty_repository_only(config, service):
     again = fdo(config, "load-demo")
     assert again.returncode == 0 and service.index.object_count() == count
     assert fdo(config, "verify").returncode == 0
+
+
+def test_the_built_in_demo_records_load_without_the_shared_samples(service):
+    loaded = load_demo(service, None)["loaded"]
+    assert [item["kind"] for item in loaded] == ["digital-specimens", "digital-media",
+                                                 "annotations"]
