@@ -20,6 +20,7 @@ OBJECT = "/<kind>/<prefix>/<suffix>"
 JSON_TYPES = ("application/json", "application/ld+json")
 PATCH_TYPE = "application/json-patch+json"
 IMMUTABLE = "public, max-age=31536000, immutable"
+HAS_PROVENANCE = "http://www.w3.org/ns/prov#has_provenance"  # PROV-AQ link relation
 
 
 def service() -> FDOService:
@@ -67,8 +68,9 @@ def _object_response(record: VersionRecord, status: int = 200,
     response.status_code = status
     response.set_etag(record.digest)
     response.headers["Cache-Control"] = IMMUTABLE if immutable else "no-cache"
-    provenance = pid_url(service().base_url, record.pid, record.version) + "/provenance"
-    response.headers["Link"] = f'<{provenance}>; rel="provenance"'
+    provenance = (f"{service().base_url}/api/v1/{record.kind}/{record.pid}"
+                  f"/versions/{record.version}/provenance")
+    response.headers["Link"] = f'<{provenance}>; rel="{HAS_PROVENANCE}"'
     return response
 
 

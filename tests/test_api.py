@@ -84,6 +84,10 @@ def test_provenance_records_who_what_and_from_which_version(client, auth):
     path, created, etag = create(client, auth, specimen())
     client.put(path, json={**created, "dwc:preparations": "pinned"},
                headers={**auth, "If-Match": etag})
+    latest = client.get(path)
+    link = latest.headers["Link"]
+    assert 'rel="http://www.w3.org/ns/prov#has_provenance"' in link
+    assert link.startswith(f"<{BASE}{path}/versions/2/provenance>")
     event = client.get(f"{path}/versions/2/provenance").json
     activity = event["prov:Activity"]
     assert activity["@type"] == "ods:Update"
