@@ -175,8 +175,8 @@ class Index:
 
     def pid_for_physical_id(self, physical_id: str) -> str | None:
         query = select(ObjectRow.pid).where(ObjectRow.physical_id == physical_id)
-        with self.sessions() as session:
-            return session.scalar(query)
+        with self.engine.connect() as connection:  # every specimen write asks: no ORM
+            return connection.scalar(query)
 
     def object_count(self) -> int:
         with self.sessions() as session:
