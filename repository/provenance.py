@@ -58,8 +58,15 @@ class Agent:
 
 def json_patch(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
     """RFC 6902 operations turning `before` into `after`."""
+    if not before:  # a create: one `add` per member, without make_patch's deep copies
+        return [{"op": "add", "path": "/" + _pointer_token(key), "value": value}
+                for key, value in after.items()]
     operations: list[dict[str, Any]] = jsonpatch.make_patch(before, after).patch
     return operations
+
+
+def _pointer_token(key: str) -> str:
+    return key.replace("~", "~0").replace("/", "~1")  # RFC 6901
 
 
 @dataclass(frozen=True)
