@@ -121,9 +121,8 @@ def tombstone(kind: str, prefix: str, suffix: str) -> Response:
 
 @api.get(OBJECT + "/versions")
 def versions(kind: str, prefix: str, suffix: str) -> Response:
-    rows = service().versions(kind, prefix, suffix)
-    return jsonify({"pid": rows[0].pid if rows else None,
-                    "versions": [_version_summary(row) for row in rows]})
+    rows = service().versions(kind, prefix, suffix)  # never empty: the object exists
+    return jsonify({"pid": rows[0].pid, "versions": [_version_summary(row) for row in rows]})
 
 
 def _version_summary(row: VersionRow) -> dict[str, Any]:
