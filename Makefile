@@ -9,7 +9,7 @@ APT := DEBIAN_FRONTEND=noninteractive apt-get -y -qq
 # Installing Debian packages needs root; CI runs as root and must never skip for lack of one.
 AS_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo yes)
 
-.PHONY: venv serve test test-ceph lint bench clean postgresql ceph
+.PHONY: venv serve test test-ceph lint bench clean postgresql ceph chromium
 
 venv: $(STAMP)
 
@@ -35,8 +35,15 @@ ceph:
 		apt-get update -qq && $(APT) install --no-install-recommends radosgw ceph-mon ceph-osd; \
 	else echo "Ceph not installed: its tests will skip (run as root to install)"; fi
 
+# The landing pages are tested in a real headless browser: Debian's Chromium + ChromeDriver.
+chromium:
+	@test -x /usr/bin/chromium -a -x /usr/bin/chromedriver \
+	|| if [ "$(AS_ROOT)" = yes ] || [ "$$CI" = true ]; then \
+		apt-get update -qq && $(APT) install chromium chromium-driver; \
+	else echo "Chromium not installed: the browser tests will skip (run as root to install)"; fi
+
 # conftest starts SeaweedFS and PostgreSQL itself, through scripts/servers.py.
-test: $(STAMP) postgresql
+test: $(STAMP) postgresql chromium
 	$(PY) -m pytest -m 'not ceph' -q
 
 # The S3 tests again, against Ceph RGW instead of SeaweedFS (FDO_TEST_S3 tells conftest).
@@ -54,3 +61,15 @@ bench: $(STAMP)
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
+
+# The resolver under gunicorn against a baseline app, loaded by wrk (Debian's, C, keep-alive).
+.PHONY: bench-resolver wrk
+wrk:
+	@test -x /usr/bin/wrk \
+	|| if [ "$(AS_ROOT)" = yes ] || [ "$$CI" = true ]; then \
+		apt-get update -qq && $(APT) install wrk; \
+	else echo "wrk is not installed: run as root to install Debian's wrk" >&2; exit 1; fi
+
+# 100,000 specimens, 15-25 minutes; BENCH_OBJECTS=5000 for a quick run.
+bench-resolver: $(STAMP) wrk
+	$(PY) bench/resolver.py

@@ -12,6 +12,8 @@ from repository.config import Config
 from repository.errors import register_error_handlers
 from repository.services import FDOService
 from repository.validation import Validator
+from resolver.lookup import Lookup
+from resolver.representations import Renderings
 from storage.index import Index
 from storage.objects import S3ObjectStore, S3Settings
 
@@ -36,11 +38,20 @@ def create_app(config: Config | None = None) -> Flask:
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = config.max_body
     app.json.sort_keys = False  # type: ignore[attr-defined]  # keep openDS field order
-    app.extensions["fdo"] = build_service(config)
+    app.config["FDO_BASE_URL"] = config.base_url
+    fdo = build_service(config)
+    app.extensions["fdo"] = fdo
+    # The resolver reads storage directly (it never writes): repository -> resolver -> storage.
+    app.extensions["lookup"] = Lookup(fdo.store, fdo.index)
+    app.extensions["renderings"] = Renderings()
 
     from repository.api import api
+    from resolver.handles import handles
+    from resolver.views import resolver
 
     app.register_blueprint(api)
+    app.register_blueprint(handles)
+    app.register_blueprint(resolver)  # its catch-all PID-as-URL rule is the least specific
     app.add_url_rule("/health", view_func=health)
     register_error_handlers(app)
     return app

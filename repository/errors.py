@@ -15,6 +15,12 @@ from flask import Flask, Response, jsonify
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
+from resolver.lookup import UnknownPID, UnknownVersion
+from resolver.memento import BadDatetime
+from resolver.negotiation import NotAcceptable, UnknownFormat
+from resolver.pids import MalformedPID
+from resolver.renderers.citation import UnknownStyle
+
 log = logging.getLogger(__name__)
 
 
@@ -63,6 +69,18 @@ ERROR_TABLE: dict[type[FDOError], tuple[int, str]] = {
 }
 
 
+# The resolver's errors answer in the format the client negotiated (resolver.views).
+RESOLVER_ERROR_TABLE: dict[type[Exception], tuple[int, str]] = {
+    MalformedPID: (400, "malformed_pid"),
+    BadDatetime: (400, "bad_accept_datetime"),
+    UnknownFormat: (400, "unknown_format"),
+    UnknownStyle: (400, "unknown_style"),
+    UnknownPID: (404, "unknown_pid"),
+    UnknownVersion: (404, "unknown_version"),
+    NotAcceptable: (406, "not_acceptable"),
+}
+
+
 def error_body(status: int, code: str, message: str,
                errors: list[dict[str, str]] | None = None, **extra: Any) -> Response:
     response = jsonify({"status": status, "code": code, "message": message,
@@ -77,6 +95,18 @@ def _from_domain(error: FDOError) -> Response:
     if status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="fdo"'
     return response
+
+
+def _from_resolver(error: Exception) -> Response:
+    from resolver.views import negotiated_error
+
+    status, code = RESOLVER_ERROR_TABLE[type(error)]
+    extra: dict[str, Any] = {}
+    if isinstance(error, NotAcceptable | UnknownFormat):
+        extra["offered"] = [{"type": offer.media_type, "format": offer.name}
+                            for offer in error.offers]
+    message = f"no object has the PID {error}" if isinstance(error, UnknownPID) else str(error)
+    return negotiated_error(status, code, message, **extra)
 
 
 def _from_http(error: HTTPException) -> Response:
@@ -106,6 +136,8 @@ def _from_unexpected(error: Exception) -> Response:
 
 def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(FDOError, _from_domain)
+    for resolver_error in RESOLVER_ERROR_TABLE:
+        app.register_error_handler(resolver_error, _from_resolver)
     app.register_error_handler(HTTPException, _from_http)
     for backend_error in (BotoCoreError, ClientError, OperationalError):
         app.register_error_handler(backend_error, _from_backend)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from resolver.pids import find_pid
 from schemas import Kind
 from storage.index import VersionEntry
 from storage.versions import VersionRecord
@@ -63,6 +64,49 @@ def requestor_of(record: VersionRecord) -> dict[str, Any]:
     return agent
 
 
+def links_of(content: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    """(relation, PID) for every object of ours this content points at: entity
+    relationships (a media object's `hasDigitalSpecimen`, ...) and an annotation's target.
+    The landing pages find media and annotations through these."""
+    if content.get("ods:status") == TOMBSTONE:
+        return ()
+    links = []
+    for relationship in content.get("ods:hasEntityRelationships") or []:
+        if isinstance(relationship, dict):
+            relation = str(relationship.get("dwc:relationshipOfResource", ""))[:64]
+            target = relationship.get("dwc:relatedResourceID")
+            pid = find_pid(target) if relation and isinstance(target, str) else None
+            if pid:
+                links.append((relation, pid))
+    target = content.get("oa:hasTarget")
+    target_id = target.get("@id") if isinstance(target, dict) else None
+    pid = find_pid(target_id) if isinstance(target_id, str) else None
+    if pid:
+        links.append(("hasTarget", pid))
+    return tuple(links)
+
+
+def change_summary(record: VersionRecord) -> str:
+    """One readable line on what a version did: 'created', 'tombstoned: <reason>',
+    or the top-level fields its patch added, changed and removed."""
+    activity = activity_of(record)
+    if activity == "Create":
+        return "created"
+    if activity == "Tombstone":
+        return f"tombstoned: {record.provenance['prov:Activity'].get('rdfs:comment', '')}"
+    verbs = {"add": "added", "remove": "removed", "replace": "changed"}
+    fields: dict[str, list[str]] = {}
+    for operation in record.provenance["prov:Activity"].get("ods:changeValue", []):
+        field = str(operation.get("path", "/")).split("/")[1].replace("~1", "/").replace("~0", "~")
+        verb = verbs.get(str(operation.get("op")), "changed")
+        if field not in fields.setdefault(verb, []):
+            fields[verb].append(field)
+    parts = [f"{verb} {', '.join(names[:4])}" + (f" and {len(names) - 4} more"
+                                                 if len(names) > 4 else "")
+             for verb, names in fields.items()]
+    return "; ".join(parts) or "updated"
+
+
 def index_entry(record: VersionRecord) -> VersionEntry:
     """What the index keeps about a version; derived from the record alone."""
     content = record.content
@@ -84,4 +128,6 @@ def index_entry(record: VersionRecord) -> VersionEntry:
         agent_name=str(agent.get("schema:name", "")),
         status=status,
         physical_id=str(physical_id) if live_specimen and physical_id else None,
+        summary=change_summary(record),
+        links=links_of(content),
     )

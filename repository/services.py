@@ -32,6 +32,7 @@ from storage.objects import ObjectExists, ObjectMissing, ObjectStore
 from storage.versions import VersionRecord, version_key
 
 MINT_ATTEMPTS = 8
+REPLACED_BY = "IsReplacedWith"  # openDS tombstone-metadata's term for a successor
 
 
 class FDOService:
@@ -118,8 +119,9 @@ class FDOService:
         if replaced_by:
             successor = self._existing(replaced_by, "/replacedBy")
             metadata["ods:hasRelatedPIDs"] = [
-                {"ods:ID": pid_url(self.base_url, successor.pid),
-                 "ods:relationshipType": "ods:hasSuccessor"}
+                {"@type": "ods:RelatedPID",
+                 "dcterms:identifier": pid_url(self.base_url, successor.pid),
+                 "ods:relationshipType": REPLACED_BY}
             ]
         client = client_part(current.content)
         record = self._new_version(KINDS[row.kind], row.pid, row.version + 1, current,

@@ -31,6 +31,10 @@ SHARED_SCHEMA_FILES = ("shared-v1.0.0.json",)
 # make validity depend on the environment.
 CHECKED_FORMATS = ("date-time", "email", "uuid")
 
+# openDS records nest about eight levels deep. Far deeper documents are refused: RDF
+# serializers recurse once per level, and a version must render in every format.
+MAX_DEPTH = 32
+
 
 @dataclass(frozen=True)
 class Violation:
@@ -64,6 +68,9 @@ class Validator:
         validator = self._validators.get(kind)
         if validator is None:
             raise ValueError(f"unknown kind {kind!r}; expected one of {KINDS}")
+        too_deep = _too_deep(document, [])
+        if too_deep is not None:
+            return [Violation(_pointer(too_deep), f"nests deeper than {MAX_DEPTH} levels")]
         found: dict[tuple[tuple[tuple[int, Any], ...], str], Violation] = {}
         for error in validator.iter_errors(document):
             for tokens, message in _explain(error):
@@ -72,6 +79,20 @@ class Validator:
                 key = (tuple(_sort_token(t) for t in tokens), message)
                 found[key] = Violation(_pointer(tokens), message)
         return [found[key] for key in sorted(found)]
+
+
+def _too_deep(value: object, tokens: list[str | int]) -> list[str | int] | None:
+    """The path of the first value nested deeper than MAX_DEPTH, if any."""
+    if len(tokens) > MAX_DEPTH:
+        return tokens
+    children: Iterable[tuple[str | int, object]] = (
+        value.items() if isinstance(value, dict)
+        else enumerate(value) if isinstance(value, list) else ())
+    for token, child in children:
+        found = _too_deep(child, [*tokens, token])
+        if found is not None:
+            return found
+    return None
 
 
 def _load(file_name: str) -> dict[str, Any]:

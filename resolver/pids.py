@@ -22,6 +22,11 @@ _SCHEMES = re.compile(
 )
 
 
+# A PID inside any text: a bare PID, a resolver URL, ours, a versioned URL...
+_PID_IN_TEXT = re.compile(r"(?<![0-9A-Za-z.])((?:10|20|21)\.[0-9A-Za-z.]+)/"
+                          r"([A-Za-z0-9]{3}-[A-Za-z0-9]{3}-[A-Za-z0-9]{3})(?![A-Za-z0-9-])")
+
+
 class MalformedPID(ValueError):
     """Text that is not a PID of the form <prefix>/<XXX-XXX-XXX>[/<version>]."""
 
@@ -77,6 +82,13 @@ def parse_pid(text: str, base_url: str = "") -> PidRef:
     if not parts[2].isdigit() or int(parts[2]) < 1:
         raise MalformedPID(f"'{parts[2]}' in '{text}' is not a version number (1, 2, ...)")
     return PidRef(pid, int(parts[2]))
+
+
+def find_pid(text: str) -> str | None:
+    """The canonical PID that `text` names, whatever URL or prefix wraps it (None if it
+    names none). Used to follow links between objects, not to validate input."""
+    match = _PID_IN_TEXT.search(unquote(text))
+    return canonical_pid(match[1], match[2]) if match else None
 
 
 def pid_url(base_url: str, pid: str, version: int | None = None) -> str:

@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     String,
     create_engine,
+    delete,
     event,
     func,
     insert,
@@ -61,6 +62,19 @@ class VersionRow(Base):
     agent_id: Mapped[str] = mapped_column(String(512))
     agent_name: Mapped[str] = mapped_column(String(512))
     status: Mapped[str] = mapped_column(String(16))
+    # A readable line on what the version changed, for history listings (landing pages).
+    summary: Mapped[str] = mapped_column(String(512), default="")
+
+
+class LinkRow(Base):
+    """Which object points at which: media at their specimen, annotations at their
+    target. Holds the links of each object's current version only (none once tombstoned),
+    so a landing page finds an object's media and annotations with one indexed query."""
+
+    __tablename__ = "fdo_links"
+    source: Mapped[str] = mapped_column(ForeignKey("fdo_objects.pid"), primary_key=True)
+    relation: Mapped[str] = mapped_column(String(64), primary_key=True)
+    target: Mapped[str] = mapped_column(String(128), primary_key=True)
 
 
 class TokenRow(Base):
@@ -75,9 +89,11 @@ class TokenRow(Base):
     created: Mapped[str] = mapped_column(String(24))
 
 
+OBJECT_COLUMNS = tuple(ObjectRow.__table__.columns)
 SqlIndex("ix_fdo_objects_kind_modified", ObjectRow.kind, ObjectRow.modified)
-# Rebuilt from S3; dropped in this order (versions reference objects).
-OBJECT_TABLES = ("fdo_versions", "fdo_objects")
+SqlIndex("ix_fdo_links_target", LinkRow.target, LinkRow.relation)
+# Rebuilt from S3; dropped in this order (links and versions reference objects).
+OBJECT_TABLES = ("fdo_links", "fdo_versions", "fdo_objects")
 
 
 @dataclass(frozen=True)
@@ -97,6 +113,8 @@ class VersionEntry:
     agent_name: str
     status: str
     physical_id: str | None
+    summary: str = ""
+    links: tuple[tuple[str, str], ...] = ()  # (relation, target PID) of this version
 
 
 class VersionClash(Exception):
@@ -161,8 +179,12 @@ class Index:
     # -- reads -------------------------------------------------------------------------
 
     def current(self, pid: str) -> ObjectRow | None:
-        with self.sessions() as session:
-            return session.get(ObjectRow, pid)
+        # Core rather than an ORM session: every resolution asks this, and the session's
+        # set-up costs more than the query.
+        with self.engine.connect() as connection:
+            found = connection.execute(select(*OBJECT_COLUMNS).where(ObjectRow.pid == pid))
+            row = found.first()
+        return ObjectRow(**row._mapping) if row else None
 
     def version(self, pid: str, number: int) -> VersionRow | None:
         with self.sessions() as session:
@@ -172,6 +194,26 @@ class Index:
         query = select(VersionRow).where(VersionRow.pid == pid).order_by(VersionRow.version)
         with self.sessions() as session:
             return list(session.scalars(query))
+
+    def version_times(self, pid: str, numbers: list[int]) -> dict[int, str]:
+        query = (select(VersionRow.version, VersionRow.created)
+                 .where(VersionRow.pid == pid, VersionRow.version.in_(numbers)))
+        with self.engine.connect() as connection:
+            return {version: created for version, created in connection.execute(query)}
+
+    def linked(self, pid: str, limit: int = 500) -> list[tuple[str, ObjectRow]]:
+        """Objects linked with `pid` in either direction, as (relation, object): the media
+        and annotations pointing at a specimen, and what the object itself points at."""
+        incoming = (select(LinkRow.relation, *OBJECT_COLUMNS)
+                    .join(ObjectRow, ObjectRow.pid == LinkRow.source)
+                    .where(LinkRow.target == pid).order_by(ObjectRow.created).limit(limit))
+        outgoing = (select(LinkRow.relation, *OBJECT_COLUMNS)
+                    .join(ObjectRow, ObjectRow.pid == LinkRow.target)
+                    .where(LinkRow.source == pid).order_by(ObjectRow.created).limit(limit))
+        with self.engine.connect() as connection:
+            rows = [*connection.execute(incoming), *connection.execute(outgoing)]
+        return [(row.relation, ObjectRow(**{c.name: row._mapping[c.name]
+                                            for c in OBJECT_COLUMNS})) for row in rows]
 
     def pid_for_physical_id(self, physical_id: str) -> str | None:
         query = select(ObjectRow.pid).where(ObjectRow.physical_id == physical_id)
@@ -190,6 +232,13 @@ class Index:
         query = select(VersionRow).order_by(VersionRow.pid, VersionRow.version)
         with self.sessions() as session:
             yield from session.scalars(query)
+
+    def all_links(self) -> list[tuple[str, str, str]]:
+        query = select(LinkRow.source, LinkRow.relation, LinkRow.target).order_by(
+            LinkRow.source, LinkRow.relation, LinkRow.target)
+        with self.engine.connect() as connection:
+            return [(source, relation, target) for source, relation, target
+                    in connection.execute(query)]
 
     # -- writes ------------------------------------------------------------------------
 
@@ -247,4 +296,15 @@ def _insert(connection: Connection, entry: VersionEntry) -> None:
         pid=entry.pid, version=entry.version, digest=entry.digest,
         previous_digest=entry.previous_digest, content_digest=entry.content_digest,
         created=entry.created, activity=entry.activity, agent_id=entry.agent_id,
-        agent_name=entry.agent_name, status=entry.status))
+        agent_name=entry.agent_name, status=entry.status, summary=entry.summary[:512]))
+    _replace_links(connection, entry)
+
+
+def _replace_links(connection: Connection, entry: VersionEntry) -> None:
+    if entry.version > 1:
+        connection.execute(delete(LinkRow).where(LinkRow.source == entry.pid))
+    links = {(relation, target) for relation, target in entry.links if target != entry.pid}
+    if links:
+        connection.execute(insert(LinkRow), [
+            {"source": entry.pid, "relation": relation, "target": target}
+            for relation, target in sorted(links)])

@@ -133,3 +133,22 @@ def gunicorn(config: Config) -> Iterator[str]:
         env=env, cwd=ROOT, ready_url=f"http://127.0.0.1:{port}/health")
     yield f"http://127.0.0.1:{port}"
     servers.stop_process(process)
+
+
+@pytest.fixture
+def live(config: Config) -> Iterator[FDOService]:
+    """The whole app under a real gunicorn on 127.0.0.1 whose base URL is its own address,
+    so the URLs it serves (`@id`s, links) resolve back to it: what real clients need.
+    Yields the service writing to the same bucket and index; its `base_url` is the
+    server's address."""
+    port = servers.free_port()
+    served = replace(config, base_url=f"http://127.0.0.1:{port}")
+    env = {**os.environ, **served.to_environment()}
+    fdo = build_service(served)
+    process = servers.start_process(
+        [sys.executable, "-m", "gunicorn", "wsgi:app", "--bind", f"127.0.0.1:{port}",
+         "--workers", "1", "--threads", "4", "--log-level", "warning"],
+        env=env, cwd=ROOT, ready_url=f"http://127.0.0.1:{port}/health")
+    yield fdo
+    servers.stop_process(process)
+    fdo.index.close()

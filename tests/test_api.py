@@ -160,7 +160,7 @@ def test_tombstone_keeps_history_and_refuses_writes(client, auth):
     assert gone.json["ods:status"] == "Tombstone" and gone.json["ods:version"] == 2
     metadata = gone.json["ods:hasTombstoneMetadata"]
     assert metadata["ods:tombstoneText"] == "duplicate record"
-    assert metadata["ods:hasRelatedPIDs"][0]["ods:ID"] == successor["@id"]
+    assert metadata["ods:hasRelatedPIDs"][0]["dcterms:identifier"] == successor["@id"]
 
     latest = client.get(path)
     assert latest.status_code == 410

@@ -75,3 +75,16 @@ def test_odd_annotation_targets_are_422(client, auth, target):
 ])
 def test_odd_paths_are_4xx(client, path):
     assert 400 <= client.get(path).status_code < 500
+
+
+def test_documents_nested_too_deep_are_refused_with_the_path(client, auth):
+    nested: dict = {}
+    innermost = nested
+    for _ in range(40):
+        innermost["dwc:x"] = {}
+        innermost = innermost["dwc:x"]
+    response = client.post("/api/v1/digital-specimens", json=specimen(**{"dwc:deep": nested}),
+                           headers=auth)
+    assert response.status_code == 422
+    [error] = response.get_json()["errors"]
+    assert error["path"].startswith("/dwc:deep/dwc:x/") and "deeper than 32" in error["message"]

@@ -38,18 +38,19 @@ def populate(fdo: FDOService) -> None:
     fdo.tombstone("digital-specimens", prefix, suffix, "duplicate", None, None, AGENT)
 
 
-def snapshot(fdo: FDOService) -> tuple[list[dict], list[dict]]:
+def snapshot(fdo: FDOService) -> tuple[list[dict], list[dict], list[tuple[str, str, str]]]:
     objects = [{k: v for k, v in vars(row).items() if not k.startswith("_")}
                for row in fdo.index.all_objects()]
     versions = [{k: v for k, v in vars(row).items() if not k.startswith("_")}
                 for row in fdo.index.all_versions()]
-    return objects, versions
+    return objects, versions, fdo.index.all_links()
 
 
 def test_rebuild_index_from_s3_alone_equals_the_lost_index(service):
     populate(service)
     before = snapshot(service)
     assert len(before[0]) == 4 and len(before[1]) == 7
+    assert [relation for _, relation, _ in before[2]] == ["hasTarget"]  # the annotation
     report = rebuild_index(service.store, service.index)
     assert report.problems == [] and report.adopted == 7
     assert snapshot(service) == before

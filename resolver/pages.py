@@ -1,0 +1,89 @@
+"""What a landing page and the signposting links are built from: the version shown, the
+object's history, and the objects linked with it (media, annotations)."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from resolver import negotiation as n
+from resolver.lookup import Lookup
+from resolver.pids import pid_url
+from resolver.renderers.citation import bibliography
+from resolver.renderers.html import HistoryEntry, LandingPage, Related
+from resolver.renderers.schemaorg import schema_org, schema_org_type
+from resolver.signposting import Subject, format_url, links
+from storage.index import ObjectRow
+from storage.versions import VersionRecord
+
+MEDIA = "digital-media"
+MAX_RELATED = 100  # per page; the linkset and the API list them all
+
+
+def linked_records(lookup: Lookup, row: ObjectRow) -> list[tuple[str, VersionRecord]]:
+    """(relation, latest record) of every live object linked with this one."""
+    return [(relation, lookup.record(other.pid, other.version))
+            for relation, other in lookup.linked(row.pid)[:MAX_RELATED]
+            if other.status != "Tombstone"]
+
+
+def _license(content: dict[str, Any]) -> str | None:
+    for field in ("dcterms:license", "dcterms:rights"):
+        value = content.get(field)
+        if isinstance(value, str) and value.startswith(("http://", "https://")):
+            return value
+    return None
+
+
+def _media_file(content: dict[str, Any]) -> tuple[str, str | None] | None:
+    url = content.get("ac:accessURI")
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        return None
+    media_type = content.get("dcterms:format")
+    return url, media_type if isinstance(media_type, str) else None
+
+
+def signposting_subject(base_url: str, record: VersionRecord, version: int | None,
+                        linked: list[tuple[str, VersionRecord]]) -> Subject:
+    """The media files of a media object are its own file; of a specimen, its media's."""
+    sources = [record] if record.kind == MEDIA else [
+        other for _, other in linked if other.kind == MEDIA]
+    items = tuple(item for item in (_media_file(other.content) for other in sources) if item)
+    return Subject(base_url, record.pid, version, schema_org_type(record.content),
+                   _license(record.content), items)
+
+
+def page_key(row: ObjectRow, record: VersionRecord,
+             linked: list[tuple[str, VersionRecord]]) -> tuple[Any, ...]:
+    """Everything a landing page shows, named: the version, the object's current state
+    (its history), and the versions of the linked objects."""
+    others = tuple((other.pid, other.version) for _, other in linked)
+    return ("html", record.digest, row.version, row.status, others)
+
+
+def page_etag(key: tuple[Any, ...]) -> str:
+    return hashlib.sha256(repr(key).encode()).hexdigest()
+
+
+def landing_page(lookup: Lookup, base_url: str, row: ObjectRow, record: VersionRecord,
+                 subject: Subject, linked: list[tuple[str, VersionRecord]],
+                 latest: bool) -> LandingPage:
+    content = record.content
+    shown_url = pid_url(base_url, record.pid, None if latest else record.version)
+    history = [HistoryEntry(version=v.version, url=pid_url(base_url, v.pid, v.version),
+                            created=v.created, agent_name=v.agent_name, activity=v.activity,
+                            summary=v.summary, current=v.version == record.version)
+               for v in lookup.versions(row.pid)]
+    related = [Related(url=pid_url(base_url, other.pid), kind=other.kind,
+                       content=other.content) for _, other in linked]
+    formats = [(offer.label, format_url(shown_url, offer))
+               for offer in n.OBJECT_OFFERS if offer is not n.HTML]
+    tombstone = content.get("ods:hasTombstoneMetadata")
+    return LandingPage(
+        content=content, pid=record.pid, pid_url=pid_url(base_url, record.pid),
+        version=record.version, latest_version=row.version, kind=record.kind,
+        history=history, related=related, links=links(subject, html=True),
+        citation=bibliography(content, record.pid, record.version, base_url),
+        schema_org=schema_org(content, record.pid, record.version, base_url),
+        formats=formats, tombstone=tombstone if isinstance(tombstone, dict) else None,
+        base_url=base_url)

@@ -1,0 +1,315 @@
+"""The resolver: every PID and version URL, negotiated, with Signposting and Memento.
+
+Thin views: parse the PID, negotiate, look the version up, render (from the cache).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Blueprint, Response, current_app, g, request
+from markupsafe import escape
+
+from resolver import memento
+from resolver import negotiation as n
+from resolver import representations as reps
+from resolver.handles import handle_record_html, handle_values, locations
+from resolver.lookup import Lookup
+from resolver.pages import (
+    landing_page,
+    linked_records,
+    page_etag,
+    page_key,
+    signposting_subject,
+)
+from resolver.pids import PidRef, canonical_pid, parse_pid, pid_url
+from resolver.renderers import jsonld
+from resolver.renderers.html import render_error, render_landing
+from resolver.signposting import LINKSET, LINKSET_JSON, header, links, linkset_json, linkset_text
+from storage.index import ObjectRow
+from storage.versions import VersionRecord
+
+resolver = Blueprint("resolver", __name__)
+IMMUTABLE = "public, max-age=31536000, immutable"
+HAS_PROVENANCE = "http://www.w3.org/ns/prov#has_provenance"  # PROV-AQ link relation
+TOMBSTONE = "Tombstone"
+EXPOSED = "Link, Memento-Datetime, ETag, Location, Vary, Content-Location"
+
+
+def lookup() -> Lookup:
+    found: Lookup = current_app.extensions["lookup"]
+    return found
+
+
+def renderings() -> reps.Renderings:
+    found: reps.Renderings = current_app.extensions["renderings"]
+    return found
+
+
+def base_url() -> str:
+    return str(current_app.config["FDO_BASE_URL"])
+
+
+def json_response(value: Any, content_type: str = "application/json") -> Response:
+    return Response(json.dumps(value, ensure_ascii=False), content_type=content_type)
+
+
+def negotiate(offers: tuple[n.Offer, ...] = n.OBJECT_OFFERS) -> n.Choice:
+    """The chosen representation, remembered so errors answer in the same format."""
+    choice = n.choose(request.headers.get("Accept"), request.headers.get("User-Agent"),
+                      request.args.get("format"), offers)
+    g.choice = choice
+    return choice
+
+
+# -- routes ---------------------------------------------------------------------------
+
+@resolver.get("/<prefix>/<suffix>")
+@resolver.get("/doi/<prefix>/<suffix>")
+@resolver.get("/hdl/<prefix>/<suffix>")
+def resolve_latest(prefix: str, suffix: str) -> Response:
+    return resolve(PidRef(_pid(prefix, suffix)))
+
+
+@resolver.get("/<prefix>/<suffix>/<int:number>")
+@resolver.get("/doi/<prefix>/<suffix>/<int:number>")
+@resolver.get("/hdl/<prefix>/<suffix>/<int:number>")
+def resolve_version(prefix: str, suffix: str, number: int) -> Response:
+    return resolve(PidRef(_pid(prefix, suffix), number))
+
+
+@resolver.get("/<any(http,https,HTTP,HTTPS):scheme>://<path:rest>", merge_slashes=False)
+@resolver.get("/<any(http,https,HTTP,HTTPS):scheme>:/<path:rest>", merge_slashes=False)
+@resolver.get("/<any(doi,hdl,DOI,HDL):scheme>:<path:rest>")
+def resolve_url(scheme: str, rest: str) -> Response:
+    """A PID as a full URL or URI in the path (`/https%3A%2F%2Fdoi.org%2F10.x%2FABC-DEF-GHJ`,
+    `/doi:10.x/ABC-DEF-GHJ`): servers decode %2F before routing, so it arrives with slashes."""
+    separator = ":" if scheme.lower() in ("doi", "hdl") else "://"
+    return resolve(parse_pid(f"{scheme}{separator}{rest}", base_url()))
+
+
+def _pid(prefix: str, suffix: str) -> str:
+    return canonical_pid(prefix, suffix)
+
+
+def resolve(ref: PidRef) -> Response:
+    choice = negotiate()
+    if "noredirect" in request.args:
+        return _handle_page(ref.pid)
+    if request.args.get("locatt"):
+        return _location(ref, request.args["locatt"])
+    if ref.version is None and "Accept-Datetime" in request.headers:
+        return _timegate(ref.pid)
+    row = lookup().current(ref.pid)
+    record = lookup().version(row, ref.version)
+    gone = ref.version is None and row.status == TOMBSTONE
+    response = _represent(choice, row, record, latest=ref.version is None)
+    response.status_code = 410 if gone else 200
+    return _conditional(response)
+
+
+def _represent(choice: n.Choice, row: ObjectRow, record: VersionRecord,
+               latest: bool) -> Response:
+    variant = reps.variant_of(choice, request.args.get("style"))
+    offer = choice.offer
+    linked = linked_records(lookup(), row)
+    subject = signposting_subject(base_url(), record, None if latest else record.version,
+                                  linked)
+    if offer is n.HTML:
+        key = (*page_key(row, record, linked), latest)
+        body = renderings().cached(key, lambda: render_landing(landing_page(
+            lookup(), base_url(), row, record, subject, linked, latest)).encode())
+        etag = page_etag(key)
+    else:
+        rendition = reps.Rendition(served_content(record), record.pid, record.version,
+                                   record.kind, base_url(), variant)
+        body = renderings().render((record.digest, "content"), offer, rendition)
+        etag = reps.etag(record.digest, offer, variant)
+    response = Response(body, content_type=reps.content_type(offer, variant))
+    response.set_etag(etag)
+    link_values = [link.header_value() for link in links(subject, html=offer is n.HTML)]
+    link_values += _memento_links(row, record.version if not latest else None)
+    provenance_url = f"{pid_url(base_url(), record.pid, record.version)}/provenance"
+    link_values.append(f'<{provenance_url}>; rel="{HAS_PROVENANCE}"')
+    response.headers["Link"] = header(link_values)
+    response.headers["Vary"] = "Accept, Accept-Datetime" if latest else "Accept"
+    # HTML pages show the live history, so only machine formats of a version are immutable.
+    immutable = not latest and offer is not n.HTML
+    response.headers["Cache-Control"] = IMMUTABLE if immutable else "no-cache"
+    if not latest:
+        response.headers["Memento-Datetime"] = memento.http_date(
+            str(record.content["dcterms:modified"]))
+    else:
+        response.headers["Content-Location"] = pid_url(base_url(), record.pid, record.version)
+    return response
+
+
+def served_content(record: VersionRecord) -> dict[str, Any]:
+    """The stored content, plus `dcterms:isReplacedBy` on a tombstone with a successor."""
+    tombstone = record.content.get("ods:hasTombstoneMetadata")
+    if not tombstone:
+        return record.content
+    successors = [related["dcterms:identifier"]
+                  for related in tombstone.get("ods:hasRelatedPIDs", [])
+                  if related.get("ods:relationshipType") == "IsReplacedWith"
+                  and "dcterms:identifier" in related]
+    if not successors:
+        return record.content
+    return {**record.content, "dcterms:isReplacedBy": successors[0]}
+
+
+def _memento_links(row: ObjectRow, number: int | None) -> list[str]:
+    related = memento.relations(number, row.version)
+    times = lookup().version_times(row.pid, sorted(related))
+    mementos = {version: (qualifiers, times[version]) for version, qualifiers in related.items()
+                if version in times}
+    return memento.link_values(base_url(), row.pid, mementos)
+
+
+def _conditional(response: Response) -> Response:
+    etag, _ = response.get_etag()
+    if etag and request.if_none_match.contains(etag) and response.status_code == 200:
+        response.status_code = 304
+        response.set_data(b"")
+        response.headers.pop("Content-Length", None)
+    _cors(response)
+    return response
+
+
+def _cors(response: Response) -> None:
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    response.headers["Access-Control-Expose-Headers"] = EXPOSED
+
+
+def _timegate(pid: str) -> Response:
+    moment = memento.parse_accept_datetime(request.headers["Accept-Datetime"])
+    row = lookup().current(pid)
+    rows = lookup().versions(pid)
+    number = memento.select(rows, moment)
+    response = Response(status=302, headers={"Location": _with_query(
+        pid_url(base_url(), pid, number))})
+    ends = {1: (["first"], rows[0].created), row.version: (["last"], rows[-1].created)}
+    response.headers["Link"] = header(memento.link_values(base_url(), pid, ends))
+    response.headers["Vary"] = "Accept, Accept-Datetime"
+    _cors(response)
+    return response
+
+
+def _with_query(url: str) -> str:
+    kept = {key: value for key, value in request.args.items() if key in ("format", "style")}
+    return f"{url}?{urlencode(kept)}" if kept else url
+
+
+def _handle_page(pid: str) -> Response:
+    row = lookup().current(pid)
+    record = lookup().record(pid, row.version)
+    values = handle_values(record.content, pid, row.version, row.kind, base_url())
+    return Response(handle_record_html(pid, values), content_type="text/html; charset=utf-8")
+
+
+def _location(ref: PidRef, locatt: str) -> Response:
+    """`?locatt=view:json` picks a location of the handle record's 10320/loc (as the
+    Handle proxy does), by redirecting to it."""
+    lookup().current(ref.pid)
+    wanted = locatt.removeprefix("view:").lower()
+    for location in locations(ref.pid, base_url()):
+        if location["view"].lower() == wanted:
+            return Response(status=302, headers={"Location": location["href"]})
+    raise n.UnknownFormat(locatt, n.OBJECT_OFFERS)
+
+
+@resolver.get("/<prefix>/<suffix>/<int:number>/provenance")
+def provenance(prefix: str, suffix: str, number: int) -> Response:
+    choice = negotiate(n.RDF_OFFERS)
+    row = lookup().current(_pid(prefix, suffix))
+    record = lookup().version(row, number)
+    variant = reps.variant_of(choice, None)
+    rendition = reps.Rendition(record.provenance, record.pid, record.version, record.kind,
+                               base_url(), variant)
+    body = renderings().render((record.digest, "provenance"), choice.offer, rendition)
+    response = Response(body, content_type=reps.content_type(choice.offer, variant))
+    response.set_etag(reps.etag(record.digest, choice.offer, variant) + ".provenance")
+    response.headers["Cache-Control"] = IMMUTABLE
+    response.headers["Vary"] = "Accept"
+    version_url = pid_url(base_url(), record.pid, record.version)
+    response.headers["Link"] = f'<{version_url}>; rel="describes"'
+    return _conditional(response)
+
+
+@resolver.get("/<prefix>/<suffix>/timemap")
+def timemap(prefix: str, suffix: str) -> Response:
+    pid = _pid(prefix, suffix)
+    wants_json = request.args.get("format") == "json" or (
+        request.accept_mimetypes.best_match([memento.LINK_FORMAT, "application/json"])
+        == "application/json")
+    g.choice = n.Choice(n.JSON, {}, by_wildcard=False)
+    lookup().current(pid)
+    rows = lookup().versions(pid)
+    if wants_json:
+        response = json_response(memento.timemap_json(base_url(), pid, rows))
+    else:
+        response = Response(memento.timemap_link_format(base_url(), pid, rows),
+                            content_type=memento.LINK_FORMAT)
+    response.headers["Cache-Control"] = "no-cache"
+    response.headers["Vary"] = "Accept"
+    _cors(response)
+    return response
+
+
+@resolver.get("/<prefix>/<suffix>/linkset")
+def linkset(prefix: str, suffix: str) -> Response:
+    pid = _pid(prefix, suffix)
+    g.choice = n.Choice(n.JSON, {}, by_wildcard=False)
+    row = lookup().current(pid)
+    record = lookup().record(pid, row.version)
+    subject = signposting_subject(base_url(), record, None, linked_records(lookup(), row))
+    wants_text = request.accept_mimetypes.best_match([LINKSET_JSON, LINKSET]) == LINKSET
+    if wants_text:
+        response = Response(linkset_text(subject), content_type=LINKSET)
+    else:
+        response = json_response(linkset_json(subject), LINKSET_JSON)
+    response.headers["Cache-Control"] = "no-cache"
+    response.headers["Vary"] = "Accept"
+    _cors(response)
+    return response
+
+
+@resolver.get(jsonld.CONTEXT_PATH)
+def context() -> Response:
+    response = Response(reps.context_response_body(), content_type="application/ld+json")
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    _cors(response)
+    return response
+
+
+def negotiated_error(status: int, code: str, message: str, **extra: Any) -> Response:
+    """An error in the format the client negotiated: a page for people, a comment-only
+    document for RDF clients (an empty graph still parses), JSON for everyone else."""
+    choice = g.get("choice")
+    if choice is None:
+        try:
+            choice = n.choose(request.headers.get("Accept"), request.headers.get("User-Agent"),
+                              None)
+        except n.NotAcceptable:
+            choice = None
+    offer = choice.offer if choice else n.JSON
+    if offer is n.HTML:
+        body = render_error(status, code.replace("_", " "), message, base_url())
+        response = Response(body, status, content_type="text/html; charset=utf-8")
+    elif offer in (n.TURTLE, n.NTRIPLES):
+        response = Response(f"# {status} {code}: {message}\n", status,
+                            content_type=reps.content_type(offer, ""))
+    elif offer is n.RDFXML:
+        body = ('<?xml version="1.0" encoding="utf-8"?>\n'
+                f"<!-- {status} {code}: {escape(message).replace('--', '- -')} -->\n"
+                '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"/>\n')
+        response = Response(body, status, content_type=offer.media_type)
+    else:
+        response = json_response(
+            {"status": status, "code": code, "message": message, "errors": [], **extra})
+        response.status_code = status
+    response.headers["Vary"] = "Accept"
+    _cors(response)
+    return response
