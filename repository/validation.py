@@ -34,6 +34,8 @@ CHECKED_FORMATS = ("date-time", "email", "uuid")
 # openDS records nest about eight levels deep. Far deeper documents are refused: RDF
 # serializers recurse once per level, and a version must render in every format.
 MAX_DEPTH = 32
+# Control characters other than tab and newlines, lone surrogates, U+FFFE and U+FFFF.
+NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 @dataclass(frozen=True)
@@ -68,9 +70,9 @@ class Validator:
         validator = self._validators.get(kind)
         if validator is None:
             raise ValueError(f"unknown kind {kind!r}; expected one of {KINDS}")
-        too_deep = _too_deep(document, [])
-        if too_deep is not None:
-            return [Violation(_pointer(too_deep), f"nests deeper than {MAX_DEPTH} levels")]
+        unservable = _unservable(document, [])
+        if unservable is not None:
+            return [unservable]
         found: dict[tuple[tuple[tuple[int, Any], ...], str], Violation] = {}
         for error in validator.iter_errors(document):
             for tokens, message in _explain(error):
@@ -81,15 +83,22 @@ class Validator:
         return [found[key] for key in sorted(found)]
 
 
-def _too_deep(value: object, tokens: list[str | int]) -> list[str | int] | None:
-    """The path of the first value nested deeper than MAX_DEPTH, if any."""
+def _unservable(value: object, tokens: list[str | int]) -> Violation | None:
+    """The first place that no served format could carry: nesting deeper than MAX_DEPTH,
+    or a character XML 1.0 forbids (RDF/XML and the landing page are XML-bound)."""
     if len(tokens) > MAX_DEPTH:
-        return tokens
+        return Violation(_pointer(tokens), f"nests deeper than {MAX_DEPTH} levels")
+    texts = [value] if isinstance(value, str) else list(value) if isinstance(value, dict) else []
+    for text in texts:
+        bad = NOT_XML.search(text)
+        if bad:
+            return Violation(_pointer(tokens), f"contains the character U+{ord(bad[0]):04X}, "
+                                               "which no XML or RDF format can carry")
     children: Iterable[tuple[str | int, object]] = (
         value.items() if isinstance(value, dict)
         else enumerate(value) if isinstance(value, list) else ())
     for token, child in children:
-        found = _too_deep(child, [*tokens, token])
+        found = _unservable(child, [*tokens, token])
         if found is not None:
             return found
     return None

@@ -84,9 +84,15 @@ def print_welcome(base: str, token: str, config: Config) -> None:
     specimen = next((p for p in paths if "digital-specimens" in p), paths[0])
     demo = f"curl -s {base}{specimen}"
     objects = "\n".join(f"                  {base}{path}" for path in paths)
+    pid = specimen.split("/", 4)[-1]
     print(f"""
 FDO repository running at {base}   (S3: {config.s3_endpoint}, index: {config.database_url})
   health          curl -s {base}/health
+  landing page    {base}/{pid}   (open in a browser)
+  as Turtle       curl -s -H 'Accept: text/turtle' {base}/{pid}
+  by date         curl -si -H 'Accept-Datetime: Sun, 01 Jan 2040 00:00:00 GMT' {base}/{pid}
+  versions        curl -s {base}/{pid}/timemap
+  Handle record   curl -s {base}/api/handles/{pid}
   a specimen      {demo}
   its versions    {demo}/versions
   its provenance  {demo}/versions/1/provenance

@@ -88,3 +88,15 @@ def test_documents_nested_too_deep_are_refused_with_the_path(client, auth):
     assert response.status_code == 422
     [error] = response.get_json()["errors"]
     assert error["path"].startswith("/dwc:deep/dwc:x/") and "deeper than 32" in error["message"]
+
+
+@pytest.mark.parametrize("raw", ['"ctl \\u0001"', '"nul \\u0000"', '"lone \\ud800"', '"\\uffff"'])
+def test_characters_no_served_format_can_carry_are_refused(client, auth, raw):
+    body = '{"ods:physicalSpecimenID": "X.1", "ods:physicalSpecimenIDType": "Local", ' \
+           '"ods:organisationID": "https://ror.org/0566bfb96", ' \
+           f'"dwc:basisOfRecord": "PreservedSpecimen", "dwc:preparations": {raw}}}'
+    response = client.post("/api/v1/digital-specimens", data=body, headers={
+        **auth, "Content-Type": "application/json"})
+    assert response.status_code == 422
+    [error] = response.get_json()["errors"]
+    assert error["path"] == "/dwc:preparations" and "character U+" in error["message"]

@@ -1,89 +1,79 @@
 """The landing pages in a real browser (headless Chromium): they render without console
 errors, fit a phone's width, and their version links navigate.
 
-The pages come from a stub server (`site`) rendering `render_landing` for two versions of
-one specimen; it is the one fixture to replace when the test runs against the full app.
+The pages come from the whole app under a real gunicorn (`live`), over real S3 and a real
+index: one specimen with two versions, a media object and an annotation linked to it.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
-from flask import Flask, abort
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.wait import WebDriverWait
-from werkzeug.serving import make_server
 
+from repository.provenance import Agent
+from repository.services import FDOService
 from resolver.pids import pid_url
-from resolver.renderers.html import Related, render_landing
 from tests import records
-from tests.test_landing_html import PID, landing_page, stored
 
 if TYPE_CHECKING:  # imported at run time by pytest_plugins, which must import it first
     from tests.browser import Browser
 
 pytest_plugins = ("tests.browser",)
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.s3]
 
+CURATOR = Agent(id="https://orcid.org/0000-0002-1825-0097", name="Ada Curator", role="curator")
 THUMBNAIL = "https://images.example.org/bombus-terrestris-dorsal.jpg"
 LONG_LOCALITY = "Wageningen, Binnenhaven, along the canal near the Rijnkade " * 3
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'index.sqlite3'}"
 
 
 @dataclass(frozen=True)
 class Site:
     base_url: str
+    pid: str
+    broken_media_pid: str  # a media object whose image is missing from our own server
     remote_images: tuple[str, ...]  # remote URLs the pages show; unreachable from tests
 
     def url(self, version: int | None = None) -> str:
-        return pid_url(self.base_url, PID, version)
+        return pid_url(self.base_url, self.pid, version)
 
 
-def specimen_versions() -> dict[int, dict[str, Any]]:
-    first = records.specimen(**{"ods:organisationName": "Naturalis Biodiversity Center"})
-    second = {**first, "ods:specimenName": "Bombus lapidarius", "ods:hasEvents": [{
-        "@type": "ods:Event", "dwc:eventDate": "1998-07-14",
-        "ods:hasLocation": {"@type": "ods:Location", "dwc:locality": LONG_LOCALITY,
-                            "dwc:country": "Netherlands"}}]}
-    return {1: stored(first, "digital-specimens", 1), 2: stored(second, "digital-specimens", 2)}
-
-
-def stub_app(base_url: str) -> Flask:
-    """Version 1 and 2 of one specimen, each linking to the other through its history,
-    and a media page whose image is missing from our own server (a real console error)."""
-    versions = specimen_versions()
-    media = stored(records.media(**{"ac:accessURI": THUMBNAIL, "dcterms:title": "Dorsal"}),
-                   "digital-media", 1, "10.82621/MED-IAA-AAA")
-    related = [Related(pid_url(base_url, "10.82621/MED-IAA-AAA"), "digital-media", media)]
-    app = Flask(__name__)
-
-    @app.get("/<path:path>")
-    def page(path: str) -> str:
-        if path == "missing-image":
-            broken = {**media, "ac:accessURI": f"{base_url}/missing.png"}
-            return render_landing(landing_page(broken, "digital-media", base_url=base_url))
-        number = {PID: 2, f"{PID}/1": 1, f"{PID}/2": 2}.get(path) or abort(404)
-        return render_landing(landing_page(versions[number], version=number, latest=2,
-                                           related=related, base_url=base_url))
-
-    return app
+def linked_media(specimen_id: str, access_uri: str) -> dict[str, object]:
+    return records.media(**{
+        "ac:accessURI": access_uri, "dcterms:title": "Dorsal", "dcterms:format": "image/jpeg",
+        "ods:hasEntityRelationships": [{
+            "@type": "ods:EntityRelationship", "dwc:relationshipOfResource": "hasDigitalSpecimen",
+            "dwc:relatedResourceID": specimen_id,
+            "dwc:relationshipEstablishedDate": "2026-11-22T10:00:00.000Z"}]})
 
 
 @pytest.fixture
-def site() -> Iterator[Site]:
-    """The pages under test over HTTP on 127.0.0.1, served from a thread."""
-    server = make_server("127.0.0.1", 0, Flask(__name__), threaded=True)
-    base_url = f"http://127.0.0.1:{server.server_port}"
-    server.app = stub_app(base_url)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield Site(base_url, (THUMBNAIL,))
-    server.shutdown()
-    server.server_close()
-    thread.join()
+def site(live: FDOService) -> Site:
+    """Version 1 and 2 of one specimen, each linking to the other through its history,
+    with a media object and an annotation on it."""
+    first = live.create("digital-specimens", records.specimen(**{
+        "ods:organisationName": "Naturalis Biodiversity Center"}), CURATOR)
+    prefix, suffix = first.pid.split("/")
+    live.patch("digital-specimens", prefix, suffix, [
+        {"op": "replace", "path": "/ods:specimenName", "value": "Bombus lapidarius"},
+        {"op": "add", "path": "/ods:hasEvents", "value": [{
+            "@type": "ods:Event", "dwc:eventDate": "1998-07-14",
+            "ods:hasLocation": {"@type": "ods:Location", "dwc:locality": LONG_LOCALITY,
+                                "dwc:country": "Netherlands"}}]}], first.digest, CURATOR)
+    live.create("digital-media", linked_media(first.content["@id"], THUMBNAIL), CURATOR)
+    live.create("annotations", records.annotation(first.content["@id"]), CURATOR)
+    broken = live.create("digital-media", records.media(**{
+        "ac:accessURI": f"{live.base_url}/missing.png"}), CURATOR)
+    return Site(live.base_url, first.pid, broken.pid, (THUMBNAIL,))
 
 
 def assert_fits_phone(browser: Browser) -> None:
@@ -119,6 +109,6 @@ def test_version_link_navigates_to_that_version(browser: Browser, site: Site) ->
 
 def test_console_errors_other_than_remote_thumbnails_are_reported(
         browser: Browser, site: Site) -> None:
-    browser.open(f"{site.base_url}/missing-image")
+    browser.open(pid_url(site.base_url, site.broken_media_pid))
     messages = [entry["message"] for entry in browser.severe_console_entries(site.remote_images)]
     assert any(message.startswith(f"{site.base_url}/missing.png") for message in messages)

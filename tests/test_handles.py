@@ -235,13 +235,9 @@ def test_bad_requests_get_the_proxy_answers_without_storage():
 
 
 @pytest.fixture
-def handle_server(service: FDOService) -> Iterator[tuple[str, list[str]]]:
-    """The blueprint served on 127.0.0.1 over real S3 and index; also yields the request
-    lines (path?query) the server received."""
-    app = Flask(__name__)
-    app.register_blueprint(handles)
-    app.config["FDO_BASE_URL"] = service.base_url
-    app.extensions["lookup"] = Lookup(service.store, service.index)
+def handle_server(app: Flask) -> Iterator[tuple[str, list[str]]]:
+    """The whole app served on 127.0.0.1 over real S3 and index (the `service` fixture
+    writes to the same ones); also yields the request lines (path?query) it received."""
     seen: list[str] = []
 
     def recorded(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:

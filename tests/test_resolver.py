@@ -250,3 +250,20 @@ def test_media_and_annotations_show_on_the_specimen(client: FlaskClient, fdo: FD
     assert "Label says Leiden" in page
     links = client.get(path_of(specimen), headers={"Accept": "text/turtle"}).headers["Link"]
     assert f'<{image.content["ac:accessURI"]}>; rel="item"; type="image/jpeg"' in links
+
+
+def test_noredirect_shows_the_handle_record_and_locatt_picks_a_location(
+        client: FlaskClient, specimen: VersionRecord) -> None:
+    page = client.get(path_of(specimen) + "?noredirect")
+    assert (page.status_code, page.mimetype) == (200, "text/html")
+    text = page.get_data(as_text=True)
+    assert specimen.pid in text and "10320/loc" in text and "pidStatus" in text
+    located = client.get(path_of(specimen).lower() + "?locatt=view:json")
+    assert located.status_code == 302
+    assert located.headers["Location"] == f"{BASE}/{specimen.pid}?format=json"
+    followed = client.get(located.headers["Location"].removeprefix(BASE))
+    assert followed.get_json()["@id"] == f"{BASE}/{specimen.pid}"
+    assert client.get(path_of(specimen) + "?locatt=view:html").headers["Location"] == (
+        f"{BASE}/{specimen.pid}")
+    assert client.get(path_of(specimen) + "?locatt=view:pdf").status_code == 400
+    assert client.get("/10.82621/AAA-BBB-CCC?noredirect").status_code == 404
