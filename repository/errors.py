@@ -20,6 +20,7 @@ from resolver.memento import BadDatetime
 from resolver.negotiation import NotAcceptable, UnknownFormat
 from resolver.pids import MalformedPID
 from resolver.renderers.citation import UnknownStyle
+from resolver.responses import negotiated_error
 
 log = logging.getLogger(__name__)
 
@@ -98,8 +99,6 @@ def _from_domain(error: FDOError) -> Response:
 
 
 def _from_resolver(error: Exception) -> Response:
-    from resolver.views import negotiated_error
-
     status, code = RESOLVER_ERROR_TABLE[type(error)]
     extra: dict[str, Any] = {}
     if isinstance(error, NotAcceptable | UnknownFormat):

@@ -5,12 +5,10 @@ Thin views: parse the PID, negotiate, look the version up, render (from the cach
 
 from __future__ import annotations
 
-import json
 from typing import Any
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, g, request
-from markupsafe import escape
 
 from resolver import memento
 from resolver import negotiation as n
@@ -26,7 +24,8 @@ from resolver.pages import (
 )
 from resolver.pids import PidRef, canonical_pid, parse_pid, pid_url
 from resolver.renderers import jsonld
-from resolver.renderers.html import render_error, render_landing
+from resolver.renderers.html import render_landing
+from resolver.responses import base_url, cors, json_response
 from resolver.signposting import LINKSET, LINKSET_JSON, header, links, linkset_json, linkset_text
 from storage.index import ObjectRow
 from storage.versions import VersionRecord
@@ -35,7 +34,6 @@ resolver = Blueprint("resolver", __name__)
 IMMUTABLE = "public, max-age=31536000, immutable"
 HAS_PROVENANCE = "http://www.w3.org/ns/prov#has_provenance"  # PROV-AQ link relation
 TOMBSTONE = "Tombstone"
-EXPOSED = "Link, Memento-Datetime, ETag, Location, Vary, Content-Location"
 
 
 def lookup() -> Lookup:
@@ -46,14 +44,6 @@ def lookup() -> Lookup:
 def renderings() -> reps.Renderings:
     found: reps.Renderings = current_app.extensions["renderings"]
     return found
-
-
-def base_url() -> str:
-    return str(current_app.config["FDO_BASE_URL"])
-
-
-def json_response(value: Any, content_type: str = "application/json") -> Response:
-    return Response(json.dumps(value, ensure_ascii=False), content_type=content_type)
 
 
 def negotiate(offers: tuple[n.Offer, ...] = n.OBJECT_OFFERS) -> n.Choice:
@@ -174,13 +164,8 @@ def _conditional(response: Response) -> Response:
         response.status_code = 304
         response.set_data(b"")
         response.headers.pop("Content-Length", None)
-    _cors(response)
+    cors(response)
     return response
-
-
-def _cors(response: Response) -> None:
-    response.headers["Access-Control-Allow-Origin"] = "*"
-    response.headers["Access-Control-Expose-Headers"] = EXPOSED
 
 
 def _timegate(pid: str) -> Response:
@@ -193,7 +178,7 @@ def _timegate(pid: str) -> Response:
     ends = {1: (["first"], rows[0].created), row.version: (["last"], rows[-1].created)}
     response.headers["Link"] = header(memento.link_values(base_url(), pid, ends))
     response.headers["Vary"] = "Accept, Accept-Datetime"
-    _cors(response)
+    cors(response)
     return response
 
 
@@ -254,7 +239,7 @@ def timemap(prefix: str, suffix: str) -> Response:
                             content_type=memento.LINK_FORMAT)
     response.headers["Cache-Control"] = "no-cache"
     response.headers["Vary"] = "Accept"
-    _cors(response)
+    cors(response)
     return response
 
 
@@ -272,7 +257,7 @@ def linkset(prefix: str, suffix: str) -> Response:
         response = json_response(linkset_json(subject), LINKSET_JSON)
     response.headers["Cache-Control"] = "no-cache"
     response.headers["Vary"] = "Accept"
-    _cors(response)
+    cors(response)
     return response
 
 
@@ -280,36 +265,5 @@ def linkset(prefix: str, suffix: str) -> Response:
 def context() -> Response:
     response = Response(reps.context_response_body(), content_type="application/ld+json")
     response.headers["Cache-Control"] = "public, max-age=86400"
-    _cors(response)
-    return response
-
-
-def negotiated_error(status: int, code: str, message: str, **extra: Any) -> Response:
-    """An error in the format the client negotiated: a page for people, a comment-only
-    document for RDF clients (an empty graph still parses), JSON for everyone else."""
-    choice = g.get("choice")
-    if choice is None:
-        try:
-            choice = n.choose(request.headers.get("Accept"), request.headers.get("User-Agent"),
-                              None)
-        except n.NotAcceptable:
-            choice = None
-    offer = choice.offer if choice else n.JSON
-    if offer is n.HTML:
-        body = render_error(status, code.replace("_", " "), message, base_url())
-        response = Response(body, status, content_type="text/html; charset=utf-8")
-    elif offer in (n.TURTLE, n.NTRIPLES):
-        response = Response(f"# {status} {code}: {message}\n", status,
-                            content_type=reps.content_type(offer, ""))
-    elif offer is n.RDFXML:
-        body = ('<?xml version="1.0" encoding="utf-8"?>\n'
-                f"<!-- {status} {code}: {escape(message).replace('--', '- -')} -->\n"
-                '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"/>\n')
-        response = Response(body, status, content_type=offer.media_type)
-    else:
-        response = json_response(
-            {"status": status, "code": code, "message": message, "errors": [], **extra})
-        response.status_code = status
-    response.headers["Vary"] = "Accept"
-    _cors(response)
+    cors(response)
     return response

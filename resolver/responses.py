@@ -1,0 +1,60 @@
+"""Response helpers shared by the resolver's views: JSON bodies, CORS, and errors in the
+format the client negotiated."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Response, current_app, g, request
+from markupsafe import escape
+
+from resolver import negotiation as n
+from resolver import representations as reps
+from resolver.renderers.html import render_error
+
+EXPOSED = "Link, Memento-Datetime, ETag, Location, Vary, Content-Location"
+
+
+def base_url() -> str:
+    return str(current_app.config["FDO_BASE_URL"])
+
+
+def json_response(value: Any, content_type: str = "application/json") -> Response:
+    return Response(json.dumps(value, ensure_ascii=False), content_type=content_type)
+
+
+def cors(response: Response) -> None:
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    response.headers["Access-Control-Expose-Headers"] = EXPOSED
+
+
+def negotiated_error(status: int, code: str, message: str, **extra: Any) -> Response:
+    """An error in the format the client negotiated: a page for people, a comment-only
+    document for RDF clients (an empty graph still parses), JSON for everyone else."""
+    choice = g.get("choice")
+    if choice is None:
+        try:
+            choice = n.choose(request.headers.get("Accept"), request.headers.get("User-Agent"),
+                              None)
+        except n.NotAcceptable:
+            choice = None
+    offer = choice.offer if choice else n.JSON
+    if offer is n.HTML:
+        body = render_error(status, code.replace("_", " "), message, base_url())
+        response = Response(body, status, content_type="text/html; charset=utf-8")
+    elif offer in (n.TURTLE, n.NTRIPLES):
+        response = Response(f"# {status} {code}: {message}\n", status,
+                            content_type=reps.content_type(offer, ""))
+    elif offer is n.RDFXML:
+        body = ('<?xml version="1.0" encoding="utf-8"?>\n'
+                f"<!-- {status} {code}: {escape(message).replace('--', '- -')} -->\n"
+                '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"/>\n')
+        response = Response(body, status, content_type=offer.media_type)
+    else:
+        response = json_response(
+            {"status": status, "code": code, "message": message, "errors": [], **extra})
+        response.status_code = status
+    response.headers["Vary"] = "Accept"
+    cors(response)
+    return response
