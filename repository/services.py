@@ -27,7 +27,7 @@ from repository.records import (
 from repository.validation import Validator
 from resolver.pids import MalformedPID, PidRef, canonical_pid, mint_suffix, parse_pid, pid_url
 from schemas import KINDS, Kind
-from storage.index import Index, ObjectRow, OutOfStep, PhysicalIdTaken, VersionClash, VersionRow
+from storage.index import Index, ObjectState, OutOfStep, PhysicalIdTaken, VersionClash, VersionRow
 from storage.objects import ObjectExists, ObjectMissing, ObjectStore
 from storage.versions import VersionRecord, version_key
 
@@ -97,7 +97,7 @@ class FDOService:
             raise errors.Unprocessable(f"the JSON Patch cannot be applied: {error}") from error
         return self._change(row, current, patched, agent)
 
-    def _change(self, row: ObjectRow, current: VersionRecord, document: Any,
+    def _change(self, row: ObjectState, current: VersionRecord, document: Any,
                 agent: Agent) -> tuple[VersionRecord, bool]:
         kind = KINDS[row.kind]
         client = self._checked_client_part(kind, document, own_pid=row.pid)
@@ -224,7 +224,7 @@ class FDOService:
         return ref
 
     def _writable(self, kind_name: str, prefix: str, suffix: str, if_match: str | None,
-                  required: bool = True) -> tuple[ObjectRow, VersionRecord]:
+                  required: bool = True) -> tuple[ObjectState, VersionRecord]:
         row = self._object(kind_name, prefix, suffix)
         if row.status == TOMBSTONE:
             raise errors.Conflict(f"{row.pid} is tombstoned; it cannot change any more")
@@ -242,7 +242,7 @@ class FDOService:
             raise errors.NotFound(f"unknown kind '{kind_name}'; one of {', '.join(KINDS)}")
         return KINDS[kind_name]
 
-    def _object(self, kind_name: str, prefix: str, suffix: str) -> ObjectRow:
+    def _object(self, kind_name: str, prefix: str, suffix: str) -> ObjectState:
         self._kind(kind_name)
         try:
             pid = canonical_pid(prefix, suffix)

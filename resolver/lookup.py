@@ -14,7 +14,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
-from storage.index import Index, ObjectRow, VersionRow
+from storage.index import Index, ObjectState, VersionRow
 from storage.objects import ObjectStore
 from storage.versions import VersionRecord, version_key
 
@@ -64,8 +64,10 @@ class Lookup:
         self.index = index
         self._records: BoundedCache[tuple[str, int], VersionRecord] = BoundedCache(cache_size)
         self._times: BoundedCache[tuple[str, int], str] = BoundedCache(cache_size * 4)
+        self._incoming: BoundedCache[tuple[str, str | None], list[tuple[str, ObjectState]]] = (
+            BoundedCache(cache_size))
 
-    def current(self, pid: str) -> ObjectRow:
+    def current(self, pid: str) -> ObjectState:
         row = self.index.current(pid)
         if row is None:
             raise UnknownPID(pid)
@@ -77,13 +79,17 @@ class Lookup:
         return self._records.get(
             (pid, number), lambda: VersionRecord.from_bytes(self.store.get(key)))
 
-    def version(self, row: ObjectRow, number: int | None) -> VersionRecord:
-        """The latest version of an object (None) or version `number` of it."""
+    def checked(self, row: ObjectState, number: int | None) -> int:
+        """The version number asked for (None: the latest), once it exists."""
         if number is None:
-            return self.record(row.pid, row.version)
+            return row.version
         if not 1 <= number <= row.version:
             raise UnknownVersion(f"{row.pid} has no version {number} (latest: {row.version})")
-        return self.record(row.pid, number)
+        return number
+
+    def version(self, row: ObjectState, number: int | None) -> VersionRecord:
+        """The latest version of an object (None) or version `number` of it."""
+        return self.record(row.pid, self.checked(row, number))
 
     def version_times(self, pid: str, numbers: list[int]) -> dict[int, str]:
         """When each of these versions was made (immutable, so cached: a version response
@@ -105,5 +111,12 @@ class Lookup:
     def versions(self, pid: str) -> list[VersionRow]:
         return self.index.versions(pid)
 
-    def linked(self, pid: str) -> list[tuple[str, ObjectRow]]:
+    def linked(self, pid: str) -> list[tuple[str, ObjectState]]:
+        """Objects linked with `pid` in either direction, as the index says now."""
         return self.index.linked(pid)
+
+    def incoming(self, row: ObjectState) -> list[tuple[str, ObjectState]]:
+        """Objects pointing at this one (a specimen's media and annotations), cached by the
+        row's `linked_modified` stamp, which every write of such an object moves."""
+        return self._incoming.get((row.pid, row.linked_modified),
+                                  lambda: self.index.linked(row.pid, incoming_only=True))

@@ -15,6 +15,7 @@ Rules (documented in the README):
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 JSONLD_PROFILES = {
@@ -128,7 +129,15 @@ def _split_outside_quotes(text: str, separator: str) -> list[str]:
 
 def choose(accept: str | None, user_agent: str | None, format_name: str | None,
            offers: tuple[Offer, ...] = OBJECT_OFFERS) -> Choice:
-    """The representation to serve; NotAcceptable or UnknownFormat when there is none."""
+    """The representation to serve; NotAcceptable or UnknownFormat when there is none.
+    Clients repeat the same few headers, so choices are remembered per header value."""
+    browser = (user_agent or "").startswith("Mozilla/")
+    return _choose(accept, browser, format_name, offers)
+
+
+@functools.lru_cache(maxsize=1024)
+def _choose(accept: str | None, browser: bool, format_name: str | None,
+            offers: tuple[Offer, ...]) -> Choice:
     if format_name:
         for offer in offers:
             if offer.name == format_name.lower():
@@ -136,7 +145,7 @@ def choose(accept: str | None, user_agent: str | None, format_name: str | None,
         raise UnknownFormat(format_name, offers)
     ranges = parse_accept(accept) if accept and accept.strip() else []
     if not ranges:
-        return Choice(_default(offers, user_agent), {}, by_wildcard=True)
+        return Choice(_default(offers, browser), {}, by_wildcard=True)
     best: tuple[float, int] | None = None
     chosen: Choice | None = None
     for position, offer in enumerate(offers):
@@ -153,14 +162,13 @@ def choose(accept: str | None, user_agent: str | None, format_name: str | None,
     if chosen.by_wildcard and best is not None:
         # Only a wildcard picked it: the browser/non-browser default decides, when the
         # client accepts that default as much.
-        preferred = _default(offers, user_agent)
+        preferred = _default(offers, browser)
         if _q(ranges, preferred) >= best[0]:
             return Choice(preferred, {}, by_wildcard=True)
     return chosen
 
 
-def _default(offers: tuple[Offer, ...], user_agent: str | None) -> Offer:
-    browser = (user_agent or "").startswith("Mozilla/")
+def _default(offers: tuple[Offer, ...], browser: bool) -> Offer:
     preferred = HTML if browser else JSONLD
     return preferred if preferred in offers else offers[0]
 

@@ -13,18 +13,20 @@ from resolver.renderers.citation import bibliography
 from resolver.renderers.html import HistoryEntry, LandingPage, Related
 from resolver.renderers.schemaorg import schema_org, schema_org_type
 from resolver.signposting import Subject, format_url, links
-from storage.index import ObjectRow
+from storage.index import ObjectState
 from storage.versions import VersionRecord
 
 MEDIA = "digital-media"
 MAX_RELATED = 100  # per page; the linkset and the API list them all
 
 
-def linked_records(lookup: Lookup, row: ObjectRow) -> list[tuple[str, VersionRecord]]:
-    """(relation, latest record) of every live object linked with this one."""
+def linked_records(lookup: Lookup, row: ObjectState,
+                   incoming_only: bool = False) -> list[tuple[str, VersionRecord]]:
+    """(relation, latest record) of every live object linked with this one: pointing at
+    it (cached by its stamp), and, unless `incoming_only`, those it points at (queried)."""
+    linked = lookup.incoming(row) if incoming_only else lookup.linked(row.pid)
     return [(relation, lookup.record(other.pid, other.version))
-            for relation, other in lookup.linked(row.pid)[:MAX_RELATED]
-            if other.status != "Tombstone"]
+            for relation, other in linked[:MAX_RELATED] if other.status != "Tombstone"]
 
 
 def _license(content: dict[str, Any]) -> str | None:
@@ -53,19 +55,19 @@ def signposting_subject(base_url: str, record: VersionRecord, version: int | Non
                    _license(record.content), items)
 
 
-def page_key(row: ObjectRow, record: VersionRecord,
+def page_key(row: ObjectState, number: int,
              linked: list[tuple[str, VersionRecord]]) -> tuple[Any, ...]:
     """Everything a landing page shows, named: the version, the object's current state
     (its history), and the versions of the linked objects."""
     others = tuple((other.pid, other.version) for _, other in linked)
-    return ("html", record.digest, row.version, row.status, others)
+    return ("html", row.pid, number, row.version, row.status, others)
 
 
 def page_etag(key: tuple[Any, ...]) -> str:
     return hashlib.sha256(repr(key).encode()).hexdigest()
 
 
-def landing_page(lookup: Lookup, base_url: str, row: ObjectRow, record: VersionRecord,
+def landing_page(lookup: Lookup, base_url: str, row: ObjectState, record: VersionRecord,
                  subject: Subject, linked: list[tuple[str, VersionRecord]],
                  latest: bool) -> LandingPage:
     content = record.content

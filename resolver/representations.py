@@ -23,6 +23,16 @@ RENDER_CACHE_SIZE = 8192
 
 
 @dataclass(frozen=True)
+class Prepared:
+    """A response ready to send but for its status: cached under the key naming the state
+    it shows, so a repeated request costs no rendering and no header building."""
+
+    body: bytes
+    etag: str
+    headers: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
 class Rendition:
     """One document to render: an object's content or a version's provenance event."""
 
@@ -98,13 +108,15 @@ def etag(digest: str, offer: n.Offer, variant: str) -> str:
 class Renderings:
     def __init__(self, size: int = RENDER_CACHE_SIZE) -> None:
         self._cache: BoundedCache[tuple[Any, ...], bytes] = BoundedCache(size)
+        self._prepared: BoundedCache[tuple[Any, ...], Prepared] = BoundedCache(size)
+
+    def prepared(self, key: tuple[Any, ...], compute: Callable[[], Prepared]) -> Prepared:
+        return self._prepared.get(key, compute)
 
     def render(self, key: tuple[Any, ...], offer: n.Offer, rendition: Rendition) -> bytes:
         return self._cache.get((*key, offer.name, rendition.variant),
                                lambda: RENDERERS[offer.name](rendition))
 
-    def cached(self, key: tuple[Any, ...], compute: Callable[[], bytes]) -> bytes:
-        return self._cache.get(key, compute)
 
 
 def context_response_body() -> bytes:

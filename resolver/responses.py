@@ -14,6 +14,7 @@ from resolver import representations as reps
 from resolver.renderers.html import render_error
 
 EXPOSED = "Link, Memento-Datetime, ETag, Location, Vary, Content-Location"
+CORS_HEADERS = {"Access-Control-Allow-Origin": "*", "Access-Control-Expose-Headers": EXPOSED}
 
 
 def base_url() -> str:
@@ -25,8 +26,7 @@ def json_response(value: Any, content_type: str = "application/json") -> Respons
 
 
 def cors(response: Response) -> None:
-    response.headers["Access-Control-Allow-Origin"] = "*"
-    response.headers["Access-Control-Expose-Headers"] = EXPOSED
+    response.headers.update(CORS_HEADERS)
 
 
 def negotiated_error(status: int, code: str, message: str, **extra: Any) -> Response:

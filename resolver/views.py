@@ -25,9 +25,9 @@ from resolver.pages import (
 from resolver.pids import PidRef, canonical_pid, parse_pid, pid_url
 from resolver.renderers import jsonld
 from resolver.renderers.html import render_landing
-from resolver.responses import base_url, cors, json_response
+from resolver.responses import CORS_HEADERS, base_url, cors, json_response
 from resolver.signposting import LINKSET, LINKSET_JSON, header, links, linkset_json, linkset_text
-from storage.index import ObjectRow
+from storage.index import ObjectState
 from storage.versions import VersionRecord
 
 resolver = Blueprint("resolver", __name__)
@@ -93,47 +93,60 @@ def resolve(ref: PidRef) -> Response:
     if ref.version is None and "Accept-Datetime" in request.headers:
         return _timegate(ref.pid)
     row = lookup().current(ref.pid)
-    record = lookup().version(row, ref.version)
-    gone = ref.version is None and row.status == TOMBSTONE
-    response = _represent(choice, row, record, latest=ref.version is None)
-    response.status_code = 410 if gone else 200
-    return _conditional(response)
-
-
-def _represent(choice: n.Choice, row: ObjectRow, record: VersionRecord,
-               latest: bool) -> Response:
+    number = lookup().checked(row, ref.version)
     variant = reps.variant_of(choice, request.args.get("style"))
+    latest = ref.version is None
     offer = choice.offer
-    linked = linked_records(lookup(), row)
-    subject = signposting_subject(base_url(), record, None if latest else record.version,
-                                  linked)
     if offer is n.HTML:
-        key = (*page_key(row, record, linked), latest)
-        body = renderings().cached(key, lambda: render_landing(landing_page(
-            lookup(), base_url(), row, record, subject, linked, latest)).encode())
+        linked = linked_records(lookup(), row)  # the page shows both directions, live
+        key = (*page_key(row, number, linked), latest)
+    else:
+        linked = None  # only a specimen's media (for `item` links), cached by its stamp
+        key = (row.pid, number, row.version, row.status, row.linked_modified, offer.name,
+               variant, latest)
+    prepared = renderings().prepared(key, lambda: _prepare(offer, variant, row, number,
+                                                           latest, linked))
+    gone = latest and row.status == TOMBSTONE
+    return _conditional(prepared, 410 if gone else 200)
+
+
+def _prepare(offer: n.Offer, variant: str, row: ObjectState, number: int, latest: bool,
+             linked: list[tuple[str, VersionRecord]] | None) -> reps.Prepared:
+    """Body and headers of one representation of one state of an object: everything but
+    the status, so it can be cached under the key that names that state."""
+    record = lookup().record(row.pid, number)
+    if linked is None:
+        linked = linked_records(lookup(), row, incoming_only=True)
+    subject = signposting_subject(base_url(), record, None if latest else number, linked)
+    if offer is n.HTML:
+        key = (*page_key(row, number, linked), latest)
+        body = render_landing(landing_page(lookup(), base_url(), row, record, subject, linked,
+                                           latest)).encode()
         etag = page_etag(key)
     else:
         rendition = reps.Rendition(served_content(record), record.pid, record.version,
                                    record.kind, base_url(), variant)
         body = renderings().render((record.digest, "content"), offer, rendition)
         etag = reps.etag(record.digest, offer, variant)
-    response = Response(body, content_type=reps.content_type(offer, variant))
-    response.set_etag(etag)
     link_values = [link.header_value() for link in links(subject, html=offer is n.HTML)]
-    link_values += _memento_links(row, record.version if not latest else None)
+    link_values += _memento_links(row, None if latest else number)
     provenance_url = f"{pid_url(base_url(), record.pid, record.version)}/provenance"
     link_values.append(f'<{provenance_url}>; rel="{HAS_PROVENANCE}"')
-    response.headers["Link"] = header(link_values)
-    response.headers["Vary"] = "Accept, Accept-Datetime" if latest else "Accept"
     # HTML pages show the live history, so only machine formats of a version are immutable.
     immutable = not latest and offer is not n.HTML
-    response.headers["Cache-Control"] = IMMUTABLE if immutable else "no-cache"
-    if not latest:
-        response.headers["Memento-Datetime"] = memento.http_date(
-            str(record.content["dcterms:modified"]))
+    headers = {
+        "Content-Type": reps.content_type(offer, variant),
+        "ETag": f'"{etag}"',
+        "Link": header(link_values),
+        "Vary": "Accept, Accept-Datetime" if latest else "Accept",
+        "Cache-Control": IMMUTABLE if immutable else "no-cache",
+        **CORS_HEADERS,
+    }
+    if latest:
+        headers["Content-Location"] = pid_url(base_url(), record.pid, record.version)
     else:
-        response.headers["Content-Location"] = pid_url(base_url(), record.pid, record.version)
-    return response
+        headers["Memento-Datetime"] = memento.http_date(str(record.content["dcterms:modified"]))
+    return reps.Prepared(body, etag, tuple(headers.items()))
 
 
 def served_content(record: VersionRecord) -> dict[str, Any]:
@@ -150,7 +163,7 @@ def served_content(record: VersionRecord) -> dict[str, Any]:
     return {**record.content, "dcterms:isReplacedBy": successors[0]}
 
 
-def _memento_links(row: ObjectRow, number: int | None) -> list[str]:
+def _memento_links(row: ObjectState, number: int | None) -> list[str]:
     related = memento.relations(number, row.version)
     times = lookup().version_times(row.pid, sorted(related))
     mementos = {version: (qualifiers, times[version]) for version, qualifiers in related.items()
@@ -158,14 +171,11 @@ def _memento_links(row: ObjectRow, number: int | None) -> list[str]:
     return memento.link_values(base_url(), row.pid, mementos)
 
 
-def _conditional(response: Response) -> Response:
-    etag, _ = response.get_etag()
-    if etag and request.if_none_match.contains(etag) and response.status_code == 200:
-        response.status_code = 304
-        response.set_data(b"")
-        response.headers.pop("Content-Length", None)
-    cors(response)
-    return response
+def _conditional(prepared: reps.Prepared, status: int) -> Response:
+    if status == 200 and "If-None-Match" in request.headers and \
+            request.if_none_match.contains(prepared.etag):
+        return Response(status=304, headers=prepared.headers)
+    return Response(prepared.body, status=status, headers=prepared.headers)
 
 
 def _timegate(pid: str) -> Response:
@@ -214,13 +224,12 @@ def provenance(prefix: str, suffix: str, number: int) -> Response:
     rendition = reps.Rendition(record.provenance, record.pid, record.version, record.kind,
                                base_url(), variant)
     body = renderings().render((record.digest, "provenance"), choice.offer, rendition)
-    response = Response(body, content_type=reps.content_type(choice.offer, variant))
-    response.set_etag(reps.etag(record.digest, choice.offer, variant) + ".provenance")
-    response.headers["Cache-Control"] = IMMUTABLE
-    response.headers["Vary"] = "Accept"
+    etag = reps.etag(record.digest, choice.offer, variant) + ".provenance"
     version_url = pid_url(base_url(), record.pid, record.version)
-    response.headers["Link"] = f'<{version_url}>; rel="describes"'
-    return _conditional(response)
+    headers = {"Content-Type": reps.content_type(choice.offer, variant), "ETag": f'"{etag}"',
+               "Cache-Control": IMMUTABLE, "Vary": "Accept",
+               "Link": f'<{version_url}>; rel="describes"', **CORS_HEADERS}
+    return _conditional(reps.Prepared(body, etag, tuple(headers.items())), 200)
 
 
 @resolver.get("/<prefix>/<suffix>/timemap")

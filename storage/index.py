@@ -9,11 +9,12 @@ and PostgreSQL.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from sqlalchemy import (
     ForeignKey,
     String,
+    bindparam,
     create_engine,
     delete,
     event,
@@ -47,6 +48,26 @@ class ObjectRow(Base):
     # The normalised physical specimen ID of a *live* specimen (NULL once tombstoned):
     # the unique index is what keeps one digital specimen per physical specimen.
     physical_id: Mapped[str | None] = mapped_column(String(512), unique=True)
+    # When an object pointing at this one last changed (a media object of a specimen, an
+    # annotation on it): with `version`, it names everything a response about this object
+    # shows, so the resolver caches by it and needs no query for linked objects.
+    linked_modified: Mapped[str | None] = mapped_column(String(24))
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectState:
+    """An object's row as read on the hot path: a plain value, since building an ORM
+    instance costs more than the primary-key query that fills it."""
+
+    pid: str
+    kind: str
+    version: int
+    digest: str
+    status: str
+    created: str
+    modified: str
+    physical_id: str | None
+    linked_modified: str | None
 
 
 class VersionRow(Base):
@@ -90,6 +111,20 @@ class TokenRow(Base):
 
 
 OBJECT_COLUMNS = tuple(ObjectRow.__table__.columns)
+if [column.name for column in OBJECT_COLUMNS] != [f.name for f in fields(ObjectState)]:
+    raise TypeError("ObjectState must list ObjectRow's columns in table order")
+# The resolver's hot statements, built once: building a statement costs more than
+# running it on an indexed key.
+_CURRENT = select(*OBJECT_COLUMNS).where(ObjectRow.pid == bindparam("pid"))
+_LINK_TARGETS = select(LinkRow.target).where(LinkRow.source == bindparam("source"))
+_INCOMING = (select(LinkRow.relation, *OBJECT_COLUMNS)
+             .join(ObjectRow, ObjectRow.pid == LinkRow.source)
+             .where(LinkRow.target == bindparam("pid"))
+             .order_by(ObjectRow.created).limit(bindparam("limit")))
+_OUTGOING = (select(LinkRow.relation, *OBJECT_COLUMNS)
+             .join(ObjectRow, ObjectRow.pid == LinkRow.target)
+             .where(LinkRow.source == bindparam("pid"))
+             .order_by(ObjectRow.created).limit(bindparam("limit")))
 SqlIndex("ix_fdo_objects_kind_modified", ObjectRow.kind, ObjectRow.modified)
 SqlIndex("ix_fdo_links_target", LinkRow.target, LinkRow.relation)
 # Rebuilt from S3; dropped in this order (links and versions reference objects).
@@ -178,13 +213,12 @@ class Index:
 
     # -- reads -------------------------------------------------------------------------
 
-    def current(self, pid: str) -> ObjectRow | None:
+    def current(self, pid: str) -> ObjectState | None:
         # Core rather than an ORM session: every resolution asks this, and the session's
         # set-up costs more than the query.
         with self.engine.connect() as connection:
-            found = connection.execute(select(*OBJECT_COLUMNS).where(ObjectRow.pid == pid))
-            row = found.first()
-        return ObjectRow(**row._mapping) if row else None
+            row = connection.execute(_CURRENT, {"pid": pid}).first()
+        return ObjectState(*row) if row else None
 
     def version(self, pid: str, number: int) -> VersionRow | None:
         with self.sessions() as session:
@@ -201,19 +235,16 @@ class Index:
         with self.engine.connect() as connection:
             return {version: created for version, created in connection.execute(query)}
 
-    def linked(self, pid: str, limit: int = 500) -> list[tuple[str, ObjectRow]]:
-        """Objects linked with `pid` in either direction, as (relation, object): the media
-        and annotations pointing at a specimen, and what the object itself points at."""
-        incoming = (select(LinkRow.relation, *OBJECT_COLUMNS)
-                    .join(ObjectRow, ObjectRow.pid == LinkRow.source)
-                    .where(LinkRow.target == pid).order_by(ObjectRow.created).limit(limit))
-        outgoing = (select(LinkRow.relation, *OBJECT_COLUMNS)
-                    .join(ObjectRow, ObjectRow.pid == LinkRow.target)
-                    .where(LinkRow.source == pid).order_by(ObjectRow.created).limit(limit))
+    def linked(self, pid: str, incoming_only: bool = False,
+               limit: int = 500) -> list[tuple[str, ObjectState]]:
+        """Objects linked with `pid`, as (relation, object): those pointing at it (the
+        media and annotations of a specimen) and, unless `incoming_only`, those it points
+        at (the specimen of a media object)."""
+        statements = (_INCOMING,) if incoming_only else (_INCOMING, _OUTGOING)
         with self.engine.connect() as connection:
-            rows = [*connection.execute(incoming), *connection.execute(outgoing)]
-        return [(row.relation, ObjectRow(**{c.name: row._mapping[c.name]
-                                            for c in OBJECT_COLUMNS})) for row in rows]
+            rows = [row for statement in statements
+                    for row in connection.execute(statement, {"pid": pid, "limit": limit})]
+        return [(row[0], ObjectState(*row[1:])) for row in rows]
 
     def pid_for_physical_id(self, physical_id: str) -> str | None:
         query = select(ObjectRow.pid).where(ObjectRow.physical_id == physical_id)
@@ -301,10 +332,18 @@ def _insert(connection: Connection, entry: VersionEntry) -> None:
 
 
 def _replace_links(connection: Connection, entry: VersionEntry) -> None:
+    """Replace the links of this object, and stamp every object it pointed at before or
+    points at now: their pages show this object, so their cached responses must change."""
+    before: set[str] = set()
     if entry.version > 1:
+        before = set(connection.scalars(_LINK_TARGETS, {"source": entry.pid}))
         connection.execute(delete(LinkRow).where(LinkRow.source == entry.pid))
     links = {(relation, target) for relation, target in entry.links if target != entry.pid}
     if links:
         connection.execute(insert(LinkRow), [
             {"source": entry.pid, "relation": relation, "target": target}
             for relation, target in sorted(links)])
+    touched = sorted(before | {target for _, target in links})
+    if touched:  # sorted, so concurrent writers lock rows in one order
+        connection.execute(update(ObjectRow).where(ObjectRow.pid.in_(touched))
+                           .values(linked_modified=entry.created))
