@@ -4,6 +4,7 @@ errors in the negotiated format, tombstones, caching, Memento and Signposting.""
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,11 +25,14 @@ CURATOR = Agent(id="https://orcid.org/0000-0002-1825-0097", name="Ada Curator", 
 BASE = "http://fdo.test"
 
 
-@pytest.fixture
-def database_url(tmp_path: Path) -> str:
-    """SQLite only here: the index queries the resolver adds run on PostgreSQL in
-    test_resolver_index.py."""
-    return f"sqlite:///{tmp_path / 'index.sqlite3'}"
+@pytest.fixture(params=["sqlite"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """SQLite here, except where a test asks for PostgreSQL too (the index queries the
+    resolver adds); test_memento_signposting runs on both."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'index.sqlite3'}"
+    server = request.getfixturevalue("postgres_server")
+    return str(server.create_database(f"t_{uuid.uuid4().hex[:12]}"))
 
 
 @pytest.fixture
@@ -267,3 +271,33 @@ def test_noredirect_shows_the_handle_record_and_locatt_picks_a_location(
         f"{BASE}/{specimen.pid}")
     assert client.get(path_of(specimen) + "?locatt=view:pdf").status_code == 400
     assert client.get("/10.82621/AAA-BBB-CCC?noredirect").status_code == 404
+
+
+@pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
+def test_cached_responses_follow_linked_objects(client: FlaskClient, fdo: FDOService,
+                                                specimen: VersionRecord) -> None:
+    """Responses are cached per state; a new or changed media object or annotation on the
+    specimen is a new state, without a new version of the specimen."""
+    def items() -> list[str]:
+        header = client.get(path_of(specimen), headers={"Accept": "text/turtle"}).headers
+        return [part.split(">")[0].lstrip("<") for part in header["Link"].split(", ")
+                if 'rel="item"' in part]
+
+    def page() -> str:
+        return client.get(path_of(specimen), headers={"Accept": "text/html"}).get_data(
+            as_text=True)
+
+    assert items() == [] and "Label says Leiden" not in page()
+    image = fdo.create("digital-media", records.media(**{
+        "ods:hasEntityRelationships": [{
+            "@type": "ods:EntityRelationship", "dwc:relationshipOfResource": "hasDigitalSpecimen",
+            "dwc:relatedResourceID": f"{BASE}/{specimen.pid}",
+            "dwc:relationshipEstablishedDate": "2026-11-22T10:00:00.000Z"}]}), CURATOR)
+    assert items() == [image.content["ac:accessURI"]]
+    moved = update(fdo, image, **{"ac:accessURI": "https://images.example.org/moved.jpg"})
+    assert items() == [moved.content["ac:accessURI"]]
+    fdo.create("annotations", records.annotation(f"{BASE}/{specimen.pid}"), CURATOR)
+    assert "Label says Leiden" in page()
+    prefix, suffix = image.pid.split("/")
+    fdo.tombstone(image.kind, prefix, suffix, "wrong specimen", None, None, CURATOR)
+    assert items() == []
