@@ -64,7 +64,7 @@ class Lookup:
         self.index = index
         self._records: BoundedCache[tuple[str, int], VersionRecord] = BoundedCache(cache_size)
         self._times: BoundedCache[tuple[str, int], str] = BoundedCache(cache_size * 4)
-        self._incoming: BoundedCache[tuple[str, str | None], list[tuple[str, ObjectState]]] = (
+        self._linked: BoundedCache[tuple[str, str | None], list[tuple[str, ObjectState]]] = (
             BoundedCache(cache_size))
 
     def current(self, pid: str) -> ObjectState:
@@ -111,12 +111,9 @@ class Lookup:
     def versions(self, pid: str) -> list[VersionRow]:
         return self.index.versions(pid)
 
-    def linked(self, pid: str) -> list[tuple[str, ObjectState]]:
-        """Objects linked with `pid` in either direction, as the index says now."""
-        return self.index.linked(pid)
-
-    def incoming(self, row: ObjectState) -> list[tuple[str, ObjectState]]:
-        """Objects pointing at this one (a specimen's media and annotations), cached by the
-        row's `linked_modified` stamp, which every write of such an object moves."""
-        return self._incoming.get((row.pid, row.linked_modified),
-                                  lambda: self.index.linked(row.pid, incoming_only=True))
+    def linked(self, row: ObjectState) -> list[tuple[str, ObjectState]]:
+        """Objects linked with this one in either direction (a specimen's media and
+        annotations, a media object's specimen), cached by the row's `linked_modified`
+        stamp, which every write of a linked object moves."""
+        return self._linked.get((row.pid, row.linked_modified),
+                                lambda: self.index.linked(row.pid))

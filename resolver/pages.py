@@ -20,13 +20,11 @@ MEDIA = "digital-media"
 MAX_RELATED = 100  # per page; the linkset and the API list them all
 
 
-def linked_records(lookup: Lookup, row: ObjectState,
-                   incoming_only: bool = False) -> list[tuple[str, VersionRecord]]:
-    """(relation, latest record) of every live object linked with this one: pointing at
-    it (cached by its stamp), and, unless `incoming_only`, those it points at (queried)."""
-    linked = lookup.incoming(row) if incoming_only else lookup.linked(row.pid)
+def linked_records(lookup: Lookup, row: ObjectState) -> list[tuple[str, VersionRecord]]:
+    """(relation, latest record) of every live object linked with this one."""
     return [(relation, lookup.record(other.pid, other.version))
-            for relation, other in linked[:MAX_RELATED] if other.status != "Tombstone"]
+            for relation, other in lookup.linked(row)[:MAX_RELATED]
+            if other.status != "Tombstone"]
 
 
 def _license(content: dict[str, Any]) -> str | None:
@@ -55,12 +53,11 @@ def signposting_subject(base_url: str, record: VersionRecord, version: int | Non
                    _license(record.content), items)
 
 
-def page_key(row: ObjectState, number: int,
-             linked: list[tuple[str, VersionRecord]]) -> tuple[Any, ...]:
-    """Everything a landing page shows, named: the version, the object's current state
-    (its history), and the versions of the linked objects."""
-    others = tuple((other.pid, other.version) for _, other in linked)
-    return ("html", row.pid, number, row.version, row.status, others)
+def state_key(row: ObjectState, number: int, latest: bool) -> tuple[Any, ...]:
+    """Everything a response about version `number` shows, named: that version, the
+    object's current version and status (history, Memento links) and the stamp of its
+    linked objects (media, annotations)."""
+    return (row.pid, number, row.version, row.status, row.linked_modified, latest)
 
 
 def page_etag(key: tuple[Any, ...]) -> str:

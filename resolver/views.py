@@ -19,8 +19,8 @@ from resolver.pages import (
     landing_page,
     linked_records,
     page_etag,
-    page_key,
     signposting_subject,
+    state_key,
 )
 from resolver.pids import PidRef, canonical_pid, parse_pid, pid_url
 from resolver.renderers import jsonld
@@ -97,32 +97,24 @@ def resolve(ref: PidRef) -> Response:
     variant = reps.variant_of(choice, request.args.get("style"))
     latest = ref.version is None
     offer = choice.offer
-    if offer is n.HTML:
-        linked = linked_records(lookup(), row)  # the page shows both directions, live
-        key = (*page_key(row, number, linked), latest)
-    else:
-        linked = None  # only a specimen's media (for `item` links), cached by its stamp
-        key = (row.pid, number, row.version, row.status, row.linked_modified, offer.name,
-               variant, latest)
+    key = (*state_key(row, number, latest), offer.name, variant)
     prepared = renderings().prepared(key, lambda: _prepare(offer, variant, row, number,
-                                                           latest, linked))
+                                                           latest))
     gone = latest and row.status == TOMBSTONE
     return _conditional(prepared, 410 if gone else 200)
 
 
-def _prepare(offer: n.Offer, variant: str, row: ObjectState, number: int, latest: bool,
-             linked: list[tuple[str, VersionRecord]] | None) -> reps.Prepared:
+def _prepare(offer: n.Offer, variant: str, row: ObjectState, number: int,
+             latest: bool) -> reps.Prepared:
     """Body and headers of one representation of one state of an object: everything but
     the status, so it can be cached under the key that names that state."""
     record = lookup().record(row.pid, number)
-    if linked is None:
-        linked = linked_records(lookup(), row, incoming_only=True)
+    linked = linked_records(lookup(), row)
     subject = signposting_subject(base_url(), record, None if latest else number, linked)
     if offer is n.HTML:
-        key = (*page_key(row, number, linked), latest)
         body = render_landing(landing_page(lookup(), base_url(), row, record, subject, linked,
                                            latest)).encode()
-        etag = page_etag(key)
+        etag = page_etag(state_key(row, number, latest))
     else:
         rendition = reps.Rendition(served_content(record), record.pid, record.version,
                                    record.kind, base_url(), variant)

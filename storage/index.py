@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
+from typing import Any
 
 from sqlalchemy import (
     ForeignKey,
@@ -28,6 +29,7 @@ from sqlalchemy import Index as SqlIndex
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, ProgrammingError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+from sqlalchemy.sql import Select
 
 
 class Base(DeclarativeBase):
@@ -48,9 +50,9 @@ class ObjectRow(Base):
     # The normalised physical specimen ID of a *live* specimen (NULL once tombstoned):
     # the unique index is what keeps one digital specimen per physical specimen.
     physical_id: Mapped[str | None] = mapped_column(String(512), unique=True)
-    # When an object pointing at this one last changed (a media object of a specimen, an
-    # annotation on it): with `version`, it names everything a response about this object
-    # shows, so the resolver caches by it and needs no query for linked objects.
+    # When an object linked with this one last changed (its media, an annotation on it,
+    # the specimen a media object shows): with `version`, it names everything a response
+    # about this object shows, so the resolver caches by it, not querying linked objects.
     linked_modified: Mapped[str | None] = mapped_column(String(24))
 
 
@@ -117,6 +119,7 @@ if [column.name for column in OBJECT_COLUMNS] != [f.name for f in fields(ObjectS
 # running it on an indexed key.
 _CURRENT = select(*OBJECT_COLUMNS).where(ObjectRow.pid == bindparam("pid"))
 _LINK_TARGETS = select(LinkRow.target).where(LinkRow.source == bindparam("source"))
+_LINK_SOURCES = select(LinkRow.source).where(LinkRow.target == bindparam("target"))
 _INCOMING = (select(LinkRow.relation, *OBJECT_COLUMNS)
              .join(ObjectRow, ObjectRow.pid == LinkRow.source)
              .where(LinkRow.target == bindparam("pid"))
@@ -152,6 +155,31 @@ class VersionEntry:
     links: tuple[tuple[str, str], ...] = ()  # (relation, target PID) of this version
 
 
+class _DriverStatement:
+    """A statement compiled once for the engine's dialect and run on a raw DBAPI
+    connection from the pool, checked out and returned per call: the pool rolls back on
+    return, so no transaction or snapshot outlives the call."""
+
+    def __init__(self, engine: Engine, statement: Select[Any]) -> None:
+        compiled = statement.compile(dialect=engine.dialect)
+        self.engine = engine
+        self.sql = str(compiled)
+        self.positions = compiled.positiontup if engine.dialect.positional else None
+
+    def first(self, values: dict[str, Any]) -> tuple[Any, ...] | None:
+        params: Any = (tuple(values[name] for name in self.positions)
+                       if self.positions is not None else values)
+        connection = self.engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            cursor.execute(self.sql, params)
+            row = cursor.fetchone()
+            cursor.close()
+            return tuple(row) if row is not None else None
+        finally:
+            connection.close()
+
+
 class VersionClash(Exception):
     """The index already holds a different version under this number."""
 
@@ -184,9 +212,12 @@ def _enable_sqlite_foreign_keys(engine: Engine) -> None:
 
 class Index:
     def __init__(self, url: str) -> None:
-        self.engine = create_engine(url, pool_pre_ping=True)
+        # A server's connections can go stale (a PostgreSQL restart): ping them on checkout.
+        # A SQLite file cannot, and its ping would double the cost of every lookup.
+        self.engine = create_engine(url, pool_pre_ping=not url.startswith("sqlite"))
         _enable_sqlite_foreign_keys(self.engine)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._current = _DriverStatement(self.engine, _CURRENT)
 
     def close(self) -> None:
         """Close every pooled connection (tests and CLI runs end cleanly)."""
@@ -214,10 +245,10 @@ class Index:
     # -- reads -------------------------------------------------------------------------
 
     def current(self, pid: str) -> ObjectState | None:
-        # Core rather than an ORM session: every resolution asks this, and the session's
-        # set-up costs more than the query.
-        with self.engine.connect() as connection:
-            row = connection.execute(_CURRENT, {"pid": pid}).first()
+        """Every resolution asks this, so it runs on the driver's own connection with SQL
+        compiled once: SQLAlchemy's statement and result machinery costs more than the
+        primary-key lookup itself."""
+        row = self._current.first({"pid": pid})
         return ObjectState(*row) if row else None
 
     def version(self, pid: str, number: int) -> VersionRow | None:
@@ -332,8 +363,9 @@ def _insert(connection: Connection, entry: VersionEntry) -> None:
 
 
 def _replace_links(connection: Connection, entry: VersionEntry) -> None:
-    """Replace the links of this object, and stamp every object it pointed at before or
-    points at now: their pages show this object, so their cached responses must change."""
+    """Replace the links of this object, and stamp every object linked with it, before or
+    now, in either direction: their responses show this object, so their cached
+    responses must change (the resolver caches by `linked_modified`)."""
     before: set[str] = set()
     if entry.version > 1:
         before = set(connection.scalars(_LINK_TARGETS, {"source": entry.pid}))
@@ -343,7 +375,8 @@ def _replace_links(connection: Connection, entry: VersionEntry) -> None:
         connection.execute(insert(LinkRow), [
             {"source": entry.pid, "relation": relation, "target": target}
             for relation, target in sorted(links)])
-    touched = sorted(before | {target for _, target in links})
+    sources = set(connection.scalars(_LINK_SOURCES, {"target": entry.pid}))
+    touched = sorted(before | {target for _, target in links} | sources)
     if touched:  # sorted, so concurrent writers lock rows in one order
         connection.execute(update(ObjectRow).where(ObjectRow.pid.in_(touched))
                            .values(linked_modified=entry.created))
