@@ -4,7 +4,10 @@ object's history, and the objects linked with it (media, annotations)."""
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Any
+
+from werkzeug.urls import iri_to_uri
 
 from resolver import negotiation as n
 from resolver.lookup import Lookup
@@ -27,20 +30,37 @@ def linked_records(lookup: Lookup, row: ObjectState) -> list[tuple[str, VersionR
             if other.status != "Tombstone"]
 
 
+# What provider data may put into a Link header: an absolute http(s) URI of printable
+# ASCII without spaces, quotes or angle brackets (IRIs are converted to URIs first). The
+# rest is left out: a newline would break the header, a '>' the link syntax.
+_HEADER_URI = re.compile(r'https?://[!#-;=?-~]+')
+_MEDIA_TYPE = re.compile(r"[A-Za-z0-9][\w.+-]*/[A-Za-z0-9][\w.+-]*")
+
+
+def header_uri(value: Any) -> str | None:
+    if not isinstance(value, str):
+        return None
+    uri = value.strip()
+    if not uri.isascii():
+        uri = iri_to_uri(uri)
+    return uri if _HEADER_URI.fullmatch(uri) else None
+
+
 def _license(content: dict[str, Any]) -> str | None:
     for field in ("dcterms:license", "dcterms:rights"):
-        value = content.get(field)
-        if isinstance(value, str) and value.startswith(("http://", "https://")):
-            return value
+        uri = header_uri(content.get(field))
+        if uri:
+            return uri
     return None
 
 
 def _media_file(content: dict[str, Any]) -> tuple[str, str | None] | None:
-    url = content.get("ac:accessURI")
-    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+    uri = header_uri(content.get("ac:accessURI"))
+    if uri is None:
         return None
     media_type = content.get("dcterms:format")
-    return url, media_type if isinstance(media_type, str) else None
+    valid_type = isinstance(media_type, str) and _MEDIA_TYPE.fullmatch(media_type)
+    return uri, media_type if valid_type else None
 
 
 def signposting_subject(base_url: str, record: VersionRecord, version: int | None,

@@ -13,7 +13,7 @@ from resolver import negotiation as n
 from resolver import representations as reps
 from resolver.renderers.html import render_error
 
-EXPOSED = "Link, Memento-Datetime, ETag, Location, Vary, Content-Location"
+EXPOSED = "Link, Memento-Datetime, ETag, Location, Vary"
 CORS_HEADERS = {"Access-Control-Allow-Origin": "*", "Access-Control-Expose-Headers": EXPOSED}
 
 

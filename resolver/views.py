@@ -134,9 +134,7 @@ def _prepare(offer: n.Offer, variant: str, row: ObjectState, number: int,
         "Cache-Control": IMMUTABLE if immutable else "no-cache",
         **CORS_HEADERS,
     }
-    if latest:
-        headers["Content-Location"] = pid_url(base_url(), record.pid, record.version)
-    else:
+    if not latest:  # (the latest version's URL is the `last memento` link)
         headers["Memento-Datetime"] = memento.http_date(str(record.content["dcterms:modified"]))
     return reps.Prepared(body, etag, tuple(headers.items()))
 

@@ -192,7 +192,7 @@ def test_version_urls_are_immutable_and_revalidate(client: FlaskClient,
     assert (again.status_code, again.data) == (304, b"")
     latest = client.get(path_of(specimen), headers={"Accept": "application/json"})
     assert latest.headers["Cache-Control"] == "no-cache"
-    assert latest.headers["Content-Location"] == f"{BASE}/{specimen.pid}/1"
+    assert f'<{BASE}/{specimen.pid}/1>; rel="first last memento"' in latest.headers["Link"]
     revalidated = client.get(path_of(specimen), headers={
         "Accept": "application/json", "If-None-Match": latest.headers["ETag"]})
     assert revalidated.status_code == 304
@@ -301,3 +301,21 @@ def test_cached_responses_follow_linked_objects(client: FlaskClient, fdo: FDOSer
     prefix, suffix = image.pid.split("/")
     fdo.tombstone(image.kind, prefix, suffix, "wrong specimen", None, None, CURATOR)
     assert items() == []
+
+
+def test_provider_urls_cannot_break_link_headers(client: FlaskClient, fdo: FDOService) -> None:
+    injected = fdo.create("digital-media", records.media(**{
+        "ac:accessURI": "https://images.example.org/a.jpg\r\nSet-Cookie: stolen=1",
+        "dcterms:rights": "https://example.org/licence/café>; rel=\"cite-as\""}), CURATOR)
+    response = client.get(path_of(injected), headers={"Accept": "text/turtle"})
+    assert response.status_code == 200
+    assert "Set-Cookie" not in response.headers
+    assert 'rel="item"' not in response.headers["Link"]
+    # Not ASCII, so converted to a URI, which percent-encodes the quote and brackets too.
+    assert ('<https://example.org/licence/caf%C3%A9%3E;%20rel=%22cite-as%22>; rel="license"'
+            in response.headers["Link"])
+    assert response.headers["Link"].count('rel="cite-as"') == 1
+    encoded = fdo.create("digital-media", records.media(**{
+        "dcterms:rights": "https://example.org/licences/libre-réutilisation"}), CURATOR)
+    links = client.get(path_of(encoded), headers={"Accept": "text/turtle"}).headers["Link"]
+    assert '<https://example.org/licences/libre-r%C3%A9utilisation>; rel="license"' in links

@@ -1,0 +1,215 @@
+"""Benchmark: the resolver under gunicorn against a baseline app returning the same bytes.
+
+    make bench-resolver             # = .venv/bin/python bench/resolver.py (100,000 objects)
+    BENCH_OBJECTS=5000 make bench-resolver      # a quick run
+
+Loads 1,000 realistic specimens (a quarter with two versions) into SeaweedFS + SQLite,
+serves them with gunicorn (gthread, 2 workers x 4 threads, keep-alive 30 s), and loads it
+with wrk on 127.0.0.1 over 8 keep-alive connections: JSON-LD, Turtle and HTML, each on
+latest (`/<pid>`) and versioned (`/<pid>/1`) URLs of a 1,000-object sample, after a
+warm-up in which both workers have served every sampled URL (so: cached). The baseline
+(bench/baseline_app.py) is a Flask app under the same gunicorn config answering the same
+(path, Accept) with the same status, Content-Type and body from memory, measured by the
+same wrk runs, interleaved with the app's. Then grows the repository to BENCH_OBJECTS on
+the same server, draws a new sample at random from all objects, and measures again.
+Each scenario is BENCH_ROUNDS wrk runs of BENCH_SECONDS per app; medians are reported.
+Targets: cached JSON-LD and Turtle >= 0.6x baseline, HTML >= 0.5x; p99 at 1,000 objects
+and at BENCH_OBJECTS within 1.2x. Results go to stdout and bench/results/resolver.json.
+Environment: BENCH_OBJECTS (100000), BENCH_ROUNDS (3), BENCH_SECONDS (5),
+BENCH_WRK_THREADS (1). Needs Debian's wrk (`make wrk`, as root).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / "bench"
+sys.path.insert(0, str(BENCH))
+sys.path.insert(0, str(ROOT / "scripts"))
+sys.path.insert(0, str(ROOT))  # first: the `resolver` package, not this file
+
+import servers  # noqa: E402
+from loadgen import (  # noqa: E402
+    CONNECTIONS,
+    GUNICORN,
+    SECONDS,
+    WRK_THREADS,
+    Served,
+    gunicorn,
+    warm_up,
+    wrk,
+)
+from specimens import load  # noqa: E402
+
+from repository import build_service  # noqa: E402
+from repository.config import Config  # noqa: E402
+
+OBJECTS = int(os.environ.get("BENCH_OBJECTS", "100000"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+FIRST = 1000  # the small repository, and the sample size at both sizes
+FORMATS = {"jsonld": "application/ld+json", "turtle": "text/turtle", "html": "text/html"}
+TARGETS = {"jsonld": 0.6, "turtle": 0.6, "html": 0.5}
+P99_GROWTH = 1.2
+URLS = ("latest", "versioned")
+
+
+# -- one size -------------------------------------------------------------------------
+
+def sample_paths(sample: list[str]) -> dict[str, list[str]]:
+    return {"latest": [f"/{pid}" for pid in sample], "versioned": [f"/{pid}/1" for pid in sample]}
+
+
+def measure(size: int, sample: list[str], app: Served, others: list[int],
+            tmp: Path) -> list[dict[str, Any]]:
+    """Warm the app up, build and start the baseline from its answers, run wrk on both."""
+    folder = tmp / f"size-{size}"
+    folder.mkdir()
+    paths = sample_paths(sample)
+    requests = [(path, accept) for urls in paths.values() for path in urls
+                for accept in FORMATS.values()]
+    started = time.perf_counter()
+    answers = warm_up(app, requests)
+    print(f"  warm-up: {len(requests)} requests through each worker in "
+          f"{time.perf_counter() - started:.0f}s", flush=True)
+    (folder / "answers.json").write_text(json.dumps(answers))
+    for url, urls in paths.items():
+        (folder / f"{url}.txt").write_text("\n".join(urls) + "\n")
+    target = f"baseline_app:create_app({str(folder / 'answers.json')!r})"
+    baseline = gunicorn(target, servers.free_port(), BENCH, tmp / "baseline.log")
+    try:
+        warm_up(baseline, requests)
+        return [scenario(size, name, url, (app, baseline), folder / f"{url}.txt", others)
+                for name in FORMATS for url in URLS]
+    finally:
+        servers.stop_process(baseline.process)
+
+
+def medians(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    keys = ("rps", "p50_ms", "p99_ms", "cpu_ms_per_request")
+    return {**{key: statistics.median(run[key] for run in runs) for key in keys}, "runs": runs}
+
+
+def scenario(size: int, name: str, url: str, served: tuple[Served, Served], paths: Path,
+             others: list[int]) -> dict[str, Any]:
+    """ROUNDS runs of each app, interleaved, so a drift of the machine hits both alike."""
+    runs: tuple[list[dict[str, Any]], list[dict[str, Any]]] = ([], [])
+    for _ in range(ROUNDS):
+        for server, results in zip(served, runs, strict=True):
+            results.append(wrk(server, paths, FORMATS[name], others))
+    app, base = medians(runs[0]), medians(runs[1])
+    ratio = app["rps"] / base["rps"]
+    print(f"  {name:7s} {url:9s} app {app['rps']:6.0f}/s  baseline {base['rps']:6.0f}/s  "
+          f"{ratio:4.2f}x  p50 {app['p50_ms']:6.2f} ms  p99 {app['p99_ms']:6.2f} ms  "
+          f"CPU/request {app['cpu_ms_per_request']:.2f} vs {base['cpu_ms_per_request']:.2f} ms",
+          flush=True)
+    for run in runs[0] + runs[1]:
+        if run["non_2xx"] or run["socket_errors"] or run["others_cpu_percent"] > 5:
+            print(f"  WARNING: errors, or SeaweedFS busy, during a run: {run}", flush=True)
+    return {"objects": size, "format": name, "url": url, "app": app, "baseline": base,
+            "ratio": ratio, "target": TARGETS[name], "met": ratio >= TARGETS[name]}
+
+
+# -- report ---------------------------------------------------------------------------
+
+def table(rows: list[dict[str, Any]]) -> None:
+    print(f"\n{'objects':>8s} {'scenario':17s} {'app req/s':>9s} {'base req/s':>10s} "
+          f"{'ratio':>5s} {'target':>6s} {'met':>3s} {'p50 ms':>6s} {'p99 ms':>6s} "
+          f"{'base p50':>8s} {'base p99':>8s} {'CPU ms/req app':>14s} {'base':>5s}")
+    for row in rows:
+        app, base = row["app"], row["baseline"]
+        print(f"{row['objects']:8d} {row['format'] + ' ' + row['url']:17s} {app['rps']:9.0f} "
+              f"{base['rps']:10.0f} {row['ratio']:5.2f} {row['target']:5.1f}x "
+              f"{'yes' if row['met'] else 'NO':>3s} {app['p50_ms']:6.2f} {app['p99_ms']:6.2f} "
+              f"{base['p50_ms']:8.2f} {base['p99_ms']:8.2f} "
+              f"{app['cpu_ms_per_request']:14.2f} {base['cpu_ms_per_request']:5.2f}")
+
+
+def p99_growth(small: list[dict[str, Any]], large: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The app's p99 growth, and the baseline's beside it: the baseline does the same work
+    at any size, so its growth is what the machine itself changed between the two."""
+    growth = []
+    print(f"\np99 at {large[0]['objects']:,} objects / p99 at {small[0]['objects']:,} "
+          f"(target <= {P99_GROWTH}x; the baseline's growth for comparison)")
+    for before, after in zip(small, large, strict=True):
+        ratio = after["app"]["p99_ms"] / before["app"]["p99_ms"]
+        base = after["baseline"]["p99_ms"] / before["baseline"]["p99_ms"]
+        met = ratio <= P99_GROWTH
+        growth.append({"format": before["format"], "url": before["url"], "ratio": ratio,
+                       "baseline_ratio": base, "target": P99_GROWTH, "met": met})
+        print(f"  {before['format'] + ' ' + before['url']:17s} {before['app']['p99_ms']:7.2f} ms "
+              f"-> {after['app']['p99_ms']:7.2f} ms  {ratio:4.2f}x  {'ok' if met else 'NO':3s}"
+              f"  baseline {base:4.2f}x")
+    return growth
+
+
+# -- the run --------------------------------------------------------------------------
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM stops the servers in order, as Ctrl-C does
+
+
+def run(tmp: Path, s3: servers.S3Server) -> dict[str, Any]:
+    servers.create_bucket(s3, "bench")
+    port = servers.free_port()
+    config = replace(Config(), base_url=f"http://127.0.0.1:{port}", s3_endpoint=s3.endpoint,
+                     s3_bucket="bench", s3_access_key=s3.access_key,
+                     s3_secret_key=s3.secret_key, s3_region=s3.region,
+                     database_url=f"sqlite:///{tmp}/index.sqlite3", port=port)
+    fdo = build_service(config)
+    loads = [load(fdo, 0, FIRST)]
+    pids = list(loads[0].pids)
+    app = gunicorn("wsgi:app", port, ROOT, tmp / "app.log", config.to_environment())
+    others = [process.pid for process in s3.processes]  # idle, we hope: its CPU is reported
+    try:
+        print(f"app: gunicorn {' '.join(GUNICORN)} on 127.0.0.1:{port} "
+              f"(pid {app.process.pid}); wrk -t{WRK_THREADS} -c{CONNECTIONS} -d{SECONDS}s "
+              f"x {ROUNDS} rounds",
+              flush=True)
+        print(f"measuring at {FIRST:,} objects", flush=True)
+        small = measure(FIRST, pids, app, others, tmp)
+        loads.append(load(fdo, FIRST, OBJECTS - FIRST))
+        pids += loads[1].pids
+        print(f"measuring at {len(pids):,} objects", flush=True)
+        sample = random.Random(7).sample(pids, FIRST)
+        large = measure(len(pids), sample, app, others, tmp)
+    finally:
+        servers.stop_process(app.process)
+        fdo.index.close()
+    table(small + large)
+    growth = p99_growth(small, large)
+    return {"objects": [FIRST, len(pids)], "gunicorn": GUNICORN,
+            "wrk": {"threads": WRK_THREADS, "connections": CONNECTIONS, "seconds": SECONDS,
+                    "rounds": ROUNDS},
+            "load": [item.summary() for item in loads], "scenarios": small + large,
+            "p99_growth": growth}
+
+
+def main() -> int:
+    signal.signal(signal.SIGTERM, _interrupt)
+    with tempfile.TemporaryDirectory(prefix="fdo-bench-resolver-") as name:
+        tmp = Path(name)
+        s3 = servers.start_seaweedfs(tmp / "s3")
+        try:
+            summary = run(tmp, s3)
+        finally:
+            s3.stop()
+    out = ROOT / "bench" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "resolver.json").write_text(json.dumps(summary, indent=2))
+    print(f"\nresults: {out / 'resolver.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
