@@ -27,20 +27,20 @@ postgresql:
 	@ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 \
 	|| if [ "$(AS_ROOT)" = yes ] || [ "$$CI" = true ]; then \
 		apt-get update -qq && $(APT) install postgresql; \
-	else echo "PostgreSQL not installed: its tests will skip (run as root to install)"; fi
+	else echo "PostgreSQL not installed: its tests will fail (run as root to install)"; fi
 
 ceph:
 	@test -x /usr/bin/radosgw -a -x /usr/bin/ceph-mon -a -x /usr/bin/ceph-osd \
 	|| if [ "$(AS_ROOT)" = yes ] || [ "$$CI" = true ]; then \
 		apt-get update -qq && $(APT) install --no-install-recommends radosgw ceph-mon ceph-osd; \
-	else echo "Ceph not installed: its tests will skip (run as root to install)"; fi
+	else echo "Ceph not installed: its tests will fail (run as root to install)"; fi
 
 # The landing pages are tested in a real headless browser: Debian's Chromium + ChromeDriver.
 chromium:
 	@test -x /usr/bin/chromium -a -x /usr/bin/chromedriver \
 	|| if [ "$(AS_ROOT)" = yes ] || [ "$$CI" = true ]; then \
 		apt-get update -qq && $(APT) install chromium chromium-driver; \
-	else echo "Chromium not installed: the browser tests will skip (run as root to install)"; fi
+	else echo "Chromium not installed: the browser tests will fail (run as root to install)"; fi
 
 # conftest starts SeaweedFS and PostgreSQL itself, through scripts/servers.py.
 test: $(STAMP) postgresql chromium

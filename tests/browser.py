@@ -27,6 +27,8 @@ from selenium.webdriver import Chrome
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.support.wait import WebDriverWait
 
+from tests.needs import require
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 PHONE = (390, 844)
@@ -38,7 +40,6 @@ FLAGS = (
     # No DNS for any host but the test server: nothing remote can be fetched.
     "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
 )
-IN_CI = os.environ.get("CI") == "true"
 
 
 def missing_programs() -> list[str]:
@@ -113,10 +114,7 @@ class Browser:
 @pytest.fixture(scope="session")
 def browser_driver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chrome]:
     missing = missing_programs()
-    if missing and IN_CI:
-        pytest.fail(f"CI=true and {', '.join(missing)} missing: run `make chromium`")
-    if missing:
-        pytest.skip(f"{', '.join(missing)} missing: install Debian chromium chromium-driver")
+    require(not missing, ", ".join(missing), "run `make chromium` as root")
     driver = start_driver(tmp_path_factory.mktemp("chromium-profile"))
     yield driver
     driver.quit()

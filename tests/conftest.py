@@ -1,7 +1,7 @@
 """Real servers for the tests: SeaweedFS (or Ceph RGW with FDO_TEST_S3=ceph) and PostgreSQL.
 
 Each test gets its own bucket and its own index database, so tests never see each other's
-objects. With CI=true a server that cannot start fails the run; it never skips.
+objects. A server or browser that is missing or cannot start fails the run; no test skips.
 """
 
 from __future__ import annotations
@@ -26,13 +26,9 @@ from repository import build_service, create_app  # noqa: E402
 from repository.config import Config  # noqa: E402
 from repository.services import FDOService  # noqa: E402
 from repository.tokens import create_token  # noqa: E402
+from tests.needs import postgres_installed, require  # noqa: E402
 
-IN_CI = os.environ.get("CI") == "true"
 SHARED = ROOT.parent / "shared"
-
-
-def _may_use_postgres() -> bool:
-    return IN_CI or os.geteuid() == 0
 
 
 @pytest.fixture(scope="session")
@@ -48,8 +44,7 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[servers.S3Se
 
 @pytest.fixture(scope="session")
 def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[servers.PostgresServer]:
-    if not _may_use_postgres():
-        pytest.skip("PostgreSQL tests run as root or with CI=true (they install the server)")
+    require(postgres_installed(), "PostgreSQL", "run `make postgresql` as root")
     server = servers.start_postgres(tmp_path_factory.mktemp("pg"))
     yield server
     server.stop()

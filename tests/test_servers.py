@@ -7,7 +7,6 @@ failure, never a skip.
 
 from __future__ import annotations
 
-import os
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -18,13 +17,7 @@ import pytest
 import servers  # scripts/ is on sys.path (conftest)
 from botocore.exceptions import ClientError
 
-IN_CI = os.environ.get("CI") == "true"
-
-
-def _require(available: bool, what: str) -> None:
-    """Skip on a developer's machine without `what`; in CI the launcher installs it or fails."""
-    if not available and not IN_CI:
-        pytest.skip(f"{what} is not installed (CI=true installs it and runs this test)")
+from tests.needs import postgres_installed, require
 
 
 def _round_trip(server: servers.S3Server) -> None:
@@ -74,7 +67,7 @@ def test_two_seaweedfs_run_side_by_side_and_stop_cleanly(
 
 @pytest.mark.postgres
 def test_postgres_starts_and_creates_databases(tmp_path: Path) -> None:
-    _require(any(Path("/usr/lib/postgresql").glob("*/bin/postgres")), "PostgreSQL")
+    require(postgres_installed(), "PostgreSQL", "run `make postgresql` as root")
     server = servers.start_postgres(tmp_path / "pg")
     try:
         url = server.create_database("t_servers")
@@ -91,7 +84,8 @@ def test_postgres_starts_and_creates_databases(tmp_path: Path) -> None:
 @pytest.mark.ceph
 @pytest.mark.timeout(120)
 def test_ceph_rgw_round_trip_and_conditional_put(tmp_path: Path) -> None:
-    _require(servers.ceph_installed(), "Ceph RGW (Debian radosgw, ceph-mon, ceph-osd)")
+    require(servers.ceph_installed(), "Ceph RGW (Debian radosgw, ceph-mon, ceph-osd)",
+            "run `make ceph` as root")
     server = servers.start_ceph_rgw(tmp_path / "ceph")
     try:
         _round_trip(server)
