@@ -17,7 +17,6 @@ from typing import Any
 from resolver import negotiation as n
 from resolver.lookup import BoundedCache
 from resolver.renderers import citation, datacite, jsonld, rdf
-from resolver.renderers.jsonld import context_url
 
 RENDER_CACHE_SIZE = 8192
 
@@ -122,5 +121,3 @@ class Renderings:
 def context_response_body() -> bytes:
     return _json(jsonld.context_document())
 
-
-__all__ = ["Renderings", "Rendition", "context_url", "content_type", "etag", "variant_of"]

@@ -24,6 +24,7 @@ from resolver.pages import (
 )
 from resolver.pids import PidRef, canonical_pid, parse_pid, pid_url
 from resolver.renderers import jsonld
+from resolver.renderers.crosswalk import successor
 from resolver.renderers.html import render_landing
 from resolver.responses import CORS_HEADERS, base_url, cors, json_response
 from resolver.signposting import LINKSET, LINKSET_JSON, header, links, linkset_json, linkset_text
@@ -142,15 +143,9 @@ def _prepare(offer: n.Offer, variant: str, row: ObjectState, number: int,
 def served_content(record: VersionRecord) -> dict[str, Any]:
     """The stored content, plus `dcterms:isReplacedBy` on a tombstone with a successor."""
     tombstone = record.content.get("ods:hasTombstoneMetadata")
-    if not tombstone:
-        return record.content
-    successors = [related["dcterms:identifier"]
-                  for related in tombstone.get("ods:hasRelatedPIDs", [])
-                  if related.get("ods:relationshipType") == "IsReplacedWith"
-                  and "dcterms:identifier" in related]
-    if not successors:
-        return record.content
-    return {**record.content, "dcterms:isReplacedBy": successors[0]}
+    replaced_by = successor(tombstone, base_url()) if isinstance(tombstone, dict) else None
+    return {**record.content, "dcterms:isReplacedBy": replaced_by} if replaced_by else (
+        record.content)
 
 
 def _memento_links(row: ObjectState, number: int | None) -> list[str]:

@@ -114,7 +114,7 @@ def summarise(content: dict[str, Any], pid: str, version: int, base_url: str) ->
         tombstoned=content.get("ods:status") == "Tombstone",
         tombstone_date=iso_datetime(tombstone.get("ods:tombstoneDate")),
         tombstone_text=_text(tombstone.get("ods:tombstoneText")),
-        successor=_successor(tombstone, base_url),
+        successor=successor(tombstone, base_url),
     )
 
 
@@ -289,7 +289,8 @@ def _link_url(value: Any, base_url: str) -> str | None:
     return _url(value) or (pid_url(base_url, pid) if pid else None)
 
 
-def _successor(tombstone: dict[str, Any], base_url: str) -> str | None:
+def successor(tombstone: dict[str, Any], base_url: str) -> str | None:
+    """The PID URL a tombstone names as its replacement (openDS `IsReplacedWith`)."""
     for related in tombstone.get("ods:hasRelatedPIDs") or []:
         related = _dict(related)
         if related.get("ods:relationshipType") == "IsReplacedWith":
