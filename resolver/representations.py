@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from werkzeug.datastructures import Headers
+
 from resolver import negotiation as n
 from resolver.lookup import BoundedCache
 from resolver.renderers import citation, datacite, jsonld, rdf
@@ -24,11 +26,21 @@ RENDER_CACHE_SIZE = 8192
 @dataclass(frozen=True)
 class Prepared:
     """A response ready to send but for its status: cached under the key naming the state
-    it shows, so a repeated request costs no rendering and no header building."""
+    it shows, so a repeated request costs no rendering and no header building.
+
+    `headers` are the whole header list of a response with this body, Content-Length
+    included, each value already checked by werkzeug (`prepare` builds them through its
+    `Headers`), so a response can send them as they are."""
 
     body: bytes
     etag: str
     headers: tuple[tuple[str, str], ...]
+
+
+def prepare(body: bytes, etag: str, headers: dict[str, str]) -> Prepared:
+    checked = Headers(headers)  # raises on a value werkzeug would refuse (a newline)
+    checked["Content-Length"] = str(len(body))
+    return Prepared(body, etag, tuple(checked.to_wsgi_list()))
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ Thin views: parse the PID, negotiate, look the version up, render (from the cach
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
@@ -26,7 +27,7 @@ from resolver.pids import PidRef, canonical_pid, parse_pid, pid_url
 from resolver.renderers import jsonld
 from resolver.renderers.crosswalk import successor
 from resolver.renderers.html import render_landing
-from resolver.responses import CORS_HEADERS, base_url, cors, json_response
+from resolver.responses import CORS_HEADERS, PreparedResponse, base_url, cors, json_response
 from resolver.signposting import LINKSET, LINKSET_JSON, header, links, linkset_json, linkset_text
 from storage.index import ObjectState
 from storage.versions import VersionRecord
@@ -47,10 +48,17 @@ def renderings() -> reps.Renderings:
     return found
 
 
+def query() -> Mapping[str, str]:
+    """The query parameters. Most resolver requests have none, and a miss on werkzeug's
+    MultiDict builds a BadRequestKeyError: a plain empty dict answers those for free."""
+    return request.args if request.query_string else {}
+
+
 def negotiate(offers: tuple[n.Offer, ...] = n.OBJECT_OFFERS) -> n.Choice:
     """The chosen representation, remembered so errors answer in the same format."""
-    choice = n.choose(request.headers.get("Accept"), request.headers.get("User-Agent"),
-                      request.args.get("format"), offers)
+    headers = request.headers
+    choice = n.choose(headers.get("Accept"), headers.get("User-Agent"),
+                      query().get("format"), offers)
     g.choice = choice
     return choice
 
@@ -87,15 +95,16 @@ def _pid(prefix: str, suffix: str) -> str:
 
 def resolve(ref: PidRef) -> Response:
     choice = negotiate()
-    if "noredirect" in request.args:
+    args = query()
+    if "noredirect" in args:
         return _handle_page(ref.pid)
-    if request.args.get("locatt"):
-        return _location(ref, request.args["locatt"])
+    if args.get("locatt"):
+        return _location(ref, args["locatt"])
     if ref.version is None and "Accept-Datetime" in request.headers:
         return _timegate(ref.pid)
     row = lookup().current(ref.pid)
     number = lookup().checked(row, ref.version)
-    variant = reps.variant_of(choice, request.args.get("style"))
+    variant = reps.variant_of(choice, args.get("style"))
     latest = ref.version is None
     offer = choice.offer
     key = (*state_key(row, number, latest), offer.name, variant)
@@ -137,7 +146,7 @@ def _prepare(offer: n.Offer, variant: str, row: ObjectState, number: int,
     }
     if not latest:  # (the latest version's URL is the `last memento` link)
         headers["Memento-Datetime"] = memento.http_date(str(record.content["dcterms:modified"]))
-    return reps.Prepared(body, etag, tuple(headers.items()))
+    return reps.prepare(body, etag, headers)
 
 
 def served_content(record: VersionRecord) -> dict[str, Any]:
@@ -157,10 +166,11 @@ def _memento_links(row: ObjectState, number: int | None) -> list[str]:
 
 
 def _conditional(prepared: reps.Prepared, status: int) -> Response:
+    response = PreparedResponse(prepared, status)
     if status == 200 and "If-None-Match" in request.headers and \
             request.if_none_match.contains(prepared.etag):
-        return Response(status=304, headers=prepared.headers)
-    return Response(prepared.body, status=status, headers=prepared.headers)
+        response.status_code = 304  # sent without the body and the entity headers
+    return response
 
 
 def _timegate(pid: str) -> Response:
@@ -214,7 +224,7 @@ def provenance(prefix: str, suffix: str, number: int) -> Response:
     headers = {"Content-Type": reps.content_type(choice.offer, variant), "ETag": f'"{etag}"',
                "Cache-Control": IMMUTABLE, "Vary": "Accept",
                "Link": f'<{version_url}>; rel="describes"', **CORS_HEADERS}
-    return _conditional(reps.Prepared(body, etag, tuple(headers.items())), 200)
+    return _conditional(reps.prepare(body, etag, headers), 200)
 
 
 @resolver.get("/<prefix>/<suffix>/timemap")
