@@ -31,6 +31,7 @@ CONNECTIONS = 8
 GUNICORN = ["--worker-class", "gthread", "--workers", "2", "--threads", "4",
             "--keep-alive", "30", "--log-level", "warning", "--reuse-port"]
 Request = tuple[str, str]  # (path, Accept)
+SERVER_HEADERS = {"date", "server", "connection", "keep-alive"}  # gunicorn adds its own
 
 
 # -- servers --------------------------------------------------------------------------
@@ -133,6 +134,8 @@ def warm_up(server: Served, requests: list[Request]) -> list[dict[str, Any]]:
                 raise RuntimeError(f"{path} ({accept}) answered {response.status}: {body[:300]!r}")
             answers.append({"path": path, "accept": accept, "status": response.status,
                             "content_type": response.getheader("Content-Type", ""),
+                            "headers": [(name, value) for name, value in response.getheaders()
+                                        if name.lower() not in SERVER_HEADERS],
                             "body": base64.b64encode(body).decode()})
         connection.close()
         return answers

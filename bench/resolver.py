@@ -9,7 +9,8 @@ with wrk on 127.0.0.1 over 8 keep-alive connections: JSON-LD, Turtle and HTML, e
 latest (`/<pid>`) and versioned (`/<pid>/1`) URLs of a 1,000-object sample, after a
 warm-up in which both workers have served every sampled URL (so: cached). The baseline
 (bench/baseline_app.py) is a Flask app under the same gunicorn config answering the same
-(path, Accept) with the same status, Content-Type and body from memory, measured by the
+(path, Accept) with the same status, headers and body from memory; a second one answers
+with the same body and Content-Type only (reported beside it). Both are measured by the
 same wrk runs, interleaved with the app's. Then grows the repository to BENCH_OBJECTS on
 the same server, draws a new sample at random from all objects, and measures again.
 Each scenario is BENCH_ROUNDS wrk runs of BENCH_SECONDS per app; medians are reported.
@@ -62,6 +63,7 @@ FORMATS = {"jsonld": "application/ld+json", "turtle": "text/turtle", "html": "te
 TARGETS = {"jsonld": 0.6, "turtle": 0.6, "html": 0.5}
 P99_GROWTH = 1.2
 URLS = ("latest", "versioned")
+BASELINES = ("response", "body")  # see bench/baseline_app.py
 
 
 # -- one size -------------------------------------------------------------------------
@@ -72,7 +74,7 @@ def sample_paths(sample: list[str]) -> dict[str, list[str]]:
 
 def measure(size: int, sample: list[str], app: Served, others: list[int],
             tmp: Path) -> list[dict[str, Any]]:
-    """Warm the app up, build and start the baseline from its answers, run wrk on both."""
+    """Warm the app up, build and start the baselines from its answers, run wrk on all."""
     folder = tmp / f"size-{size}"
     folder.mkdir()
     paths = sample_paths(sample)
@@ -85,14 +87,18 @@ def measure(size: int, sample: list[str], app: Served, others: list[int],
     (folder / "answers.json").write_text(json.dumps(answers))
     for url, urls in paths.items():
         (folder / f"{url}.txt").write_text("\n".join(urls) + "\n")
-    target = f"baseline_app:create_app({str(folder / 'answers.json')!r})"
-    baseline = gunicorn(target, servers.free_port(), BENCH, tmp / "baseline.log")
+    baselines = []
     try:
-        warm_up(baseline, requests)
-        return [scenario(size, name, url, (app, baseline), folder / f"{url}.txt", others)
+        for mode in BASELINES:
+            target = f"bench.baseline_app:create_app({str(folder / 'answers.json')!r}, {mode!r})"
+            baselines.append(gunicorn(target, servers.free_port(), ROOT,
+                                      tmp / f"baseline-{mode}.log"))
+            warm_up(baselines[-1], requests)
+        return [scenario(size, name, url, (app, *baselines), folder / f"{url}.txt", others)
                 for name in FORMATS for url in URLS]
     finally:
-        servers.stop_process(baseline.process)
+        for baseline in baselines:
+            servers.stop_process(baseline.process)
 
 
 def medians(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -100,37 +106,41 @@ def medians(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return {**{key: statistics.median(run[key] for run in runs) for key in keys}, "runs": runs}
 
 
-def scenario(size: int, name: str, url: str, served: tuple[Served, Served], paths: Path,
+def scenario(size: int, name: str, url: str, served: tuple[Served, ...], paths: Path,
              others: list[int]) -> dict[str, Any]:
-    """ROUNDS runs of each app, interleaved, so a drift of the machine hits both alike."""
-    runs: tuple[list[dict[str, Any]], list[dict[str, Any]]] = ([], [])
+    """ROUNDS runs of each server, interleaved, so a drift of the machine hits all alike."""
+    runs: tuple[list[dict[str, Any]], ...] = tuple([] for _ in served)
     for _ in range(ROUNDS):
         for server, results in zip(served, runs, strict=True):
             results.append(wrk(server, paths, FORMATS[name], others))
-    app, base = medians(runs[0]), medians(runs[1])
-    ratio = app["rps"] / base["rps"]
-    print(f"  {name:7s} {url:9s} app {app['rps']:6.0f}/s  baseline {base['rps']:6.0f}/s  "
-          f"{ratio:4.2f}x  p50 {app['p50_ms']:6.2f} ms  p99 {app['p99_ms']:6.2f} ms  "
+    app, base, bare = (medians(results) for results in runs)
+    ratio, bare_ratio = app["rps"] / base["rps"], app["rps"] / bare["rps"]
+    print(f"  {name:7s} {url:9s} app {app['rps']:6.0f}/s  baseline {base['rps']:6.0f}/s "
+          f"{ratio:4.2f}x  (body-only {bare['rps']:6.0f}/s {bare_ratio:4.2f}x)  "
+          f"p50 {app['p50_ms']:5.2f} ms  p99 {app['p99_ms']:5.2f} ms  "
           f"CPU/request {app['cpu_ms_per_request']:.2f} vs {base['cpu_ms_per_request']:.2f} ms",
           flush=True)
-    for run in runs[0] + runs[1]:
+    for run in [run for results in runs for run in results]:
         if run["non_2xx"] or run["socket_errors"] or run["others_cpu_percent"] > 5:
             print(f"  WARNING: errors, or SeaweedFS busy, during a run: {run}", flush=True)
     return {"objects": size, "format": name, "url": url, "app": app, "baseline": base,
-            "ratio": ratio, "target": TARGETS[name], "met": ratio >= TARGETS[name]}
+            "body_only_baseline": bare, "ratio": ratio, "body_only_ratio": bare_ratio,
+            "target": TARGETS[name], "met": ratio >= TARGETS[name]}
 
 
 # -- report ---------------------------------------------------------------------------
 
 def table(rows: list[dict[str, Any]]) -> None:
     print(f"\n{'objects':>8s} {'scenario':17s} {'app req/s':>9s} {'base req/s':>10s} "
-          f"{'ratio':>5s} {'target':>6s} {'met':>3s} {'p50 ms':>6s} {'p99 ms':>6s} "
-          f"{'base p50':>8s} {'base p99':>8s} {'CPU ms/req app':>14s} {'base':>5s}")
+          f"{'ratio':>5s} {'target':>6s} {'met':>3s} {'body-only':>9s} {'ratio':>5s} "
+          f"{'p50 ms':>6s} {'p99 ms':>6s} {'base p50':>8s} {'base p99':>8s} "
+          f"{'CPU ms/req app':>14s} {'base':>5s}")
     for row in rows:
-        app, base = row["app"], row["baseline"]
+        app, base, bare = row["app"], row["baseline"], row["body_only_baseline"]
         print(f"{row['objects']:8d} {row['format'] + ' ' + row['url']:17s} {app['rps']:9.0f} "
               f"{base['rps']:10.0f} {row['ratio']:5.2f} {row['target']:5.1f}x "
-              f"{'yes' if row['met'] else 'NO':>3s} {app['p50_ms']:6.2f} {app['p99_ms']:6.2f} "
+              f"{'yes' if row['met'] else 'NO':>3s} {bare['rps']:9.0f} "
+              f"{row['body_only_ratio']:5.2f} {app['p50_ms']:6.2f} {app['p99_ms']:6.2f} "
               f"{base['p50_ms']:8.2f} {base['p99_ms']:8.2f} "
               f"{app['cpu_ms_per_request']:14.2f} {base['cpu_ms_per_request']:5.2f}")
 
@@ -196,6 +206,8 @@ def run(tmp: Path, s3: servers.S3Server) -> dict[str, Any]:
 
 
 def main() -> int:
+    if OBJECTS <= FIRST:
+        sys.exit(f"BENCH_OBJECTS must be more than {FIRST:,} (the first size measured)")
     signal.signal(signal.SIGTERM, _interrupt)
     with tempfile.TemporaryDirectory(prefix="fdo-bench-resolver-") as name:
         tmp = Path(name)

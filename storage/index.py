@@ -8,6 +8,7 @@ and PostgreSQL.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from typing import Any
@@ -156,27 +157,58 @@ class VersionEntry:
 
 
 class _DriverStatement:
-    """A statement compiled once for the engine's dialect and run on a raw DBAPI
-    connection from the pool, checked out and returned per call: the pool rolls back on
-    return, so no transaction or snapshot outlives the call."""
+    """A read-only statement compiled once for the engine's dialect and run on a DBAPI
+    connection that each thread keeps for it, in autocommit mode, so every call is its own
+    transaction and sees every commit before it. Every resolution runs one: SQLAlchemy's
+    statement machinery and a pool checkout per call cost more than the lookup itself,
+    and under gunicorn's threads the pool's locks cost more again.
+
+    A connection that fails (a restarted server) is dropped and the call tried once more
+    on a new one; `close` closes them all."""
 
     def __init__(self, engine: Engine, statement: Select[Any]) -> None:
         compiled = statement.compile(dialect=engine.dialect)
         self.engine = engine
         self.sql = str(compiled)
         self.positions = compiled.positiontup if engine.dialect.positional else None
+        self._local = threading.local()
+        self._opened: list[Any] = []
+        self._lock = threading.Lock()
 
     def first(self, values: dict[str, Any]) -> tuple[Any, ...] | None:
         params: Any = (tuple(values[name] for name in self.positions)
                        if self.positions is not None else values)
-        connection = self.engine.raw_connection()
-        try:
-            cursor = connection.cursor()
-            cursor.execute(self.sql, params)
-            row = cursor.fetchone()
-            cursor.close()
-            return tuple(row) if row is not None else None
-        finally:
+        for attempt in (1, 2):
+            connection = self._connection()
+            try:
+                cursor = connection.cursor()
+                cursor.execute(self.sql, params)
+                row = cursor.fetchone()
+                cursor.close()
+                return tuple(row) if row is not None else None
+            except self.engine.dialect.loaded_dbapi.Error:
+                self._local.connection = None
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _connection(self) -> Any:
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            pooled = self.engine.raw_connection()  # runs the engine's connect events
+            pooled.detach()  # ours now, closed by close(), never back in the pool
+            connection = pooled.dbapi_connection
+            assert connection is not None  # a fresh checkout always holds one
+            self.engine.dialect.set_isolation_level(connection, "AUTOCOMMIT")
+            with self._lock:
+                self._opened.append(connection)
+            self._local.connection = connection
+        return connection
+
+    def close(self) -> None:
+        with self._lock:
+            opened, self._opened = self._opened, []
+        for connection in opened:
             connection.close()
 
 
@@ -221,6 +253,7 @@ class Index:
 
     def close(self) -> None:
         """Close every pooled connection (tests and CLI runs end cleanly)."""
+        self._current.close()
         self.engine.dispose()
 
     def create_schema(self) -> None:
