@@ -12,7 +12,8 @@ from repository.config import Config
 from repository.errors import register_error_handlers
 from repository.services import FDOService
 from repository.validation import Validator
-from resolver.lookup import Lookup
+from resolver.activity import FULL_PAGES_CACHED
+from resolver.lookup import BoundedCache, Lookup
 from resolver.representations import Renderings
 from storage.index import Index
 from storage.objects import S3ObjectStore, S3Settings
@@ -39,18 +40,26 @@ def create_app(config: Config | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = config.max_body
     app.json.sort_keys = False  # type: ignore[attr-defined]  # keep openDS field order
     app.config["FDO_BASE_URL"] = config.base_url
+    if config.feed_page_size < 1:
+        raise ValueError("FDO_FEED_PAGE_SIZE must be at least 1")
+    app.config["FDO_FEED_PAGE_SIZE"] = config.feed_page_size
     fdo = build_service(config)
     app.extensions["fdo"] = fdo
     # The resolver reads storage directly (it never writes): repository -> resolver -> storage.
     app.extensions["lookup"] = Lookup(fdo.store, fdo.index)
     app.extensions["renderings"] = Renderings()
+    app.extensions["feed_pages"] = BoundedCache(FULL_PAGES_CACHED)
 
     from repository.api import api
+    from resolver.activity import activity
     from resolver.handles import handles
+    from resolver.sitemaps import sitemaps
     from resolver.views import resolver
 
     app.register_blueprint(api)
     app.register_blueprint(handles)
+    app.register_blueprint(activity)
+    app.register_blueprint(sitemaps)
     app.register_blueprint(resolver)  # its catch-all PID-as-URL rule is the least specific
     app.add_url_rule("/health", view_func=health)
     register_error_handlers(app)

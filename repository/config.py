@@ -19,6 +19,8 @@ class Config:
     s3_region: str = "us-east-1"
     max_body: int = 2 * 1024 * 1024
     port: int = 8000
+    # Activities per change-feed page. Page URLs depend on it: choose it once.
+    feed_page_size: int = 1000
 
     def to_environment(self) -> dict[str, str]:
         """The FDO_* variables that reproduce this configuration in another process."""
@@ -34,6 +36,7 @@ class Config:
             "FDO_S3_REGION": self.s3_region,
             "FDO_MAX_BODY": str(self.max_body),
             "FDO_PORT": str(self.port),
+            "FDO_FEED_PAGE_SIZE": str(self.feed_page_size),
         }
 
     @classmethod
@@ -52,4 +55,5 @@ class Config:
             s3_region=env.get("FDO_S3_REGION", defaults.s3_region),
             max_body=int(env.get("FDO_MAX_BODY", defaults.max_body)),
             port=int(env.get("FDO_PORT", defaults.port)),
+            feed_page_size=int(env.get("FDO_FEED_PAGE_SIZE", defaults.feed_page_size)),
         )

@@ -15,12 +15,14 @@ from flask import Flask, Response, jsonify
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
+from resolver.activity import UnknownPage
 from resolver.lookup import UnknownPID, UnknownVersion
 from resolver.memento import BadDatetime
 from resolver.negotiation import NotAcceptable, UnknownFormat
 from resolver.pids import MalformedPID
 from resolver.renderers.citation import UnknownStyle
 from resolver.responses import negotiated_error
+from resolver.sitemaps import UnknownSitemap
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +80,8 @@ RESOLVER_ERROR_TABLE: dict[type[Exception], tuple[int, str]] = {
     UnknownStyle: (400, "unknown_style"),
     UnknownPID: (404, "unknown_pid"),
     UnknownVersion: (404, "unknown_version"),
+    UnknownPage: (404, "unknown_page"),
+    UnknownSitemap: (404, "unknown_sitemap"),
     NotAcceptable: (406, "not_acceptable"),
 }
 

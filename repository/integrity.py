@@ -135,4 +135,6 @@ def rebuild_index(store: ObjectStore, index: Index) -> Report:
     """Drop the object tables and recreate them from S3 alone (tokens are kept)."""
     index.drop_object_tables()
     index.create_schema()
-    return reconcile(store, index)
+    report = reconcile(store, index)
+    index.renumber_feed()
+    return report

@@ -126,6 +126,7 @@ def index_entry(record: VersionRecord) -> VersionEntry:
         activity=activity_of(record),
         agent_id=str(agent.get("@id", "")),
         agent_name=str(agent.get("schema:name", "")),
+        agent_type=str(agent.get("@type", "")),
         status=status,
         physical_id=str(physical_id) if live_specimen and physical_id else None,
         summary=change_summary(record),

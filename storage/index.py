@@ -14,6 +14,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     ForeignKey,
     String,
     bindparam,
@@ -88,6 +89,19 @@ class VersionRow(Base):
     status: Mapped[str] = mapped_column(String(16))
     # A readable line on what the version changed, for history listings (landing pages).
     summary: Mapped[str] = mapped_column(String(512), default="")
+    # The requesting agent's openDS @type (schema:Person, schema:SoftwareApplication, ...).
+    agent_type: Mapped[str] = mapped_column(String(64), default="")
+    # The version's place in the change feed: 1, 2, 3, ... with no gaps, in commit order
+    # (see `_next_sequence`). rebuild-index renumbers the feed in time order.
+    sequence: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+
+
+class CounterRow(Base):
+    """Named counters; `feed` is the last change-feed position handed out."""
+
+    __tablename__ = "fdo_counters"
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger)
 
 
 class LinkRow(Base):
@@ -132,7 +146,37 @@ _OUTGOING = (select(LinkRow.relation, *OBJECT_COLUMNS)
 SqlIndex("ix_fdo_objects_kind_modified", ObjectRow.kind, ObjectRow.modified)
 SqlIndex("ix_fdo_links_target", LinkRow.target, LinkRow.relation)
 # Rebuilt from S3; dropped in this order (links and versions reference objects).
-OBJECT_TABLES = ("fdo_links", "fdo_versions", "fdo_objects")
+OBJECT_TABLES = ("fdo_links", "fdo_versions", "fdo_objects", "fdo_counters")
+FEED = "feed"
+_FEED_COLUMNS = (VersionRow.sequence, VersionRow.pid, VersionRow.version, ObjectRow.kind,
+                 VersionRow.created, VersionRow.activity, VersionRow.status,
+                 VersionRow.agent_id, VersionRow.agent_name, VersionRow.agent_type)
+_FEED = (select(*_FEED_COLUMNS).join(ObjectRow, ObjectRow.pid == VersionRow.pid)
+         .where(VersionRow.sequence > bindparam("after"))
+         .order_by(VersionRow.sequence).limit(bindparam("limit")))
+_FEED_LENGTH = select(CounterRow.value).where(CounterRow.name == FEED)
+_CREATED_IN_FEED_RANGE = (
+    select(ObjectRow.pid, ObjectRow.modified)
+    .join(VersionRow, (VersionRow.pid == ObjectRow.pid) & (VersionRow.version == 1))
+    .where(VersionRow.sequence > bindparam("after"), VersionRow.sequence <= bindparam("upto"),
+           ObjectRow.status != "Tombstone")
+    .order_by(VersionRow.sequence))
+
+
+@dataclass(frozen=True, slots=True)
+class FeedEntry:
+    """One version as the change feed shows it."""
+
+    sequence: int
+    pid: str
+    version: int
+    kind: str
+    created: str
+    activity: str
+    status: str
+    agent_id: str
+    agent_name: str
+    agent_type: str
 
 
 @dataclass(frozen=True)
@@ -154,6 +198,7 @@ class VersionEntry:
     physical_id: str | None
     summary: str = ""
     links: tuple[tuple[str, str], ...] = ()  # (relation, target PID) of this version
+    agent_type: str = ""
 
 
 class _DriverStatement:
@@ -257,11 +302,15 @@ class Index:
         self.engine.dispose()
 
     def create_schema(self) -> None:
-        """Create missing tables. Several app processes may start at once on an empty
-        PostgreSQL: the loser of a CREATE race retries and then finds the tables."""
+        """Create missing tables and the feed counter. Several app processes may start at
+        once on an empty PostgreSQL: the loser of a CREATE race retries and then finds the
+        tables."""
         for attempt in range(3):
             try:
                 Base.metadata.create_all(self.engine)
+                with self.engine.begin() as connection:
+                    if connection.scalar(_FEED_LENGTH) is None:
+                        connection.execute(insert(CounterRow).values(name=FEED, value=0))
                 return
             except (IntegrityError, ProgrammingError):
                 if attempt == 2:
@@ -335,6 +384,42 @@ class Index:
             return [(source, relation, target) for source, relation, target
                     in connection.execute(query)]
 
+    def feed(self, after: int, limit: int) -> list[FeedEntry]:
+        """The change feed from position `after + 1` on, at most `limit` entries."""
+        with self.engine.connect() as connection:
+            rows: list[Any] = list(connection.execute(_FEED, {"after": after, "limit": limit}))
+        return [FeedEntry(*row) for row in rows]
+
+    def feed_length(self) -> int:
+        """How many versions the change feed holds: its last position."""
+        with self.engine.connect() as connection:
+            return int(connection.scalar(_FEED_LENGTH) or 0)
+
+    def live_objects_created(self, after: int, upto: int) -> list[tuple[str, str]]:
+        """(PID, modified) of the live objects whose version 1 has a feed position in
+        (after, upto], in feed order: one range scan of the sequence index."""
+        with self.engine.connect() as connection:
+            return [(pid, modified) for pid, modified in connection.execute(
+                _CREATED_IN_FEED_RANGE, {"after": after, "upto": upto})]
+
+    def renumber_feed(self) -> None:
+        """Number the whole feed in time order (rebuild-index: S3 holds the versions but
+        not the order they were committed in, so time, then PID and version, decides)."""
+        ordered = select(VersionRow.pid, VersionRow.version).order_by(
+            VersionRow.created, VersionRow.pid, VersionRow.version)
+        with self.engine.begin() as connection:
+            keys = list(connection.execute(ordered))
+            connection.execute(update(VersionRow).values(sequence=None))
+            connection.execute(
+                update(VersionRow)
+                .where(VersionRow.pid == bindparam("key_pid"),
+                       VersionRow.version == bindparam("key_version"))
+                .values(sequence=bindparam("position")),
+                [{"key_pid": pid, "key_version": version, "position": position}
+                 for position, (pid, version) in enumerate(keys, start=1)])
+            connection.execute(update(CounterRow).where(CounterRow.name == FEED)
+                               .values(value=len(keys)))
+
     # -- writes ------------------------------------------------------------------------
 
     def record_version(self, entry: VersionEntry) -> None:
@@ -371,7 +456,20 @@ class Index:
             return session.get(TokenRow, token_hash)
 
 
+def _next_sequence(connection: Connection) -> int:
+    """The next change-feed position. The counter row stays locked from this update to
+    the commit, so writers take positions one at a time and commit in that order: a reader
+    that sees position n sees every position before it (none appears later behind it),
+    and a write that rolls back gives its position back (no gaps). Taken first in every
+    write transaction, it also orders writers before they lock any object row."""
+    position: int = connection.execute(
+        update(CounterRow).where(CounterRow.name == FEED)
+        .values(value=CounterRow.value + 1).returning(CounterRow.value)).scalar_one()
+    return position
+
+
 def _insert(connection: Connection, entry: VersionEntry) -> None:
+    sequence = _next_sequence(connection)
     if entry.version == 1:
         connection.execute(insert(ObjectRow).values(
             pid=entry.pid, kind=entry.kind, version=1, digest=entry.digest,
@@ -391,7 +489,8 @@ def _insert(connection: Connection, entry: VersionEntry) -> None:
         pid=entry.pid, version=entry.version, digest=entry.digest,
         previous_digest=entry.previous_digest, content_digest=entry.content_digest,
         created=entry.created, activity=entry.activity, agent_id=entry.agent_id,
-        agent_name=entry.agent_name, status=entry.status, summary=entry.summary[:512]))
+        agent_name=entry.agent_name, status=entry.status, summary=entry.summary[:512],
+        agent_type=entry.agent_type[:64], sequence=sequence))
     _replace_links(connection, entry)
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import create_engine, text
 
 from repository.provenance import Agent
 from tests.records import specimen
+from tests.threads import run_in_threads
 
 AGENT = Agent(id="https://orcid.org/0000-0002-1825-0097", name="Ada Curator", role="curator")
 KIND = "digital-specimens"
@@ -30,21 +31,12 @@ def test_current_sees_every_commit_made_since_its_last_read(service):
 def test_each_thread_reads_on_its_own_connection(service):
     created = service.create(KIND, specimen(), AGENT)
     seen: list[int] = []
-    errors: list[BaseException] = []
 
     def read() -> None:
-        try:
-            for _ in range(50):
-                seen.append(service.index.current(created.pid).version)
-        except BaseException as error:  # noqa: BLE001 - reported below
-            errors.append(error)
+        for _ in range(50):
+            seen.append(service.index.current(created.pid).version)
 
-    threads = [threading.Thread(target=read) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert not errors
+    assert run_in_threads(read, 4) == []
     assert seen == [1] * 200
 
 

@@ -303,12 +303,16 @@ def test_unknown_format_is_refused() -> None:
         rdf.serialize(DOCUMENTS["specimen"][0], BASE, "json")
 
 
-def test_the_loader_serves_only_our_context() -> None:
+def test_the_loader_serves_only_our_contexts() -> None:
     loader = jsonld.document_loader(BASE)
     for url in (jsonld.context_url(BASE), "https://elsewhere.example/contexts/opends-v1.0.0.jsonld"):
         assert loader(url, {})["document"] == jsonld.context_document()
-    with pytest.raises(pyld_jsonld.JsonLdError):
-        loader("https://www.w3.org/ns/activitystreams", {})
+    for url in ("https://www.w3.org/ns/activitystreams", "http://www.w3.org/ns/activitystreams"):
+        terms = loader(url, {})["document"]["@context"]  # the change feed's, from package data
+        assert terms["as"] == "https://www.w3.org/ns/activitystreams#"
+    for url in ("https://www.w3.org/ns/activitystreams.jsonld", "https://www.w3.org/ns/odrl.jsonld"):
+        with pytest.raises(pyld_jsonld.JsonLdError):
+            loader(url, {})
     remote = {"@context": "https://schema.org/", "@id": PID_URL, "name": "x"}
     with pytest.raises(pyld_jsonld.JsonLdError):
         pyld_jsonld.expand(remote, {"documentLoader": loader})

@@ -47,6 +47,11 @@ from pyld import jsonld
 
 CONTEXT_PATH = "/contexts/opends-v1.0.0.jsonld"
 CONTEXT_FILE = "opends-context-v1.0.0.jsonld"
+# The change feed's context is the W3C Activity Streams one; what we ship is the part of
+# it (the same term definitions) that our feed uses, so that serving it as RDF needs no
+# network. Clients get the real one from w3.org; the IRIs are the same.
+ACTIVITY_STREAMS = "https://www.w3.org/ns/activitystreams"
+ACTIVITY_STREAMS_FILE = "activitystreams-subset.jsonld"
 
 # An absolute IRI (RFC 3987 scheme, then no character Turtle or N-Triples cannot write
 # between <>), or a blank node label.
@@ -66,10 +71,14 @@ def context_url(base_url: str) -> str:
 
 
 @cache
-def _context_file() -> dict[str, Any]:
+def _schema_file(name: str) -> dict[str, Any]:
     document: dict[str, Any] = json.loads(
-        files("schemas").joinpath(CONTEXT_FILE).read_text(encoding="utf-8"))
+        files("schemas").joinpath(name).read_text(encoding="utf-8"))
     return document
+
+
+def _context_file() -> dict[str, Any]:
+    return _schema_file(CONTEXT_FILE)
 
 
 def context_document() -> dict[str, Any]:
@@ -83,19 +92,25 @@ def prefixes() -> dict[str, str]:
 
 
 def document_loader(base_url: str) -> DocumentLoader:
-    """A pyld document loader that knows only our context, from package data."""
+    """A pyld document loader that knows only our contexts, from package data: ours and
+    (the part we use of) Activity Streams."""
     ours = context_url(base_url)
 
     def load(url: str, options: Any = None) -> dict[str, Any]:
-        if url != ours and urlsplit(url).path != CONTEXT_PATH:
+        if url == ours or urlsplit(url).path == CONTEXT_PATH:
+            name = CONTEXT_FILE
+        elif url.replace("http://", "https://", 1) == ACTIVITY_STREAMS:
+            name = ACTIVITY_STREAMS_FILE
+        else:
             raise jsonld.JsonLdError(
-                f"Refusing to load '{url}': only our own context is available offline.",
+                f"Refusing to load '{url}': only our own contexts are available offline.",
                 "jsonld.LoadDocumentError", {"url": url},
                 code="loading remote context failed")
         # "static": the file never changes (a new version is a new file), so pyld may keep
         # the processed context across documents instead of re-processing it every time.
         return {"contentType": "application/ld+json", "contextUrl": None,
-                "documentUrl": url, "document": context_document(), "tag": "static"}
+                "documentUrl": url, "document": copy.deepcopy(_schema_file(name)),
+                "tag": "static"}
 
     return load
 

@@ -31,10 +31,17 @@ def graph(document: dict[str, Any], base_url: str) -> Graph:
     """The RDF graph of an openDS document, with our prefixes bound."""
     # pyld's toRdf expands what we serve (as `jsonld.expanded` does), then converts it:
     # handing it `expanded(...)` would only expand everything a second time.
-    dataset = pyld_jsonld.to_rdf(jsonld.compacted(document, base_url),
-                                 {"documentLoader": jsonld.document_loader(base_url)})
+    return jsonld_graph(jsonld.compacted(document, base_url), base_url,
+                        jsonld.prefixes())
+
+
+def jsonld_graph(document: dict[str, Any], base_url: str,
+                 prefixes: dict[str, str]) -> Graph:
+    """The RDF graph of a JSON-LD document whose contexts are ours (see
+    `jsonld.document_loader`), with these prefixes bound."""
+    dataset = pyld_jsonld.to_rdf(document, {"documentLoader": jsonld.document_loader(base_url)})
     result = Graph(bind_namespaces="core")
-    for prefix, namespace in jsonld.prefixes().items():
+    for prefix, namespace in prefixes.items():
         result.bind(prefix, namespace, override=True, replace=True)
     for triples in dataset.values():  # our documents have no @graph: just the default one
         for triple in triples:
@@ -45,9 +52,13 @@ def graph(document: dict[str, Any], base_url: str) -> Graph:
 
 def serialize(document: dict[str, Any], base_url: str, fmt: str) -> bytes:
     """`document` as Turtle (`turtle`), RDF/XML (`xml`) or N-Triples (`nt`), UTF-8."""
+    return write(graph(document, base_url), fmt)
+
+
+def write(rdf_graph: Graph, fmt: str) -> bytes:
+    """A graph as Turtle (`turtle`), RDF/XML (`xml`) or N-Triples (`nt`), UTF-8."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown RDF format '{fmt}' (one of {', '.join(FORMATS)})")
-    rdf_graph = graph(document, base_url)
     if fmt == "turtle":
         stream = BytesIO()
         _TurtleSerializer(rdf_graph).serialize(stream, encoding="utf-8")

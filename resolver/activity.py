@@ -1,0 +1,177 @@
+"""The change feed: every version as an Activity Streams 2.0 activity, in the shape of the
+IIIF Change Discovery API 1.0, so aggregators can copy the repository once and then stay
+in sync, tombstones included.
+
+- `/activity` is an `OrderedCollection` with `totalItems` and its `first` and `last` pages.
+- `/activity/page/<k>` (k = 0, 1, ...) holds feed positions k*size+1 ... (k+1)*size, oldest
+  first (`startIndex` k*size, zero-based). Positions are dense and become visible in
+  commit order (`storage.index._next_sequence`), so a page that is full never changes:
+  it is served with a strong ETag and `immutable`. A full page always links `next`, even
+  while that page is still empty, so its bytes never change. The last page is the one
+  still filling (empty when the feed is a multiple of the page size); it revalidates.
+- `/activity/<n>` is the activity at position n: its `id`.
+- Version 1 is a `Create`, a tombstone a `Delete`, every other version an `Update`. The
+  `object` is the version's URL, typed with its openDS type, with `dcterms:isVersionOf`
+  the PID; `actor` is the agent that asked for the change.
+- JSON-LD with the Activity Streams context, or Turtle (and N-Triples) by negotiation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from flask import Blueprint, Response, current_app, request
+
+from resolver import negotiation as n
+from resolver.lookup import BoundedCache
+from resolver.pids import pid_url
+from resolver.renderers import jsonld, rdf
+from resolver.responses import CORS_HEADERS, base_url
+from resolver.views import IMMUTABLE, negotiate
+from schemas import KINDS
+from storage.index import FeedEntry, Index
+
+activity = Blueprint("activity", __name__)
+FEED_OFFERS = (n.JSONLD, n.JSON, n.TURTLE, n.NTRIPLES)
+ODS = "https://github.com/DiSSCo/openDS/ods-ontology/terms/"
+CONTEXT: list[Any] = [jsonld.ACTIVITY_STREAMS,
+                      {"ods": ODS, "dcterms": "http://purl.org/dc/terms/",
+                       "dcterms:isVersionOf": {"@type": "@id"}}]
+PREFIXES = {"as": "https://www.w3.org/ns/activitystreams#", "ods": ODS,
+            "dcterms": "http://purl.org/dc/terms/"}
+ACTIVITY_TYPES = {"Create": "Create", "Update": "Update", "Tombstone": "Delete"}
+ACTOR_TYPES = {"schema:Person": "Person", "schema:Organization": "Organization",
+               "schema:SoftwareApplication": "Application"}
+FULL_PAGES_CACHED = 256
+
+
+class UnknownPage(LookupError):
+    """The feed has no such page or position."""
+
+
+def index() -> Index:
+    found: Index = current_app.extensions["lookup"].index
+    return found
+
+
+def full_pages() -> BoundedCache[tuple[int, str], bytes]:
+    """Rendered full pages of this app's feed, by (page, format): they never change."""
+    found: BoundedCache[tuple[int, str], bytes] = current_app.extensions["feed_pages"]
+    return found
+
+
+def page_size() -> int:
+    return int(current_app.config["FDO_FEED_PAGE_SIZE"])
+
+
+def feed_url(base: str, path: str = "") -> str:
+    return f"{base}/activity{path}"
+
+
+def page_ref(base: str, number: int) -> dict[str, str]:
+    return {"id": feed_url(base, f"/page/{number}"), "type": "OrderedCollectionPage"}
+
+
+# -- documents ------------------------------------------------------------------------
+
+def collection(base: str, total: int, size: int) -> dict[str, Any]:
+    return {"@context": CONTEXT, "id": feed_url(base), "type": "OrderedCollection",
+            "totalItems": total, "first": page_ref(base, 0),
+            "last": page_ref(base, total // size)}
+
+
+def page(base: str, number: int, entries: list[FeedEntry], size: int) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "@context": CONTEXT, "id": feed_url(base, f"/page/{number}"),
+        "type": "OrderedCollectionPage",
+        "partOf": {"id": feed_url(base), "type": "OrderedCollection"},
+        "startIndex": number * size}
+    if number > 0:
+        document["prev"] = page_ref(base, number - 1)
+    if len(entries) == size:
+        document["next"] = page_ref(base, number + 1)
+    document["orderedItems"] = [item(base, entry) for entry in entries]
+    return document
+
+
+def item(base: str, entry: FeedEntry) -> dict[str, Any]:
+    actor: dict[str, Any] = {"type": ACTOR_TYPES.get(entry.agent_type, "Person"),
+                             "name": entry.agent_name}
+    if jsonld.is_iri(entry.agent_id):
+        actor = {"id": entry.agent_id, **actor}
+    return {
+        "id": feed_url(base, f"/{entry.sequence}"),
+        "type": _activity_type(entry),
+        "endTime": entry.created,
+        "actor": actor,
+        "object": {"id": pid_url(base, entry.pid, entry.version),
+                   "type": KINDS[entry.kind].object_type,
+                   "dcterms:isVersionOf": pid_url(base, entry.pid)},
+    }
+
+
+def _activity_type(entry: FeedEntry) -> str:
+    if entry.status == "Tombstone":
+        return "Delete"
+    return "Create" if entry.version == 1 else "Update"
+
+
+# -- routes ---------------------------------------------------------------------------
+
+@activity.get("/activity")
+def feed() -> Response:
+    choice = negotiate(FEED_OFFERS)
+    document = collection(base_url(), index().feed_length(), page_size())
+    return _send(_render(document, choice), choice, immutable=False)
+
+
+@activity.get("/activity/page/<int:number>")
+def feed_page(number: int) -> Response:
+    choice = negotiate(FEED_OFFERS)
+    size = page_size()
+    key = (number, choice.offer.name)
+    cached = full_pages().peek(key)
+    if cached is not None:
+        return _send(cached, choice, immutable=True)
+    if number > index().feed_length() // size:
+        raise UnknownPage(f"the change feed has no page {number} yet")
+    entries = index().feed(number * size, size)
+    body = _render(page(base_url(), number, entries, size), choice)
+    full = len(entries) == size
+    if full:
+        full_pages().put(key, body)
+    return _send(body, choice, immutable=full)
+
+
+@activity.get("/activity/<int:position>")
+def one_activity(position: int) -> Response:
+    choice = negotiate(FEED_OFFERS)
+    known = 1 <= position <= index().feed_length()
+    entries = index().feed(position - 1, 1) if known else []
+    if not entries or entries[0].sequence != position:
+        raise UnknownPage(f"the change feed has no position {position}")
+    document = {"@context": CONTEXT, **item(base_url(), entries[0])}
+    return _send(_render(document, choice), choice, immutable=True)
+
+
+def _render(document: dict[str, Any], choice: n.Choice) -> bytes:
+    if choice.offer is n.TURTLE or choice.offer is n.NTRIPLES:
+        graph = rdf.jsonld_graph(document, base_url(), PREFIXES)
+        return rdf.write(graph, "turtle" if choice.offer is n.TURTLE else "nt")
+    return json.dumps(document, ensure_ascii=False, indent=1).encode()
+
+
+def _send(body: bytes, choice: n.Choice, immutable: bool) -> Response:
+    offer = choice.offer
+    content_type = {n.TURTLE: "text/turtle; charset=utf-8",
+                    n.NTRIPLES: "application/n-triples; charset=utf-8"}.get(
+                        offer, offer.media_type)
+    etag = hashlib.sha256(body).hexdigest()
+    response = Response(body, content_type=content_type, headers={
+        "ETag": f'"{etag}"', "Vary": "Accept",
+        "Cache-Control": IMMUTABLE if immutable else "no-cache", **CORS_HEADERS})
+    if request.if_none_match.contains(etag):
+        response.status_code = 304
+    return response
