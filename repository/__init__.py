@@ -52,6 +52,7 @@ def create_app(config: Config | None = None) -> Flask:
 
     from repository.api import api
     from resolver.activity import activity
+    from resolver.dumps import dumps
     from resolver.handles import handles
     from resolver.sitemaps import sitemaps
     from resolver.views import resolver
@@ -60,6 +61,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(handles)
     app.register_blueprint(activity)
     app.register_blueprint(sitemaps)
+    app.register_blueprint(dumps)
     app.register_blueprint(resolver)  # its catch-all PID-as-URL rule is the least specific
     app.add_url_rule("/health", view_func=health)
     register_error_handlers(app)

@@ -5,14 +5,17 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 from repository import build_service
 from repository.config import Config
 from repository.demo import default_demo_folder, load_demo
+from repository.dumps import DumpError, DumpOptions, export, publish
 from repository.integrity import Report, rebuild_index, reconcile, verify
 from repository.services import FDOService
 from repository.tokens import ROLES, create_token
+from schemas import KINDS
 from storage.objects import S3ObjectStore
 
 
@@ -70,6 +73,43 @@ def cmd_load_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    """Write a bulk dump (and with --publish, upload it for /dumps/)."""
+    config = Config.from_environment()
+    fdo = build_service(config)
+    options = DumpOptions(all_versions=args.all_versions, kind=args.kind, since=args.since,
+                          max_file_bytes=args.max_file_mb * 1024 * 1024)
+    try:
+        manifest = export(fdo.store, fdo.index, config.base_url, Path(args.out), options)
+        published = publish(fdo.store, Path(args.out)) if args.publish else None
+    except DumpError as error:
+        print(f"fdo export: {error}", file=sys.stderr)
+        return 2
+    finally:
+        fdo.index.close()
+    print(json.dumps({"feedPosition": manifest["feedPosition"], "counts": manifest["counts"],
+                      "files": len(manifest["files"]), "published": published}))
+    return 0
+
+
+def since_time(text: str) -> str:
+    """A date or an ISO 8601 date-time (UTC if it names no zone), in the index's form."""
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(
+            f"not an ISO 8601 date or date-time: {text!r}") from error
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"not a positive whole number: {text!r}")
+    return int(text)
+
+
 def parser() -> argparse.ArgumentParser:
     main = argparse.ArgumentParser(prog="fdo", description=__doc__)
     commands = main.add_subparsers(dest="command", required=True)
@@ -91,6 +131,17 @@ def parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("load-demo", help="load demo records into an empty repository")
     demo.add_argument("directory", nargs="?", help="a folder of openDS JSON records")
     demo.set_defaults(run=cmd_load_demo)
+    dump = commands.add_parser("export", help="write a bulk dump: gzip NDJSON + manifest")
+    dump.add_argument("--out", required=True, help="a new or empty folder")
+    dump.add_argument("--all-versions", action="store_true",
+                      help="every version with its provenance, not only the latest")
+    dump.add_argument("--kind", choices=sorted(KINDS))
+    dump.add_argument("--since", type=since_time, help="only versions made since this time")
+    dump.add_argument("--max-file-mb", type=positive, default=256,
+                      help="start a new file once one passes this size (default 256)")
+    dump.add_argument("--publish", action="store_true",
+                      help="upload the dump to S3, listed at /dumps/")
+    dump.set_defaults(run=cmd_export)
     return main
 
 

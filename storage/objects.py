@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Protocol
+from pathlib import Path
+from typing import Any, Protocol
 
 import boto3
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
+
+STREAM_CHUNK = 256 * 1024
 
 
 class ObjectMissing(Exception):
@@ -28,6 +31,8 @@ class ObjectStore(Protocol):
     def create(self, key: str, body: bytes) -> None: ...
     def get(self, key: str) -> bytes: ...
     def keys(self, prefix: str, start_after: str = "") -> Iterator[str]: ...
+    def upload(self, key: str, path: Path, content_type: str) -> None: ...
+    def stream(self, key: str) -> tuple[int, Iterator[bytes]]: ...
     def ping(self) -> None: ...
 
 
@@ -92,14 +97,28 @@ class S3ObjectStore:
             raise
 
     def get(self, key: str) -> bytes:
+        body: bytes = self._get_object(key)["Body"].read()
+        return body
+
+    def _get_object(self, key: str) -> Any:
         try:
-            response = self.client.get_object(Bucket=self.bucket, Key=key)
+            return self.client.get_object(Bucket=self.bucket, Key=key)
         except ClientError as error:
             if _status(error) == 404 or _error_code(error) in ("NoSuchKey", "404"):
                 raise ObjectMissing(key) from error
             raise
-        body: bytes = response["Body"].read()
-        return body
+
+    def upload(self, key: str, path: Path, content_type: str) -> None:
+        """A local file to `key`, streamed (multipart when large): for bulk dumps, which
+        are not versions and may be replaced by a later dump of the same name."""
+        self.client.upload_file(str(path), self.bucket, key,
+                                ExtraArgs={"ContentType": content_type})
+
+    def stream(self, key: str) -> tuple[int, Iterator[bytes]]:
+        """The size of `key` and its bytes in chunks, without holding it in memory."""
+        response = self._get_object(key)
+        body = response["Body"]
+        return int(response["ContentLength"]), body.iter_chunks(STREAM_CHUNK)
 
     def keys(self, prefix: str, start_after: str = "") -> Iterator[str]:
         """Every key under `prefix`, in S3's (lexicographic) order, page by page."""

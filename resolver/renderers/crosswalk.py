@@ -289,6 +289,14 @@ def _link_url(value: Any, base_url: str) -> str | None:
     return _url(value) or (pid_url(base_url, pid) if pid else None)
 
 
+def served_content(content: dict[str, Any], base_url: str) -> dict[str, Any]:
+    """What the resolver serves of a version's content: the stored content, plus
+    `dcterms:isReplacedBy` on a tombstone that names a successor."""
+    tombstone = content.get("ods:hasTombstoneMetadata")
+    replaced_by = successor(tombstone, base_url) if isinstance(tombstone, dict) else None
+    return {**content, "dcterms:isReplacedBy": replaced_by} if replaced_by else content
+
+
 def successor(tombstone: dict[str, Any], base_url: str) -> str | None:
     """The PID URL a tombstone names as its replacement (openDS `IsReplacedWith`)."""
     for related in tombstone.get("ods:hasRelatedPIDs") or []:
