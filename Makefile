@@ -73,3 +73,8 @@ wrk:
 # 100,000 specimens, 15-25 minutes; BENCH_OBJECTS=5000 for a quick run.
 bench-resolver: $(STAMP) wrk
 	$(PY) bench/resolver.py
+
+# Harvesting 100,000 specimens via the change feed and a bulk dump; BENCH_OBJECTS as above.
+.PHONY: bench-harvest
+bench-harvest: $(STAMP)
+	$(PY) bench/harvest.py

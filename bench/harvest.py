@@ -1,0 +1,177 @@
+"""Benchmark: harvesting the whole repository via the change feed and via a bulk dump.
+
+    make bench-harvest              # = .venv/bin/python bench/harvest.py (100,000 objects)
+    BENCH_OBJECTS=5000 make bench-harvest       # a quick run
+
+Loads BENCH_OBJECTS realistic specimens into SeaweedFS + SQLite (a quarter with a second
+version, see specimens.py), tombstones 1% of them, and serves them with gunicorn (the
+config of bench/resolver.py). Then, from this process over one keep-alive connection:
+- feed: walks /activity from the first page along `next`, parsing every page (JSON-LD):
+  activities/s and, counting each object once, objects/s. The first fetch of a page is
+  uncached, so page latency is compared on first fetches: the median of the first five
+  pages against the median of the last five full pages (target: within 1.5x);
+- dump: `fdo export` (its own process) of each object's latest version, then a loader
+  reading every line back (gunzip + JSON): objects/s for each, and the export's peak RSS.
+OAI-PMH ListRecords is not built yet (issue 4). Results: stdout and
+bench/results/harvest.json. Every server is on 127.0.0.1 and stopped by its PID.
+"""
+
+from __future__ import annotations
+
+import gzip
+import http.client
+import json
+import os
+import resource
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / "bench"
+sys.path.insert(0, str(BENCH))
+sys.path.insert(0, str(ROOT / "scripts"))
+sys.path.insert(0, str(ROOT))
+
+import servers  # noqa: E402
+from loadgen import gunicorn  # noqa: E402
+from specimens import CURATOR, KIND, load  # noqa: E402
+
+from repository import build_service  # noqa: E402
+from repository.config import Config  # noqa: E402
+
+OBJECTS = int(os.environ.get("BENCH_OBJECTS", "100000"))
+PAGE_SIZE = 1000  # the default FDO_FEED_PAGE_SIZE
+EDGE_PAGES = 5  # pages compared at each end
+LATENCY_TARGET = 1.5
+
+
+def get(connection: http.client.HTTPConnection, path: str) -> tuple[dict[str, Any], float]:
+    started = time.perf_counter()
+    connection.request("GET", path, headers={"Accept": "application/ld+json"})
+    response = connection.getresponse()
+    body = response.read()
+    if response.status != 200:
+        raise RuntimeError(f"{path} answered {response.status}: {body[:300]!r}")
+    document: dict[str, Any] = json.loads(body)
+    return document, time.perf_counter() - started
+
+
+def harvest_feed(port: int, base: str) -> dict[str, Any]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    started = time.perf_counter()
+    collection, _ = get(connection, "/activity")
+    path: str | None = collection["first"]["id"].removeprefix(base)
+    latencies: list[float] = []
+    activities, objects = 0, set()
+    while path:
+        page, seconds = get(connection, path)
+        items = page["orderedItems"]
+        if len(items) == PAGE_SIZE:
+            latencies.append(seconds)
+        activities += len(items)
+        objects.update(item["object"]["dcterms:isVersionOf"] for item in items)
+        path = page["next"]["id"].removeprefix(base) if "next" in page else None
+    elapsed = time.perf_counter() - started
+    connection.close()
+    first = statistics.median(latencies[:EDGE_PAGES])
+    last = statistics.median(latencies[-EDGE_PAGES:])
+    return {"activities": activities, "objects": len(objects), "seconds": elapsed,
+            "activities_per_s": activities / elapsed, "objects_per_s": len(objects) / elapsed,
+            "full_pages": len(latencies), "first_pages_ms": 1000 * first,
+            "last_pages_ms": 1000 * last, "last_over_first": last / first,
+            "target": LATENCY_TARGET, "met": last / first <= LATENCY_TARGET}
+
+
+def harvest_dump(config: Config, folder: Path) -> dict[str, Any]:
+    """`fdo export` in its own process (so its peak RSS is its own), then a loader."""
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "repository.cli", "export", "--out", str(folder)],
+                   env={**os.environ, **config.to_environment()}, cwd=ROOT, check=True,
+                   stdout=subprocess.DEVNULL, timeout=3600)
+    exported = time.perf_counter() - started
+    rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    manifest = json.loads((folder / "manifest.json").read_text())
+    started = time.perf_counter()
+    loaded = 0
+    for item in manifest["files"]:
+        with gzip.open(folder / item["name"], "rt", encoding="utf-8") as lines:
+            for line in lines:
+                json.loads(line)
+                loaded += 1
+    read = time.perf_counter() - started
+    return {"objects": loaded, "export_seconds": exported,
+            "export_objects_per_s": loaded / exported, "load_seconds": read,
+            "load_objects_per_s": loaded / read, "files": len(manifest["files"]),
+            "bytes": sum(item["bytes"] for item in manifest["files"]),
+            "export_peak_rss_mb": rss_mb}
+
+
+def tombstone_some(fdo: Any, pids: list[str]) -> int:
+    gone = pids[::100]
+    for pid in gone:
+        prefix, suffix = pid.split("/")
+        fdo.tombstone(KIND, prefix, suffix, "benchmark: a duplicate", None, None, CURATOR)
+    return len(gone)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM stops the servers in order, as Ctrl-C does
+
+
+def run(tmp: Path, s3: servers.S3Server) -> dict[str, Any]:
+    servers.create_bucket(s3, "bench")
+    port = servers.free_port()
+    config = replace(Config(), base_url=f"http://127.0.0.1:{port}", s3_endpoint=s3.endpoint,
+                     s3_bucket="bench", s3_access_key=s3.access_key,
+                     s3_secret_key=s3.secret_key, s3_region=s3.region,
+                     database_url=f"sqlite:///{tmp}/index.sqlite3", port=port,
+                     feed_page_size=PAGE_SIZE)
+    fdo = build_service(config)
+    loaded = load(fdo, 0, OBJECTS)
+    tombstones = tombstone_some(fdo, loaded.pids)
+    app = gunicorn("wsgi:app", port, ROOT, tmp / "app.log", config.to_environment())
+    try:
+        feed = harvest_feed(port, config.base_url)
+        print(f"feed: {feed['activities']:,} activities ({feed['objects']:,} objects) in "
+              f"{feed['seconds']:.1f}s: {feed['activities_per_s']:.0f} activities/s, "
+              f"{feed['objects_per_s']:.0f} objects/s; first pages "
+              f"{feed['first_pages_ms']:.1f} ms, last pages {feed['last_pages_ms']:.1f} ms "
+              f"({feed['last_over_first']:.2f}x, target <= {LATENCY_TARGET}x)", flush=True)
+    finally:
+        servers.stop_process(app.process)
+    fdo.index.close()
+    dump = harvest_dump(config, tmp / "dump")
+    print(f"dump: {dump['objects']:,} objects exported in {dump['export_seconds']:.1f}s "
+          f"({dump['export_objects_per_s']:.0f}/s, {dump['files']} file(s), "
+          f"{dump['bytes'] / 1e6:.1f} MB, peak RSS {dump['export_peak_rss_mb']:.0f} MB), "
+          f"read back in {dump['load_seconds']:.1f}s ({dump['load_objects_per_s']:.0f}/s)",
+          flush=True)
+    return {"objects": OBJECTS, "tombstones": tombstones, "load": loaded.summary(),
+            "feed": feed, "dump": dump}
+
+
+def main() -> int:
+    signal.signal(signal.SIGTERM, _interrupt)
+    with tempfile.TemporaryDirectory(prefix="fdo-bench-harvest-") as name:
+        tmp = Path(name)
+        s3 = servers.start_seaweedfs(tmp / "s3")
+        try:
+            summary = run(tmp, s3)
+        finally:
+            s3.stop()
+    out = ROOT / "bench" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "harvest.json").write_text(json.dumps(summary, indent=2))
+    print(f"\nresults: {out / 'harvest.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
