@@ -23,11 +23,9 @@ import http.client
 import json
 import os
 import resource
-import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -40,7 +38,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 sys.path.insert(0, str(ROOT))
 
 import servers  # noqa: E402
-from loadgen import gunicorn  # noqa: E402
+from loadgen import gunicorn, run_benchmark  # noqa: E402
 from specimens import CURATOR, KIND, load  # noqa: E402
 
 from repository import build_service  # noqa: E402
@@ -121,10 +119,6 @@ def tombstone_some(fdo: Any, pids: list[str]) -> int:
     return len(gone)
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt  # SIGTERM stops the servers in order, as Ctrl-C does
-
-
 def run(tmp: Path, s3: servers.S3Server) -> dict[str, Any]:
     servers.create_bucket(s3, "bench")
     port = servers.free_port()
@@ -158,19 +152,7 @@ def run(tmp: Path, s3: servers.S3Server) -> dict[str, Any]:
 
 
 def main() -> int:
-    signal.signal(signal.SIGTERM, _interrupt)
-    with tempfile.TemporaryDirectory(prefix="fdo-bench-harvest-") as name:
-        tmp = Path(name)
-        s3 = servers.start_seaweedfs(tmp / "s3")
-        try:
-            summary = run(tmp, s3)
-        finally:
-            s3.stop()
-    out = ROOT / "bench" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "harvest.json").write_text(json.dumps(summary, indent=2))
-    print(f"\nresults: {out / 'harvest.json'}")
-    return 0
+    return run_benchmark("harvest", run)
 
 
 if __name__ == "__main__":

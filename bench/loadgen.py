@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import base64
 import http.client
+import json
 import os
 import re
+import signal
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +36,30 @@ GUNICORN = ["--worker-class", "gthread", "--workers", "2", "--threads", "4",
             "--keep-alive", "30", "--log-level", "warning", "--reuse-port"]
 Request = tuple[str, str]  # (path, Accept)
 SERVER_HEADERS = {"date", "server", "connection", "keep-alive"}  # gunicorn adds its own
+
+
+# -- a benchmark's run -----------------------------------------------------------------
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM stops the servers in order, as Ctrl-C does
+
+
+def run_benchmark(name: str, run: Callable[[Path, servers.S3Server], dict[str, Any]]) -> int:
+    """`run` in a temporary folder with its own SeaweedFS (stopped however it ends);
+    its summary goes to bench/results/<name>.json."""
+    signal.signal(signal.SIGTERM, _interrupt)
+    with tempfile.TemporaryDirectory(prefix=f"fdo-bench-{name}-") as folder:
+        tmp = Path(folder)
+        s3 = servers.start_seaweedfs(tmp / "s3")
+        try:
+            summary = run(tmp, s3)
+        finally:
+            s3.stop()
+    out = BENCH / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{name}.json").write_text(json.dumps(summary, indent=2))
+    print(f"\nresults: {out / (name + '.json')}")
+    return 0
 
 
 # -- servers --------------------------------------------------------------------------

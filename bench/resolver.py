@@ -25,10 +25,8 @@ from __future__ import annotations
 import json
 import os
 import random
-import signal
 import statistics
 import sys
-import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -48,6 +46,7 @@ from loadgen import (  # noqa: E402
     WRK_THREADS,
     Served,
     gunicorn,
+    run_benchmark,
     warm_up,
     wrk,
 )
@@ -165,10 +164,6 @@ def p99_growth(small: list[dict[str, Any]], large: list[dict[str, Any]]) -> list
 
 # -- the run --------------------------------------------------------------------------
 
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt  # SIGTERM stops the servers in order, as Ctrl-C does
-
-
 def run(tmp: Path, s3: servers.S3Server) -> dict[str, Any]:
     servers.create_bucket(s3, "bench")
     port = servers.free_port()
@@ -208,19 +203,7 @@ def run(tmp: Path, s3: servers.S3Server) -> dict[str, Any]:
 def main() -> int:
     if OBJECTS <= FIRST:
         sys.exit(f"BENCH_OBJECTS must be more than {FIRST:,} (the first size measured)")
-    signal.signal(signal.SIGTERM, _interrupt)
-    with tempfile.TemporaryDirectory(prefix="fdo-bench-resolver-") as name:
-        tmp = Path(name)
-        s3 = servers.start_seaweedfs(tmp / "s3")
-        try:
-            summary = run(tmp, s3)
-        finally:
-            s3.stop()
-    out = ROOT / "bench" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "resolver.json").write_text(json.dumps(summary, indent=2))
-    print(f"\nresults: {out / 'resolver.json'}")
-    return 0
+    return run_benchmark("resolver", run)
 
 
 if __name__ == "__main__":
