@@ -41,7 +41,6 @@ CONTEXT: list[Any] = [jsonld.ACTIVITY_STREAMS,
                        "dcterms:isVersionOf": {"@type": "@id"}}]
 PREFIXES = {"as": "https://www.w3.org/ns/activitystreams#", "ods": ODS,
             "dcterms": "http://purl.org/dc/terms/"}
-ACTIVITY_TYPES = {"Create": "Create", "Update": "Update", "Tombstone": "Delete"}
 ACTOR_TYPES = {"schema:Person": "Person", "schema:Organization": "Organization",
                "schema:SoftwareApplication": "Application"}
 FULL_PAGES_CACHED = 256

@@ -8,6 +8,7 @@ and PostgreSQL.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
@@ -233,10 +234,17 @@ class _DriverStatement:
                 cursor.close()
                 return tuple(row) if row is not None else None
             except self.engine.dialect.loaded_dbapi.Error:
-                self._local.connection = None
+                self._drop(connection)
                 if attempt == 2:
                     raise
         raise AssertionError("unreachable")
+
+    def _drop(self, connection: Any) -> None:
+        self._local.connection = None
+        with self._lock:
+            self._opened = [kept for kept in self._opened if kept is not connection]
+        with contextlib.suppress(self.engine.dialect.loaded_dbapi.Error):
+            connection.close()  # already broken: closing is only tidying up
 
     def _connection(self) -> Any:
         connection = getattr(self._local, "connection", None)
