@@ -22,7 +22,6 @@ import gzip
 import http.client
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -90,11 +89,15 @@ def harvest_feed(port: int, base: str) -> dict[str, Any]:
 def harvest_dump(config: Config, folder: Path) -> dict[str, Any]:
     """`fdo export` in its own process (so its peak RSS is its own), then a loader."""
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "repository.cli", "export", "--out", str(folder)],
-                   env={**os.environ, **config.to_environment()}, cwd=ROOT, check=True,
-                   stdout=subprocess.DEVNULL, timeout=3600)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "repository.cli", "export", "--out", str(folder)],
+        env={**os.environ, **config.to_environment()}, cwd=ROOT, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(process.pid, 0)  # this child's own peak RSS, no one else's
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise RuntimeError(f"fdo export failed ({process.returncode})")
     exported = time.perf_counter() - started
-    rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    rss_mb = usage.ru_maxrss / 1024
     manifest = json.loads((folder / "manifest.json").read_text())
     started = time.perf_counter()
     loaded = 0
