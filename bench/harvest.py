@@ -92,7 +92,13 @@ def harvest_dump(config: Config, folder: Path) -> dict[str, Any]:
     process = subprocess.Popen(
         [sys.executable, "-m", "repository.cli", "export", "--out", str(folder)],
         env={**os.environ, **config.to_environment()}, cwd=ROOT, stdout=subprocess.DEVNULL)
-    _, status, usage = os.wait4(process.pid, 0)  # this child's own peak RSS, no one else's
+    peaks = {"RssAnon": 0, "RssFile": 0}  # heap, and file pages mapped (SQLite's mmap)
+    while True:  # wait4: this child's own peak RSS, no one else's
+        ended, status, usage = os.wait4(process.pid, os.WNOHANG)
+        if ended:
+            break
+        peaks = _resident(process.pid, peaks)
+        time.sleep(0.2)
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode != 0:
         raise RuntimeError(f"fdo export failed ({process.returncode})")
@@ -111,7 +117,19 @@ def harvest_dump(config: Config, folder: Path) -> dict[str, Any]:
             "export_objects_per_s": loaded / exported, "load_seconds": read,
             "load_objects_per_s": loaded / read, "files": len(manifest["files"]),
             "bytes": sum(item["bytes"] for item in manifest["files"]),
-            "export_peak_rss_mb": rss_mb}
+            "export_peak_rss_mb": rss_mb, "export_peak_anon_mb": peaks["RssAnon"] / 1024,
+            "export_peak_file_mb": peaks["RssFile"] / 1024}
+
+
+def _resident(pid: int, peaks: dict[str, int]) -> dict[str, int]:
+    """The larger of `peaks` and the process's current resident kB, by kind."""
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:
+        return peaks  # it has just ended
+    now = {name: int(rest.split()[0]) for name, _, rest in
+           (line.partition(":") for line in lines) if name in peaks}
+    return {name: max(value, now.get(name, 0)) for name, value in peaks.items()}
 
 
 def tombstone_some(fdo: Any, pids: list[str]) -> int:
@@ -147,7 +165,9 @@ def run(tmp: Path, s3: servers.S3Server) -> dict[str, Any]:
     dump = harvest_dump(config, tmp / "dump")
     print(f"dump: {dump['objects']:,} objects exported in {dump['export_seconds']:.1f}s "
           f"({dump['export_objects_per_s']:.0f}/s, {dump['files']} file(s), "
-          f"{dump['bytes'] / 1e6:.1f} MB, peak RSS {dump['export_peak_rss_mb']:.0f} MB), "
+          f"{dump['bytes'] / 1e6:.1f} MB, peak RSS {dump['export_peak_rss_mb']:.0f} MB: "
+          f"heap {dump['export_peak_anon_mb']:.0f} MB, mapped files "
+          f"{dump['export_peak_file_mb']:.0f} MB), "
           f"read back in {dump['load_seconds']:.1f}s ({dump['load_objects_per_s']:.0f}/s)",
           flush=True)
     return {"objects": OBJECTS, "tombstones": tombstones, "load": loaded.summary(),
