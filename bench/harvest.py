@@ -26,7 +26,6 @@ import statistics
 import subprocess
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +36,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 sys.path.insert(0, str(ROOT))
 
 import servers  # noqa: E402
-from loadgen import gunicorn, run_benchmark  # noqa: E402
+from loadgen import bench_config, gunicorn, run_benchmark  # noqa: E402
 from specimens import CURATOR, KIND, load  # noqa: E402
 
 from repository import build_service  # noqa: E402
@@ -141,13 +140,8 @@ def tombstone_some(fdo: Any, pids: list[str]) -> int:
 
 
 def run(tmp: Path, s3: servers.S3Server) -> dict[str, Any]:
-    servers.create_bucket(s3, "bench")
-    port = servers.free_port()
-    config = replace(Config(), base_url=f"http://127.0.0.1:{port}", s3_endpoint=s3.endpoint,
-                     s3_bucket="bench", s3_access_key=s3.access_key,
-                     s3_secret_key=s3.secret_key, s3_region=s3.region,
-                     database_url=f"sqlite:///{tmp}/index.sqlite3", port=port,
-                     feed_page_size=PAGE_SIZE)
+    config = bench_config(tmp, s3, feed_page_size=PAGE_SIZE)
+    port = config.port
     fdo = build_service(config)
     loaded = load(fdo, 0, OBJECTS)
     tombstones = tombstone_some(fdo, loaded.pids)

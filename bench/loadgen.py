@@ -18,11 +18,13 @@ import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import servers
+
+from repository.config import Config
 
 BENCH = Path(__file__).resolve().parent
 SECONDS = int(os.environ.get("BENCH_SECONDS", "5"))
@@ -60,6 +62,17 @@ def run_benchmark(name: str, run: Callable[[Path, servers.S3Server], dict[str, A
     (out / f"{name}.json").write_text(json.dumps(summary, indent=2))
     print(f"\nresults: {out / (name + '.json')}")
     return 0
+
+
+def bench_config(tmp: Path, s3: servers.S3Server, **settings: Any) -> Config:
+    """The repository's config for a benchmark: its own bucket on `s3`, a SQLite index in
+    `tmp`, a base URL on a free port of 127.0.0.1."""
+    servers.create_bucket(s3, "bench")
+    port = servers.free_port()
+    return replace(Config(), base_url=f"http://127.0.0.1:{port}", s3_endpoint=s3.endpoint,
+                   s3_bucket="bench", s3_access_key=s3.access_key,
+                   s3_secret_key=s3.secret_key, s3_region=s3.region,
+                   database_url=f"sqlite:///{tmp}/index.sqlite3", port=port, **settings)
 
 
 # -- servers --------------------------------------------------------------------------

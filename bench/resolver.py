@@ -28,7 +28,6 @@ import random
 import statistics
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +44,7 @@ from loadgen import (  # noqa: E402
     SECONDS,
     WRK_THREADS,
     Served,
+    bench_config,
     gunicorn,
     run_benchmark,
     warm_up,
@@ -53,7 +53,6 @@ from loadgen import (  # noqa: E402
 from specimens import load  # noqa: E402
 
 from repository import build_service  # noqa: E402
-from repository.config import Config  # noqa: E402
 
 OBJECTS = int(os.environ.get("BENCH_OBJECTS", "100000"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
@@ -165,12 +164,8 @@ def p99_growth(small: list[dict[str, Any]], large: list[dict[str, Any]]) -> list
 # -- the run --------------------------------------------------------------------------
 
 def run(tmp: Path, s3: servers.S3Server) -> dict[str, Any]:
-    servers.create_bucket(s3, "bench")
-    port = servers.free_port()
-    config = replace(Config(), base_url=f"http://127.0.0.1:{port}", s3_endpoint=s3.endpoint,
-                     s3_bucket="bench", s3_access_key=s3.access_key,
-                     s3_secret_key=s3.secret_key, s3_region=s3.region,
-                     database_url=f"sqlite:///{tmp}/index.sqlite3", port=port)
+    config = bench_config(tmp, s3)
+    port = config.port
     fdo = build_service(config)
     loads = [load(fdo, 0, FIRST)]
     pids = list(loads[0].pids)

@@ -18,18 +18,18 @@ in sync, tombstones included.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import Any
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, current_app
 
 from resolver import negotiation as n
+from resolver import representations as reps
 from resolver.lookup import BoundedCache
 from resolver.pids import pid_url
 from resolver.renderers import jsonld, rdf
-from resolver.responses import CORS_HEADERS, base_url
-from resolver.views import IMMUTABLE, negotiate
+from resolver.responses import CORS_HEADERS, base_url, digest_tagged
+from resolver.views import IMMUTABLE, lookup, negotiate
 from schemas import KINDS
 from storage.index import FeedEntry, Index
 
@@ -51,8 +51,7 @@ class UnknownPage(LookupError):
 
 
 def index() -> Index:
-    found: Index = current_app.extensions["lookup"].index
-    return found
+    return lookup().index
 
 
 def full_pages() -> BoundedCache[tuple[int, str], bytes]:
@@ -163,14 +162,5 @@ def _render(document: dict[str, Any], choice: n.Choice) -> bytes:
 
 
 def _send(body: bytes, choice: n.Choice, immutable: bool) -> Response:
-    offer = choice.offer
-    content_type = {n.TURTLE: "text/turtle; charset=utf-8",
-                    n.NTRIPLES: "application/n-triples; charset=utf-8"}.get(
-                        offer, offer.media_type)
-    etag = hashlib.sha256(body).hexdigest()
-    response = Response(body, content_type=content_type, headers={
-        "ETag": f'"{etag}"', "Vary": "Accept",
-        "Cache-Control": IMMUTABLE if immutable else "no-cache", **CORS_HEADERS})
-    if request.if_none_match.contains(etag):
-        response.status_code = 304
-    return response
+    return digest_tagged(body, reps.content_type(choice.offer, ""),
+                         IMMUTABLE if immutable else "no-cache", Vary="Accept", **CORS_HEADERS)

@@ -12,7 +12,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app
 
 from resolver.responses import CORS_HEADERS, base_url
-from resolver.views import IMMUTABLE
+from resolver.views import IMMUTABLE, lookup
 from storage.objects import ObjectMissing, ObjectStore
 
 dumps = Blueprint("dumps", __name__)
@@ -28,8 +28,7 @@ class UnknownDump(LookupError):
 
 
 def store() -> ObjectStore:
-    found: ObjectStore = current_app.extensions["lookup"].store
-    return found
+    return lookup().store
 
 
 def listing(base: str, manifests: list[tuple[str, dict[str, Any]]],

@@ -3,6 +3,7 @@ format the client negotiated."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -51,6 +52,18 @@ class PreparedResponse(Response):
         if self.status_code == 304:  # drops the entity headers
             return super().get_wsgi_headers(environ)
         return self.headers  # no Location to make absolute, Content-Length already set
+
+
+def digest_tagged(body: bytes, content_type: str, cache_control: str,
+                  **headers: str) -> Response:
+    """A response whose strong ETag is the SHA-256 of its body (for documents built per
+    request, such as feed pages and sitemaps): 304 when `If-None-Match` names it."""
+    etag = hashlib.sha256(body).hexdigest()
+    response = Response(body, content_type=content_type, headers={
+        "ETag": f'"{etag}"', "Cache-Control": cache_control, **headers})
+    if request.if_none_match.contains(etag):
+        response.status_code = 304
+    return response
 
 
 def negotiated_error(status: int, code: str, message: str, **extra: Any) -> Response:

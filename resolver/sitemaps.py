@@ -10,13 +10,13 @@ however large the repository: no OFFSET. Tombstoned objects (410) are left out.
 
 from __future__ import annotations
 
-import hashlib
 from xml.sax.saxutils import escape
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response
 
 from resolver.pids import pid_url
-from resolver.responses import base_url
+from resolver.responses import base_url, digest_tagged
+from resolver.views import lookup
 from storage.index import Index
 
 sitemaps = Blueprint("sitemaps", __name__)
@@ -30,8 +30,7 @@ class UnknownSitemap(LookupError):
 
 
 def index() -> Index:
-    found: Index = current_app.extensions["lookup"].index
-    return found
+    return lookup().index
 
 
 def sitemap_count(feed_length: int) -> int:
@@ -70,9 +69,4 @@ def sitemap(number: int) -> Response:
 
 
 def _send(body: bytes, content_type: str) -> Response:
-    etag = hashlib.sha256(body).hexdigest()
-    response = Response(body, content_type=content_type,
-                        headers={"ETag": f'"{etag}"', "Cache-Control": "no-cache"})
-    if request.if_none_match.contains(etag):
-        response.status_code = 304
-    return response
+    return digest_tagged(body, content_type, "no-cache")
