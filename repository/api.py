@@ -12,7 +12,7 @@ from repository.provenance import Agent
 from repository.services import FDOService
 from repository.tokens import agent_for
 from resolver.pids import pid_url
-from storage.index import VersionRow
+from storage.models import VersionRow
 from storage.versions import VersionRecord
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")

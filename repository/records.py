@@ -6,7 +6,7 @@ from typing import Any
 
 from resolver.pids import find_pid
 from schemas import Kind
-from storage.index import VersionEntry
+from storage.models import VersionEntry
 from storage.versions import VersionRecord
 
 ACTIVE = "Active"
@@ -131,4 +131,16 @@ def index_entry(record: VersionRecord) -> VersionEntry:
         physical_id=str(physical_id) if live_specimen and physical_id else None,
         summary=change_summary(record),
         links=links_of(content),
+        organisation_id=organisation_id(content),
+        organisation_name=str(content.get("ods:organisationName") or "")[:512] or None,
     )
+
+
+def organisation_id(content: dict[str, Any]) -> str | None:
+    """`ods:organisationID` in its https form (openDS also allows http), so one
+    organisation is one OAI set however its records spell it."""
+    value = content.get("ods:organisationID")
+    if not isinstance(value, str) or not value.strip() or len(value) > 128:
+        return None
+    value = value.strip()
+    return "https://" + value[len("http://"):] if value.startswith("http://") else value

@@ -27,7 +27,8 @@ from repository.records import (
 from repository.validation import Validator
 from resolver.pids import MalformedPID, PidRef, canonical_pid, mint_suffix, parse_pid, pid_url
 from schemas import KINDS, Kind
-from storage.index import Index, ObjectState, OutOfStep, PhysicalIdTaken, VersionClash, VersionRow
+from storage.index import Index, OutOfStep, PhysicalIdTaken, VersionClash
+from storage.models import ObjectState, VersionRow
 from storage.objects import ObjectExists, ObjectMissing, ObjectStore
 from storage.versions import VersionRecord, version_key
 

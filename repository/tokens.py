@@ -9,7 +9,8 @@ from urllib.parse import quote
 
 from repository import errors
 from repository.provenance import Agent, now_iso
-from storage.index import Index, TokenRow
+from storage.index import Index
+from storage.models import TokenRow
 
 ROLES = ("curator", "machine")
 _ORCID = re.compile(r"^(?:https?://orcid\.org/)?(\d{4}-\d{4}-\d{4}-\d{3}[\dX])$")

@@ -31,7 +31,8 @@ from resolver.renderers import jsonld, rdf
 from resolver.responses import CORS_HEADERS, base_url, digest_tagged
 from resolver.views import IMMUTABLE, lookup, negotiate
 from schemas import KINDS
-from storage.index import FeedEntry, Index
+from storage.index import Index
+from storage.models import FeedEntry
 
 activity = Blueprint("activity", __name__)
 FEED_OFFERS = (n.JSONLD, n.JSON, n.TURTLE, n.NTRIPLES)

@@ -14,7 +14,8 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
-from storage.index import Index, ObjectState, VersionRow
+from storage.index import Index
+from storage.models import ObjectState, VersionRow
 from storage.objects import ObjectStore
 from storage.versions import VersionRecord, version_key
 

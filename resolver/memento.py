@@ -15,7 +15,7 @@ from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
 
 from resolver.pids import pid_url
-from storage.index import VersionRow
+from storage.models import VersionRow
 
 LINK_FORMAT = "application/link-format"
 

@@ -16,7 +16,7 @@ from resolver.renderers.citation import bibliography
 from resolver.renderers.html import HistoryEntry, LandingPage, Related
 from resolver.renderers.schemaorg import schema_org, schema_org_type
 from resolver.signposting import Subject, format_url, links
-from storage.index import ObjectState
+from storage.models import ObjectState
 from storage.versions import VersionRecord
 
 MEDIA = "digital-media"

@@ -28,7 +28,7 @@ from resolver.renderers.crosswalk import served_content
 from resolver.renderers.html import render_landing
 from resolver.responses import CORS_HEADERS, PreparedResponse, base_url, cors, json_response
 from resolver.signposting import LINKSET, LINKSET_JSON, header, links, linkset_json, linkset_text
-from storage.index import ObjectState
+from storage.models import ObjectState
 
 resolver = Blueprint("resolver", __name__)
 IMMUTABLE = "public, max-age=31536000, immutable"

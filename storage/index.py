@@ -1,9 +1,8 @@
 """The SQL index: which version of each object is current, and how to find things fast.
 
 It is derived data. Everything here except API tokens can be rebuilt from S3
-(`fdo rebuild-index`). Timestamps are stored as fixed-width ISO 8601 UTC strings
-(`2026-11-22T10:00:00.123Z`) so they sort, compare and round-trip identically on SQLite
-and PostgreSQL.
+(`fdo rebuild-index`). The tables are in storage/models.py; the harvesters' reads (change
+feed, sitemaps, dumps, OAI-PMH) in storage/harvest.py.
 """
 
 from __future__ import annotations
@@ -11,127 +10,41 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, fields
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
-    ForeignKey,
-    String,
     bindparam,
+    case,
     create_engine,
     delete,
     event,
-    exists,
     func,
     insert,
     select,
     text,
     update,
 )
-from sqlalchemy import Index as SqlIndex
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, ProgrammingError
-from sqlalchemy.orm import DeclarativeBase, Mapped, aliased, mapped_column, sessionmaker
+from sqlalchemy.orm import sessionmaker
 from sqlalchemy.sql import Select
 
+from storage.harvest import FEED_LENGTH, HarvestReads
+from storage.models import (
+    FEED,
+    OBJECT_COLUMNS,
+    OBJECT_TABLES,
+    Base,
+    CounterRow,
+    LinkRow,
+    ObjectRow,
+    ObjectState,
+    TokenRow,
+    VersionEntry,
+    VersionRow,
+)
 
-class Base(DeclarativeBase):
-    pass
-
-
-class ObjectRow(Base):
-    """One row per PID: its current version."""
-
-    __tablename__ = "fdo_objects"
-    pid: Mapped[str] = mapped_column(String(128), primary_key=True)
-    kind: Mapped[str] = mapped_column(String(32))
-    version: Mapped[int]
-    digest: Mapped[str] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(16))
-    created: Mapped[str] = mapped_column(String(24))
-    modified: Mapped[str] = mapped_column(String(24))
-    # The normalised physical specimen ID of a *live* specimen (NULL once tombstoned):
-    # the unique index is what keeps one digital specimen per physical specimen.
-    physical_id: Mapped[str | None] = mapped_column(String(512), unique=True)
-    # When an object linked with this one last changed (its media, an annotation on it,
-    # the specimen a media object shows): with `version`, it names everything a response
-    # about this object shows, so the resolver caches by it, not querying linked objects.
-    linked_modified: Mapped[str | None] = mapped_column(String(24))
-
-
-@dataclass(frozen=True, slots=True)
-class ObjectState:
-    """An object's row as read on the hot path: a plain value, since building an ORM
-    instance costs more than the primary-key query that fills it."""
-
-    pid: str
-    kind: str
-    version: int
-    digest: str
-    status: str
-    created: str
-    modified: str
-    physical_id: str | None
-    linked_modified: str | None
-
-
-class VersionRow(Base):
-    __tablename__ = "fdo_versions"
-    pid: Mapped[str] = mapped_column(ForeignKey("fdo_objects.pid"), primary_key=True)
-    # The primary key (pid, version) is what allocates version numbers atomically.
-    version: Mapped[int] = mapped_column(primary_key=True)
-    digest: Mapped[str] = mapped_column(String(64))
-    previous_digest: Mapped[str | None] = mapped_column(String(64))
-    content_digest: Mapped[str] = mapped_column(String(64))
-    created: Mapped[str] = mapped_column(String(24))
-    activity: Mapped[str] = mapped_column(String(16))
-    agent_id: Mapped[str] = mapped_column(String(512))
-    agent_name: Mapped[str] = mapped_column(String(512))
-    status: Mapped[str] = mapped_column(String(16))
-    # A readable line on what the version changed, for history listings (landing pages).
-    summary: Mapped[str] = mapped_column(String(512), default="")
-    # The requesting agent's openDS @type (schema:Person, schema:SoftwareApplication, ...).
-    agent_type: Mapped[str] = mapped_column(String(64), default="")
-    # The version's place in the change feed: 1, 2, 3, ... with no gaps, in commit order
-    # (see `_next_sequence`). rebuild-index renumbers the feed in time order.
-    sequence: Mapped[int | None] = mapped_column(BigInteger, unique=True)
-
-
-class CounterRow(Base):
-    """Named counters; `feed` is the last change-feed position handed out."""
-
-    __tablename__ = "fdo_counters"
-    name: Mapped[str] = mapped_column(String(32), primary_key=True)
-    value: Mapped[int] = mapped_column(BigInteger)
-
-
-class LinkRow(Base):
-    """Which object points at which: media at their specimen, annotations at their
-    target. Holds the links of each object's current version only (none once tombstoned),
-    so a landing page finds an object's media and annotations with one indexed query."""
-
-    __tablename__ = "fdo_links"
-    source: Mapped[str] = mapped_column(ForeignKey("fdo_objects.pid"), primary_key=True)
-    relation: Mapped[str] = mapped_column(String(64), primary_key=True)
-    target: Mapped[str] = mapped_column(String(128), primary_key=True)
-
-
-class TokenRow(Base):
-    """API tokens: only the SHA-256 of the token is stored. Not rebuilt from S3 (secrets
-    do not belong in the object store); rebuild-index leaves this table alone."""
-
-    __tablename__ = "api_tokens"
-    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
-    name: Mapped[str] = mapped_column(String(256))
-    orcid: Mapped[str | None] = mapped_column(String(64))
-    role: Mapped[str] = mapped_column(String(16))
-    created: Mapped[str] = mapped_column(String(24))
-
-
-OBJECT_COLUMNS = tuple(ObjectRow.__table__.columns)
-if [column.name for column in OBJECT_COLUMNS] != [f.name for f in fields(ObjectState)]:
-    raise TypeError("ObjectState must list ObjectRow's columns in table order")
 # The resolver's hot statements, built once: building a statement costs more than
 # running it on an indexed key.
 _CURRENT = select(*OBJECT_COLUMNS).where(ObjectRow.pid == bindparam("pid"))
@@ -145,62 +58,6 @@ _OUTGOING = (select(LinkRow.relation, *OBJECT_COLUMNS)
              .join(ObjectRow, ObjectRow.pid == LinkRow.target)
              .where(LinkRow.source == bindparam("pid"))
              .order_by(ObjectRow.created).limit(bindparam("limit")))
-SqlIndex("ix_fdo_objects_kind_modified", ObjectRow.kind, ObjectRow.modified)
-SqlIndex("ix_fdo_links_target", LinkRow.target, LinkRow.relation)
-# Rebuilt from S3; dropped in this order (links and versions reference objects).
-OBJECT_TABLES = ("fdo_links", "fdo_versions", "fdo_objects", "fdo_counters")
-FEED = "feed"
-_FEED_COLUMNS = (VersionRow.sequence, VersionRow.pid, VersionRow.version, ObjectRow.kind,
-                 VersionRow.created, VersionRow.activity, VersionRow.status,
-                 VersionRow.agent_id, VersionRow.agent_name, VersionRow.agent_type)
-_FEED = (select(*_FEED_COLUMNS).join(ObjectRow, ObjectRow.pid == VersionRow.pid)
-         .where(VersionRow.sequence > bindparam("after"))
-         .order_by(VersionRow.sequence).limit(bindparam("limit")))
-_FEED_LENGTH = select(CounterRow.value).where(CounterRow.name == FEED)
-_CREATED_IN_FEED_RANGE = (
-    select(ObjectRow.pid, ObjectRow.modified)
-    .join(VersionRow, (VersionRow.pid == ObjectRow.pid) & (VersionRow.version == 1))
-    .where(VersionRow.sequence > bindparam("after"), VersionRow.sequence <= bindparam("upto"),
-           ObjectRow.status != "Tombstone")
-    .order_by(VersionRow.sequence))
-
-
-@dataclass(frozen=True, slots=True)
-class FeedEntry:
-    """One version as the change feed shows it."""
-
-    sequence: int
-    pid: str
-    version: int
-    kind: str
-    created: str
-    activity: str
-    status: str
-    agent_id: str
-    agent_name: str
-    agent_type: str
-
-
-@dataclass(frozen=True)
-class VersionEntry:
-    """What the index learns from one version record."""
-
-    pid: str
-    kind: str
-    version: int
-    digest: str
-    previous_digest: str | None
-    content_digest: str
-    created: str  # when this version was made
-    object_created: str  # when version 1 was made
-    activity: str
-    agent_id: str
-    agent_name: str
-    status: str
-    physical_id: str | None
-    summary: str = ""
-    links: tuple[tuple[str, str], ...] = ()  # (relation, target PID) of this version
-    agent_type: str = ""
 
 
 class _DriverStatement:
@@ -299,7 +156,7 @@ def _enable_sqlite_foreign_keys(engine: Engine) -> None:
         cursor.close()
 
 
-class Index:
+class Index(HarvestReads):
     def __init__(self, url: str) -> None:
         # A server's connections can go stale (a PostgreSQL restart): ping them on checkout.
         # A SQLite file cannot, and its ping would double the cost of every lookup.
@@ -321,7 +178,7 @@ class Index:
             try:
                 Base.metadata.create_all(self.engine)
                 with self.engine.begin() as connection:
-                    if connection.scalar(_FEED_LENGTH) is None:
+                    if connection.scalar(FEED_LENGTH) is None:
                         connection.execute(insert(CounterRow).values(name=FEED, value=0))
                 return
             except (IntegrityError, ProgrammingError):
@@ -396,66 +253,6 @@ class Index:
             return [(source, relation, target) for source, relation, target
                     in connection.execute(query)]
 
-    def feed(self, after: int, limit: int) -> list[FeedEntry]:
-        """The change feed from position `after + 1` on, at most `limit` entries."""
-        with self.engine.connect() as connection:
-            rows: list[Any] = list(connection.execute(_FEED, {"after": after, "limit": limit}))
-        return [FeedEntry(*row) for row in rows]
-
-    def feed_length(self) -> int:
-        """How many versions the change feed holds: its last position."""
-        with self.engine.connect() as connection:
-            return int(connection.scalar(_FEED_LENGTH) or 0)
-
-    def live_objects_created(self, after: int, upto: int) -> list[tuple[str, str]]:
-        """(PID, modified) of the live objects whose version 1 has a feed position in
-        (after, upto], in feed order: one range scan of the sequence index."""
-        with self.engine.connect() as connection:
-            return [(pid, modified) for pid, modified in connection.execute(
-                _CREATED_IN_FEED_RANGE, {"after": after, "upto": upto})]
-
-    def versions_at(self, position: int, after: int, limit: int, latest_only: bool,
-                    kind: str | None = None,
-                    since: str | None = None) -> list[tuple[int, str, int]]:
-        """(feed position, PID, version) of the versions with a feed position in
-        (after, position], in feed order: the repository as it was at `position` (with
-        `latest_only`, each object's latest version at that position), for dumps.
-        Keyset paging on the feed position: page n costs what page 1 does."""
-        newer = aliased(VersionRow)
-        query = (select(VersionRow.sequence, VersionRow.pid, VersionRow.version)
-                 .where(VersionRow.sequence > after, VersionRow.sequence <= position)
-                 .order_by(VersionRow.sequence).limit(limit))
-        if latest_only:
-            query = query.where(~exists().where(
-                newer.pid == VersionRow.pid, newer.version == VersionRow.version + 1,
-                newer.sequence <= position))
-        if kind is not None:
-            query = query.join(ObjectRow, ObjectRow.pid == VersionRow.pid).where(
-                ObjectRow.kind == kind)
-        if since is not None:
-            query = query.where(VersionRow.created >= since)
-        with self.engine.connect() as connection:
-            rows: list[Any] = list(connection.execute(query))
-        return [(sequence, pid, version) for sequence, pid, version in rows]
-
-    def renumber_feed(self) -> None:
-        """Number the whole feed in time order (rebuild-index: S3 holds the versions but
-        not the order they were committed in, so time, then PID and version, decides)."""
-        ordered = select(VersionRow.pid, VersionRow.version).order_by(
-            VersionRow.created, VersionRow.pid, VersionRow.version)
-        with self.engine.begin() as connection:
-            keys = list(connection.execute(ordered))
-            connection.execute(update(VersionRow).values(sequence=None))
-            connection.execute(
-                update(VersionRow)
-                .where(VersionRow.pid == bindparam("key_pid"),
-                       VersionRow.version == bindparam("key_version"))
-                .values(sequence=bindparam("position")),
-                [{"key_pid": pid, "key_version": version, "position": position}
-                 for position, (pid, version) in enumerate(keys, start=1)])
-            connection.execute(update(CounterRow).where(CounterRow.name == FEED)
-                               .values(value=len(keys)))
-
     # -- writes ------------------------------------------------------------------------
 
     def record_version(self, entry: VersionEntry) -> None:
@@ -492,25 +289,37 @@ class Index:
             return session.get(TokenRow, token_hash)
 
 
-def _next_sequence(connection: Connection) -> int:
-    """The next change-feed position. The counter row stays locked from this update to
-    the commit, so writers take positions one at a time and commit in that order: a reader
-    that sees position n sees every position before it (none appears later behind it),
-    and a write that rolls back gives its position back (no gaps). Taken first in every
-    write transaction, it also orders writers before they lock any object row."""
-    position: int = connection.execute(
+def _next_sequence(connection: Connection) -> tuple[int, str]:
+    """The next change-feed position and the version's `recorded` time. The counter row
+    stays locked from this update to the commit, so writers take positions one at a time
+    and commit in that order: a reader that sees position n sees every position before it
+    (none appears later behind it), and a write that rolls back gives its position back
+    (no gaps). Taken first in every write transaction, it also orders writers before they
+    lock any object row. The time is taken under the same lock and never goes back (a
+    clock stepped back repeats the last stamp), so it never decreases along the feed."""
+    now = _now()
+    position, stamp = connection.execute(
         update(CounterRow).where(CounterRow.name == FEED)
-        .values(value=CounterRow.value + 1).returning(CounterRow.value)).scalar_one()
-    return position
+        .values(value=CounterRow.value + 1,
+                stamp=case((CounterRow.stamp > now, CounterRow.stamp), else_=now))
+        .returning(CounterRow.value, CounterRow.stamp)).one()
+    return int(position), str(stamp)
+
+
+def _now() -> str:
+    """The index's fixed-width time format (millisecond precision, UTC)."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:23] + "Z"
 
 
 def _insert(connection: Connection, entry: VersionEntry) -> None:
-    sequence = _next_sequence(connection)
+    sequence, recorded = _next_sequence(connection)
+    organisation = {"organisation_id": entry.organisation_id,
+                    "organisation_name": entry.organisation_name}
     if entry.version == 1:
         connection.execute(insert(ObjectRow).values(
             pid=entry.pid, kind=entry.kind, version=1, digest=entry.digest,
             status=entry.status, created=entry.object_created, modified=entry.created,
-            physical_id=entry.physical_id))
+            physical_id=entry.physical_id, sequence=sequence, **organisation))
     else:
         # Moves only from n-1 to n: a concurrent writer that got there first leaves no
         # row to update, on SQLite and PostgreSQL alike.
@@ -518,7 +327,8 @@ def _insert(connection: Connection, entry: VersionEntry) -> None:
             update(ObjectRow)
             .where(ObjectRow.pid == entry.pid, ObjectRow.version == entry.version - 1)
             .values(version=entry.version, digest=entry.digest, status=entry.status,
-                    modified=entry.created, physical_id=entry.physical_id))
+                    modified=entry.created, physical_id=entry.physical_id,
+                    sequence=sequence, **organisation))
         if moved.rowcount != 1:
             raise OutOfStep(f"{entry.pid} is not at version {entry.version - 1}")
     connection.execute(insert(VersionRow).values(
@@ -526,7 +336,7 @@ def _insert(connection: Connection, entry: VersionEntry) -> None:
         previous_digest=entry.previous_digest, content_digest=entry.content_digest,
         created=entry.created, activity=entry.activity, agent_id=entry.agent_id,
         agent_name=entry.agent_name, status=entry.status, summary=entry.summary[:512],
-        agent_type=entry.agent_type[:64], sequence=sequence))
+        agent_type=entry.agent_type[:64], sequence=sequence, recorded=recorded))
     _replace_links(connection, entry)
 
 

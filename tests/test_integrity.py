@@ -40,11 +40,13 @@ def populate(fdo: FDOService) -> None:
 
 def snapshot(fdo: FDOService) -> tuple[list[dict], list[dict], list[tuple[str, str, str]]]:
     # linked_modified only keys the resolver's caches: a rebuild replays versions object by
-    # object, not in time order, so it stamps differently (documented); all else must match.
+    # object, not in time order, so it stamps differently (documented). `recorded` is when
+    # the index took a version in; a rebuild has only the version's own time (documented,
+    # and checked below to keep its order). All else must match.
     objects = [{k: v for k, v in vars(row).items()
                 if not k.startswith("_") and k != "linked_modified"}
                for row in fdo.index.all_objects()]
-    versions = [{k: v for k, v in vars(row).items() if not k.startswith("_")}
+    versions = [{k: v for k, v in vars(row).items() if not k.startswith("_") and k != "recorded"}
                 for row in fdo.index.all_versions()]
     return objects, versions, fdo.index.all_links()
 
@@ -57,6 +59,9 @@ def test_rebuild_index_from_s3_alone_equals_the_lost_index(service):
     report = rebuild_index(service.store, service.index)
     assert report.problems == [] and report.adopted == 7
     assert snapshot(service) == before
+    in_feed_order = sorted(service.index.all_versions(), key=lambda row: row.sequence)
+    assert [row.recorded for row in in_feed_order] == [row.created for row in in_feed_order]
+    assert [row.recorded for row in in_feed_order] == sorted(row.created for row in in_feed_order)
 
 
 def test_verify_passes_then_names_the_one_altered_version(service):

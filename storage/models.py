@@ -1,0 +1,175 @@
+"""The index's tables and the plain values read from them (see storage/index.py).
+
+Timestamps are stored as fixed-width ISO 8601 UTC strings (`2026-11-22T10:00:00.123Z`)
+so they sort, compare and round-trip identically on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+from sqlalchemy import BigInteger, ForeignKey, String
+from sqlalchemy import Index as SqlIndex
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class ObjectRow(Base):
+    """One row per PID: its current version."""
+
+    __tablename__ = "fdo_objects"
+    pid: Mapped[str] = mapped_column(String(128), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    version: Mapped[int]
+    digest: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    created: Mapped[str] = mapped_column(String(24))
+    modified: Mapped[str] = mapped_column(String(24))
+    # The normalised physical specimen ID of a *live* specimen (NULL once tombstoned):
+    # the unique index is what keeps one digital specimen per physical specimen.
+    physical_id: Mapped[str | None] = mapped_column(String(512), unique=True)
+    # When an object linked with this one last changed (its media, an annotation on it,
+    # the specimen a media object shows): with `version`, it names everything a response
+    # about this object shows, so the resolver caches by it, not querying linked objects.
+    linked_modified: Mapped[str | None] = mapped_column(String(24))
+    # The change-feed position of the current version: OAI-PMH lists pages of objects in
+    # this order, by keyset (an update moves an object to the end, where a harvester still
+    # meets it).
+    sequence: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    # `ods:organisationID` (ROR or Wikidata, https) and name: the institution OAI set.
+    organisation_id: Mapped[str | None] = mapped_column(String(128))
+    organisation_name: Mapped[str | None] = mapped_column(String(512))
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectState:
+    """An object's row as read on the hot path: a plain value, since building an ORM
+    instance costs more than the primary-key query that fills it."""
+
+    pid: str
+    kind: str
+    version: int
+    digest: str
+    status: str
+    created: str
+    modified: str
+    physical_id: str | None
+    linked_modified: str | None
+    sequence: int | None
+    organisation_id: str | None
+    organisation_name: str | None
+
+
+class VersionRow(Base):
+    __tablename__ = "fdo_versions"
+    pid: Mapped[str] = mapped_column(ForeignKey("fdo_objects.pid"), primary_key=True)
+    # The primary key (pid, version) is what allocates version numbers atomically.
+    version: Mapped[int] = mapped_column(primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64))
+    previous_digest: Mapped[str | None] = mapped_column(String(64))
+    content_digest: Mapped[str] = mapped_column(String(64))
+    created: Mapped[str] = mapped_column(String(24))
+    activity: Mapped[str] = mapped_column(String(16))
+    agent_id: Mapped[str] = mapped_column(String(512))
+    agent_name: Mapped[str] = mapped_column(String(512))
+    status: Mapped[str] = mapped_column(String(16))
+    # A readable line on what the version changed, for history listings (landing pages).
+    summary: Mapped[str] = mapped_column(String(512), default="")
+    # The requesting agent's openDS @type (schema:Person, schema:SoftwareApplication, ...).
+    agent_type: Mapped[str] = mapped_column(String(64), default="")
+    # The version's place in the change feed: 1, 2, 3, ... with no gaps, in commit order
+    # (see `_next_sequence`). rebuild-index renumbers the feed in time order.
+    sequence: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    # When the index recorded the version, stamped under the feed counter's lock and never
+    # earlier than the stamp before it: non-decreasing in feed order, so a time range is a
+    # feed-position range (the OAI-PMH datestamp; see `_next_sequence`).
+    recorded: Mapped[str | None] = mapped_column(String(24))
+
+
+class CounterRow(Base):
+    """Named counters; `feed` is the last change-feed position handed out, and its `stamp`
+    the last `recorded` time handed out with it."""
+
+    __tablename__ = "fdo_counters"
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger)
+    stamp: Mapped[str | None] = mapped_column(String(24))
+
+
+class LinkRow(Base):
+    """Which object points at which: media at their specimen, annotations at their
+    target. Holds the links of each object's current version only (none once tombstoned),
+    so a landing page finds an object's media and annotations with one indexed query."""
+
+    __tablename__ = "fdo_links"
+    source: Mapped[str] = mapped_column(ForeignKey("fdo_objects.pid"), primary_key=True)
+    relation: Mapped[str] = mapped_column(String(64), primary_key=True)
+    target: Mapped[str] = mapped_column(String(128), primary_key=True)
+
+
+class TokenRow(Base):
+    """API tokens: only the SHA-256 of the token is stored. Not rebuilt from S3 (secrets
+    do not belong in the object store); rebuild-index leaves this table alone."""
+
+    __tablename__ = "api_tokens"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(256))
+    orcid: Mapped[str | None] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16))
+    created: Mapped[str] = mapped_column(String(24))
+
+
+OBJECT_COLUMNS = tuple(ObjectRow.__table__.columns)
+if [column.name for column in OBJECT_COLUMNS] != [f.name for f in fields(ObjectState)]:
+    raise TypeError("ObjectState must list ObjectRow's columns in table order")
+SqlIndex("ix_fdo_objects_kind_sequence", ObjectRow.kind, ObjectRow.sequence)
+SqlIndex("ix_fdo_objects_organisation_sequence", ObjectRow.organisation_id, ObjectRow.sequence)
+SqlIndex("ix_fdo_versions_recorded", VersionRow.recorded, VersionRow.sequence)
+SqlIndex("ix_fdo_links_target", LinkRow.target, LinkRow.relation)
+# Rebuilt from S3; dropped in this order (links and versions reference objects).
+OBJECT_TABLES = ("fdo_links", "fdo_versions", "fdo_objects", "fdo_counters")
+FEED = "feed"
+
+
+@dataclass(frozen=True, slots=True)
+class FeedEntry:
+    """One version as the change feed shows it."""
+
+    sequence: int
+    pid: str
+    version: int
+    kind: str
+    created: str
+    activity: str
+    status: str
+    agent_id: str
+    agent_name: str
+    agent_type: str
+
+
+@dataclass(frozen=True)
+class VersionEntry:
+    """What the index learns from one version record."""
+
+    pid: str
+    kind: str
+    version: int
+    digest: str
+    previous_digest: str | None
+    content_digest: str
+    created: str  # when this version was made
+    object_created: str  # when version 1 was made
+    activity: str
+    agent_id: str
+    agent_name: str
+    status: str
+    physical_id: str | None
+    summary: str = ""
+    links: tuple[tuple[str, str], ...] = ()  # (relation, target PID) of this version
+    agent_type: str = ""
+    organisation_id: str | None = None  # https://ror.org/... or https://www.wikidata.org/...
+    organisation_name: str | None = None
+
