@@ -43,6 +43,11 @@ def create_app(config: Config | None = None) -> Flask:
     if config.feed_page_size < 1:
         raise ValueError("FDO_FEED_PAGE_SIZE must be at least 1")
     app.config["FDO_FEED_PAGE_SIZE"] = config.feed_page_size
+    if config.oai_page_size < 1:
+        raise ValueError("FDO_OAI_PAGE_SIZE must be at least 1")
+    app.config["FDO_OAI_PAGE_SIZE"] = config.oai_page_size
+    app.config["FDO_REPOSITORY_NAME"] = config.repository_name
+    app.config["FDO_ADMIN_EMAIL"] = config.admin_email
     fdo = build_service(config)
     app.extensions["fdo"] = fdo
     # The resolver reads storage directly (it never writes): repository -> resolver -> storage.
@@ -54,6 +59,7 @@ def create_app(config: Config | None = None) -> Flask:
     from resolver.activity import activity
     from resolver.dumps import dumps
     from resolver.handles import handles
+    from resolver.oai import oai
     from resolver.sitemaps import sitemaps
     from resolver.views import resolver
 
@@ -62,6 +68,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(activity)
     app.register_blueprint(sitemaps)
     app.register_blueprint(dumps)
+    app.register_blueprint(oai)
     app.register_blueprint(resolver)  # its catch-all PID-as-URL rule is the least specific
     app.add_url_rule("/health", view_func=health)
     register_error_handlers(app)

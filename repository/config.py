@@ -21,6 +21,11 @@ class Config:
     port: int = 8000
     # Activities per change-feed page. Page URLs depend on it: choose it once.
     feed_page_size: int = 1000
+    # Records (or identifiers) per OAI-PMH response; tokens hold positions, not pages.
+    oai_page_size: int = 100
+    # What OAI-PMH Identify names (adminEmail is required by the protocol).
+    repository_name: str = "FDO Repository"
+    admin_email: str = "fdo-admin@example.org"
 
     def to_environment(self) -> dict[str, str]:
         """The FDO_* variables that reproduce this configuration in another process."""
@@ -37,6 +42,9 @@ class Config:
             "FDO_MAX_BODY": str(self.max_body),
             "FDO_PORT": str(self.port),
             "FDO_FEED_PAGE_SIZE": str(self.feed_page_size),
+            "FDO_OAI_PAGE_SIZE": str(self.oai_page_size),
+            "FDO_REPOSITORY_NAME": self.repository_name,
+            "FDO_ADMIN_EMAIL": self.admin_email,
         }
 
     @classmethod
@@ -56,4 +64,7 @@ class Config:
             max_body=int(env.get("FDO_MAX_BODY", defaults.max_body)),
             port=int(env.get("FDO_PORT", defaults.port)),
             feed_page_size=int(env.get("FDO_FEED_PAGE_SIZE", defaults.feed_page_size)),
+            oai_page_size=int(env.get("FDO_OAI_PAGE_SIZE", defaults.oai_page_size)),
+            repository_name=env.get("FDO_REPOSITORY_NAME", defaults.repository_name),
+            admin_email=env.get("FDO_ADMIN_EMAIL", defaults.admin_email),
         )

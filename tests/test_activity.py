@@ -129,6 +129,11 @@ def test_concurrent_writers_leave_the_feed_dense_and_complete(feed, service):
     found = items(feed)
     assert [item["id"] for item in found] == [f"{BASE}/activity/{n}" for n in range(1, 21)]
     assert len({item["object"]["id"] for item in found}) == 20
+    # Each version's recorded time (the OAI-PMH datestamp) never decreases along the feed,
+    # however the writers interleaved: what makes a time range a feed-position range.
+    recorded = [row.recorded for row in sorted(service.index.all_versions(),
+                                               key=lambda row: row.sequence)]
+    assert None not in recorded and recorded == sorted(recorded)
 
 
 def test_turtle_and_json_ld_of_a_page_are_one_graph(feed, service):
