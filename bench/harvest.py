@@ -10,10 +10,12 @@ config of bench/resolver.py). Then, from this process over one keep-alive connec
   activities/s and, counting each object once, objects/s. The first fetch of a page is
   uncached, so page latency is compared on first fetches: the median of the first five
   pages against the median of the last five full pages (target: within 1.5x);
+- OAI-PMH: ListRecords in oai_dc from the first request along resumption tokens, parsing
+  every response (XML): records/s, and page latency as for the feed (first five pages
+  against the last five full pages, target within 1.5x);
 - dump: `fdo export` (its own process) of each object's latest version, then a loader
   reading every line back (gunzip + JSON): objects/s for each, and the export's peak RSS.
-OAI-PMH ListRecords is not built yet (issue 4). Results: stdout and
-bench/results/harvest.json. Every server is on 127.0.0.1 and stopped by its PID.
+Results: stdout and bench/results/harvest.json. Every server is on 127.0.0.1 and stopped by its PID.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import statistics
 import subprocess
 import sys
 import time
+import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +47,8 @@ from repository.config import Config  # noqa: E402
 
 OBJECTS = int(os.environ.get("BENCH_OBJECTS", "100000"))
 PAGE_SIZE = 1000  # the default FDO_FEED_PAGE_SIZE
+OAI_PAGE_SIZE = 100  # the default FDO_OAI_PAGE_SIZE
+OAI = "{http://www.openarchives.org/OAI/2.0/}"
 EDGE_PAGES = 5  # pages compared at each end
 LATENCY_TARGET = 1.5
 
@@ -80,6 +85,42 @@ def harvest_feed(port: int, base: str) -> dict[str, Any]:
     last = statistics.median(latencies[-EDGE_PAGES:])
     return {"activities": activities, "objects": len(objects), "seconds": elapsed,
             "activities_per_s": activities / elapsed, "objects_per_s": len(objects) / elapsed,
+            "full_pages": len(latencies), "first_pages_ms": 1000 * first,
+            "last_pages_ms": 1000 * last, "last_over_first": last / first,
+            "target": LATENCY_TARGET, "met": last / first <= LATENCY_TARGET}
+
+
+def harvest_oai(port: int) -> dict[str, Any]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    started = time.perf_counter()
+    query = "verb=ListRecords&metadataPrefix=oai_dc"
+    latencies: list[float] = []
+    records, deleted, identifiers = 0, 0, set()
+    while query:
+        page_started = time.perf_counter()
+        connection.request("GET", f"/oai?{query}")
+        response = connection.getresponse()
+        body = response.read()
+        root = ET.fromstring(body)
+        seconds = time.perf_counter() - page_started
+        if response.status != 200 or root.find(f"{OAI}error") is not None:
+            raise RuntimeError(f"/oai?{query} answered {response.status}: {body[:300]!r}")
+        listing = root.find(f"{OAI}ListRecords")
+        assert listing is not None
+        headers = listing.findall(f"{OAI}record/{OAI}header")
+        if len(headers) == OAI_PAGE_SIZE:
+            latencies.append(seconds)
+        records += len(headers)
+        deleted += sum(header.get("status") == "deleted" for header in headers)
+        identifiers.update(header.findtext(f"{OAI}identifier") for header in headers)
+        token = listing.findtext(f"{OAI}resumptionToken")
+        query = f"verb=ListRecords&resumptionToken={token}" if token else ""
+    elapsed = time.perf_counter() - started
+    connection.close()
+    first = statistics.median(latencies[:EDGE_PAGES])
+    last = statistics.median(latencies[-EDGE_PAGES:])
+    return {"records": records, "deleted": deleted, "distinct": len(identifiers),
+            "seconds": elapsed, "records_per_s": records / elapsed,
             "full_pages": len(latencies), "first_pages_ms": 1000 * first,
             "last_pages_ms": 1000 * last, "last_over_first": last / first,
             "target": LATENCY_TARGET, "met": last / first <= LATENCY_TARGET}
@@ -153,6 +194,12 @@ def run(tmp: Path, s3: servers.S3Server) -> dict[str, Any]:
               f"{feed['objects_per_s']:.0f} objects/s; first pages "
               f"{feed['first_pages_ms']:.1f} ms, last pages {feed['last_pages_ms']:.1f} ms "
               f"({feed['last_over_first']:.2f}x, target <= {LATENCY_TARGET}x)", flush=True)
+        oai = harvest_oai(port)
+        print(f"oai: {oai['records']:,} records ({oai['deleted']:,} deleted, "
+              f"{oai['distinct']:,} distinct) in {oai['seconds']:.1f}s: "
+              f"{oai['records_per_s']:.0f} records/s; first pages "
+              f"{oai['first_pages_ms']:.1f} ms, last pages {oai['last_pages_ms']:.1f} ms "
+              f"({oai['last_over_first']:.2f}x, target <= {LATENCY_TARGET}x)", flush=True)
     finally:
         servers.stop_process(app.process)
     fdo.index.close()
@@ -165,7 +212,7 @@ def run(tmp: Path, s3: servers.S3Server) -> dict[str, Any]:
           f"read back in {dump['load_seconds']:.1f}s ({dump['load_objects_per_s']:.0f}/s)",
           flush=True)
     return {"objects": OBJECTS, "tombstones": tombstones, "load": loaded.summary(),
-            "feed": feed, "dump": dump}
+            "feed": feed, "oai": oai, "dump": dump}
 
 
 def main() -> int:

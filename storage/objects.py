@@ -2,7 +2,16 @@
 
 Only three outcomes of an S3 call mean something to the layers above: the object is
 missing (`ObjectMissing`), a conditional create found the key taken (`ObjectExists`), or
-it worked. boto3's errors are translated here, at the edge, and nowhere else.
+it worked; anything else is the store being unavailable (boto3's errors, or
+`ObjectReadFailed` from a read). Errors are translated here, at the edge, and nowhere
+else.
+
+Reads of one object (`get`) do not go through boto3: they are signed with botocore's own
+SigV4 signer and sent on urllib3's connection pool. boto3's per-call machinery (events,
+parameter validation, response parsing) cost 1.1 ms of CPU per GET, the signed GET
+0.44 ms, so 8 threads read 1,655 objects/s instead of 745 from SeaweedFS (same machine,
+2 KB objects). Reads are what cold resolutions, OAI-PMH pages and dumps are made of.
+Everything else (conditional puts, listings, multipart uploads, streams) stays on boto3.
 """
 
 from __future__ import annotations
@@ -11,9 +20,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import quote
 
 import boto3
+import urllib3
+from botocore.auth import S3SigV4Auth
+from botocore.awsrequest import AWSRequest
 from botocore.config import Config as BotoConfig
+from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
 STREAM_CHUNK = 256 * 1024
@@ -25,6 +39,10 @@ class ObjectMissing(Exception):
 
 class ObjectExists(Exception):
     """A conditional create found the key already written."""
+
+
+class ObjectReadFailed(Exception):
+    """A read failed for another reason than a missing key (after retries)."""
 
 
 class ObjectStore(Protocol):
@@ -45,7 +63,10 @@ class S3Settings:
     region: str = "us-east-1"
 
 
-def s3_client(settings: S3Settings, max_connections: int = 32):  # type: ignore[no-untyped-def]
+MAX_CONNECTIONS = 32
+
+
+def s3_client(settings: S3Settings, max_connections: int = MAX_CONNECTIONS):  # type: ignore[no-untyped-def]
     """A boto3 client for one endpoint; thread-safe, so one is shared per process."""
     return boto3.client(
         "s3",
@@ -80,6 +101,14 @@ class S3ObjectStore:
     def __init__(self, settings: S3Settings) -> None:
         self.bucket = settings.bucket
         self.client = s3_client(settings)
+        self._object_url = f"{settings.endpoint.rstrip('/')}/{quote(settings.bucket)}/"
+        self._signer = S3SigV4Auth(Credentials(settings.access_key, settings.secret_key),
+                                   "s3", settings.region)
+        # As boto3's client is configured: 3 attempts on connection errors and 5xx.
+        self._http = urllib3.PoolManager(
+            maxsize=MAX_CONNECTIONS, timeout=urllib3.Timeout(connect=5, read=60),
+            retries=urllib3.Retry(total=2, backoff_factor=0.05, raise_on_status=False,
+                                  status_forcelist=(500, 502, 503, 504)))
 
     def create(self, key: str, body: bytes) -> None:
         """Write `key` only if nobody has: `If-None-Match: *` makes S3 refuse an overwrite."""
@@ -97,8 +126,20 @@ class S3ObjectStore:
             raise
 
     def get(self, key: str) -> bytes:
-        body: bytes = self._get_object(key)["Body"].read()
-        return body
+        """The bytes of `key`: one GET signed with botocore's SigV4 signer (see above)."""
+        url = self._object_url + quote(key, safe="/~")
+        request = AWSRequest(method="GET", url=url)
+        self._signer.add_auth(request)
+        try:
+            response = self._http.request("GET", url, headers=dict(request.headers.items()))
+        except urllib3.exceptions.HTTPError as error:
+            raise ObjectReadFailed(f"GET {key}: {error}") from error
+        if response.status == 200:
+            body: bytes = response.data
+            return body
+        if response.status == 404:
+            raise ObjectMissing(key)
+        raise ObjectReadFailed(f"GET {key}: HTTP {response.status} {response.data[:200]!r}")
 
     def _get_object(self, key: str) -> Any:
         try:

@@ -7,7 +7,11 @@ from dataclasses import replace
 import pytest
 import servers
 
+from repository.provenance import Agent
+from tests.records import specimen
+
 pytestmark = pytest.mark.s3
+CURATOR = Agent(id="https://orcid.org/0000-0002-1825-0097", name="Ada Curator", role="curator")
 
 
 def test_health_is_ok_when_both_parts_answer(client):
@@ -38,3 +42,13 @@ def test_reads_answer_503_not_500_when_the_store_is_down(config, auth, make_app)
         "ods:physicalSpecimenID": "X1", "ods:physicalSpecimenIDType": "Local",
         "ods:organisationID": "https://ror.org/0566bfb96"})
     assert response.status_code == 503 and response.json["code"] == "storage_unavailable"
+
+
+def test_a_read_answers_503_when_the_store_goes_down(config, auth, make_app, service):
+    made = service.create("digital-specimens", specimen(), CURATOR)
+    closed = f"http://127.0.0.1:{servers.free_port()}"
+    client = make_app(replace(config, s3_endpoint=closed)).test_client()
+    response = client.get(f"/{made.pid}", headers={"Accept": "application/ld+json"})
+    assert response.status_code == 503 and response.json["code"] == "storage_unavailable"
+    api = client.get(f"/api/v1/digital-specimens/{made.pid}", headers=auth)
+    assert api.status_code == 503 and api.json["code"] == "storage_unavailable"
