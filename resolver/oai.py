@@ -280,16 +280,16 @@ def metadata_format(prefix: str) -> MetadataFormat:
 
 def item_filter(set_spec: str | None, prefix: str) -> ItemFilter:
     """The objects a set holds, among those the format can describe."""
-    kinds = FORMATS[prefix].kinds
+    left_out = tuple(kind for kind in KINDS if kind not in FORMATS[prefix].kinds)
     if set_spec is None or set_spec == "kind":
-        return ItemFilter(kinds)
+        return ItemFilter(left_out=left_out)
     if set_spec == "institution":
-        return ItemFilter(kinds, "*")
+        return ItemFilter(left_out=left_out, organisation="*")
     family, _, name = set_spec.partition(":")
     if family == "kind" and name in KINDS:
-        return ItemFilter(tuple(kind for kind in kinds if kind == name))
+        return ItemFilter(kind=name, left_out=left_out)
     if family == "institution" and (identifier := institution_id(name)):
-        return ItemFilter(kinds, identifier)
+        return ItemFilter(left_out=left_out, organisation=identifier)
     raise OaiError("badArgument", f"'{set_spec}' is not a set here (see ListSets)")
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import bindparam, exists, func, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import aliased
+from sqlalchemy.sql import Select
 
 from storage.models import FEED, CounterRow, FeedEntry, ObjectRow, VersionRow
 
@@ -48,11 +49,31 @@ class HarvestItem:
 
 @dataclass(frozen=True)
 class ItemFilter:
-    """Which objects a harvest asks for. `kinds` None: any kind; `organisation` "*": any
-    object with an organisation, None: no condition."""
+    """Which objects a harvest asks for: of one `kind` (None: any) but not of the kinds
+    `left_out`, of one organisation (`"*"`: any object with one; None: no condition).
+    One kind or kinds left out, never a list of kinds: with `kind IN (...)` SQLite sorts
+    every match to page them, while these keep each page one walk along an index."""
 
-    kinds: tuple[str, ...] | None = None
+    kind: str | None = None
+    left_out: tuple[str, ...] = ()
     organisation: str | None = None
+
+
+def items_query(after: int, upto: int, limit: int, where: ItemFilter) -> Select[Any]:
+    query = (select(*_ITEM_COLUMNS)
+             .join(VersionRow, (VersionRow.pid == ObjectRow.pid)
+                   & (VersionRow.version == ObjectRow.version))
+             .where(ObjectRow.sequence > after, ObjectRow.sequence <= upto)
+             .order_by(ObjectRow.sequence).limit(limit))
+    if where.kind is not None:
+        query = query.where(ObjectRow.kind == where.kind)
+    if where.left_out:
+        query = query.where(ObjectRow.kind.not_in(where.left_out))
+    if where.organisation == "*":
+        query = query.where(ObjectRow.organisation_id.is_not(None))
+    elif where.organisation is not None:
+        query = query.where(ObjectRow.organisation_id == where.organisation)
+    return query
 
 
 class HarvestReads:
@@ -124,19 +145,8 @@ class HarvestReads:
                       where: ItemFilter) -> list[HarvestItem]:
         """The objects whose current version has a feed position in (after, upto], in
         feed order, at most `limit`."""
-        query = (select(*_ITEM_COLUMNS)
-                 .join(VersionRow, (VersionRow.pid == ObjectRow.pid)
-                       & (VersionRow.version == ObjectRow.version))
-                 .where(ObjectRow.sequence > after, ObjectRow.sequence <= upto)
-                 .order_by(ObjectRow.sequence).limit(limit))
-        if where.kinds is not None:
-            query = query.where(ObjectRow.kind.in_(where.kinds))
-        if where.organisation == "*":
-            query = query.where(ObjectRow.organisation_id.is_not(None))
-        elif where.organisation is not None:
-            query = query.where(ObjectRow.organisation_id == where.organisation)
         with self.engine.connect() as connection:
-            rows: list[Any] = list(connection.execute(query))
+            rows: list[Any] = list(connection.execute(items_query(after, upto, limit, where)))
         return [HarvestItem(*row) for row in rows]
 
     def harvest_item(self, pid: str) -> HarvestItem | None:
