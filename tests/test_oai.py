@@ -363,6 +363,15 @@ def test_protocol_errors(client, service, arguments, code):
         assert request.attrib == {}
 
 
+def test_arguments_xml_cannot_carry_are_echoed_without_them(client, service):
+    service.create("digital-specimens", specimen(), AGENT)
+    for arguments in ({"verb": "ListRecords", "metadataPrefix": "oai\x01dc"},
+                      {"verb": "ListRecords", "metadataPrefix": "oai_dc", "from": "\x02\ufffe"},
+                      {"verb": "GetRecord", "metadataPrefix": "oai_dc", "identifier": "\x1b"}):
+        root = oai(client, **arguments)  # well-formed and valid
+        assert error_code(root) in ("cannotDisseminateFormat", "badArgument", "idDoesNotExist")
+
+
 def test_a_repeated_argument_is_a_bad_argument(client):
     root = valid(client.get("/oai?verb=Identify&verb=Identify").data)
     assert error_code(root) == "badArgument"

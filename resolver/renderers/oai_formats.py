@@ -14,12 +14,14 @@ inside `<metadata>`.
   schemas/oai-ods-jsonld.xsd and served at /oai/ods_jsonld.xsd).
 
 Pure functions, like the other renderers. Stored text holds no character XML cannot
-carry: the validator refuses them on write (repository/validation.py).
+carry (the validator refuses them on write); request arguments echoed in a response may,
+so `xml_text` and `xml_attribute` drop them.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -39,6 +41,9 @@ DATACITE = "http://datacite.org/schema/kernel-4"
 ODS_JSONLD = "urn:fdo-repository:oai:ods_jsonld:1"
 ODS_JSONLD_SCHEMA_PATH = "/oai/ods_jsonld.xsd"
 _DCMI_TYPES = {SPECIMEN: "PhysicalObject", ANNOTATION: "Text"}
+# What XML 1.0 cannot carry: C0 controls but tab, newline and return; lone surrogates;
+# U+FFFE and U+FFFF.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 Renderer = Callable[[dict[str, Any], str, int, str], str]
 
 
@@ -55,12 +60,12 @@ class MetadataFormat:
 
 
 def xml_text(value: Any) -> str:
-    return escape(str(value))
+    return escape(_NOT_XML.sub("", str(value)))
 
 
 def xml_attribute(value: Any) -> str:
     """A quoted XML attribute value (quotes included)."""
-    return quoteattr(str(value), {"\n": "&#10;", "\r": "&#13;", "\t": "&#9;"})
+    return quoteattr(_NOT_XML.sub("", str(value)), {"\n": "&#10;", "\r": "&#13;", "\t": "&#9;"})
 
 
 def oai_dc(content: dict[str, Any], pid: str, version: int, base_url: str) -> str:
