@@ -14,7 +14,7 @@ config of bench/resolver.py). Then, from this process over one keep-alive connec
   every response (XML): records/s, and page latency as for the feed (first five pages
   against the last five full pages, target within 1.5x), on pages with no deleted record
   (the tombstones, made last, fill the last pages, and a deleted record reads nothing
-  from S3);
+  from S3). Then ListIdentifiers the same way: the paging alone, with no S3 reads;
 - dump: `fdo export` (its own process) of each object's latest version, then a loader
   reading every line back (gunzip + JSON): objects/s for each, and the export's peak RSS.
 Results: stdout and bench/results/harvest.json. Every server is on 127.0.0.1 and stopped by its PID.
@@ -92,10 +92,12 @@ def harvest_feed(port: int, base: str) -> dict[str, Any]:
             "target": LATENCY_TARGET, "met": last / first <= LATENCY_TARGET}
 
 
-def harvest_oai(port: int) -> dict[str, Any]:
+def harvest_oai(port: int, verb: str) -> dict[str, Any]:
+    """ListRecords or ListIdentifiers (the paging alone, no S3 reads) in oai_dc."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
     started = time.perf_counter()
-    query = "verb=ListRecords&metadataPrefix=oai_dc"
+    query = f"verb={verb}&metadataPrefix=oai_dc"
+    path = "record/" + OAI + "header" if verb == "ListRecords" else "header"
     latencies: list[float] = []
     records, deleted, identifiers = 0, 0, set()
     while query:
@@ -107,17 +109,17 @@ def harvest_oai(port: int) -> dict[str, Any]:
         seconds = time.perf_counter() - page_started
         if response.status != 200 or root.find(f"{OAI}error") is not None:
             raise RuntimeError(f"/oai?{query} answered {response.status}: {body[:300]!r}")
-        listing = root.find(f"{OAI}ListRecords")
+        listing = root.find(f"{OAI}{verb}")
         assert listing is not None
-        headers = listing.findall(f"{OAI}record/{OAI}header")
+        headers = listing.findall(f"{OAI}{path}")
         gone = sum(header.get("status") == "deleted" for header in headers)
-        if len(headers) == OAI_PAGE_SIZE and not gone:
-            latencies.append(seconds)  # pages alike: full, every record read from S3
+        if len(headers) == OAI_PAGE_SIZE and not (gone and verb == "ListRecords"):
+            latencies.append(seconds)  # pages alike: full (of records read from S3)
         records += len(headers)
         deleted += gone
         identifiers.update(header.findtext(f"{OAI}identifier") for header in headers)
         token = listing.findtext(f"{OAI}resumptionToken")
-        query = f"verb=ListRecords&resumptionToken={token}" if token else ""
+        query = f"verb={verb}&resumptionToken={token}" if token else ""
     elapsed = time.perf_counter() - started
     connection.close()
     first = statistics.median(latencies[:EDGE_PAGES])
@@ -197,12 +199,14 @@ def run(tmp: Path, s3: servers.S3Server) -> dict[str, Any]:
               f"{feed['objects_per_s']:.0f} objects/s; first pages "
               f"{feed['first_pages_ms']:.1f} ms, last pages {feed['last_pages_ms']:.1f} ms "
               f"({feed['last_over_first']:.2f}x, target <= {LATENCY_TARGET}x)", flush=True)
-        oai = harvest_oai(port)
-        print(f"oai: {oai['records']:,} records ({oai['deleted']:,} deleted, "
-              f"{oai['distinct']:,} distinct) in {oai['seconds']:.1f}s: "
-              f"{oai['records_per_s']:.0f} records/s; first pages "
-              f"{oai['first_pages_ms']:.1f} ms, last pages {oai['last_pages_ms']:.1f} ms "
-              f"({oai['last_over_first']:.2f}x, target <= {LATENCY_TARGET}x)", flush=True)
+        oai = {verb: harvest_oai(port, verb) for verb in ("ListRecords", "ListIdentifiers")}
+        for verb, result in oai.items():
+            print(f"oai {verb}: {result['records']:,} items ({result['deleted']:,} deleted, "
+                  f"{result['distinct']:,} distinct) in {result['seconds']:.1f}s: "
+                  f"{result['records_per_s']:.0f} items/s; first pages "
+                  f"{result['first_pages_ms']:.1f} ms, last pages "
+                  f"{result['last_pages_ms']:.1f} ms ({result['last_over_first']:.2f}x, "
+                  f"target <= {LATENCY_TARGET}x)", flush=True)
     finally:
         servers.stop_process(app.process)
     fdo.index.close()
