@@ -24,7 +24,7 @@ from resolver.pids import MalformedPID
 from resolver.renderers.citation import UnknownStyle
 from resolver.responses import negotiated_error
 from resolver.sitemaps import UnknownSitemap
-from storage.objects import ObjectReadFailed
+from storage.objects import StoreRequestFailed
 
 log = logging.getLogger(__name__)
 
@@ -145,6 +145,6 @@ def register_error_handlers(app: Flask) -> None:
     for resolver_error in RESOLVER_ERROR_TABLE:
         app.register_error_handler(resolver_error, _from_resolver)
     app.register_error_handler(HTTPException, _from_http)
-    for backend_error in (BotoCoreError, ClientError, ObjectReadFailed, OperationalError):
+    for backend_error in (BotoCoreError, ClientError, StoreRequestFailed, OperationalError):
         app.register_error_handler(backend_error, _from_backend)
     app.register_error_handler(Exception, _from_unexpected)

@@ -59,7 +59,9 @@ class ItemFilter:
     organisation: str | None = None
 
 
-def items_query(after: int, upto: int, limit: int, where: ItemFilter) -> Select[Any]:
+def items_query(after: int, upto: int, limit: int,
+                where: ItemFilter) -> Select[*tuple[Any, ...]]:
+    """The page of `harvest_items`, as a statement (tests read its query plan)."""
     query = (select(*_ITEM_COLUMNS)
              .join(VersionRow, (VersionRow.pid == ObjectRow.pid)
                    & (VersionRow.version == ObjectRow.version))
