@@ -1,0 +1,165 @@
+"""Darwin Core rows to openDS digital specimens: our mapping table.
+
+The reference is DiSSCo's SSSOM mapping (`shared/opends/schemas/data-mapping/0.4.0/
+sssom_dwca.tsv`). openDS keeps Darwin Core's term names, so the table says only where
+each term goes: on the specimen itself, or in its event, location, georeference,
+identification or taxon identification. Which terms each of those classes holds is read
+from our openDS schema (`schemas/`), so the mapping and the validator cannot disagree.
+
+Rules, and where we depart from the SSSOM file:
+- `ods:physicalSpecimenID` is the first of `dwc:occurrenceID`, `dwc:catalogNumber`,
+  `dwc:materialEntityID`, `dwc:materialSampleID` that the row has (the SSSOM order, with
+  the exact match `materialEntityID` before the narrow `materialSampleID`); an http(s)
+  ID is `Resolvable`, a `urn:` or UUID is `Global`, anything else `Local`.
+- `ods:organisationID` is the ingest's `--organisation`, else `dwc:institutionID` when
+  it is a ROR or Wikidata URL (the SSSOM maps it the same way).
+- `dcterms:license` is the row's `dcterms:license`, else the ingest's `--license`.
+- The SSSOM file spells some terms with a capital (`dwc:GeoreferenceVerificationStatus`,
+  `dwc:GeoreferencedDate`): Darwin Core and openDS do not, and neither do we.
+- `dwc:institutionCode` and `dwc:ownerInstitutionCode` become `ods:organisationCode`
+  and `ods:ownerOrganisationCode`, as in the SSSOM file.
+- Terms openDS has no place for are left out, and reported as such per dataset (not per
+  row: a dataset has the same columns in every row). Not mapped yet: `dwc:recordedBy`
+  and other agents, `dwc:associatedMedia`, geological context, extensions other than
+  media.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from dataclasses import dataclass
+from functools import cache
+from importlib.resources import files
+from typing import Any
+
+from repository.ingest.dwca import Record
+
+PHYSICAL_ID_TERMS = ("dwc:occurrenceID", "dwc:catalogNumber", "dwc:materialEntityID",
+                     "dwc:materialSampleID")
+_ORGANISATION = re.compile(r"^https?://(ror\.org/0\w{6}\d{2}|www\.wikidata\.org/wiki/Q\w+)$")
+_CLASSES = ("taxonIdentification", "identification", "georeference", "location", "event")
+RENAMED = {"dwc:institutionCode": "ods:organisationCode",
+           "dwc:ownerInstitutionCode": "ods:ownerOrganisationCode"}
+
+
+@dataclass(frozen=True)
+class Source:
+    """What an ingest run knows about where its records come from."""
+
+    system_id: str  # the source system's PID URL (openDS `ods:sourceSystemID`)
+    system_name: str
+    organisation_id: str | None = None
+    licence: str | None = None
+
+
+@cache
+def _terms() -> dict[str, frozenset[str]]:
+    """The Darwin Core terms each openDS class holds, from our schema."""
+    specimen = json.loads((files("schemas") / "digital-specimen-v1.0.0.json").read_text())
+    shared = json.loads((files("schemas") / "shared-v1.0.0.json").read_text())
+    definitions = {**shared["$defs"], **specimen["$defs"]}
+    found = {name: frozenset(key for key in definitions[name]["properties"]
+                             if key.startswith("dwc:"))
+             for name in _CLASSES}
+    found["specimen"] = frozenset(key for key in specimen["properties"]
+                                  if key.startswith(("dwc:", "dcterms:")))
+    return found
+
+
+def physical_id(terms: dict[str, str]) -> tuple[str, str] | None:
+    """(ID, openDS ID type) of the row, or None if it has none."""
+    for term in PHYSICAL_ID_TERMS:
+        value = terms.get(term)
+        if value:
+            return value, _id_type(value)
+    return None
+
+
+def _id_type(value: str) -> str:
+    if value.startswith(("http://", "https://")):
+        return "Resolvable"
+    if value.lower().startswith("urn:"):
+        return "Global"
+    try:
+        uuid.UUID(value)
+        return "Global"
+    except ValueError:
+        return "Local"
+
+
+def organisation(terms: dict[str, str], source: Source) -> str | None:
+    if source.organisation_id:
+        return source.organisation_id
+    institution = terms.get("dwc:institutionID", "")
+    return institution if _ORGANISATION.match(institution) else None
+
+
+def unmapped(terms: dict[str, str]) -> set[str]:
+    """The row's terms that openDS has no place for."""
+    placed = set().union(*_terms().values(), RENAMED, PHYSICAL_ID_TERMS, {"dwc:institutionID"})
+    return {term for term in terms if term not in placed}
+
+
+def specimen(record: Record, source: Source) -> dict[str, Any]:
+    """The openDS digital specimen of one core row (without server-owned fields). The
+    caller checks the physical ID and organisation first (`physical_id`, `organisation`)."""
+    terms = record.terms
+    found = physical_id(terms)
+    if found is None:
+        raise ValueError("the row has no physical specimen ID")
+    classes = _terms()
+    content: dict[str, Any] = {
+        "ods:physicalSpecimenID": found[0],
+        "ods:physicalSpecimenIDType": found[1],
+        "ods:organisationID": organisation(terms, source),
+        "ods:sourceSystemID": source.system_id,
+        "ods:sourceSystemName": source.system_name,
+    }
+    content |= {term: value for term, value in terms.items() if term in classes["specimen"]}
+    content |= {RENAMED[term]: value for term, value in terms.items() if term in RENAMED}
+    licence = terms.get("dcterms:license") or source.licence
+    if licence:
+        content["dcterms:license"] = licence
+    if terms.get("dwc:scientificName"):
+        content["ods:specimenName"] = terms["dwc:scientificName"]
+    identification = _part(terms, "identification", "ods:Identification")
+    taxon = _part(terms, "taxonIdentification", "ods:TaxonIdentification")
+    if taxon.get("dwc:scientificName"):
+        identification["ods:hasTaxonIdentifications"] = [taxon]
+    if len(identification) > 1:
+        identification["ods:isVerifiedIdentification"] = False
+        content["ods:hasIdentifications"] = [identification]
+    georeference = _part(terms, "georeference", "ods:Georeference")
+    location = _part(terms, "location", "ods:Location")
+    if len(georeference) > 1:
+        location["ods:hasGeoreference"] = georeference
+    event = _part(terms, "event", "ods:Event")
+    if len(location) > 1:
+        event["ods:hasLocation"] = location
+    if len(event) > 1:
+        content["ods:hasEvents"] = [event]
+    return {key: value for key, value in content.items() if value is not None}
+
+
+def _part(terms: dict[str, str], name: str, opends_type: str) -> dict[str, Any]:
+    held = _terms()[name]
+    return {"@type": opends_type, **{term: _typed(term, value) for term, value in terms.items()
+                                     if term in held}}
+
+
+_NUMBERS = {"dwc:decimalLatitude", "dwc:decimalLongitude", "dwc:coordinateUncertaintyInMeters",
+            "dwc:minimumElevationInMeters", "dwc:maximumElevationInMeters",
+            "dwc:minimumDepthInMeters", "dwc:maximumDepthInMeters"}
+
+
+def _typed(term: str, value: str) -> Any:
+    """Numbers where openDS has numbers (a value that is no number stays text, and the
+    validator reports it)."""
+    if term in _NUMBERS:
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
