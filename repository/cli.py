@@ -12,6 +12,9 @@ from repository import build_service
 from repository.config import Config
 from repository.demo import default_demo_folder, load_demo
 from repository.dumps import DumpError, DumpOptions, export, publish
+from repository.ingest.dwca import Archive, ArchiveError
+from repository.ingest.mapping import ORGANISATION, Source
+from repository.ingest.run import run, source_system_id
 from repository.integrity import Report, rebuild_index, reconcile, verify
 from repository.services import FDOService
 from repository.tokens import ROLES, create_token
@@ -92,6 +95,33 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ingest_dwca(args: argparse.Namespace) -> int:
+    """Ingest a Darwin Core Archive; prints the report as JSON, rejected records included."""
+    config = Config.from_environment()
+    fdo = build_service(config)
+    source = Source(
+        source_system_id(args.source_system, config.base_url, config.handle_prefix),
+        args.source_system, args.organisation, args.license)
+    try:
+        with Archive(Path(args.path)) as archive:
+            report, rejected = run(fdo, archive, source, dry_run=args.dry_run)
+    except ArchiveError as error:
+        print(f"fdo ingest: {error}", file=sys.stderr)
+        return 2
+    finally:
+        fdo.index.close()
+    print(json.dumps({**report.summary(), "rejected": [
+        {"line": outcome.line, "id": outcome.row_id, "code": outcome.code,
+         "problems": list(outcome.problems)} for outcome in rejected]}, indent=1))
+    return 0
+
+
+def organisation_id(text: str) -> str:
+    if not ORGANISATION.match(text):
+        raise argparse.ArgumentTypeError(f"not a ROR or Wikidata URL: {text!r}")
+    return text
+
+
 def since_time(text: str) -> str:
     """A date or an ISO 8601 date-time (UTC if it names no zone), in the index's form."""
     try:
@@ -142,6 +172,17 @@ def parser() -> argparse.ArgumentParser:
     dump.add_argument("--publish", action="store_true",
                       help="upload the dump to S3, listed at /dumps/")
     dump.set_defaults(run=cmd_export)
+    ingest = commands.add_parser("ingest", help="enrol a dataset").add_subparsers(
+        dest="ingest_command", required=True)
+    dwca = ingest.add_parser("dwca", help="ingest a Darwin Core Archive (zip or folder)")
+    dwca.add_argument("path")
+    dwca.add_argument("--source-system", required=True, help="the source system's name")
+    dwca.add_argument("--organisation", type=organisation_id,
+                      help="ROR or Wikidata URL of the holding institution (default: each "
+                           "record's institutionID, when it is one)")
+    dwca.add_argument("--license", help="licence of records that name none")
+    dwca.add_argument("--dry-run", action="store_true", help="map and check, write nothing")
+    dwca.set_defaults(run=cmd_ingest_dwca)
     return main
 
 

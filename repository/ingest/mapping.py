@@ -38,7 +38,7 @@ from repository.ingest.dwca import Record
 
 PHYSICAL_ID_TERMS = ("dwc:occurrenceID", "dwc:catalogNumber", "dwc:materialEntityID",
                      "dwc:materialSampleID")
-_ORGANISATION = re.compile(r"^https?://(ror\.org/0\w{6}\d{2}|www\.wikidata\.org/wiki/Q\w+)$")
+ORGANISATION = re.compile(r"^https?://(ror\.org/0\w{6}\d{2}|www\.wikidata\.org/wiki/Q\w+)$")
 _CLASSES = ("taxonIdentification", "identification", "georeference", "location", "event")
 RENAMED = {"dwc:institutionCode": "ods:organisationCode",
            "dwc:ownerInstitutionCode": "ods:ownerOrganisationCode"}
@@ -93,7 +93,7 @@ def organisation(terms: dict[str, str], source: Source) -> str | None:
     if source.organisation_id:
         return source.organisation_id
     institution = terms.get("dwc:institutionID", "")
-    return institution if _ORGANISATION.match(institution) else None
+    return institution if ORGANISATION.match(institution) else None
 
 
 def unmapped(terms: dict[str, str]) -> set[str]:

@@ -1,0 +1,131 @@
+"""Ingesting a dataset: each record becomes a digital specimen, or changes the one it
+already is, or is reported as unchanged or rejected.
+
+A record's specimen is found by its normalised physical specimen ID (the index's unique
+key), so ingesting the same dataset again creates no version: the service compares the
+mapped content with the current version's client part, and equal parts are no change.
+Server-owned fields (`dcterms:modified`, `ods:version`, ...) are not in that part, so a
+source's own timestamps never count as a change either. A record whose content changed
+gets exactly one new version, whose provenance (`ods:Update`) has the JSON Patch of the
+changed fields and the source system as its agent (a `machine` agent).
+
+A bad record never stops the rest: it is reported with a stable code and, for schema
+errors, the JSON Pointer of each problem. Only an unreadable archive stops a run, and
+that before anything is written (`ArchiveError`).
+
+Not yet (issue 5, in progress): media objects and their links, licences that allow a PID
+record only, records missing from a re-check, physical IDs that changed, concurrent
+writes, ABCD, the HTTP job API and the progress bar.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from repository import errors
+from repository.ingest import mapping
+from repository.ingest.dwca import Archive, records
+from repository.provenance import Agent
+from repository.records import client_part
+from repository.services import FDOService, normalised_physical_id
+from resolver.pids import ALPHABET
+
+SPECIMENS = "digital-specimens"
+CREATED, UPDATED, UNCHANGED, REJECTED = "created", "updated", "unchanged", "rejected"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    line: int
+    row_id: str
+    status: str
+    pid: str | None = None
+    code: str | None = None  # why it was rejected
+    problems: tuple[dict[str, str], ...] = ()
+
+
+@dataclass
+class Report:
+    source_system: str
+    dry_run: bool
+    counts: Counter[str] = field(default_factory=Counter)
+    unmapped_terms: set[str] = field(default_factory=set)
+
+    def summary(self) -> dict[str, Any]:
+        return {"sourceSystem": self.source_system, "dryRun": self.dry_run,
+                "counts": {status: self.counts[status]
+                           for status in (CREATED, UPDATED, UNCHANGED, REJECTED)},
+                "unmappedTerms": sorted(self.unmapped_terms)}
+
+
+def source_system_id(name: str, base_url: str, handle_prefix: str) -> str:
+    """A stable PID URL naming a source system, derived from its name (source systems
+    are not objects of this repository yet)."""
+    digest = hashlib.sha256(name.encode()).digest()
+    chars = "".join(ALPHABET[byte % len(ALPHABET)] for byte in digest[:9])
+    return f"{base_url}/{handle_prefix}/{chars[:3]}-{chars[3:6]}-{chars[6:]}"
+
+
+def ingest(service: FDOService, archive: Archive, source: mapping.Source,
+           dry_run: bool = False) -> Iterator[Outcome]:
+    """Ingest every record of the archive, yielding what happened to each; `dry_run`
+    maps and checks everything but writes nothing."""
+    agent = Agent(id=source.system_id, name=source.system_name, role="machine")
+    for record in records(archive):
+        yield _one(service, record, source, agent, dry_run)
+
+
+def run(service: FDOService, archive: Archive, source: mapping.Source,
+        dry_run: bool = False) -> tuple[Report, list[Outcome]]:
+    """`ingest` with its report; the outcomes of rejected records are kept."""
+    report = Report(source.system_name, dry_run)
+    rejected = []
+    for outcome in ingest(service, archive, source, dry_run):
+        report.counts[outcome.status] += 1
+        if outcome.status == REJECTED:
+            rejected.append(outcome)
+    return report, rejected
+
+
+def _one(service: FDOService, record: Any, source: mapping.Source, agent: Agent,
+         dry_run: bool) -> Outcome:
+    def rejected(code: str, *problems: dict[str, str]) -> Outcome:
+        return Outcome(record.line, record.row_id, REJECTED, code=code, problems=problems)
+
+    if mapping.physical_id(record.terms) is None:
+        return rejected("missing-physical-id", {"path": "", "message": "the record has none of "
+                        + ", ".join(mapping.PHYSICAL_ID_TERMS)})
+    if mapping.organisation(record.terms, source) is None:
+        return rejected("missing-organisation", {"path": "/ods:organisationID", "message":
+                        "no ROR or Wikidata institutionID, and no --organisation given"})
+    content = mapping.specimen(record, source)
+    violations = service.validator.violations(SPECIMENS, content)
+    if violations:
+        return rejected("schema", *({"path": v.path, "message": v.message} for v in violations))
+    pid = service.index.pid_for_physical_id(normalised_physical_id(content))
+    if dry_run:
+        return Outcome(record.line, record.row_id, _would_be(service, pid, content), pid)
+    try:
+        if pid is None:
+            return Outcome(record.line, record.row_id, CREATED,
+                           service.create(SPECIMENS, content, agent).pid)
+        prefix, suffix = pid.split("/")
+        _, new = service.replace(SPECIMENS, prefix, suffix, content, "*", agent)
+    except errors.FDOError as error:
+        return rejected(type(error).__name__, {"path": "", "message": str(error)})
+    return Outcome(record.line, record.row_id, UPDATED if new else UNCHANGED, pid)
+
+
+def _would_be(service: FDOService, pid: str | None, content: dict[str, Any]) -> str:
+    """What a real run would do with this record (the service's own comparison)."""
+    if pid is None:
+        return CREATED
+    prefix, suffix = pid.split("/")
+    current = client_part(service.latest(SPECIMENS, prefix, suffix).content)
+    candidate = {"ods:normalisedPhysicalSpecimenID": normalised_physical_id(content),
+                 **client_part(content)}
+    return UNCHANGED if candidate == current else UPDATED

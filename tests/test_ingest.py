@@ -1,0 +1,140 @@
+"""Ingesting Darwin Core Archives through the service, over real S3 and a real index
+(SQLite and PostgreSQL): created, then unchanged on a re-run (no versions), then exactly
+one version with exactly the changed fields; bad records reported, never stopping the
+rest; the CLI."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from repository import cli
+from repository.ingest import mapping
+from repository.ingest.dwca import Archive
+from repository.ingest.run import CREATED, REJECTED, UNCHANGED, UPDATED, run, source_system_id
+
+pytestmark = pytest.mark.s3
+NATURALIS = "https://ror.org/0566bfb96"
+OCCURRENCE = "http://rs.tdwg.org/dwc/terms/Occurrence"
+DWC = "http://rs.tdwg.org/dwc/terms/"
+DCTERMS = "http://purl.org/dc/terms/"
+COLUMNS = ("catalogNumber", "basisOfRecord", "scientificName", "locality", "decimalLatitude",
+           "modified")
+META = ('<archive xmlns="http://rs.tdwg.org/dwc/text/"><core fieldsTerminatedBy="," '
+        f'ignoreHeaderLines="1" rowType="{OCCURRENCE}"><files><location>occ.csv</location>'
+        '</files><id index="0"/>'
+        + "".join(f'<field index="{n}" term="{DCTERMS if name == "modified" else DWC}{name}"/>'
+                  for n, name in enumerate(COLUMNS, start=1))
+        + "</core></archive>")
+ROWS = [("r1", "RMNH.INS.1", "PreservedSpecimen", "Bombus terrestris", "Leiden", "52.1",
+         "2020-01-01"),
+        ("r2", "RMNH.INS.2", "PreservedSpecimen", "Apis mellifera", "Delft", "52.0",
+         "2020-01-01"),
+        ("r3", "RMNH.INS.3", "PreservedSpecimen", "Parus major", "Gouda", "52.0",
+         "2020-01-01")]
+
+
+def archive(path: Path, rows: list[tuple[str, ...]]) -> Path:
+    lines = ["id," + ",".join(COLUMNS)] + [",".join(row) for row in rows]
+    with zipfile.ZipFile(path, "w") as zipped:
+        zipped.writestr("meta.xml", META)
+        zipped.writestr("occ.csv", "\n".join(lines) + "\n")
+    return path
+
+
+def source(service) -> mapping.Source:
+    return mapping.Source(source_system_id("Test CMS", service.base_url, "20.500.14920"),
+                          "Test CMS", NATURALIS,
+                          "https://creativecommons.org/publicdomain/zero/1.0/")
+
+
+def ingest(service, path: Path, dry_run: bool = False):
+    with Archive(path) as opened:
+        return run(service, opened, source(service), dry_run=dry_run)
+
+
+def test_a_re_run_changes_nothing_and_an_edit_makes_one_version(service, tmp_path):
+    first, rejected = ingest(service, archive(tmp_path / "v1.zip", ROWS))
+    assert rejected == [] and first.counts == {CREATED: 3}
+    length = service.index.feed_length()
+
+    again, _ = ingest(service, archive(tmp_path / "v1b.zip", ROWS))
+    assert again.counts == {UNCHANGED: 3}
+    assert service.index.feed_length() == length  # no version anywhere
+
+    edited = [ROWS[0], (*ROWS[1][:4], "Rotterdam", *ROWS[1][5:6], "2024-05-05"), ROWS[2]]
+    # The source's own timestamp (dcterms:modified) changed on the third row only:
+    edited[2] = (*ROWS[2][:6], "2025-01-01")
+    third, _ = ingest(service, archive(tmp_path / "v2.zip", edited))
+    assert third.counts == {UPDATED: 1, UNCHANGED: 2}
+    assert service.index.feed_length() == length + 1
+    pid = service.index.pid_for_physical_id(
+        f"RMNH.INS.2:{source(service).system_id.rsplit('/', 1)[-1]}")
+    (latest,) = [row for row in service.index.versions(pid) if row.version == 2]
+    prefix, suffix = pid.split("/")
+    record = service.version("digital-specimens", prefix, suffix, 2)
+    activity = record.provenance["prov:Activity"]
+    assert activity["@type"] == "ods:Update"
+    assert activity["ods:changeValue"] == [
+        {"op": "replace", "path": "/ods:hasEvents/0/ods:hasLocation/dwc:locality",
+         "value": "Rotterdam"}]
+    assert latest.agent_id == source(service).system_id
+    assert latest.agent_type == "schema:SoftwareApplication"
+
+
+SAMPLES = sorted((Path(__file__).resolve().parents[2] / "shared" / "samples" / "dwca")
+                 .glob("*.zip"))
+
+
+@pytest.mark.parametrize("sample", SAMPLES, ids=[sample.name for sample in SAMPLES])
+def test_the_real_samples_ingest_and_re_ingest_unchanged(service, sample):
+    first, rejected = ingest(service, sample)
+    assert rejected == [] and first.counts[CREATED] > 0 and set(first.counts) == {CREATED}
+    again, _ = ingest(service, sample)
+    assert again.counts == {UNCHANGED: first.counts[CREATED]}
+
+
+def test_bad_records_are_reported_and_the_rest_ingested(service, tmp_path):
+    rows = [ROWS[0],
+            ("r2", "", "PreservedSpecimen", "Apis mellifera", "Delft", "52.0", "2020-01-01"),
+            ("r3", "RMNH.INS.3", "PreservedSpecimen", "Parus major", "Gouda", "north",
+             "2020-01-01")]
+    report, rejected = ingest(service, archive(tmp_path / "bad.zip", rows))
+    assert report.counts == {CREATED: 1, REJECTED: 2}
+    codes = {outcome.row_id: (outcome.code, outcome.line) for outcome in rejected}
+    assert codes == {"r2": ("missing-physical-id", 3), "r3": ("schema", 4)}
+    (schema_error,) = [outcome for outcome in rejected if outcome.code == "schema"]
+    assert [problem["path"] for problem in schema_error.problems] == [
+        "/ods:hasEvents/0/ods:hasLocation/ods:hasGeoreference/dwc:decimalLatitude"]
+
+
+def test_a_dry_run_says_what_would_happen_and_writes_nothing(service, tmp_path):
+    ingest(service, archive(tmp_path / "v1.zip", ROWS[:2]))
+    length = service.index.feed_length()
+    edited = [ROWS[0], (*ROWS[1][:4], "Rotterdam", *ROWS[1][5:]), ROWS[2]]
+    report, _ = ingest(service, archive(tmp_path / "v2.zip", edited), dry_run=True)
+    assert report.counts == {UNCHANGED: 1, UPDATED: 1, CREATED: 1}
+    assert service.index.feed_length() == length
+
+
+def test_the_cli_ingests_and_reports(service, config, tmp_path, monkeypatch, capsys):
+    for name, value in config.to_environment().items():
+        monkeypatch.setenv(name, value)
+    path = archive(tmp_path / "v1.zip", ROWS)
+    arguments = ["ingest", "dwca", str(path), "--source-system", "Test CMS",
+                 "--organisation", NATURALIS]
+    assert cli.main(arguments) == 0
+    assert json.loads(capsys.readouterr().out)["counts"] == {
+        CREATED: 3, UPDATED: 0, UNCHANGED: 0, REJECTED: 0}
+    assert cli.main(arguments) == 0
+    assert json.loads(capsys.readouterr().out)["counts"][UNCHANGED] == 3
+    not_an_archive = tmp_path / "x.csv"
+    not_an_archive.write_text("id\n")
+    assert cli.main(["ingest", "dwca", str(not_an_archive), "--source-system", "S"]) == 2
+    assert "neither a zip file nor a folder" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(["ingest", "dwca", str(path), "--source-system", "S",
+                  "--organisation", "Naturalis"])
