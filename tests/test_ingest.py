@@ -101,14 +101,24 @@ def test_bad_records_are_reported_and_the_rest_ingested(service, tmp_path):
     rows = [ROWS[0],
             ("r2", "", "PreservedSpecimen", "Apis mellifera", "Delft", "52.0", "2020-01-01"),
             ("r3", "RMNH.INS.3", "PreservedSpecimen", "Parus major", "Gouda", "north",
-             "2020-01-01")]
+             "2020-01-01"),
+            ("r4", "RMNH.INS.4", "PreservedSpecimen", "Parus major", "Go\u0007uda", "52.0",
+             "2020-01-01"),
+            ("r5", "RMNH.INS.1", "PreservedSpecimen", "Bombus lucorum", "Leiden", "52.1",
+             "2020-01-01"),
+            ("r6", "RMNH.INS.6", "Pressed", "Quercus robur", "Ede", "52.0", "2020-01-01")]
     report, rejected = ingest(service, archive(tmp_path / "bad.zip", rows))
-    assert report.counts == {CREATED: 1, REJECTED: 2}
-    codes = {outcome.row_id: (outcome.code, outcome.line) for outcome in rejected}
-    assert codes == {"r2": ("missing-physical-id", 3), "r3": ("schema", 4)}
-    (schema_error,) = [outcome for outcome in rejected if outcome.code == "schema"]
-    assert [problem["path"] for problem in schema_error.problems] == [
-        "/ods:hasEvents/0/ods:hasLocation/ods:hasGeoreference/dwc:decimalLatitude"]
+    assert report.counts == {CREATED: 2, REJECTED: 4}
+    assert report.warnings == {"unknown-basis-of-record": 1}  # r6: ingested, with a warning
+    found = {outcome.row_id: (outcome.code, outcome.line, [problem["path"] for problem
+                                                           in outcome.problems])
+             for outcome in rejected}
+    assert found == {
+        "r2": ("missing-physical-id", 3, [""]),
+        "r3": ("bad-coordinates", 4, ["/dwc:decimalLatitude"]),
+        "r4": ("schema", 5, ["/ods:hasEvents/0/ods:hasLocation/dwc:locality"]),
+        "r5": ("duplicate-physical-id", 6, ["/ods:physicalSpecimenID"]),
+    }
 
 
 def test_a_dry_run_says_what_would_happen_and_writes_nothing(service, tmp_path):

@@ -10,7 +10,8 @@ gets exactly one new version, whose provenance (`ods:Update`) has the JSON Patch
 changed fields and the source system as its agent (a `machine` agent).
 
 A bad record never stops the rest: it is reported with a stable code and, for schema
-errors, the JSON Pointer of each problem. Only an unreadable archive stops a run, and
+errors, the JSON Pointer of each problem (quality checks and their codes:
+repository/ingest/quality.py). Only an unreadable archive stops a run, and
 that before anything is written (`ArchiveError`).
 
 Not yet (issue 5, in progress): media objects and their links, licences that allow a PID
@@ -27,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from repository import errors
-from repository.ingest import mapping
+from repository.ingest import mapping, quality
 from repository.ingest.dwca import Archive, records
 from repository.provenance import Agent
 from repository.records import client_part
@@ -46,6 +47,7 @@ class Outcome:
     pid: str | None = None
     code: str | None = None  # why it was rejected
     problems: tuple[dict[str, str], ...] = ()
+    warnings: tuple[dict[str, str], ...] = ()  # quality problems of an ingested record
 
 
 @dataclass
@@ -53,12 +55,14 @@ class Report:
     source_system: str
     dry_run: bool
     counts: Counter[str] = field(default_factory=Counter)
+    warnings: Counter[str] = field(default_factory=Counter)  # by code
     unmapped_terms: set[str] = field(default_factory=set)
 
     def summary(self) -> dict[str, Any]:
         return {"sourceSystem": self.source_system, "dryRun": self.dry_run,
                 "counts": {status: self.counts[status]
                            for status in (CREATED, UPDATED, UNCHANGED, REJECTED)},
+                "warnings": dict(sorted(self.warnings.items())),
                 "unmappedTerms": sorted(self.unmapped_terms)}
 
 
@@ -75,8 +79,9 @@ def ingest(service: FDOService, archive: Archive, source: mapping.Source,
     """Ingest every record of the archive, yielding what happened to each; `dry_run`
     maps and checks everything but writes nothing."""
     agent = Agent(id=source.system_id, name=source.system_name, role="machine")
+    seen: set[bytes] = set()  # digests of the physical IDs met so far in this dataset
     for record in records(archive):
-        yield _one(service, record, source, agent, dry_run)
+        yield _one(service, record, source, agent, dry_run, seen)
 
 
 def run(service: FDOService, archive: Archive, source: mapping.Source,
@@ -86,13 +91,14 @@ def run(service: FDOService, archive: Archive, source: mapping.Source,
     rejected = []
     for outcome in ingest(service, archive, source, dry_run):
         report.counts[outcome.status] += 1
+        report.warnings.update(warning["code"] for warning in outcome.warnings)
         if outcome.status == REJECTED:
             rejected.append(outcome)
     return report, rejected
 
 
 def _one(service: FDOService, record: Any, source: mapping.Source, agent: Agent,
-         dry_run: bool) -> Outcome:
+         dry_run: bool, seen: set[bytes]) -> Outcome:
     def rejected(code: str, *problems: dict[str, str]) -> Outcome:
         return Outcome(record.line, record.row_id, REJECTED, code=code, problems=problems)
 
@@ -102,22 +108,35 @@ def _one(service: FDOService, record: Any, source: mapping.Source, agent: Agent,
     if mapping.organisation(record.terms, source) is None:
         return rejected("missing-organisation", {"path": "/ods:organisationID", "message":
                         "no ROR or Wikidata institutionID, and no --organisation given"})
+    found = quality.problems(record.terms)
     content = mapping.specimen(record, source)
+    normalised = normalised_physical_id(content)
+    key = hashlib.sha256(normalised.encode()).digest()
+    if key in seen:
+        found.append(quality.Problem("duplicate-physical-id", "/ods:physicalSpecimenID",
+                                     f"an earlier record of this dataset has {normalised}"))
+    seen.add(key)
+    stopping = [problem for problem in found if problem.rejects]
+    if stopping:
+        return rejected(stopping[0].code, *(problem.as_json() for problem in stopping))
+    warnings = tuple(problem.as_json() for problem in found)
     violations = service.validator.violations(SPECIMENS, content)
     if violations:
         return rejected("schema", *({"path": v.path, "message": v.message} for v in violations))
-    pid = service.index.pid_for_physical_id(normalised_physical_id(content))
+    pid = service.index.pid_for_physical_id(normalised)
     if dry_run:
-        return Outcome(record.line, record.row_id, _would_be(service, pid, content), pid)
+        return Outcome(record.line, record.row_id, _would_be(service, pid, content), pid,
+                       warnings=warnings)
     try:
         if pid is None:
             return Outcome(record.line, record.row_id, CREATED,
-                           service.create(SPECIMENS, content, agent).pid)
+                           service.create(SPECIMENS, content, agent).pid, warnings=warnings)
         prefix, suffix = pid.split("/")
         _, new = service.replace(SPECIMENS, prefix, suffix, content, "*", agent)
     except errors.FDOError as error:
         return rejected(type(error).__name__, {"path": "", "message": str(error)})
-    return Outcome(record.line, record.row_id, UPDATED if new else UNCHANGED, pid)
+    return Outcome(record.line, record.row_id, UPDATED if new else UNCHANGED, pid,
+                   warnings=warnings)
 
 
 def _would_be(service: FDOService, pid: str | None, content: dict[str, Any]) -> str:
