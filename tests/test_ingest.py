@@ -15,6 +15,7 @@ from repository import cli
 from repository.ingest import mapping
 from repository.ingest.dwca import Archive
 from repository.ingest.run import CREATED, REJECTED, UNCHANGED, UPDATED, run, source_system_id
+from resolver.pids import find_pid
 
 pytestmark = pytest.mark.s3
 NATURALIS = "https://ror.org/0566bfb96"
@@ -93,8 +94,67 @@ SAMPLES = sorted((Path(__file__).resolve().parents[2] / "shared" / "samples" / "
 def test_the_real_samples_ingest_and_re_ingest_unchanged(service, sample):
     first, rejected = ingest(service, sample)
     assert rejected == [] and first.counts[CREATED] > 0 and set(first.counts) == {CREATED}
+    length = service.index.feed_length()
     again, _ = ingest(service, sample)
     assert again.counts == {UNCHANGED: first.counts[CREATED]}
+    assert REJECTED not in first.media  # the Naturalis sample has an image per record
+    assert again.media == ({UNCHANGED: first.media[CREATED]} if first.media else {})
+    assert service.index.feed_length() == length
+
+
+MEDIA_META = META.replace("</core></archive>", (
+    '</core><extension fieldsTerminatedBy="," ignoreHeaderLines="1" '
+    'rowType="http://rs.tdwg.org/ac/terms/Multimedia"><files><location>media.csv</location>'
+    '</files><coreid index="0"/><field index="1" term="http://rs.tdwg.org/ac/terms/accessURI"/>'
+    '<field index="2" term="http://purl.org/dc/elements/1.1/type"/>'
+    '<field index="3" term="http://purl.org/dc/terms/format"/></extension></archive>'))
+
+
+def media_archive(path: Path, media_rows: list[str]) -> Path:
+    lines = ["id," + ",".join(COLUMNS)] + [",".join(row) for row in ROWS[:2]]
+    with zipfile.ZipFile(path, "w") as zipped:
+        zipped.writestr("meta.xml", MEDIA_META)
+        zipped.writestr("occ.csv", "\n".join(lines) + "\n")
+        zipped.writestr("media.csv", "\n".join(["coreid,accessURI,type,format", *media_rows]))
+    return path
+
+
+def test_media_rows_become_media_objects_linked_both_ways(service, tmp_path):
+    rows = ["r1,https://img.example.org/1a.jpg,StillImage,image/jpeg",
+            "r1,https://img.example.org/1b.jpg,http://purl.org/dc/dcmitype/StillImage,image/png",
+            "r2,https://img.example.org/2a.tif,StillImage,image/tiff"]
+    first, rejected = ingest(service, media_archive(tmp_path / "m1.zip", rows))
+    assert rejected == [] and first.counts == {CREATED: 2} and first.media == {CREATED: 3}
+    r1 = service.index.pid_for_physical_id(
+        f"RMNH.INS.1:{source(service).system_id.rsplit('/', 1)[-1]}")
+    prefix, suffix = r1.split("/")
+    specimen = service.latest("digital-specimens", prefix, suffix).content
+    assert specimen["ods:isKnownToContainMedia"] is True
+    media_urls = [relation["dwc:relatedResourceID"]
+                  for relation in specimen["ods:hasEntityRelationships"]]
+    linked = {row.pid for relation, row in service.index.linked(r1, incoming_only=True)
+              if relation == "hasDigitalSpecimen"}
+    assert {find_pid(url) for url in media_urls} == linked and len(linked) == 2
+    for pid in linked:
+        content = service.latest("digital-media", *pid.split("/")).content
+        assert content["dcterms:type"] == "StillImage"
+        assert content["ods:hasEntityRelationships"][0]["dwc:relatedResourceID"] == (
+            f"{service.base_url}/{r1}")
+    length = service.index.feed_length()
+
+    again, _ = ingest(service, media_archive(tmp_path / "m1b.zip", rows))
+    assert (again.counts, again.media) == ({UNCHANGED: 2}, {UNCHANGED: 3})
+    assert service.index.feed_length() == length
+
+    rows[2] = "r2,https://img.example.org/2a.tif,StillImage,image/x-tiff"
+    third, _ = ingest(service, media_archive(tmp_path / "m2.zip", rows))
+    assert (third.counts, third.media) == ({UNCHANGED: 2}, {UNCHANGED: 2, UPDATED: 1})
+    assert service.index.feed_length() == length + 1  # the media object only
+
+    rows.append("r2,,StillImage,image/jpeg")  # no access URI: the row is reported
+    fourth, _ = ingest(service, media_archive(tmp_path / "m3.zip", rows))
+    assert (fourth.counts, fourth.media) == ({UNCHANGED: 2}, {UNCHANGED: 3, REJECTED: 1})
+    assert fourth.warnings == {"media-without-access-uri": 1}
 
 
 def test_bad_records_are_reported_and_the_rest_ingested(service, tmp_path):

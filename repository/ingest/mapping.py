@@ -18,6 +18,12 @@ Rules, and where we depart from the SSSOM file:
   `dwc:GeoreferencedDate`): Darwin Core and openDS do not, and neither do we.
 - `dwc:institutionCode` and `dwc:ownerInstitutionCode` become `ods:organisationCode`
   and `ods:ownerOrganisationCode`, as in the SSSOM file.
+- Media come from the Audubon Core and GBIF Simple Multimedia extensions: one digital
+  media object per row with an access URI (`ac:accessURI`, else `dcterms:identifier`),
+  its type (DCMI type, prefix or not), format, title, description, rights
+  (`dcterms:license` or `dcterms:rights` become `dcterms:rights`, openDS media have no
+  `dcterms:license`), owner and the rest of `MEDIA_TERMS`. Specimen and media point at
+  each other with entity relationships (`hasDigitalMedia`, `hasDigitalSpecimen`).
 - Terms openDS has no place for are left out, and reported as such per dataset (not per
   row: a dataset has the same columns in every row). Not mapped yet: `dwc:recordedBy`
   and other agents, `dwc:associatedMedia`, geological context, extensions other than
@@ -163,3 +169,48 @@ def _typed(term: str, value: str) -> Any:
         except ValueError:
             return value
     return value
+
+
+MEDIA_ROW_TYPES = ("http://rs.tdwg.org/ac/terms/Multimedia",
+                   "http://rs.gbif.org/terms/1.0/Multimedia")
+# Source term -> openDS media term; the first source term a row has wins.
+MEDIA_TERMS = (
+    ("ac:accessURI", "ac:accessURI"), ("dcterms:identifier", "ac:accessURI"),
+    ("dc:type", "dcterms:type"), ("dcterms:type", "dcterms:type"),
+    ("dcterms:format", "dcterms:format"), ("dc:format", "dcterms:format"),
+    ("dcterms:title", "dcterms:title"), ("dcterms:description", "dcterms:description"),
+    ("ac:caption", "dcterms:description"), ("dcterms:license", "dcterms:rights"),
+    ("dcterms:rights", "dcterms:rights"), ("xmpRights:Owner", "xmpRights:Owner"),
+    ("dcterms:rightsHolder", "xmpRights:Owner"), ("xmpRights:UsageTerms", "xmpRights:UsageTerms"),
+    ("xmpRights:WebStatement", "xmpRights:WebStatement"), ("ac:variant", "ac:variant"),
+    ("dcterms:source", "dcterms:source"), ("ac:comments", "ac:comments"),
+)
+_DCMI = "http://purl.org/dc/dcmitype/"
+
+
+@cache
+def _media_types() -> frozenset[str]:
+    schema = json.loads((files("schemas") / "digital-media-v1.0.0.json").read_text())
+    return frozenset(schema["properties"]["dcterms:type"]["enum"])
+
+
+def media(row: dict[str, str], specimen_url: str, source: Source,
+          organisation_id: str) -> dict[str, Any] | None:
+    """The openDS digital media object of one media row (None without an access URI)."""
+    content: dict[str, Any] = {}
+    for term, target in MEDIA_TERMS:
+        if row.get(term) and target not in content:
+            content[target] = row[term]
+    if "ac:accessURI" not in content:
+        return None
+    media_type = str(content.pop("dcterms:type", "")).removeprefix(_DCMI)
+    if media_type in _media_types():
+        content["dcterms:type"] = media_type
+    return {**content, "ods:organisationID": organisation_id,
+            "ods:sourceSystemID": source.system_id, "ods:sourceSystemName": source.system_name,
+            "ods:hasEntityRelationships": [relationship("hasDigitalSpecimen", specimen_url)]}
+
+
+def relationship(name: str, url: str) -> dict[str, str]:
+    return {"@type": "ods:EntityRelationship", "dwc:relationshipOfResource": name,
+            "dwc:relatedResourceID": url, "ods:relatedResourceURI": url}

@@ -14,9 +14,15 @@ errors, the JSON Pointer of each problem (quality checks and their codes:
 repository/ingest/quality.py). Only an unreadable archive stops a run, and
 that before anything is written (`ArchiveError`).
 
-Not yet (issue 5, in progress): media objects and their links, licences that allow a PID
-record only, records missing from a re-check, physical IDs that changed, concurrent
-writes, ABCD, the HTTP job API and the progress bar.
+Media rows (Audubon Core, Simple Multimedia) become digital media objects pointing at
+their specimen (`hasDigitalSpecimen`), found again on a re-check by their access URI;
+the specimen points at them (`hasDigitalMedia`, `ods:isKnownToContainMedia`). A new
+specimen with media is created, then given its media's links: two versions, once.
+
+Not yet (issue 5, in progress): licences that allow a PID record only, media rows that
+disappeared (their objects stay, unlinked), records missing from a re-check, physical
+IDs that changed, concurrent writes, ABCD, the HTTP job API and the progress bar; a dry
+run does not look at media.
 """
 
 from __future__ import annotations
@@ -31,11 +37,11 @@ from repository import errors
 from repository.ingest import mapping, quality
 from repository.ingest.dwca import Archive, records
 from repository.provenance import Agent
-from repository.records import client_part
+from repository.records import TOMBSTONE, client_part
 from repository.services import FDOService, normalised_physical_id
-from resolver.pids import ALPHABET
+from resolver.pids import ALPHABET, pid_url
 
-SPECIMENS = "digital-specimens"
+SPECIMENS, MEDIA = "digital-specimens", "digital-media"
 CREATED, UPDATED, UNCHANGED, REJECTED = "created", "updated", "unchanged", "rejected"
 
 
@@ -48,6 +54,7 @@ class Outcome:
     code: str | None = None  # why it was rejected
     problems: tuple[dict[str, str], ...] = ()
     warnings: tuple[dict[str, str], ...] = ()  # quality problems of an ingested record
+    media: tuple[str, ...] = ()  # what happened to each of its media rows
 
 
 @dataclass
@@ -56,12 +63,15 @@ class Report:
     dry_run: bool
     counts: Counter[str] = field(default_factory=Counter)
     warnings: Counter[str] = field(default_factory=Counter)  # by code
+    media: Counter[str] = field(default_factory=Counter)
     unmapped_terms: set[str] = field(default_factory=set)
 
     def summary(self) -> dict[str, Any]:
         return {"sourceSystem": self.source_system, "dryRun": self.dry_run,
                 "counts": {status: self.counts[status]
                            for status in (CREATED, UPDATED, UNCHANGED, REJECTED)},
+                "media": {status: self.media[status]
+                          for status in (CREATED, UPDATED, UNCHANGED, REJECTED)},
                 "warnings": dict(sorted(self.warnings.items())),
                 "unmappedTerms": sorted(self.unmapped_terms)}
 
@@ -92,6 +102,7 @@ def run(service: FDOService, archive: Archive, source: mapping.Source,
     for outcome in ingest(service, archive, source, dry_run):
         report.counts[outcome.status] += 1
         report.warnings.update(warning["code"] for warning in outcome.warnings)
+        report.media.update(outcome.media)
         if outcome.status == REJECTED:
             rejected.append(outcome)
     return report, rejected
@@ -127,16 +138,68 @@ def _one(service: FDOService, record: Any, source: mapping.Source, agent: Agent,
     if dry_run:
         return Outcome(record.line, record.row_id, _would_be(service, pid, content), pid,
                        warnings=warnings)
+    status = UNCHANGED
     try:
         if pid is None:
-            return Outcome(record.line, record.row_id, CREATED,
-                           service.create(SPECIMENS, content, agent).pid, warnings=warnings)
-        prefix, suffix = pid.split("/")
-        _, new = service.replace(SPECIMENS, prefix, suffix, content, "*", agent)
+            pid, status = service.create(SPECIMENS, content, agent).pid, CREATED
+        rows = [row for row_type in mapping.MEDIA_ROW_TYPES
+                for row in record.extensions.get(row_type, [])]
+        media_pids, media, media_problems = _media(service, pid, rows, source, agent,
+                                                   content["ods:organisationID"])
+        warnings += tuple(media_problems)
+        if media_pids:
+            content = {**content, "ods:isKnownToContainMedia": True,
+                       "ods:hasEntityRelationships": [
+                           mapping.relationship("hasDigitalMedia", pid_url(service.base_url, m))
+                           for m in media_pids]}
+        if status != CREATED or media_pids:
+            prefix, suffix = pid.split("/")
+            _, new = service.replace(SPECIMENS, prefix, suffix, content, "*", agent)
+            status = CREATED if status == CREATED else UPDATED if new else UNCHANGED
     except errors.FDOError as error:
         return rejected(type(error).__name__, {"path": "", "message": str(error)})
-    return Outcome(record.line, record.row_id, UPDATED if new else UNCHANGED, pid,
-                   warnings=warnings)
+    return Outcome(record.line, record.row_id, status, pid, warnings=warnings, media=media)
+
+
+def _media(service: FDOService, specimen: str, rows: list[dict[str, str]],
+           source: mapping.Source, agent: Agent,
+           organisation: str) -> tuple[list[str], tuple[str, ...], list[dict[str, str]]]:
+    """Create or re-check the media objects of one specimen, each found again by its
+    access URI among the media that point at the specimen. Their PIDs, in row order,
+    what happened to each row, and why rows were rejected."""
+    known: dict[str, str] = {}
+    for relation, linked in service.index.linked(specimen, incoming_only=True):
+        if relation == "hasDigitalSpecimen" and linked.kind == MEDIA and linked.status != TOMBSTONE:
+            prefix, suffix = linked.pid.split("/")
+            known[str(service.latest(MEDIA, prefix, suffix).content.get("ac:accessURI"))] = (
+                linked.pid)
+    url = pid_url(service.base_url, specimen)
+    pids: list[str] = []
+    statuses: list[str] = []
+    problems: list[dict[str, str]] = []
+    for number, row in enumerate(rows):
+        content = mapping.media(row, url, source, organisation)
+        found = ([{"code": "media-without-access-uri", "path": f"/media/{number}",
+                   "message": "the media row has no ac:accessURI or dcterms:identifier"}]
+                 if content is None else
+                 [{"code": "media-schema", "path": f"/media/{number}{v.path}",
+                   "message": v.message} for v in service.validator.violations(MEDIA, content)])
+        if content is None or found:
+            problems += found
+            statuses.append(REJECTED)
+            continue
+        pid = known.get(content["ac:accessURI"])
+        if pid is None:
+            pid = service.create(MEDIA, content, agent).pid
+            known[content["ac:accessURI"]] = pid
+            statuses.append(CREATED)
+        else:
+            prefix, suffix = pid.split("/")
+            _, new = service.replace(MEDIA, prefix, suffix, content, "*", agent)
+            statuses.append(UPDATED if new else UNCHANGED)
+        if pid not in pids:
+            pids.append(pid)
+    return pids, tuple(statuses), problems
 
 
 def _would_be(service: FDOService, pid: str | None, content: dict[str, Any]) -> str:
