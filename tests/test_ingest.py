@@ -14,7 +14,16 @@ import pytest
 from repository import cli
 from repository.ingest import mapping
 from repository.ingest.dwca import Archive
-from repository.ingest.run import CREATED, REJECTED, UNCHANGED, UPDATED, run, source_system_id
+from repository.ingest.run import (
+    CREATED,
+    PID_ONLY,
+    REJECTED,
+    UNCHANGED,
+    UPDATED,
+    run,
+    source_system_id,
+)
+from repository.records import client_part
 from resolver.pids import find_pid
 
 pytestmark = pytest.mark.s3
@@ -195,10 +204,10 @@ def test_the_cli_ingests_and_reports(service, config, tmp_path, monkeypatch, cap
         monkeypatch.setenv(name, value)
     path = archive(tmp_path / "v1.zip", ROWS)
     arguments = ["ingest", "dwca", str(path), "--source-system", "Test CMS",
-                 "--organisation", NATURALIS]
+                 "--organisation", NATURALIS, "--license", "CC-BY-4.0"]
     assert cli.main(arguments) == 0
     assert json.loads(capsys.readouterr().out)["counts"] == {
-        CREATED: 3, UPDATED: 0, UNCHANGED: 0, REJECTED: 0}
+        CREATED: 3, UPDATED: 0, UNCHANGED: 0, PID_ONLY: 0, REJECTED: 0}
     assert cli.main(arguments) == 0
     assert json.loads(capsys.readouterr().out)["counts"][UNCHANGED] == 3
     not_an_archive = tmp_path / "x.csv"
@@ -208,3 +217,32 @@ def test_the_cli_ingests_and_reports(service, config, tmp_path, monkeypatch, cap
     with pytest.raises(SystemExit):
         cli.main(["ingest", "dwca", str(path), "--source-system", "S",
                   "--organisation", "Naturalis"])
+
+
+def test_records_under_other_licences_get_a_pid_record_only(service, tmp_path):
+    closed = mapping.Source(source(service).system_id, "Test CMS", NATURALIS, "CC BY-NC 4.0")
+    rows = ["r1,https://img.example.org/1a.jpg,StillImage,image/jpeg"]
+    with Archive(media_archive(tmp_path / "closed.zip", rows)) as opened:
+        report, _ = run(service, opened, closed)
+    assert report.counts == {PID_ONLY: 2} and report.media == {}
+    pid = service.index.pid_for_physical_id(
+        f"RMNH.INS.1:{closed.system_id.rsplit('/', 1)[-1]}")
+    content = service.latest("digital-specimens", *pid.split("/")).content
+    assert set(client_part(content)) <= {
+        *mapping.PID_RECORD_TERMS, "ods:normalisedPhysicalSpecimenID"}
+    assert "ods:hasEvents" not in content and content["dcterms:license"] == "CC BY-NC 4.0"
+    # Relicensed under CC BY: the same specimen gets its content and its media.
+    report, _ = ingest(service, media_archive(tmp_path / "open.zip", rows))
+    assert report.counts == {UPDATED: 2} and report.media == {CREATED: 1}
+    assert service.latest("digital-specimens", *pid.split("/")).content["ods:hasEvents"]
+
+
+@pytest.mark.parametrize(("licence", "full"), [
+    ("https://creativecommons.org/publicdomain/zero/1.0/", True), ("CC0 1.0", True),
+    ("CC BY 4.0", True), ("http://creativecommons.org/licenses/by/3.0/", True),
+    ("https://creativecommons.org/publicdomain/mark/1.0/", True), ("Public domain", True),
+    ("CC BY-NC 4.0", False), ("https://creativecommons.org/licenses/by-sa/4.0/", False),
+    ("All rights reserved", False), (None, False),
+])
+def test_which_licences_allow_a_full_specimen(licence, full):
+    assert mapping.open_licence(licence) is full

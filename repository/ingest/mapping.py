@@ -18,6 +18,11 @@ Rules, and where we depart from the SSSOM file:
   `dwc:GeoreferencedDate`): Darwin Core and openDS do not, and neither do we.
 - `dwc:institutionCode` and `dwc:ownerInstitutionCode` become `ods:organisationCode`
   and `ods:ownerOrganisationCode`, as in the SSSOM file.
+- Licences: records under CC0, CC BY (any version) or in the public domain (the Public
+  Domain Mark, or the words) are full digital specimens; records under any other licence,
+  or none, get a PID record only (`pid_record`): the identifying kernel (physical ID and
+  its type, organisation, source system, licence, basis of record), no content and no
+  media, as enrolment rules in the field require.
 - Media come from the Audubon Core and GBIF Simple Multimedia extensions: one digital
   media object per row with an access URI (`ac:accessURI`, else `dcterms:identifier`),
   its type (DCMI type, prefix or not), format, title, description, rights
@@ -41,6 +46,7 @@ from importlib.resources import files
 from typing import Any
 
 from repository.ingest.dwca import Record
+from resolver.renderers.crosswalk import Licence, licence_of
 
 PHYSICAL_ID_TERMS = ("dwc:occurrenceID", "dwc:catalogNumber", "dwc:materialEntityID",
                      "dwc:materialSampleID")
@@ -214,3 +220,25 @@ def media(row: dict[str, str], specimen_url: str, source: Source,
 def relationship(name: str, url: str) -> dict[str, str]:
     return {"@type": "ods:EntityRelationship", "dwc:relationshipOfResource": name,
             "dwc:relatedResourceID": url, "ods:relatedResourceURI": url}
+
+
+_PUBLIC_DOMAIN = re.compile(r"creativecommons\.org/publicdomain/mark|^\s*(public domain|pdm)",
+                            re.IGNORECASE)
+PID_RECORD_TERMS = ("ods:physicalSpecimenID", "ods:physicalSpecimenIDType", "ods:organisationID",
+                    "ods:sourceSystemID", "ods:sourceSystemName", "dcterms:license",
+                    "dwc:basisOfRecord")
+
+
+def open_licence(licence: str | None) -> bool:
+    """CC0, CC BY or public domain: what a full digital specimen may be published under."""
+    if not licence:
+        return False
+    if _PUBLIC_DOMAIN.search(licence):
+        return True
+    spdx = (licence_of({"dcterms:license": licence}) or Licence(licence)).spdx or ""
+    return spdx == "CC0-1.0" or re.fullmatch(r"CC-BY-\d\.\d", spdx) is not None
+
+
+def pid_record(content: dict[str, Any]) -> dict[str, Any]:
+    """The kernel of a specimen whose licence allows no more than a PID record."""
+    return {term: content[term] for term in PID_RECORD_TERMS if term in content}

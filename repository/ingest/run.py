@@ -19,7 +19,10 @@ their specimen (`hasDigitalSpecimen`), found again on a re-check by their access
 the specimen points at them (`hasDigitalMedia`, `ods:isKnownToContainMedia`). A new
 specimen with media is created, then given its media's links: two versions, once.
 
-Not yet (issue 5, in progress): licences that allow a PID record only, media rows that
+A record whose licence is not CC0, CC BY or public domain gets a PID record only
+(`mapping.pid_record`), reported as `pid-only`.
+
+Not yet (issue 5, in progress): media rows that
 disappeared (their objects stay, unlinked), records missing from a re-check, physical
 IDs that changed, concurrent writes, ABCD, the HTTP job API and the progress bar; a dry
 run does not look at media.
@@ -43,6 +46,7 @@ from resolver.pids import ALPHABET, pid_url
 
 SPECIMENS, MEDIA = "digital-specimens", "digital-media"
 CREATED, UPDATED, UNCHANGED, REJECTED = "created", "updated", "unchanged", "rejected"
+PID_ONLY = "pid-only"  # a PID record only (the licence allows no more), created or kept
 
 
 @dataclass(frozen=True)
@@ -69,7 +73,7 @@ class Report:
     def summary(self) -> dict[str, Any]:
         return {"sourceSystem": self.source_system, "dryRun": self.dry_run,
                 "counts": {status: self.counts[status]
-                           for status in (CREATED, UPDATED, UNCHANGED, REJECTED)},
+                           for status in (CREATED, UPDATED, UNCHANGED, PID_ONLY, REJECTED)},
                 "media": {status: self.media[status]
                           for status in (CREATED, UPDATED, UNCHANGED, REJECTED)},
                 "warnings": dict(sorted(self.warnings.items())),
@@ -131,19 +135,23 @@ def _one(service: FDOService, record: Any, source: mapping.Source, agent: Agent,
     if stopping:
         return rejected(stopping[0].code, *(problem.as_json() for problem in stopping))
     warnings = tuple(problem.as_json() for problem in found)
+    full = mapping.open_licence(content.get("dcterms:license"))
+    if not full:
+        content = mapping.pid_record(content)
     violations = service.validator.violations(SPECIMENS, content)
     if violations:
         return rejected("schema", *({"path": v.path, "message": v.message} for v in violations))
     pid = service.index.pid_for_physical_id(normalised)
     if dry_run:
-        return Outcome(record.line, record.row_id, _would_be(service, pid, content), pid,
+        return Outcome(record.line, record.row_id,
+                       _would_be(service, pid, content) if full else PID_ONLY, pid,
                        warnings=warnings)
     status = UNCHANGED
     try:
         if pid is None:
             pid, status = service.create(SPECIMENS, content, agent).pid, CREATED
         rows = [row for row_type in mapping.MEDIA_ROW_TYPES
-                for row in record.extensions.get(row_type, [])]
+                for row in record.extensions.get(row_type, [])] if full else []
         media_pids, media, media_problems = _media(service, pid, rows, source, agent,
                                                    content["ods:organisationID"])
         warnings += tuple(media_problems)
@@ -158,7 +166,8 @@ def _one(service: FDOService, record: Any, source: mapping.Source, agent: Agent,
             status = CREATED if status == CREATED else UPDATED if new else UNCHANGED
     except errors.FDOError as error:
         return rejected(type(error).__name__, {"path": "", "message": str(error)})
-    return Outcome(record.line, record.row_id, status, pid, warnings=warnings, media=media)
+    return Outcome(record.line, record.row_id, status if full else PID_ONLY, pid,
+                   warnings=warnings, media=media)
 
 
 def _media(service: FDOService, specimen: str, rows: list[dict[str, str]],

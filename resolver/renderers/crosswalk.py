@@ -104,7 +104,7 @@ def summarise(content: dict[str, Any], pid: str, version: int, base_url: str) ->
         publisher=publisher, created=created, modified=modified,
         year=(created or modified or "")[:4] or None,
         description=_description(kind, content, publisher),
-        licence=_licence(content), places=_places(content), subjects=_subjects(content),
+        licence=licence_of(content), places=_places(content), subjects=_subjects(content),
         taxon=_taxon(content), physical_id=_text(content.get("ods:physicalSpecimenID")),
         collection=_text(content.get("dwc:datasetName") or content.get("dwc:collectionID")),
         media_type=_text(content.get("dcterms:type")) if kind == MEDIA else None,
@@ -211,7 +211,7 @@ def _description(kind: str, content: dict[str, Any], publisher: Agent) -> str:
     return body or f"{_title(kind, content)}."
 
 
-def _licence(content: dict[str, Any]) -> Licence | None:
+def licence_of(content: dict[str, Any]) -> Licence | None:
     """`dcterms:license` (specimens) or `dcterms:rights` (media), with a licence URL and
     SPDX identifier when it is a Creative Commons licence written as URL or as text."""
     value = _text(content.get("dcterms:license") or content.get("dcterms:rights")
