@@ -14,7 +14,7 @@ from repository.demo import default_demo_folder, load_demo
 from repository.dumps import DumpError, DumpOptions, export, publish
 from repository.ingest.dwca import Archive, ArchiveError
 from repository.ingest.mapping import ORGANISATION, Source
-from repository.ingest.run import run, source_system_id
+from repository.ingest.run import REJECTED, run, source_system_id
 from repository.integrity import Report, rebuild_index, reconcile, verify
 from repository.services import FDOService
 from repository.tokens import ROLES, create_token
@@ -104,7 +104,8 @@ def cmd_ingest_dwca(args: argparse.Namespace) -> int:
         args.source_system, args.organisation, args.license)
     try:
         with Archive(Path(args.path)) as archive:
-            report, rejected = run(fdo, archive, source, dry_run=args.dry_run)
+            report, kept = run(fdo, archive, source, dry_run=args.dry_run,
+                               tombstone_missing=args.tombstone_missing)
     except ArchiveError as error:
         print(f"fdo ingest: {error}", file=sys.stderr)
         return 2
@@ -112,7 +113,8 @@ def cmd_ingest_dwca(args: argparse.Namespace) -> int:
         fdo.index.close()
     print(json.dumps({**report.summary(), "rejected": [
         {"line": outcome.line, "id": outcome.row_id, "code": outcome.code,
-         "problems": list(outcome.problems)} for outcome in rejected]}, indent=1))
+         "problems": list(outcome.problems)} for outcome in kept if outcome.status == REJECTED],
+        "missing": [outcome.pid for outcome in kept if outcome.status != REJECTED]}, indent=1))
     return 0
 
 
@@ -182,6 +184,8 @@ def parser() -> argparse.ArgumentParser:
                            "record's institutionID, when it is one)")
     dwca.add_argument("--license", help="licence of records that name none")
     dwca.add_argument("--dry-run", action="store_true", help="map and check, write nothing")
+    dwca.add_argument("--tombstone-missing", action="store_true",
+                      help="tombstone this source system's specimens the dataset no longer has")
     dwca.set_defaults(run=cmd_ingest_dwca)
     return main
 

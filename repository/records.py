@@ -133,6 +133,7 @@ def index_entry(record: VersionRecord) -> VersionEntry:
         links=links_of(content),
         organisation_id=organisation_id(content),
         organisation_name=str(content.get("ods:organisationName") or "")[:512] or None,
+        source_system=str(content.get("ods:sourceSystemID") or "")[:512] or None,
     )
 
 

@@ -233,6 +233,17 @@ class Index(HarvestReads):
         with self.engine.connect() as connection:  # every specimen write asks: no ORM
             return connection.scalar(query)
 
+    def live_objects_of_source(self, source_system: str, kind: str, after: str = "",
+                               limit: int = 1000) -> list[str]:
+        """PIDs of the live objects of one kind from one source system, in PID order
+        after `after` (keyset pages), for re-checks that look for what disappeared."""
+        query = (select(ObjectRow.pid)
+                 .where(ObjectRow.source_system == source_system, ObjectRow.kind == kind,
+                        ObjectRow.pid > after, ObjectRow.status != "Tombstone")
+                 .order_by(ObjectRow.pid).limit(limit))
+        with self.engine.connect() as connection:
+            return list(connection.scalars(query))
+
     def object_count(self) -> int:
         with self.sessions() as session:
             return int(session.scalar(select(func.count()).select_from(ObjectRow)) or 0)
@@ -299,7 +310,7 @@ _NEXT_SEQUENCE = (
                        else_=bindparam("now")))
     .returning(CounterRow.value, CounterRow.stamp))
 _MOVED_COLUMNS = ("version", "digest", "status", "modified", "physical_id", "sequence",
-                  "organisation_id", "organisation_name")
+                  "organisation_id", "organisation_name", "source_system")
 _INSERT_OBJECT = insert(ObjectRow)
 # Moves only from n-1 to n: a concurrent writer that got there first leaves no row to
 # update, on SQLite and PostgreSQL alike.
@@ -337,7 +348,8 @@ def _insert(connection: Connection, entry: VersionEntry) -> None:
     current = {"version": entry.version, "digest": entry.digest, "status": entry.status,
                "modified": entry.created, "physical_id": entry.physical_id,
                "sequence": sequence, "organisation_id": entry.organisation_id,
-               "organisation_name": entry.organisation_name}
+               "organisation_name": entry.organisation_name,
+               "source_system": entry.source_system}
     if entry.version == 1:
         connection.execute(_INSERT_OBJECT, {
             **current, "pid": entry.pid, "kind": entry.kind, "created": entry.object_created})

@@ -42,6 +42,8 @@ class ObjectRow(Base):
     # `ods:organisationID` (ROR or Wikidata, https) and name: the institution OAI set.
     organisation_id: Mapped[str | None] = mapped_column(String(128))
     organisation_name: Mapped[str | None] = mapped_column(String(512))
+    # `ods:sourceSystemID`: which objects a dataset re-check expects to see again.
+    source_system: Mapped[str | None] = mapped_column(String(512))
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +63,7 @@ class ObjectState:
     sequence: int | None
     organisation_id: str | None
     organisation_name: str | None
+    source_system: str | None
 
 
 class VersionRow(Base):
@@ -128,6 +131,7 @@ if [column.name for column in OBJECT_COLUMNS] != [f.name for f in fields(ObjectS
 SqlIndex("ix_fdo_objects_kind_sequence", ObjectRow.kind, ObjectRow.sequence)
 SqlIndex("ix_fdo_objects_organisation_sequence", ObjectRow.organisation_id, ObjectRow.sequence)
 SqlIndex("ix_fdo_versions_recorded", VersionRow.recorded, VersionRow.sequence)
+SqlIndex("ix_fdo_objects_source_system", ObjectRow.source_system, ObjectRow.kind, ObjectRow.pid)
 SqlIndex("ix_fdo_links_target", LinkRow.target, LinkRow.relation)
 # Rebuilt from S3; dropped in this order (links and versions reference objects).
 OBJECT_TABLES = ("fdo_links", "fdo_versions", "fdo_objects", "fdo_counters")
@@ -172,4 +176,5 @@ class VersionEntry:
     agent_type: str = ""
     organisation_id: str | None = None  # https://ror.org/... or https://www.wikidata.org/...
     organisation_name: str | None = None
+    source_system: str | None = None
 

@@ -13,11 +13,13 @@ import pytest
 
 from repository import cli
 from repository.ingest import mapping
-from repository.ingest.dwca import Archive
+from repository.ingest.dwca import Archive, ArchiveError
 from repository.ingest.run import (
     CREATED,
+    MISSING,
     PID_ONLY,
     REJECTED,
+    TOMBSTONED,
     UNCHANGED,
     UPDATED,
     run,
@@ -207,7 +209,8 @@ def test_the_cli_ingests_and_reports(service, config, tmp_path, monkeypatch, cap
                  "--organisation", NATURALIS, "--license", "CC-BY-4.0"]
     assert cli.main(arguments) == 0
     assert json.loads(capsys.readouterr().out)["counts"] == {
-        CREATED: 3, UPDATED: 0, UNCHANGED: 0, PID_ONLY: 0, REJECTED: 0}
+        CREATED: 3, UPDATED: 0, UNCHANGED: 0, PID_ONLY: 0, REJECTED: 0, MISSING: 0,
+        TOMBSTONED: 0}
     assert cli.main(arguments) == 0
     assert json.loads(capsys.readouterr().out)["counts"][UNCHANGED] == 3
     not_an_archive = tmp_path / "x.csv"
@@ -246,3 +249,34 @@ def test_records_under_other_licences_get_a_pid_record_only(service, tmp_path):
 ])
 def test_which_licences_allow_a_full_specimen(licence, full):
     assert mapping.open_licence(licence) is full
+
+
+def test_specimens_the_dataset_no_longer_has_are_reported_or_tombstoned(service, tmp_path):
+    ingest(service, archive(tmp_path / "v1.zip", ROWS))
+    scope = source(service).system_id.rsplit("/", 1)[-1]
+    gone = service.index.pid_for_physical_id(f"RMNH.INS.3:{scope}")
+    report, kept = ingest(service, archive(tmp_path / "v2.zip", ROWS[:2]))
+    assert report.counts == {UNCHANGED: 2, MISSING: 1}
+    assert [(outcome.status, outcome.pid) for outcome in kept] == [(MISSING, gone)]
+    assert service.index.current(gone).status == "Active"  # only reported
+    with Archive(archive(tmp_path / "v3.zip", ROWS[:2])) as opened:
+        report, kept = run(service, opened, source(service), tombstone_missing=True)
+    assert report.counts == {UNCHANGED: 2, TOMBSTONED: 1}
+    tombstone = service.version("digital-specimens", *gone.split("/"), 2).content
+    assert tombstone["ods:status"] == "Tombstone"
+    assert "no longer in the dataset of Test CMS" in (
+        tombstone["ods:hasTombstoneMetadata"]["ods:tombstoneText"])
+    again, _ = ingest(service, archive(tmp_path / "v4.zip", ROWS[:2]))
+    assert again.counts == {UNCHANGED: 2}  # a tombstone is missing no more
+
+
+def test_an_archive_unreadable_half_way_writes_nothing(service, tmp_path):
+    path = tmp_path / "late.zip"
+    lines = ["id," + ",".join(COLUMNS)] + [",".join(row) for row in ROWS]
+    with zipfile.ZipFile(path, "w") as zipped:
+        zipped.writestr("meta.xml", META)
+        zipped.writestr("occ.csv", ("\n".join(lines) + "\n").encode() + b"r9,caf\xe9\n")
+    length = service.index.feed_length()
+    with pytest.raises(ArchiveError, match="is not UTF-8"), Archive(path) as opened:
+        run(service, opened, source(service))
+    assert service.index.feed_length() == length

@@ -165,6 +165,13 @@ class Archive:
                            for element in root.findall(f"{{{TEXT}}}extension"))
         return core, extensions
 
+    def check(self) -> None:
+        """Read every file through once: an `ArchiveError` now, before anything is
+        written, rather than half-way through an ingest."""
+        for data in (self.core, *self.extensions):
+            for _ in self.rows(data):
+                pass
+
     def rows(self, data: DataFile) -> Iterator[tuple[int, str | None, dict[str, str]]]:
         """(line, row ID, {term: value}) of every data row of one file."""
         with self.open(data.location) as raw:

@@ -22,10 +22,12 @@ specimen with media is created, then given its media's links: two versions, once
 A record whose licence is not CC0, CC BY or public domain gets a PID record only
 (`mapping.pid_record`), reported as `pid-only`.
 
-Not yet (issue 5, in progress): media rows that
-disappeared (their objects stay, unlinked), records missing from a re-check, physical
-IDs that changed, concurrent writes, ABCD, the HTTP job API and the progress bar; a dry
-run does not look at media.
+Specimens of the source system that the dataset no longer has are reported as `missing`
+(with `tombstone_missing`, tombstoned with the reason).
+
+Not yet (issue 5, in progress): media rows that disappeared (their objects stay,
+unlinked), physical IDs that changed, concurrent writes, ABCD, the HTTP job API and the
+progress bar; a dry run does not look at media.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from resolver.pids import ALPHABET, pid_url
 SPECIMENS, MEDIA = "digital-specimens", "digital-media"
 CREATED, UPDATED, UNCHANGED, REJECTED = "created", "updated", "unchanged", "rejected"
 PID_ONLY = "pid-only"  # a PID record only (the licence allows no more), created or kept
+MISSING, TOMBSTONED = "missing", "tombstoned"  # specimens the dataset no longer has
 
 
 @dataclass(frozen=True)
@@ -73,7 +76,8 @@ class Report:
     def summary(self) -> dict[str, Any]:
         return {"sourceSystem": self.source_system, "dryRun": self.dry_run,
                 "counts": {status: self.counts[status]
-                           for status in (CREATED, UPDATED, UNCHANGED, PID_ONLY, REJECTED)},
+                           for status in (CREATED, UPDATED, UNCHANGED, PID_ONLY, REJECTED,
+                                          MISSING, TOMBSTONED)},
                 "media": {status: self.media[status]
                           for status in (CREATED, UPDATED, UNCHANGED, REJECTED)},
                 "warnings": dict(sorted(self.warnings.items())),
@@ -89,27 +93,57 @@ def source_system_id(name: str, base_url: str, handle_prefix: str) -> str:
 
 
 def ingest(service: FDOService, archive: Archive, source: mapping.Source,
-           dry_run: bool = False) -> Iterator[Outcome]:
-    """Ingest every record of the archive, yielding what happened to each; `dry_run`
-    maps and checks everything but writes nothing."""
+           dry_run: bool = False, tombstone_missing: bool = False) -> Iterator[Outcome]:
+    """Ingest every record of the archive, yielding what happened to each, then each
+    specimen of this source system the dataset no longer has (`missing`, or with
+    `tombstone_missing`, `tombstoned`). `dry_run` maps and checks everything but writes
+    nothing.
+
+    The archive is read through once before anything is written, so one that turns out
+    unreadable half-way (bytes not in its encoding, a corrupt member) leaves nothing
+    half-ingested."""
+    archive.check()
     agent = Agent(id=source.system_id, name=source.system_name, role="machine")
     seen: set[bytes] = set()  # digests of the physical IDs met so far in this dataset
+    ingested: set[str] = set()  # the PIDs the dataset still has
     for record in records(archive):
-        yield _one(service, record, source, agent, dry_run, seen)
+        outcome = _one(service, record, source, agent, dry_run, seen)
+        if outcome.pid:
+            ingested.add(outcome.pid)
+        yield outcome
+    yield from _missing(service, source, agent, ingested, tombstone_missing and not dry_run)
 
 
 def run(service: FDOService, archive: Archive, source: mapping.Source,
-        dry_run: bool = False) -> tuple[Report, list[Outcome]]:
-    """`ingest` with its report; the outcomes of rejected records are kept."""
+        dry_run: bool = False,
+        tombstone_missing: bool = False) -> tuple[Report, list[Outcome]]:
+    """`ingest` with its report; the outcomes of rejected and missing records are kept."""
     report = Report(source.system_name, dry_run)
-    rejected = []
-    for outcome in ingest(service, archive, source, dry_run):
+    kept = []
+    for outcome in ingest(service, archive, source, dry_run, tombstone_missing):
         report.counts[outcome.status] += 1
         report.warnings.update(warning["code"] for warning in outcome.warnings)
         report.media.update(outcome.media)
-        if outcome.status == REJECTED:
-            rejected.append(outcome)
-    return report, rejected
+        if outcome.status in (REJECTED, MISSING, TOMBSTONED):
+            kept.append(outcome)
+    return report, kept
+
+
+def _missing(service: FDOService, source: mapping.Source, agent: Agent, ingested: set[str],
+             tombstone: bool) -> Iterator[Outcome]:
+    """The live specimens of this source system that the dataset no longer has."""
+    gone: list[str] = []
+    after = ""
+    while page := service.index.live_objects_of_source(source.system_id, SPECIMENS, after):
+        gone += [pid for pid in page if pid not in ingested]
+        after = page[-1]
+    for pid in gone:  # after the listing: tombstoning changes what it lists
+        if tombstone:
+            prefix, suffix = pid.split("/")
+            service.tombstone(SPECIMENS, prefix, suffix,
+                              f"no longer in the dataset of {source.system_name}", None, None,
+                              agent)
+        yield Outcome(0, "", TOMBSTONED if tombstone else MISSING, pid)
 
 
 def _one(service: FDOService, record: Any, source: mapping.Source, agent: Agent,
