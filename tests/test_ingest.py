@@ -280,3 +280,36 @@ def test_an_archive_unreadable_half_way_writes_nothing(service, tmp_path):
     with pytest.raises(ArchiveError, match="is not UTF-8"), Archive(path) as opened:
         run(service, opened, source(service))
     assert service.index.feed_length() == length
+
+
+ID_META = ('<archive xmlns="http://rs.tdwg.org/dwc/text/"><core fieldsTerminatedBy="," '
+           f'ignoreHeaderLines="1" rowType="{OCCURRENCE}"><files><location>occ.csv</location>'
+           '</files><id index="0"/>'
+           + "".join(f'<field index="{n}" term="{DWC}{name}"/>' for n, name in enumerate(
+               ("occurrenceID", "catalogNumber", "otherCatalogNumbers"), start=1))
+           + "</core></archive>")
+
+
+def id_archive(path: Path, rows: list[str]) -> Path:
+    with zipfile.ZipFile(path, "w") as zipped:
+        zipped.writestr("meta.xml", ID_META)
+        zipped.writestr("occ.csv", "\n".join(["id,occurrenceID,catalogNumber,other", *rows]))
+    return path
+
+
+def test_a_changed_physical_id_with_the_doi_updates_without_it_is_flagged(service, tmp_path):
+    first, _ = ingest(service, id_archive(tmp_path / "v1.zip", [
+        "a,https://data.example.org/old/1,RMNH.1,", "b,https://data.example.org/old/2,RMNH.2,"]))
+    assert first.counts == {CREATED: 2}
+    one = service.index.pid_for_physical_id("https://data.example.org/old/1")
+    two = service.index.pid_for_physical_id("https://data.example.org/old/2")
+    report, kept = ingest(service, id_archive(tmp_path / "v2.zip", [
+        f"a,https://data.example.org/new/1,RMNH.1,ZMA 77 | doi:{one}",
+        "b,https://data.example.org/new/2,RMNH.2,"]))
+    assert report.counts == {UPDATED: 1, CREATED: 1, MISSING: 1}
+    assert service.index.pid_for_physical_id("https://data.example.org/new/1") == one
+    assert service.index.pid_for_physical_id("https://data.example.org/old/1") is None
+    (flagged,) = kept
+    new_two = service.index.pid_for_physical_id("https://data.example.org/new/2")
+    assert (flagged.status, flagged.pid, flagged.code) == (MISSING, two, "possible-duplicate")
+    assert new_two in flagged.problems[0]["message"]

@@ -11,6 +11,9 @@ Rules, and where we depart from the SSSOM file:
   `dwc:materialEntityID`, `dwc:materialSampleID` that the row has (the SSSOM order, with
   the exact match `materialEntityID` before the narrow `materialSampleID`); an http(s)
   ID is `Resolvable`, a `urn:` or UUID is `Global`, anything else `Local`.
+- Every identifier the row has (`occurrenceID`, `catalogNumber`, `materialEntityID`,
+  `materialSampleID`, `otherCatalogNumbers`) is also kept in `ods:hasIdentifiers`, titled
+  with its term, as the SSSOM file's `ods:Identifier` rows do.
 - `ods:organisationID` is the ingest's `--organisation`, else `dwc:institutionID` when
   it is a ROR or Wikidata URL (the SSSOM maps it the same way).
 - `dcterms:license` is the row's `dcterms:license`, else the ingest's `--license`.
@@ -50,6 +53,7 @@ from resolver.renderers.crosswalk import Licence, licence_of
 
 PHYSICAL_ID_TERMS = ("dwc:occurrenceID", "dwc:catalogNumber", "dwc:materialEntityID",
                      "dwc:materialSampleID")
+IDENTIFIER_TERMS = (*PHYSICAL_ID_TERMS, "dwc:otherCatalogNumbers")
 ORGANISATION = re.compile(r"^https?://(ror\.org/0\w{6}\d{2}|www\.wikidata\.org/wiki/Q\w+)$")
 _CLASSES = ("taxonIdentification", "identification", "georeference", "location", "event")
 RENAMED = {"dwc:institutionCode": "ods:organisationCode",
@@ -110,7 +114,7 @@ def organisation(terms: dict[str, str], source: Source) -> str | None:
 
 def unmapped(terms: dict[str, str]) -> set[str]:
     """The row's terms that openDS has no place for."""
-    placed = set().union(*_terms().values(), RENAMED, PHYSICAL_ID_TERMS, {"dwc:institutionID"})
+    placed = set().union(*_terms().values(), RENAMED, IDENTIFIER_TERMS, {"dwc:institutionID"})
     return {term for term in terms if term not in placed}
 
 
@@ -131,6 +135,11 @@ def specimen(record: Record, source: Source) -> dict[str, Any]:
     }
     content |= {term: value for term, value in terms.items() if term in classes["specimen"]}
     content |= {RENAMED[term]: value for term, value in terms.items() if term in RENAMED}
+    identifiers = [{"@type": "ods:Identifier", "dcterms:title": term,
+                    "dcterms:identifier": terms[term]} for term in IDENTIFIER_TERMS
+                   if terms.get(term)]
+    if identifiers:
+        content["ods:hasIdentifiers"] = identifiers
     licence = terms.get("dcterms:license") or source.licence
     if licence:
         content["dcterms:license"] = licence
@@ -242,3 +251,11 @@ def open_licence(licence: str | None) -> bool:
 def pid_record(content: dict[str, Any]) -> dict[str, Any]:
     """The kernel of a specimen whose licence allows no more than a PID record."""
     return {term: content[term] for term in PID_RECORD_TERMS if term in content}
+
+
+def identifier(content: dict[str, Any], term: str) -> str | None:
+    """The value of one source identifier (`dwc:catalogNumber`, ...) kept in a specimen."""
+    for item in content.get("ods:hasIdentifiers") or []:
+        if isinstance(item, dict) and item.get("dcterms:title") == term:
+            return str(item.get("dcterms:identifier"))
+    return None

@@ -25,8 +25,13 @@ A record whose licence is not CC0, CC BY or public domain gets a PID record only
 Specimens of the source system that the dataset no longer has are reported as `missing`
 (with `tombstone_missing`, tombstoned with the reason).
 
+A record whose physical ID changed but that carries its specimen's DOI (in
+`dwc:otherCatalogNumbers` or `dcterms:identifier`) updates that specimen; without it, the
+old specimen is missing and, if a new one has its catalogNumber, flagged
+`possible-duplicate`.
+
 Not yet (issue 5, in progress): media rows that disappeared (their objects stay,
-unlinked), physical IDs that changed, concurrent writes, ABCD, the HTTP job API and the
+unlinked), concurrent writes, ABCD, the HTTP job API and the
 progress bar; a dry run does not look at media.
 """
 
@@ -44,12 +49,13 @@ from repository.ingest.dwca import Archive, records
 from repository.provenance import Agent
 from repository.records import TOMBSTONE, client_part
 from repository.services import FDOService, normalised_physical_id
-from resolver.pids import ALPHABET, pid_url
+from resolver.pids import ALPHABET, find_pid, pid_url
 
 SPECIMENS, MEDIA = "digital-specimens", "digital-media"
 CREATED, UPDATED, UNCHANGED, REJECTED = "created", "updated", "unchanged", "rejected"
 PID_ONLY = "pid-only"  # a PID record only (the licence allows no more), created or kept
 MISSING, TOMBSTONED = "missing", "tombstoned"  # specimens the dataset no longer has
+CARRIED_PID_TERMS = ("dwc:otherCatalogNumbers", "dcterms:identifier")
 
 
 @dataclass(frozen=True)
@@ -106,12 +112,16 @@ def ingest(service: FDOService, archive: Archive, source: mapping.Source,
     agent = Agent(id=source.system_id, name=source.system_name, role="machine")
     seen: set[bytes] = set()  # digests of the physical IDs met so far in this dataset
     ingested: set[str] = set()  # the PIDs the dataset still has
+    new_by_catalog: dict[str, str] = {}  # catalogNumber -> PID of the specimens created now
     for record in records(archive):
         outcome = _one(service, record, source, agent, dry_run, seen)
         if outcome.pid:
             ingested.add(outcome.pid)
+        if outcome.status == CREATED and outcome.pid and record.terms.get("dwc:catalogNumber"):
+            new_by_catalog[record.terms["dwc:catalogNumber"]] = outcome.pid
         yield outcome
-    yield from _missing(service, source, agent, ingested, tombstone_missing and not dry_run)
+    yield from _missing(service, source, agent, ingested, new_by_catalog,
+                        tombstone_missing and not dry_run)
 
 
 def run(service: FDOService, archive: Archive, source: mapping.Source,
@@ -130,20 +140,31 @@ def run(service: FDOService, archive: Archive, source: mapping.Source,
 
 
 def _missing(service: FDOService, source: mapping.Source, agent: Agent, ingested: set[str],
-             tombstone: bool) -> Iterator[Outcome]:
-    """The live specimens of this source system that the dataset no longer has."""
+             new_by_catalog: dict[str, str], tombstone: bool) -> Iterator[Outcome]:
+    """The live specimens of this source system that the dataset no longer has. One whose
+    catalogNumber a specimen created in this run has is a possible duplicate: probably the
+    same specimen under a changed physical ID, without its DOI to say so."""
     gone: list[str] = []
     after = ""
     while page := service.index.live_objects_of_source(source.system_id, SPECIMENS, after):
         gone += [pid for pid in page if pid not in ingested]
         after = page[-1]
     for pid in gone:  # after the listing: tombstoning changes what it lists
+        prefix, suffix = pid.split("/")
+        catalog = mapping.identifier(service.latest(SPECIMENS, prefix, suffix).content,
+                                     "dwc:catalogNumber")
+        twin = new_by_catalog.get(str(catalog)) if catalog else None
+        problems = ({"path": "/dwc:catalogNumber", "message":
+                     f"the new specimen {twin} has the same catalogNumber: if it is this "
+                     "specimen under a changed physical ID, carry this specimen's DOI in "
+                     "dwc:otherCatalogNumbers and ingest again"},) if twin else ()
         if tombstone:
             prefix, suffix = pid.split("/")
             service.tombstone(SPECIMENS, prefix, suffix,
                               f"no longer in the dataset of {source.system_name}", None, None,
                               agent)
-        yield Outcome(0, "", TOMBSTONED if tombstone else MISSING, pid)
+        yield Outcome(0, "", TOMBSTONED if tombstone else MISSING, pid,
+                      code="possible-duplicate" if twin else None, problems=problems)
 
 
 def _one(service: FDOService, record: Any, source: mapping.Source, agent: Agent,
@@ -175,7 +196,7 @@ def _one(service: FDOService, record: Any, source: mapping.Source, agent: Agent,
     violations = service.validator.violations(SPECIMENS, content)
     if violations:
         return rejected("schema", *({"path": v.path, "message": v.message} for v in violations))
-    pid = service.index.pid_for_physical_id(normalised)
+    pid = service.index.pid_for_physical_id(normalised) or _carried_pid(service, record.terms)
     if dry_run:
         return Outcome(record.line, record.row_id,
                        _would_be(service, pid, content) if full else PID_ONLY, pid,
@@ -202,6 +223,19 @@ def _one(service: FDOService, record: Any, source: mapping.Source, agent: Agent,
         return rejected(type(error).__name__, {"path": "", "message": str(error)})
     return Outcome(record.line, record.row_id, status if full else PID_ONLY, pid,
                    warnings=warnings, media=media)
+
+
+def _carried_pid(service: FDOService, terms: dict[str, str]) -> str | None:
+    """The PID of a live specimen of ours that the row names (its DOI in
+    `dwc:otherCatalogNumbers` or `dcterms:identifier`): the same specimen, whose physical
+    ID changed, so it is updated, not duplicated."""
+    for term in CARRIED_PID_TERMS:
+        for value in terms.get(term, "").split("|"):
+            pid = find_pid(value)
+            row = service.index.current(pid) if pid else None
+            if row is not None and row.kind == SPECIMENS and row.status != TOMBSTONE:
+                return row.pid
+    return None
 
 
 def _media(service: FDOService, specimen: str, rows: list[dict[str, str]],
