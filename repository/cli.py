@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -95,6 +97,25 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+class Progress:
+    """Records done, records/s and the time left, on one line of a terminal's stderr, at
+    most twice a second; silent when stderr is not a terminal or under CI."""
+
+    def __init__(self) -> None:
+        self.shown = sys.stderr.isatty() and not os.environ.get("CI")
+        self.started = self.last = time.monotonic()
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if not self.shown or (now - self.last < 0.5 and done < total):
+            return
+        self.last = now
+        rate = done / max(now - self.started, 1e-9)
+        left = int((total - done) / rate) if rate else 0
+        print(f"\r  {done:,}/{total:,} records  {rate:,.0f}/s  ETA {left // 60}:{left % 60:02d}",
+              end="\n" if done >= total else "", file=sys.stderr, flush=True)
+
+
 def cmd_ingest_dwca(args: argparse.Namespace) -> int:
     """Ingest a Darwin Core Archive; prints the report as JSON, rejected records included."""
     config = Config.from_environment()
@@ -105,7 +126,7 @@ def cmd_ingest_dwca(args: argparse.Namespace) -> int:
     try:
         with Archive(Path(args.path)) as archive:
             report, kept = run(fdo, archive, source, dry_run=args.dry_run,
-                               tombstone_missing=args.tombstone_missing)
+                               tombstone_missing=args.tombstone_missing, progress=Progress())
     except ArchiveError as error:
         print(f"fdo ingest: {error}", file=sys.stderr)
         return 2

@@ -6,6 +6,10 @@ rest; the CLI."""
 from __future__ import annotations
 
 import json
+import os
+import select
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -29,6 +33,7 @@ from repository.records import client_part
 from resolver.pids import find_pid
 
 pytestmark = pytest.mark.s3
+ROOT = Path(__file__).resolve().parents[1]
 NATURALIS = "https://ror.org/0566bfb96"
 OCCURRENCE = "http://rs.tdwg.org/dwc/terms/Occurrence"
 DWC = "http://rs.tdwg.org/dwc/terms/"
@@ -313,3 +318,30 @@ def test_a_changed_physical_id_with_the_doi_updates_without_it_is_flagged(servic
     new_two = service.index.pid_for_physical_id("https://data.example.org/new/2")
     assert (flagged.status, flagged.pid, flagged.code) == (MISSING, two, "possible-duplicate")
     assert new_two in flagged.problems[0]["message"]
+
+
+@pytest.mark.parametrize("ci", [False, True])
+def test_a_terminal_shows_progress_and_ci_does_not(config, tmp_path, ci):
+    """Through a real pseudo-terminal, as a person runs it."""
+    path = archive(tmp_path / "v1.zip", ROWS)
+    main, terminal = os.openpty()
+    env = {key: value for key, value in os.environ.items() if key != "CI"}
+    env |= config.to_environment() | ({"CI": "true"} if ci else {})
+    process = subprocess.run(
+        [sys.executable, "-m", "repository.cli", "ingest", "dwca", str(path),
+         "--source-system", "Test CMS", "--organisation", NATURALIS, "--license", "CC0"],
+        stderr=terminal, stdout=subprocess.PIPE, env=env, cwd=ROOT, timeout=120, check=True)
+    os.close(terminal)
+    shown = b""
+    while select.select([main], [], [], 0.2)[0]:
+        try:
+            chunk = os.read(main, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(main)
+    assert json.loads(process.stdout)["counts"][CREATED] == 3
+    assert (b"3/3 records" in shown and b"ETA" in shown) is not ci
+    assert (shown == b"") is ci

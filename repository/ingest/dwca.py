@@ -165,12 +165,13 @@ class Archive:
                            for element in root.findall(f"{{{TEXT}}}extension"))
         return core, extensions
 
-    def check(self) -> None:
+    def check(self) -> int:
         """Read every file through once: an `ArchiveError` now, before anything is
-        written, rather than half-way through an ingest."""
-        for data in (self.core, *self.extensions):
+        written, rather than half-way through an ingest. Returns the number of core rows."""
+        for data in self.extensions:
             for _ in self.rows(data):
                 pass
+        return sum(1 for _ in self.rows(self.core))
 
     def rows(self, data: DataFile) -> Iterator[tuple[int, str | None, dict[str, str]]]:
         """(line, row ID, {term: value}) of every data row of one file."""

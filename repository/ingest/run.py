@@ -31,15 +31,15 @@ old specimen is missing and, if a new one has its catalogNumber, flagged
 `possible-duplicate`.
 
 Not yet (issue 5, in progress): media rows that disappeared (their objects stay,
-unlinked), concurrent writes, ABCD, the HTTP job API and the
-progress bar; a dry run does not look at media.
+unlinked), concurrent writes, ABCD and the HTTP job API; a dry run does not look at
+media.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -99,7 +99,8 @@ def source_system_id(name: str, base_url: str, handle_prefix: str) -> str:
 
 
 def ingest(service: FDOService, archive: Archive, source: mapping.Source,
-           dry_run: bool = False, tombstone_missing: bool = False) -> Iterator[Outcome]:
+           dry_run: bool = False, tombstone_missing: bool = False,
+           progress: Callable[[int, int], None] | None = None) -> Iterator[Outcome]:
     """Ingest every record of the archive, yielding what happened to each, then each
     specimen of this source system the dataset no longer has (`missing`, or with
     `tombstone_missing`, `tombstoned`). `dry_run` maps and checks everything but writes
@@ -107,14 +108,16 @@ def ingest(service: FDOService, archive: Archive, source: mapping.Source,
 
     The archive is read through once before anything is written, so one that turns out
     unreadable half-way (bytes not in its encoding, a corrupt member) leaves nothing
-    half-ingested."""
-    archive.check()
+    half-ingested. `progress(done, total)` is called after each record."""
+    total = archive.check()
     agent = Agent(id=source.system_id, name=source.system_name, role="machine")
     seen: set[bytes] = set()  # digests of the physical IDs met so far in this dataset
     ingested: set[str] = set()  # the PIDs the dataset still has
     new_by_catalog: dict[str, str] = {}  # catalogNumber -> PID of the specimens created now
-    for record in records(archive):
+    for done, record in enumerate(records(archive), start=1):
         outcome = _one(service, record, source, agent, dry_run, seen)
+        if progress is not None:
+            progress(done, total)
         if outcome.pid:
             ingested.add(outcome.pid)
         if outcome.status == CREATED and outcome.pid and record.terms.get("dwc:catalogNumber"):
@@ -125,12 +128,12 @@ def ingest(service: FDOService, archive: Archive, source: mapping.Source,
 
 
 def run(service: FDOService, archive: Archive, source: mapping.Source,
-        dry_run: bool = False,
-        tombstone_missing: bool = False) -> tuple[Report, list[Outcome]]:
+        dry_run: bool = False, tombstone_missing: bool = False,
+        progress: Callable[[int, int], None] | None = None) -> tuple[Report, list[Outcome]]:
     """`ingest` with its report; the outcomes of rejected and missing records are kept."""
     report = Report(source.system_name, dry_run)
     kept = []
-    for outcome in ingest(service, archive, source, dry_run, tombstone_missing):
+    for outcome in ingest(service, archive, source, dry_run, tombstone_missing, progress):
         report.counts[outcome.status] += 1
         report.warnings.update(warning["code"] for warning in outcome.warnings)
         report.media.update(outcome.media)
