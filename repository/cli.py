@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -14,9 +15,10 @@ from repository import build_service
 from repository.config import Config
 from repository.demo import default_demo_folder, load_demo
 from repository.dumps import DumpError, DumpOptions, export, publish
+from repository.ingest.abcd import AbcdDocuments
 from repository.ingest.dwca import Archive, ArchiveError
 from repository.ingest.mapping import ORGANISATION, Source
-from repository.ingest.run import REJECTED, run, source_system_id
+from repository.ingest.run import REJECTED, Dataset, run, source_system_id
 from repository.integrity import Report, rebuild_index, reconcile, verify
 from repository.services import FDOService
 from repository.tokens import ROLES, create_token
@@ -116,18 +118,22 @@ class Progress:
               end="\n" if done >= total else "", file=sys.stderr, flush=True)
 
 
-def cmd_ingest_dwca(args: argparse.Namespace) -> int:
-    """Ingest a Darwin Core Archive; prints the report as JSON, rejected records included."""
+def cmd_ingest(args: argparse.Namespace) -> int:
+    """Ingest a Darwin Core Archive or ABCD documents; prints the report as JSON, rejected
+    and missing records included."""
     config = Config.from_environment()
     fdo = build_service(config)
     source = Source(
         source_system_id(args.source_system, config.base_url, config.handle_prefix),
         args.source_system, args.organisation, args.license)
     try:
-        with Archive(Path(args.path)) as archive:
-            report, kept = run(fdo, archive, source, dry_run=args.dry_run,
+        with contextlib.ExitStack() as stack:
+            dataset: Dataset = (stack.enter_context(Archive(Path(args.path)))
+                                if args.ingest_command == "dwca"
+                                else AbcdDocuments([Path(path) for path in args.paths]))
+            report, kept = run(fdo, dataset, source, dry_run=args.dry_run,
                                tombstone_missing=args.tombstone_missing, progress=Progress())
-    except ArchiveError as error:
+    except (ArchiveError, OSError) as error:
         print(f"fdo ingest: {error}", file=sys.stderr)
         return 2
     finally:
@@ -199,15 +205,19 @@ def parser() -> argparse.ArgumentParser:
         dest="ingest_command", required=True)
     dwca = ingest.add_parser("dwca", help="ingest a Darwin Core Archive (zip or folder)")
     dwca.add_argument("path")
-    dwca.add_argument("--source-system", required=True, help="the source system's name")
-    dwca.add_argument("--organisation", type=organisation_id,
-                      help="ROR or Wikidata URL of the holding institution (default: each "
-                           "record's institutionID, when it is one)")
-    dwca.add_argument("--license", help="licence of records that name none")
-    dwca.add_argument("--dry-run", action="store_true", help="map and check, write nothing")
-    dwca.add_argument("--tombstone-missing", action="store_true",
-                      help="tombstone this source system's specimens the dataset no longer has")
-    dwca.set_defaults(run=cmd_ingest_dwca)
+    abcd = ingest.add_parser("abcd", help="ingest ABCD 2.06 documents (BioCASe responses)")
+    abcd.add_argument("paths", nargs="+")
+    for kind in (dwca, abcd):
+        kind.add_argument("--source-system", required=True, help="the source system's name")
+        kind.add_argument("--organisation", type=organisation_id,
+                          help="ROR or Wikidata URL of the holding institution (default: "
+                               "each record's institutionID, when it is one)")
+        kind.add_argument("--license", help="licence of records that name none")
+        kind.add_argument("--dry-run", action="store_true", help="map and check, write nothing")
+        kind.add_argument("--tombstone-missing", action="store_true",
+                          help="tombstone this source system's specimens the dataset no "
+                               "longer has")
+        kind.set_defaults(run=cmd_ingest)
     return main
 
 

@@ -165,6 +165,9 @@ class Archive:
                            for element in root.findall(f"{{{TEXT}}}extension"))
         return core, extensions
 
+    def records(self) -> Iterator[Record]:
+        return records(self)
+
     def check(self) -> int:
         """Read every file through once: an `ArchiveError` now, before anything is
         written, rather than half-way through an ingest. Returns the number of core rows."""

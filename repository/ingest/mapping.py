@@ -244,7 +244,11 @@ def open_licence(licence: str | None) -> bool:
         return False
     if _PUBLIC_DOMAIN.search(licence):
         return True
-    spdx = (licence_of({"dcterms:license": licence}) or Licence(licence)).spdx or ""
+    # "creativecommons.org/licences/by/4.0" (British spelling, in real ABCD data) means
+    # the licence its path names.
+    spelled = re.sub(r"creativecommons\.org/licences/", "creativecommons.org/licenses/", licence,
+                     flags=re.IGNORECASE)
+    spdx = (licence_of({"dcterms:license": spelled}) or Licence(spelled)).spdx or ""
     return spdx == "CC0-1.0" or re.fullmatch(r"CC-BY-\d\.\d", spdx) is not None
 
 

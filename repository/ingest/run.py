@@ -41,11 +41,11 @@ import hashlib
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from repository import errors
 from repository.ingest import mapping, quality
-from repository.ingest.dwca import Archive, records
+from repository.ingest.dwca import Record
 from repository.provenance import Agent
 from repository.records import TOMBSTONE, client_part
 from repository.services import FDOService, normalised_physical_id
@@ -98,7 +98,14 @@ def source_system_id(name: str, base_url: str, handle_prefix: str) -> str:
     return f"{base_url}/{handle_prefix}/{chars[:3]}-{chars[3:6]}-{chars[6:]}"
 
 
-def ingest(service: FDOService, archive: Archive, source: mapping.Source,
+class Dataset(Protocol):
+    """A dataset to ingest: a Darwin Core Archive or ABCD documents."""
+
+    def check(self) -> int: ...  # read through, raising ArchiveError; the record count
+    def records(self) -> Iterator[Record]: ...
+
+
+def ingest(service: FDOService, archive: Dataset, source: mapping.Source,
            dry_run: bool = False, tombstone_missing: bool = False,
            progress: Callable[[int, int], None] | None = None) -> Iterator[Outcome]:
     """Ingest every record of the archive, yielding what happened to each, then each
@@ -114,7 +121,7 @@ def ingest(service: FDOService, archive: Archive, source: mapping.Source,
     seen: set[bytes] = set()  # digests of the physical IDs met so far in this dataset
     ingested: set[str] = set()  # the PIDs the dataset still has
     new_by_catalog: dict[str, str] = {}  # catalogNumber -> PID of the specimens created now
-    for done, record in enumerate(records(archive), start=1):
+    for done, record in enumerate(archive.records(), start=1):
         outcome = _one(service, record, source, agent, dry_run, seen)
         if progress is not None:
             progress(done, total)
@@ -127,7 +134,7 @@ def ingest(service: FDOService, archive: Archive, source: mapping.Source,
                         tombstone_missing and not dry_run)
 
 
-def run(service: FDOService, archive: Archive, source: mapping.Source,
+def run(service: FDOService, archive: Dataset, source: mapping.Source,
         dry_run: bool = False, tombstone_missing: bool = False,
         progress: Callable[[int, int], None] | None = None) -> tuple[Report, list[Outcome]]:
     """`ingest` with its report; the outcomes of rejected and missing records are kept."""
