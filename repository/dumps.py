@@ -31,10 +31,9 @@ from typing import IO, Any
 from repository.provenance import now_iso
 from resolver.dumps import DUMPS_PREFIX, FILE_TYPE, MANIFEST
 from resolver.renderers import jsonld
-from resolver.renderers.crosswalk import served_content
 from storage.index import Index
 from storage.objects import ObjectStore
-from storage.versions import VersionRecord, version_key
+from storage.versions import VersionRecord, read_version
 
 BATCH = 256
 READERS = 8
@@ -87,14 +86,12 @@ def _records(store: ObjectStore, index: Index, position: int,
                                       options.kind, options.since)
             if not batch:
                 return
-            yield from pool.map(
-                lambda item: VersionRecord.from_bytes(store.get(version_key(item[1], item[2]))),
-                batch)
+            yield from pool.map(lambda item: read_version(store, item[1], item[2]), batch)
             after = batch[-1][0]
 
 
 def _line(record: VersionRecord, base_url: str, all_versions: bool) -> bytes:
-    content = jsonld.compacted(served_content(record.content, base_url), base_url)
+    content = jsonld.served(record.content, base_url)
     if all_versions:
         event = jsonld.compacted(record.provenance, base_url)
         document: dict[str, Any] = {

@@ -30,7 +30,7 @@ from schemas import KINDS, Kind
 from storage.index import Index, OutOfStep, PhysicalIdTaken, VersionClash
 from storage.models import ObjectState, VersionRow
 from storage.objects import ObjectExists, ObjectMissing, ObjectStore
-from storage.versions import VersionRecord, version_key
+from storage.versions import VersionRecord, read_version
 
 MINT_ATTEMPTS = 8
 REPLACED_BY = "IsReplacedWith"  # openDS tombstone-metadata's term for a successor
@@ -256,7 +256,7 @@ class FDOService:
 
     def _load(self, pid: str, number: int) -> VersionRecord:
         try:
-            return VersionRecord.from_bytes(self.store.get(version_key(pid, number)))
+            return read_version(self.store, pid, number)
         except ObjectMissing as error:
             raise errors.StorageUnavailable(
                 f"{pid} version {number} is indexed but missing from S3") from error

@@ -17,7 +17,7 @@ from typing import Generic, TypeVar
 from storage.index import Index
 from storage.models import ObjectState, VersionRow
 from storage.objects import ObjectStore
-from storage.versions import VersionRecord, version_key
+from storage.versions import VersionRecord, read_version
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -76,9 +76,7 @@ class Lookup:
 
     def record(self, pid: str, number: int) -> VersionRecord:
         """Version `number` of `pid`; the caller has checked that it exists."""
-        key = version_key(pid, number)
-        return self._records.get(
-            (pid, number), lambda: VersionRecord.from_bytes(self.store.get(key)))
+        return self._records.get((pid, number), lambda: read_version(self.store, pid, number))
 
     def checked(self, row: ObjectState, number: int | None) -> int:
         """The version number asked for (None: the latest), once it exists."""

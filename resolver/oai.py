@@ -45,7 +45,7 @@ from resolver.responses import base_url
 from resolver.views import lookup
 from schemas import KINDS
 from storage.harvest import HarvestItem, ItemFilter
-from storage.versions import VersionRecord, version_key
+from storage.versions import read_version
 
 oai = Blueprint("oai", __name__)
 NAMESPACE = "http://www.openarchives.org/OAI/2.0/"
@@ -111,16 +111,16 @@ class ListRequest:
                            f"for {verb}")
         listed = cls(verb, *fields[2:])
         try:
-            listed.check()
+            listed.checked()
         except OaiError as error:
             raise OaiError("badResumptionToken", f"the resumption token is not valid: "
                                                  f"{error}") from None
         return listed
 
-    def check(self) -> None:
-        metadata_format(self.prefix)
-        item_filter(self.set_spec, self.prefix)
-        time_range(self.since, self.until)
+    def checked(self) -> tuple[MetadataFormat, ItemFilter, tuple[str | None, str | None]]:
+        """What the request asks for, or the OaiError that says why it cannot be had."""
+        return (metadata_format(self.prefix), item_filter(self.set_spec, self.prefix),
+                time_range(self.since, self.until))
 
 
 # -- the endpoint ----------------------------------------------------------------------
@@ -239,11 +239,9 @@ def list_items(arguments: dict[str, str]) -> str:
     else:
         listed = ListRequest(verb, arguments["metadataPrefix"], arguments.get("set"),
                              arguments.get("from"), arguments.get("until"))
-        listed.check()
-    fmt = metadata_format(listed.prefix)
-    where = item_filter(listed.set_spec, listed.prefix)
+    fmt, where, times = listed.checked()
     index = lookup().index
-    lower, upto = index.position_range(*time_range(listed.since, listed.until))
+    lower, upto = index.position_range(*times)
     page_size = int(current_app.config["FDO_OAI_PAGE_SIZE"])
     items = index.harvest_items(max(lower, listed.after), upto, page_size + 1, where)
     if not items:
@@ -377,9 +375,7 @@ def _contents(items: list[HarvestItem]) -> dict[str, dict[str, Any]]:
     concurrently (not through the resolver's cache: a harvest would flush it)."""
     live = [item for item in items if item.status != "Tombstone"]
     store = lookup().store
-    records = _readers().map(
-        lambda item: VersionRecord.from_bytes(store.get(version_key(item.pid, item.version))),
-        live)
+    records = _readers().map(lambda item: read_version(store, item.pid, item.version), live)
     return {record.pid: record.content for record in records}
 
 

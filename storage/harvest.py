@@ -32,6 +32,9 @@ _CREATED_IN_FEED_RANGE = (
     .order_by(VersionRow.sequence))
 _ITEM_COLUMNS = (ObjectRow.sequence, ObjectRow.pid, ObjectRow.kind, ObjectRow.version,
                  ObjectRow.status, VersionRow.recorded, ObjectRow.organisation_id)
+# Objects with their current version's recorded time.
+_ITEMS = select(*_ITEM_COLUMNS).join(
+    VersionRow, (VersionRow.pid == ObjectRow.pid) & (VersionRow.version == ObjectRow.version))
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,10 +65,7 @@ class ItemFilter:
 def items_query(after: int, upto: int, limit: int,
                 where: ItemFilter) -> Select[*tuple[Any, ...]]:
     """The page of `harvest_items`, as a statement (tests read its query plan)."""
-    query = (select(*_ITEM_COLUMNS)
-             .join(VersionRow, (VersionRow.pid == ObjectRow.pid)
-                   & (VersionRow.version == ObjectRow.version))
-             .where(ObjectRow.sequence > after, ObjectRow.sequence <= upto)
+    query = (_ITEMS.where(ObjectRow.sequence > after, ObjectRow.sequence <= upto)
              .order_by(ObjectRow.sequence).limit(limit))
     if where.kind is not None:
         query = query.where(ObjectRow.kind == where.kind)
@@ -152,12 +152,8 @@ class HarvestReads:
         return [HarvestItem(*row) for row in rows]
 
     def harvest_item(self, pid: str) -> HarvestItem | None:
-        query = (select(*_ITEM_COLUMNS)
-                 .join(VersionRow, (VersionRow.pid == ObjectRow.pid)
-                       & (VersionRow.version == ObjectRow.version))
-                 .where(ObjectRow.pid == pid))
         with self.engine.connect() as connection:
-            row: Any = connection.execute(query).first()
+            row: Any = connection.execute(_ITEMS.where(ObjectRow.pid == pid)).first()
         return HarvestItem(*row) if row is not None else None
 
     def organisations(self) -> list[tuple[str, str]]:

@@ -12,7 +12,10 @@ import hashlib
 import json
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from storage.objects import ObjectStore
 
 KEY_ROOT = "fdo/"
 
@@ -93,3 +96,8 @@ class VersionRecord:
             )
         except (ValueError, KeyError, TypeError) as error:
             raise CorruptRecord(str(error)) from error
+
+
+def read_version(store: ObjectStore, pid: str, number: int) -> VersionRecord:
+    """Version `number` of `pid`, read from the object store and decoded."""
+    return VersionRecord.from_bytes(store.get(version_key(pid, number)))

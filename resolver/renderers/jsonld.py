@@ -45,6 +45,8 @@ from urllib.parse import urlsplit
 
 from pyld import jsonld
 
+from resolver.renderers.crosswalk import served_content
+
 CONTEXT_PATH = "/contexts/opends-v1.0.0.jsonld"
 CONTEXT_FILE = "opends-context-v1.0.0.jsonld"
 # The change feed's context is the W3C Activity Streams one; what we ship is the part of
@@ -118,6 +120,12 @@ def document_loader(base_url: str) -> DocumentLoader:
 def compacted(document: dict[str, Any], base_url: str) -> dict[str, Any]:
     """What `application/ld+json` serves: the document, RDF-safe, with our @context URL."""
     return {"@context": context_url(base_url), **rdf_safe(document)}
+
+
+def served(content: dict[str, Any], base_url: str) -> dict[str, Any]:
+    """A version's content as the resolver serves it in `application/ld+json` (dumps and
+    OAI-PMH's ods_jsonld carry exactly that)."""
+    return compacted(served_content(content, base_url), base_url)
 
 
 def expanded(document: dict[str, Any], base_url: str) -> list[Any]:

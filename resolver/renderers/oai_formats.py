@@ -30,7 +30,7 @@ from xml.sax.saxutils import escape, quoteattr
 from datacite import schema45
 
 from resolver.renderers import jsonld
-from resolver.renderers.crosswalk import ANNOTATION, SPECIMEN, served_content, summarise
+from resolver.renderers.crosswalk import ANNOTATION, SPECIMEN, summarise
 from resolver.renderers.datacite import datacite_json
 from schemas import KINDS
 
@@ -103,7 +103,7 @@ def oai_datacite(content: dict[str, Any], pid: str, version: int, base_url: str)
 
 
 def ods_jsonld(content: dict[str, Any], pid: str, version: int, base_url: str) -> str:
-    document = jsonld.compacted(served_content(content, base_url), base_url)
+    document = jsonld.served(content, base_url)
     text = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
     return (f'<ods:jsonld xmlns:ods="{ODS_JSONLD}" xmlns:xsi="{XSI}" '
             f'xsi:schemaLocation="{ODS_JSONLD} {base_url}{ODS_JSONLD_SCHEMA_PATH}" '
