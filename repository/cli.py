@@ -18,7 +18,7 @@ from repository.dumps import DumpError, DumpOptions, export, publish
 from repository.ingest.abcd import AbcdDocuments
 from repository.ingest.dwca import Archive, ArchiveError
 from repository.ingest.mapping import ORGANISATION, Source
-from repository.ingest.run import REJECTED, Dataset, run, source_system_id
+from repository.ingest.run import Dataset, report_document, run, source_system_id
 from repository.integrity import Report, rebuild_index, reconcile, verify
 from repository.services import FDOService
 from repository.tokens import ROLES, create_token
@@ -138,10 +138,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         return 2
     finally:
         fdo.index.close()
-    print(json.dumps({**report.summary(), "rejected": [
-        {"line": outcome.line, "id": outcome.row_id, "code": outcome.code,
-         "problems": list(outcome.problems)} for outcome in kept if outcome.status == REJECTED],
-        "missing": [outcome.pid for outcome in kept if outcome.status != REJECTED]}, indent=1))
+    print(json.dumps(report_document(report, kept), indent=1))
+    print(report.readable(), file=sys.stderr)
     return 0
 
 

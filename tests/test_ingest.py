@@ -217,7 +217,9 @@ def test_the_cli_ingests_and_reports(service, config, tmp_path, monkeypatch, cap
         CREATED: 3, UPDATED: 0, UNCHANGED: 0, PID_ONLY: 0, REJECTED: 0, MISSING: 0,
         TOMBSTONED: 0}
     assert cli.main(arguments) == 0
-    assert json.loads(capsys.readouterr().out)["counts"][UNCHANGED] == 3
+    printed = capsys.readouterr()
+    assert json.loads(printed.out)["counts"][UNCHANGED] == 3
+    assert printed.err.strip() == "Test CMS: 3 unchanged"
     not_an_archive = tmp_path / "x.csv"
     not_an_archive.write_text("id\n")
     assert cli.main(["ingest", "dwca", str(not_an_archive), "--source-system", "S"]) == 2

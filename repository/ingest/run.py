@@ -89,6 +89,32 @@ class Report:
                 "warnings": dict(sorted(self.warnings.items())),
                 "unmappedTerms": sorted(self.unmapped_terms)}
 
+    def readable(self) -> str:
+        """The summary in a few lines, for people (the CLI prints it to stderr)."""
+        counts = ", ".join(f"{self.counts[status]:,} {status}" for status in
+                           (CREATED, UPDATED, UNCHANGED, PID_ONLY, REJECTED, MISSING,
+                            TOMBSTONED) if self.counts[status])
+        lines = [f"{'dry run: ' if self.dry_run else ''}{self.source_system}: "
+                 f"{counts or 'no records'}"]
+        if sum(self.media.values()):
+            lines.append("media: " + ", ".join(f"{number:,} {status}" for status, number
+                                                in sorted(self.media.items())))
+        if self.warnings:
+            lines.append("warnings: " + ", ".join(f"{number:,} {code}" for code, number
+                                                   in sorted(self.warnings.items())))
+        return "\n".join(lines)
+
+
+def report_document(report: Report, kept: list[Outcome]) -> dict[str, Any]:
+    """The whole report as JSON: the summary, then every rejected record (line, ID, code,
+    problems) and the PIDs of the specimens the dataset no longer has."""
+    return {**report.summary(), "rejected": [
+        {"line": outcome.line, "id": outcome.row_id, "code": outcome.code,
+         "problems": list(outcome.problems)} for outcome in kept if outcome.status == REJECTED],
+        "missing": [{"pid": outcome.pid, "status": outcome.status, "code": outcome.code,
+                     "problems": list(outcome.problems)}
+                    for outcome in kept if outcome.status != REJECTED]}
+
 
 def source_system_id(name: str, base_url: str, handle_prefix: str) -> str:
     """A stable PID URL naming a source system, derived from its name (source systems
