@@ -7,7 +7,7 @@ from typing import Any
 from resolver.pids import find_pid
 from schemas import Kind
 from storage.models import VersionEntry
-from storage.versions import VersionRecord
+from storage.versions import VersionRecord, canonical_json, sha256_hex
 
 ACTIVE = "Active"
 TOMBSTONE = "Tombstone"
@@ -31,6 +31,11 @@ VOLATILE_FIELDS = ("ods:version", "dcterms:modified")
 def client_part(content: dict[str, Any]) -> dict[str, Any]:
     """What the client controls: equal client parts mean no new version."""
     return {key: value for key, value in content.items() if key not in SERVER_FIELDS}
+
+
+def client_digest(content: dict[str, Any]) -> str:
+    """The digest of the client part: equal digests, no new version."""
+    return sha256_hex(canonical_json(client_part(content)))
 
 
 def patchable_part(content: dict[str, Any]) -> dict[str, Any]:
@@ -134,6 +139,7 @@ def index_entry(record: VersionRecord) -> VersionEntry:
         organisation_id=organisation_id(content),
         organisation_name=str(content.get("ods:organisationName") or "")[:512] or None,
         source_system=str(content.get("ods:sourceSystemID") or "")[:512] or None,
+        client_digest=client_digest(content),
     )
 
 

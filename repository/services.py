@@ -10,6 +10,7 @@ the storage invariants of DESIGN.md section 3:
 
 from __future__ import annotations
 
+from concurrent.futures import Executor
 from typing import Any
 
 import jsonpatch
@@ -130,6 +131,61 @@ class FDOService:
                                    extra=metadata)
         return self._write(record)
 
+    # -- bulk writes (dataset ingest) --------------------------------------------------
+
+    def draft(self, kind_name: str, pid: str, client: dict[str, Any], agent: Agent,
+              current: VersionRecord | None = None) -> VersionRecord:
+        """The version a bulk write makes of `pid` with this client part: version 1, or the
+        one after `current`. Built, not written (`write_batch` writes). The caller has
+        validated the client part and found the PID free or its own."""
+        kind = self._kind(kind_name)
+        if current is None:
+            return self._new_version(kind, pid, 1, None, {}, client, ACTIVE, agent)
+        return self._new_version(kind, pid, current.version + 1, current, current.content,
+                                 client, ACTIVE, agent)
+
+    def write_batch(self, records: list[VersionRecord],
+                    pool: Executor) -> list[VersionRecord | ObjectExists | errors.FDOError]:
+        """Write versions (one per PID) to S3 concurrently on `pool`, then record all that
+        were written in the index in one transaction. Answers, in order, each version as
+        stored, or what stopped it:
+        - `ObjectExists`: a version 1 key holds another object (a PID already drawn);
+        - `errors.FDOError`: the object changed meanwhile, or its physical ID is taken.
+        A key that already holds this very change (written by a run that was interrupted
+        before it reached the index) counts as written: this is how a re-run resumes.
+        S3 failing stops the batch (`StoreRequestFailed`); what it wrote is found again."""
+        results = list(pool.map(self._put, records))
+        written = [result for result in results if isinstance(result, VersionRecord)]
+        if not self.index.record_versions([index_entry(record) for record in written]):
+            for number, result in enumerate(results):
+                if isinstance(result, VersionRecord):
+                    try:
+                        self._record(result)
+                    except errors.FDOError as error:
+                        results[number] = error
+        return results
+
+    def adopt(self, record: VersionRecord) -> None:
+        """Index a version found in S3 that the index lacks (a bulk write's, interrupted)."""
+        self._record(record)
+
+    def _put(self, record: VersionRecord) -> VersionRecord | ObjectExists | errors.FDOError:
+        try:
+            self.store.create(record.key, record.to_bytes())
+            return record
+        except ObjectExists as taken:
+            try:
+                existing = self._load(record.pid, record.version)
+                if existing.kind == record.kind and _same_change(existing, record):
+                    return existing
+                if record.version == 1:
+                    return taken
+                self._record(existing)  # a version the index lacks: adopted, never lost
+            except errors.FDOError as error:
+                return error
+            return errors.PreconditionFailed(f"{record.pid} changed meanwhile",
+                                             etag=existing.digest)
+
     # -- building a version ------------------------------------------------------------
 
     def _new_version(self, kind: Kind, pid: str, number: int, previous: VersionRecord | None,
@@ -165,10 +221,7 @@ class FDOService:
         change (a retry after a crash), that is our answer; otherwise we lost the race."""
         existing = self._load(record.pid, record.version)
         self._record(existing)
-        same_change = (existing.previous_digest == record.previous_digest
-                       and client_part(existing.content) == client_part(record.content)
-                       and existing.content["ods:status"] == record.content["ods:status"])
-        if same_change:
+        if _same_change(existing, record):
             return existing
         raise errors.PreconditionFailed(
             f"{record.pid} changed meanwhile; its current version is {existing.version}",
@@ -260,6 +313,13 @@ class FDOService:
         except ObjectMissing as error:
             raise errors.StorageUnavailable(
                 f"{pid} version {number} is indexed but missing from S3") from error
+
+
+def _same_change(existing: VersionRecord, record: VersionRecord) -> bool:
+    """Whether a version found in S3 is the one `record` would write: a retry's."""
+    return (existing.previous_digest == record.previous_digest
+            and client_part(existing.content) == client_part(record.content)
+            and existing.content["ods:status"] == record.content["ods:status"])
 
 
 def normalised_physical_id(client: dict[str, Any]) -> str:

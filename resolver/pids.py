@@ -7,6 +7,7 @@ form is upper case. A version is addressed as `<prefix>/<suffix>/<n>`.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
 from dataclasses import dataclass
@@ -53,6 +54,15 @@ class PidRef:
 
 def mint_suffix() -> str:
     chars = [secrets.choice(ALPHABET) for _ in range(9)]
+    return "-".join("".join(chars[i : i + 3]) for i in (0, 3, 6))
+
+
+def derived_suffix(*parts: str) -> str:
+    """A suffix of the minted form derived from `parts`: the same parts, the same suffix.
+    A bulk ingest derives each new object's PID from what identifies its record, so a
+    re-run after an interruption arrives at the same PID and finds what it wrote."""
+    digest = hashlib.sha256("\n".join(parts).encode()).digest()
+    chars = [ALPHABET[byte % len(ALPHABET)] for byte in digest[:9]]
     return "-".join("".join(chars[i : i + 3]) for i in (0, 3, 6))
 
 

@@ -60,6 +60,10 @@ _OUTGOING = (select(LinkRow.relation, *OBJECT_COLUMNS)
              .order_by(ObjectRow.created).limit(bindparam("limit")))
 
 
+# Values per `IN (...)` list: well under every driver's limit on bound parameters.
+_IN_LIST = 500
+
+
 class _DriverStatement:
     """A read-only statement compiled once for the engine's dialect and run on a DBAPI
     connection that each thread keeps for it, in autocommit mode, so every call is its own
@@ -233,6 +237,26 @@ class Index(HarvestReads):
         with self.engine.connect() as connection:  # every specimen write asks: no ORM
             return connection.scalar(query)
 
+    def states(self, pids: list[str]) -> dict[str, ObjectState]:
+        """The rows of these PIDs that exist, by PID: a bulk ingest asks for a batch at a
+        time instead of once per object."""
+        return self._states_where(ObjectRow.pid, pids)
+
+    def states_by_physical_id(self, physical_ids: list[str]) -> dict[str, ObjectState]:
+        """The live specimens holding these normalised physical specimen IDs, by ID."""
+        return {state.physical_id: state for state in
+                self._states_where(ObjectRow.physical_id, physical_ids).values()
+                if state.physical_id is not None}
+
+    def _states_where(self, column: Any, values: list[str]) -> dict[str, ObjectState]:
+        found: dict[str, ObjectState] = {}
+        with self.engine.connect() as connection:
+            for start in range(0, len(values), _IN_LIST):
+                query = select(*OBJECT_COLUMNS).where(
+                    column.in_(values[start:start + _IN_LIST]))
+                found.update((row[0], ObjectState(*row)) for row in connection.execute(query))
+        return found
+
     def live_objects_of_source(self, source_system: str, kind: str, after: str = "",
                                limit: int = 1000) -> list[str]:
         """PIDs of the live objects of one kind from one source system, in PID order
@@ -290,6 +314,19 @@ class Index(HarvestReads):
             raise PhysicalIdTaken(holder)
         raise OutOfStep(f"{entry.pid} version {entry.version}")
 
+    def record_versions(self, entries: list[VersionEntry]) -> bool:
+        """Record versions that S3 already holds, all in one transaction: a bulk ingest
+        commits a batch at a time. False when any of them cannot be recorded (a clash, a
+        physical ID taken): then none is, and the caller records them one by one
+        (`record_version`) to learn which and why."""
+        try:
+            with self.engine.begin() as connection:
+                for entry in entries:
+                    _insert(connection, entry)
+        except (IntegrityError, OutOfStep):
+            return False
+        return True
+
     def add_token(self, row: TokenRow) -> None:
         with self.sessions() as session:
             session.add(row)
@@ -310,7 +347,8 @@ _NEXT_SEQUENCE = (
                        else_=bindparam("now")))
     .returning(CounterRow.value, CounterRow.stamp))
 _MOVED_COLUMNS = ("version", "digest", "status", "modified", "physical_id", "sequence",
-                  "organisation_id", "organisation_name", "source_system")
+                  "organisation_id", "organisation_name", "source_system",
+                  "client_digest")
 _INSERT_OBJECT = insert(ObjectRow)
 # Moves only from n-1 to n: a concurrent writer that got there first leaves no row to
 # update, on SQLite and PostgreSQL alike.
@@ -349,7 +387,8 @@ def _insert(connection: Connection, entry: VersionEntry) -> None:
                "modified": entry.created, "physical_id": entry.physical_id,
                "sequence": sequence, "organisation_id": entry.organisation_id,
                "organisation_name": entry.organisation_name,
-               "source_system": entry.source_system}
+               "source_system": entry.source_system,
+               "client_digest": entry.client_digest}
     if entry.version == 1:
         connection.execute(_INSERT_OBJECT, {
             **current, "pid": entry.pid, "kind": entry.kind, "created": entry.object_created})

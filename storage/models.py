@@ -44,6 +44,9 @@ class ObjectRow(Base):
     organisation_name: Mapped[str | None] = mapped_column(String(512))
     # `ods:sourceSystemID`: which objects a dataset re-check expects to see again.
     source_system: Mapped[str | None] = mapped_column(String(512))
+    # SHA-256 of the current version's client part (canonical JSON): a dataset re-check
+    # knows an unchanged record from the index alone, without reading the version from S3.
+    client_digest: Mapped[str | None] = mapped_column(String(64))
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +67,7 @@ class ObjectState:
     organisation_id: str | None
     organisation_name: str | None
     source_system: str | None
+    client_digest: str | None
 
 
 class VersionRow(Base):
@@ -177,4 +181,5 @@ class VersionEntry:
     organisation_id: str | None = None  # https://ror.org/... or https://www.wikidata.org/...
     organisation_name: str | None = None
     source_system: str | None = None
+    client_digest: str | None = None  # of the client part (records.client_digest)
 

@@ -2,22 +2,33 @@
 already is, or is reported as unchanged or rejected.
 
 A record's specimen is found by its normalised physical specimen ID (the index's unique
-key), so ingesting the same dataset again creates no version: the service compares the
-mapped content with the current version's client part, and equal parts are no change.
-Server-owned fields (`dcterms:modified`, `ods:version`, ...) are not in that part, so a
-source's own timestamps never count as a change either. A record whose content changed
-gets exactly one new version, whose provenance (`ods:Update`) has the JSON Patch of the
-changed fields and the source system as its agent (a `machine` agent).
+key). Ingesting the same dataset again creates no version: the mapped client part is
+compared with the current version's, by the digest the index keeps of it, so an
+unchanged record costs no read from S3. Server-owned fields (`dcterms:modified`,
+`ods:version`, ...) are not in that part, so a source's own timestamps never count as a
+change either. A record whose content changed gets exactly one new version, whose
+provenance (`ods:Update`) has the JSON Patch of the changed fields and the source system
+as its agent (a `machine` agent).
+
+Records are written in batches (`BATCH`): the batch's index lookups are a few queries,
+its S3 reads and writes run on `WRITE_THREADS` threads, and its versions are recorded in
+the index in one transaction. A new object's PID is derived from what identifies it (a
+specimen's physical ID; a media object's specimen and access URI), so a run interrupted
+between S3 and the index leaves versions that the re-run arrives at again: it finds its
+own write at that key and records it, and nothing is duplicated. Ingest is idempotent per
+(source system, physical ID, content). A derived PID that some other object already has
+is drawn again (the record goes on in the next batch).
 
 A bad record never stops the rest: it is reported with a stable code and, for schema
 errors, the JSON Pointer of each problem (quality checks and their codes:
-repository/ingest/quality.py). Only an unreadable archive stops a run, and
-that before anything is written (`ArchiveError`).
+repository/ingest/quality.py). Only an unreadable archive stops a run, and that before
+anything is written (`ArchiveError`), or S3 failing (what was written is found again).
 
 Media rows (Audubon Core, Simple Multimedia) become digital media objects pointing at
-their specimen (`hasDigitalSpecimen`), found again on a re-check by their access URI;
-the specimen points at them (`hasDigitalMedia`, `ods:isKnownToContainMedia`). A new
-specimen with media is created, then given its media's links: two versions, once.
+their specimen (`hasDigitalSpecimen`); the specimen points at them (`hasDigitalMedia`,
+`ods:isKnownToContainMedia`), in its first version already. A media row that left the
+dataset is reported (`missing`) and its specimen no longer links it; with
+`tombstone_missing` the media object is tombstoned.
 
 A record whose licence is not CC0, CC BY or public domain gets a PID record only
 (`mapping.pid_record`), reported as `pid-only`.
@@ -29,33 +40,41 @@ A record whose physical ID changed but that carries its specimen's DOI (in
 `dwc:otherCatalogNumbers` or `dcterms:identifier`) updates that specimen; without it, the
 old specimen is missing and, if a new one has its catalogNumber, flagged
 `possible-duplicate`.
-
-Not yet (issue 5, in progress): media rows that disappeared (their objects stay,
-unlinked), concurrent writes, ABCD and the HTTP job API; a dry run does not look at
-media.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import sqlite3
+import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from repository import errors
 from repository.ingest import mapping, quality
 from repository.ingest.dwca import Record
 from repository.provenance import Agent
-from repository.records import TOMBSTONE, client_part
+from repository.records import TOMBSTONE, client_digest, client_part
 from repository.services import FDOService, normalised_physical_id
-from resolver.pids import ALPHABET, find_pid, pid_url
+from resolver.pids import canonical_pid, derived_suffix, find_pid, pid_url
+from schemas import KINDS
+from storage.models import ObjectState
+from storage.objects import ObjectExists
+from storage.versions import VersionRecord, read_version
 
 SPECIMENS, MEDIA = "digital-specimens", "digital-media"
 CREATED, UPDATED, UNCHANGED, REJECTED = "created", "updated", "unchanged", "rejected"
 PID_ONLY = "pid-only"  # a PID record only (the licence allows no more), created or kept
 MISSING, TOMBSTONED = "missing", "tombstoned"  # specimens the dataset no longer has
 CARRIED_PID_TERMS = ("dwc:otherCatalogNumbers", "dcterms:identifier")
+BATCH = 200  # records per batch: S3 writes in flight together, then one index commit
+WRITE_THREADS = 8  # S3 requests at once (a batch's reads of current versions and writes)
+DEFERRALS = 3  # how often a record may be put off to a later batch before it is rejected
 
 
 @dataclass(frozen=True)
@@ -119,9 +138,7 @@ def report_document(report: Report, kept: list[Outcome]) -> dict[str, Any]:
 def source_system_id(name: str, base_url: str, handle_prefix: str) -> str:
     """A stable PID URL naming a source system, derived from its name (source systems
     are not objects of this repository yet)."""
-    digest = hashlib.sha256(name.encode()).digest()
-    chars = "".join(ALPHABET[byte % len(ALPHABET)] for byte in digest[:9])
-    return f"{base_url}/{handle_prefix}/{chars[:3]}-{chars[3:6]}-{chars[6:]}"
+    return f"{base_url}/{handle_prefix}/{derived_suffix(name)}"
 
 
 class Dataset(Protocol):
@@ -136,28 +153,37 @@ def ingest(service: FDOService, archive: Dataset, source: mapping.Source,
            progress: Callable[[int, int], None] | None = None) -> Iterator[Outcome]:
     """Ingest every record of the archive, yielding what happened to each, then each
     specimen of this source system the dataset no longer has (`missing`, or with
-    `tombstone_missing`, `tombstoned`). `dry_run` maps and checks everything but writes
-    nothing.
+    `tombstone_missing`, `tombstoned`). `dry_run` maps and checks everything, and says
+    what a real run would do, but writes nothing.
 
     The archive is read through once before anything is written, so one that turns out
     unreadable half-way (bytes not in its encoding, a corrupt member) leaves nothing
-    half-ingested. `progress(done, total)` is called after each record."""
+    half-ingested. Records are then written a batch at a time (`BATCH`).
+    `progress(done, total)` is called as records are done."""
     total = archive.check()
-    agent = Agent(id=source.system_id, name=source.system_name, role="machine")
-    seen: set[bytes] = set()  # digests of the physical IDs met so far in this dataset
-    ingested: set[str] = set()  # the PIDs the dataset still has
-    new_by_catalog: dict[str, str] = {}  # catalogNumber -> PID of the specimens created now
-    for done, record in enumerate(archive.records(), start=1):
-        outcome = _one(service, record, source, agent, dry_run, seen)
+    done = 0
+    with _Run(service, source, dry_run, tombstone_missing) as run:
+        pending: list[_Planned] = []
+        for record in archive.records():
+            planned = run.plan(record)
+            if isinstance(planned, Outcome):
+                done += 1
+                yield planned
+            else:
+                pending.append(planned)
+            if len(pending) >= BATCH:
+                outcomes, pending = run.write(pending)
+                done += len(outcomes)
+                yield from outcomes
+            if progress is not None:
+                progress(done, total)
+        while pending:
+            outcomes, pending = run.write(pending)
+            done += len(outcomes)
+            yield from outcomes
         if progress is not None:
             progress(done, total)
-        if outcome.pid:
-            ingested.add(outcome.pid)
-        if outcome.status == CREATED and outcome.pid and record.terms.get("dwc:catalogNumber"):
-            new_by_catalog[record.terms["dwc:catalogNumber"]] = outcome.pid
-        yield outcome
-    yield from _missing(service, source, agent, ingested, new_by_catalog,
-                        tombstone_missing and not dry_run)
+        yield from run.missing()
 
 
 def run(service: FDOService, archive: Dataset, source: mapping.Source,
@@ -175,152 +201,393 @@ def run(service: FDOService, archive: Dataset, source: mapping.Source,
     return report, kept
 
 
-def _missing(service: FDOService, source: mapping.Source, agent: Agent, ingested: set[str],
-             new_by_catalog: dict[str, str], tombstone: bool) -> Iterator[Outcome]:
-    """The live specimens of this source system that the dataset no longer has. One whose
-    catalogNumber a specimen created in this run has is a possible duplicate: probably the
-    same specimen under a changed physical ID, without its DOI to say so."""
-    gone: list[str] = []
-    after = ""
-    while page := service.index.live_objects_of_source(source.system_id, SPECIMENS, after):
-        gone += [pid for pid in page if pid not in ingested]
-        after = page[-1]
-    for pid in gone:  # after the listing: tombstoning changes what it lists
-        prefix, suffix = pid.split("/")
-        catalog = mapping.identifier(service.latest(SPECIMENS, prefix, suffix).content,
-                                     "dwc:catalogNumber")
-        twin = new_by_catalog.get(str(catalog)) if catalog else None
-        problems = ({"path": "/dwc:catalogNumber", "message":
-                     f"the new specimen {twin} has the same catalogNumber: if it is this "
-                     "specimen under a changed physical ID, carry this specimen's DOI in "
-                     "dwc:otherCatalogNumbers and ingest again"},) if twin else ()
-        if tombstone:
-            prefix, suffix = pid.split("/")
-            service.tombstone(SPECIMENS, prefix, suffix,
-                              f"no longer in the dataset of {source.system_name}", None, None,
-                              agent)
-        yield Outcome(0, "", TOMBSTONED if tombstone else MISSING, pid,
-                      code="possible-duplicate" if twin else None, problems=problems)
+@dataclass
+class _Planned:
+    """A record that passed its checks, on its way through a batch."""
+
+    record: Record
+    client: dict[str, Any]  # the specimen's client part, without its media links
+    full: bool  # open licence: the full specimen and its media, not a PID record only
+    warnings: tuple[dict[str, str], ...]
+    media_rows: list[dict[str, str]]
+    deferred: int = 0  # how often it was put off to a later batch
+    attempt: int = 0  # which derived PID a new specimen takes (another once one is taken)
+    media_attempts: dict[str, int] = field(default_factory=dict)  # by access URI
+
+    @property
+    def physical_id(self) -> str:
+        return str(self.client["ods:normalisedPhysicalSpecimenID"])
 
 
-def _one(service: FDOService, record: Any, source: mapping.Source, agent: Agent,
-         dry_run: bool, seen: set[bytes]) -> Outcome:
-    def rejected(code: str, *problems: dict[str, str]) -> Outcome:
-        return Outcome(record.line, record.row_id, REJECTED, code=code, problems=problems)
+@dataclass
+class _Write:
+    """One object of a batch: what it is now (`current`, when it exists) and what the
+    record makes of it."""
 
-    if mapping.physical_id(record.terms) is None:
-        return rejected("missing-physical-id", {"path": "", "message": "the record has none of "
-                        + ", ".join(mapping.PHYSICAL_ID_TERMS)})
-    if mapping.organisation(record.terms, source) is None:
-        return rejected("missing-organisation", {"path": "/ods:organisationID", "message":
-                        "no ROR or Wikidata institutionID, and no --organisation given"})
-    found = quality.problems(record.terms)
-    content = mapping.specimen(record, source)
-    normalised = normalised_physical_id(content)
-    key = hashlib.sha256(normalised.encode()).digest()
-    if key in seen:
-        found.append(quality.Problem("duplicate-physical-id", "/ods:physicalSpecimenID",
-                                     f"an earlier record of this dataset has {normalised}"))
-    seen.add(key)
-    stopping = [problem for problem in found if problem.rejects]
-    if stopping:
-        return rejected(stopping[0].code, *(problem.as_json() for problem in stopping))
-    warnings = tuple(problem.as_json() for problem in found)
-    full = mapping.open_licence(content.get("dcterms:license"))
-    if not full:
-        content = mapping.pid_record(content)
-    violations = service.validator.violations(SPECIMENS, content)
-    if violations:
-        return rejected("schema", *({"path": v.path, "message": v.message} for v in violations))
-    pid = service.index.pid_for_physical_id(normalised) or _carried_pid(service, record.terms)
-    if dry_run:
-        return Outcome(record.line, record.row_id,
-                       _would_be(service, pid, content) if full else PID_ONLY, pid,
-                       warnings=warnings)
-    status = UNCHANGED
-    try:
-        if pid is None:
-            pid, status = service.create(SPECIMENS, content, agent).pid, CREATED
+    kind: str
+    pid: str
+    client: dict[str, Any]
+    state: ObjectState | None
+    status: str = CREATED
+    current: VersionRecord | None = None
+    result: VersionRecord | ObjectExists | errors.FDOError | None = None
+
+    def differs(self) -> bool:
+        """Whether the record changes the object: by the index's digest of the current
+        client part, so an unchanged record costs no read from S3."""
+        return self.state is None or self.state.client_digest != client_digest(self.client)
+
+
+@dataclass
+class _Job:
+    """One record's writes in a batch: its specimen, then its media, in row order."""
+
+    planned: _Planned
+    specimen: _Write
+    media: list[_Write | None]  # None for a media row that was rejected
+    warnings: tuple[dict[str, str], ...]
+    dropped: list[str]  # media the specimen linked before and the record no longer has
+    put_off: bool = False  # to the next batch, unwritten (a media PID turned out taken)
+
+    def writes(self) -> list[_Write]:
+        return [self.specimen, *(write for write in self.media if write is not None)]
+
+
+class _Run:
+    """One ingest run: the checks that need the whole dataset (duplicate physical IDs,
+    what disappeared), the batches and the threads that write them.
+
+    What the run has met is kept in a temporary SQLite file, not in memory, so a run's
+    memory stays the same whatever the dataset's size."""
+
+    def __init__(self, service: FDOService, source: mapping.Source, dry_run: bool,
+                 tombstone_missing: bool) -> None:
+        self.service = service
+        self.source = source
+        self.dry_run = dry_run
+        self.tombstone_missing = tombstone_missing
+        self.agent = Agent(id=source.system_id, name=source.system_name, role="machine")
+        self._folder = tempfile.TemporaryDirectory(prefix="fdo-ingest-")
+        self.met = sqlite3.connect(Path(self._folder.name) / "run.sqlite3")
+        self.met.executescript("""
+            PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;
+            CREATE TABLE physical (digest BLOB PRIMARY KEY);
+            CREATE TABLE ingested (pid TEXT PRIMARY KEY);
+            CREATE TABLE created (catalog TEXT PRIMARY KEY, pid TEXT);""")
+        self.pool = ThreadPoolExecutor(WRITE_THREADS, thread_name_prefix="fdo-ingest")
+
+    def __enter__(self) -> _Run:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.pool.shutdown()
+        self.met.close()
+        self._folder.cleanup()
+
+    # -- one record --------------------------------------------------------------------
+
+    def plan(self, record: Record) -> _Planned | Outcome:
+        """Map and check one record: its outcome if it is rejected, else its plan."""
+        def rejected(code: str, *problems: dict[str, str]) -> Outcome:
+            return Outcome(record.line, record.row_id, REJECTED, code=code, problems=problems)
+
+        if mapping.physical_id(record.terms) is None:
+            return rejected("missing-physical-id", {"path": "", "message": "the record has "
+                            "none of " + ", ".join(mapping.PHYSICAL_ID_TERMS)})
+        if mapping.organisation(record.terms, self.source) is None:
+            return rejected("missing-organisation", {"path": "/ods:organisationID", "message":
+                            "no ROR or Wikidata institutionID, and no --organisation given"})
+        found = quality.problems(record.terms)
+        content = mapping.specimen(record, self.source)
+        normalised = normalised_physical_id(content)
+        digest = hashlib.sha256(normalised.encode()).digest()
+        if not self.met.execute("INSERT OR IGNORE INTO physical VALUES (?)", (digest,)).rowcount:
+            found.append(quality.Problem("duplicate-physical-id", "/ods:physicalSpecimenID",
+                                         f"an earlier record of this dataset has {normalised}"))
+        stopping = [problem for problem in found if problem.rejects]
+        if stopping:
+            return rejected(stopping[0].code, *(problem.as_json() for problem in stopping))
+        full = mapping.open_licence(content.get("dcterms:license"))
+        if not full:
+            content = mapping.pid_record(content)
+        violations = self.service.validator.violations(SPECIMENS, content)
+        if violations:
+            return rejected("schema", *({"path": v.path, "message": v.message}
+                                        for v in violations))
+        client = {**client_part(content), "ods:normalisedPhysicalSpecimenID": normalised}
         rows = [row for row_type in mapping.MEDIA_ROW_TYPES
                 for row in record.extensions.get(row_type, [])] if full else []
-        media_pids, media, media_problems = _media(service, pid, rows, source, agent,
-                                                   content["ods:organisationID"])
-        warnings += tuple(media_problems)
-        if media_pids:
-            content = {**content, "ods:isKnownToContainMedia": True,
-                       "ods:hasEntityRelationships": [
-                           mapping.relationship("hasDigitalMedia", pid_url(service.base_url, m))
-                           for m in media_pids]}
-        if status != CREATED or media_pids:
-            prefix, suffix = pid.split("/")
-            _, new = service.replace(SPECIMENS, prefix, suffix, content, "*", agent)
-            status = CREATED if status == CREATED else UPDATED if new else UNCHANGED
-    except errors.FDOError as error:
-        return rejected(type(error).__name__, {"path": "", "message": str(error)})
-    return Outcome(record.line, record.row_id, status if full else PID_ONLY, pid,
-                   warnings=warnings, media=media)
+        return _Planned(record, client, full, tuple(p.as_json() for p in found), rows)
 
+    # -- one batch ---------------------------------------------------------------------
 
-def _carried_pid(service: FDOService, terms: dict[str, str]) -> str | None:
-    """The PID of a live specimen of ours that the row names (its DOI in
-    `dwc:otherCatalogNumbers` or `dcterms:identifier`): the same specimen, whose physical
-    ID changed, so it is updated, not duplicated."""
-    for term in CARRIED_PID_TERMS:
-        for value in terms.get(term, "").split("|"):
-            pid = find_pid(value)
-            row = service.index.current(pid) if pid else None
-            if row is not None and row.kind == SPECIMENS and row.status != TOMBSTONE:
-                return row.pid
-    return None
+    def write(self, batch: list[_Planned]) -> tuple[list[Outcome], list[_Planned]]:
+        """Write one batch: find each record's specimen and media, compare, write what
+        changed (S3 concurrently, then one index transaction). The outcomes, and the
+        records put off to the next batch: one whose PID another record of the batch
+        also has, one whose derived PID turned out taken, one changed meanwhile."""
+        jobs, later = self._jobs(batch)
+        self._read_currents(jobs)
+        if not self.dry_run:
+            self._write_changes(jobs)
+        outcomes = []
+        for job in jobs:
+            outcome = self._outcome(job)
+            if outcome is None:
+                later.append(job.planned)
+            else:
+                outcomes.append(outcome)
+        self.met.executemany("INSERT OR IGNORE INTO ingested VALUES (?)",
+                             [(outcome.pid,) for outcome in outcomes if outcome.pid])
+        self.met.executemany("INSERT OR REPLACE INTO created VALUES (?, ?)", [
+            (catalog, job.specimen.pid) for job in jobs
+            if job.specimen.status == CREATED and job.specimen.result is not None
+            and (catalog := job.planned.record.terms.get("dwc:catalogNumber"))])
+        for planned in later:
+            planned.deferred += 1
+        retried = [planned for planned in later if planned.deferred <= DEFERRALS]
+        outcomes += [Outcome(planned.record.line, planned.record.row_id, REJECTED,
+                             code="retry-limit", problems=({"path": "", "message":
+                             "its PID was taken or its object changed meanwhile, "
+                             f"{DEFERRALS} times over: ingest again"},))
+                     for planned in later if planned.deferred > DEFERRALS]
+        return outcomes, retried
 
+    def _jobs(self, batch: list[_Planned]) -> tuple[list[_Job], list[_Planned]]:
+        """Each record's specimen: the live one with its physical ID, else the one whose
+        DOI it carries, else a new one under a PID derived from its physical ID. Each
+        media row's object: under a PID derived from the specimen's and the access URI."""
+        index = self.service.index
+        held = index.states_by_physical_id([planned.physical_id for planned in batch])
+        specimens = {}
+        for planned in batch:
+            state = held.get(planned.physical_id) or self._carried(planned.record.terms)
+            specimens[id(planned)] = (state.pid if state else
+                                      self._derived(SPECIMENS, planned.attempt,
+                                                    planned.physical_id), state)
+        known = index.states([pid for pid, state in specimens.values() if state is None])
+        jobs: list[_Job] = []
+        later: list[_Planned] = []
+        claimed: set[str] = set()
+        for planned in batch:
+            pid, state = specimens[id(planned)]
+            while state is None and pid in known:  # derived before for another object
+                planned.attempt += 1
+                pid = self._derived(SPECIMENS, planned.attempt, planned.physical_id)
+                known.update(index.states([pid]))
+            if pid in claimed:
+                later.append(planned)
+                continue
+            claimed.add(pid)
+            jobs.append(self._job(planned, pid, state))
+        media_pids = [write.pid for job in jobs for write in job.media if write is not None]
+        media_states = index.states(media_pids)
+        for job in jobs:
+            for write in job.media:
+                if write is not None:
+                    write.state = media_states.get(write.pid)
+        return jobs, later
 
-def _media(service: FDOService, specimen: str, rows: list[dict[str, str]],
-           source: mapping.Source, agent: Agent,
-           organisation: str) -> tuple[list[str], tuple[str, ...], list[dict[str, str]]]:
-    """Create or re-check the media objects of one specimen, each found again by its
-    access URI among the media that point at the specimen. Their PIDs, in row order,
-    what happened to each row, and why rows were rejected."""
-    known: dict[str, str] = {}
-    for relation, linked in service.index.linked(specimen, incoming_only=True):
-        if relation == "hasDigitalSpecimen" and linked.kind == MEDIA and linked.status != TOMBSTONE:
-            prefix, suffix = linked.pid.split("/")
-            known[str(service.latest(MEDIA, prefix, suffix).content.get("ac:accessURI"))] = (
-                linked.pid)
-    url = pid_url(service.base_url, specimen)
-    pids: list[str] = []
-    statuses: list[str] = []
-    problems: list[dict[str, str]] = []
-    for number, row in enumerate(rows):
-        content = mapping.media(row, url, source, organisation)
-        found = ([{"code": "media-without-access-uri", "path": f"/media/{number}",
-                   "message": "the media row has no ac:accessURI or dcterms:identifier"}]
-                 if content is None else
-                 [{"code": "media-schema", "path": f"/media/{number}{v.path}",
-                   "message": v.message} for v in service.validator.violations(MEDIA, content)])
-        if content is None or found:
-            problems += found
-            statuses.append(REJECTED)
-            continue
-        pid = known.get(content["ac:accessURI"])
-        if pid is None:
-            pid = service.create(MEDIA, content, agent).pid
-            known[content["ac:accessURI"]] = pid
-            statuses.append(CREATED)
+    def _job(self, planned: _Planned, pid: str, state: ObjectState | None) -> _Job:
+        url = pid_url(self.service.base_url, pid)
+        media: list[_Write | None] = []
+        warnings = list(planned.warnings)
+        uris: set[str] = set()
+        for number, row in enumerate(planned.media_rows):
+            content = mapping.media(row, url, self.source, planned.client["ods:organisationID"])
+            path = f"/media/{number}"
+            problems = ([{"code": "media-without-access-uri", "path": path, "message":
+                          "the media row has no ac:accessURI or dcterms:identifier"}]
+                        if content is None else
+                        [{"code": "duplicate-media", "path": path + "/ac:accessURI", "message":
+                          "an earlier media row of this record has this access URI"}]
+                        if content["ac:accessURI"] in uris else
+                        [{"code": "media-schema", "path": path + v.path, "message": v.message}
+                         for v in self.service.validator.violations(MEDIA, content)])
+            if content is None or problems:
+                warnings += problems
+                media.append(None)
+                continue
+            uri = content["ac:accessURI"]
+            uris.add(uri)
+            media_pid = self._derived(MEDIA, planned.media_attempts.get(uri, 0), pid, uri)
+            media.append(_Write(MEDIA, media_pid, content, None))
+        client = planned.client
+        linked = [write.pid for write in media if write is not None]
+        if linked:
+            client = {**client, "ods:isKnownToContainMedia": True,
+                      "ods:hasEntityRelationships": [
+                          mapping.relationship("hasDigitalMedia",
+                                               pid_url(self.service.base_url, media_pid))
+                          for media_pid in linked]}
+        return _Job(planned, _Write(SPECIMENS, pid, client, state), media, tuple(warnings), [])
+
+    def _derived(self, kind: str, attempt: int, *identity: str) -> str:
+        """The PID a new object gets: derived from what identifies it (and the attempt,
+        should that PID be taken), so a re-run after an interruption arrives at the PID
+        it wrote before and finds its own write there."""
+        prefix = self.service.prefixes[KINDS[kind].uses_doi]
+        return canonical_pid(prefix, derived_suffix(kind, *identity, str(attempt)))
+
+    def _carried(self, terms: dict[str, str]) -> ObjectState | None:
+        """The live specimen of ours that the row names (its DOI in
+        `dwc:otherCatalogNumbers` or `dcterms:identifier`): the same specimen, whose
+        physical ID changed, so it is updated, not duplicated."""
+        for term in CARRIED_PID_TERMS:
+            for value in terms.get(term, "").split("|"):
+                pid = find_pid(value)
+                state = self.service.index.current(pid) if pid else None
+                if state is not None and state.kind == SPECIMENS and state.status != TOMBSTONE:
+                    return state
+        return None
+
+    def _read_currents(self, jobs: list[_Job]) -> None:
+        """Read from S3, concurrently, the current version of every object the batch
+        changes (what the change's patch is made against), and settle each write's
+        status. An object whose digest the index lacks is compared in full."""
+        changed = [write for job in jobs for write in job.writes()
+                   if write.state is not None and write.differs()]
+        store = self.service.store
+        currents = self.pool.map(lambda write: read_version(store, write.pid,
+                                                            write.state.version), changed)
+        for write, current in zip(changed, currents, strict=True):
+            write.current = current
+        for job in jobs:
+            for write in job.writes():
+                write.status = (CREATED if write.state is None else
+                                UNCHANGED if write.current is None
+                                or client_part(write.current.content) == write.client
+                                else UPDATED)
+            job.dropped = self._dropped(job)
+
+    def _dropped(self, job: _Job) -> list[str]:
+        """The media the specimen linked before that its record no longer has."""
+        current = job.specimen.current
+        if current is None:
+            return []
+        now = {write.pid for write in job.media if write is not None}
+        return [pid for relationship in current.content.get("ods:hasEntityRelationships", [])
+                if relationship.get("dwc:relationshipOfResource") == "hasDigitalMedia"
+                and (pid := find_pid(str(relationship.get("dwc:relatedResourceID"))))
+                and pid not in now]
+
+    def _write_changes(self, jobs: list[_Job]) -> None:
+        """Write the new versions of the batch, then settle what could not be written."""
+        for job in jobs:
+            job.put_off = not all(self._owned(job.planned, write)
+                                  for write in job.media if write is not None)
+        writes = [(job, write) for job in jobs if not job.put_off for write in job.writes()
+                  if write.status != UNCHANGED]
+        drafts = [self.service.draft(write.kind, write.pid, write.client, self.agent,
+                                     write.current) for _, write in writes]
+        for (job, write), result in zip(writes, self.service.write_batch(drafts, self.pool),
+                                        strict=True):
+            write.result = result
+            if isinstance(result, ObjectExists):
+                self._settle_taken(job.planned, write)
+        for job in jobs:
+            if not job.put_off and all(isinstance(write.result, VersionRecord)
+                                       or write.status == UNCHANGED for write in job.writes()):
+                for pid in job.dropped:
+                    self._drop_media(pid)
+
+    @staticmethod
+    def _owned(planned: _Planned, write: _Write) -> bool:
+        """Whether an existing media object under a derived PID is really this row's (the
+        same access URI). One derived for another object is drawn again, next batch."""
+        if write.current is None or (write.current.content.get("ac:accessURI")
+                                     == write.client["ac:accessURI"]):
+            return True
+        uri = write.client["ac:accessURI"]
+        planned.media_attempts[uri] = planned.media_attempts.get(uri, 0) + 1
+        return False
+
+    def _settle_taken(self, planned: _Planned, write: _Write) -> None:
+        """A derived PID's version 1 is in S3 but not in the index. If it is this record's
+        object (a run interrupted between S3 and the index wrote it, and the record changed
+        since), it is indexed now and the record goes on in the next batch, as an update;
+        if it is another object's, the next batch draws another PID."""
+        existing = read_version(self.service.store, write.pid, 1)
+        mine = existing.kind == write.kind and (
+            existing.content.get("ods:normalisedPhysicalSpecimenID")
+            == write.client["ods:normalisedPhysicalSpecimenID"] if write.kind == SPECIMENS
+            else existing.content.get("ac:accessURI") == write.client["ac:accessURI"]
+            and existing.content.get("ods:hasEntityRelationships")
+            == write.client["ods:hasEntityRelationships"])
+        if mine:
+            try:
+                self.service.adopt(existing)
+                return
+            except errors.FDOError:
+                pass  # its physical ID is another specimen's now: draw another PID
+        if write.kind == SPECIMENS:
+            planned.attempt += 1
         else:
+            uri = write.client["ac:accessURI"]
+            planned.media_attempts[uri] = planned.media_attempts.get(uri, 0) + 1
+
+    def _outcome(self, job: _Job) -> Outcome | None:
+        """What happened to the record, or None when it goes on in the next batch."""
+        planned = job.planned
+        specimen = job.specimen
+        if job.put_off:
+            return None
+        for write in job.writes():
+            if isinstance(write.result, ObjectExists | errors.PreconditionFailed
+                          | errors.DuplicateSpecimen):
+                return None  # taken, changed meanwhile: the next batch sees it anew
+        failed = next((write.result for write in job.writes()
+                       if isinstance(write.result, errors.FDOError)), None)
+        record = planned.record
+        if failed is not None:
+            return Outcome(record.line, record.row_id, REJECTED, code=type(failed).__name__,
+                           problems=({"path": "", "message": str(failed)},))
+        statuses = tuple(REJECTED if write is None else write.status for write in job.media)
+        status = specimen.status if planned.full else PID_ONLY
+        return Outcome(record.line, record.row_id, status, specimen.pid,
+                       warnings=job.warnings, media=statuses + (MISSING,) * len(job.dropped))
+
+    def _drop_media(self, pid: str) -> None:
+        """A media object whose row left the dataset: reported, and with
+        `tombstone_missing` tombstoned (its specimen no longer links it)."""
+        if not self.tombstone_missing:
+            return
+        prefix, suffix = pid.split("/")
+        with contextlib.suppress(errors.Conflict, errors.NotFound):  # tombstoned already
+            self.service.tombstone(MEDIA, prefix, suffix,
+                                   f"no longer in the dataset of {self.source.system_name}",
+                                   None, None, self.agent)
+
+    # -- the end of a run --------------------------------------------------------------
+
+    def missing(self) -> Iterator[Outcome]:
+        """The live specimens of this source system that the dataset no longer has. One
+        whose catalogNumber a specimen created in this run has is a possible duplicate:
+        probably the same specimen under a changed physical ID, without its DOI to say
+        so."""
+        service = self.service
+        gone: list[str] = []
+        after = ""
+        while page := service.index.live_objects_of_source(self.source.system_id, SPECIMENS,
+                                                           after):
+            met = {pid for (pid,) in self.met.execute(
+                f"SELECT pid FROM ingested WHERE pid IN ({','.join('?' * len(page))})", page)}
+            gone += [pid for pid in page if pid not in met]
+            after = page[-1]
+        tombstone = self.tombstone_missing and not self.dry_run
+        for pid in gone:  # after the listing: tombstoning changes what it lists
             prefix, suffix = pid.split("/")
-            _, new = service.replace(MEDIA, prefix, suffix, content, "*", agent)
-            statuses.append(UPDATED if new else UNCHANGED)
-        if pid not in pids:
-            pids.append(pid)
-    return pids, tuple(statuses), problems
-
-
-def _would_be(service: FDOService, pid: str | None, content: dict[str, Any]) -> str:
-    """What a real run would do with this record (the service's own comparison)."""
-    if pid is None:
-        return CREATED
-    prefix, suffix = pid.split("/")
-    current = client_part(service.latest(SPECIMENS, prefix, suffix).content)
-    candidate = {"ods:normalisedPhysicalSpecimenID": normalised_physical_id(content),
-                 **client_part(content)}
-    return UNCHANGED if candidate == current else UPDATED
+            catalog = mapping.identifier(service.latest(SPECIMENS, prefix, suffix).content,
+                                         "dwc:catalogNumber")
+            twin = self.met.execute("SELECT pid FROM created WHERE catalog = ?",
+                                    (catalog,)).fetchone() if catalog else None
+            problems = ({"path": "/dwc:catalogNumber", "message":
+                         f"the new specimen {twin[0]} has the same catalogNumber: if it is "
+                         "this specimen under a changed physical ID, carry this specimen's "
+                         "DOI in dwc:otherCatalogNumbers and ingest again"},) if twin else ()
+            if tombstone:
+                service.tombstone(SPECIMENS, prefix, suffix,
+                                  f"no longer in the dataset of {self.source.system_name}",
+                                  None, None, self.agent)
+            yield Outcome(0, "", TOMBSTONED if tombstone else MISSING, pid,
+                          code="possible-duplicate" if twin else None, problems=problems)
