@@ -10,7 +10,7 @@ the storage invariants of DESIGN.md section 3:
 
 from __future__ import annotations
 
-from concurrent.futures import Executor
+from concurrent.futures import Executor, Future
 from typing import Any
 
 import jsonpatch
@@ -34,6 +34,7 @@ from storage.objects import ObjectExists, ObjectMissing, ObjectStore
 from storage.versions import VersionRecord, read_version
 
 MINT_ATTEMPTS = 8
+WriteResult = VersionRecord | ObjectExists | errors.FDOError  # of one write of a batch
 REPLACED_BY = "IsReplacedWith"  # openDS tombstone-metadata's term for a successor
 
 
@@ -144,17 +145,21 @@ class FDOService:
         return self._new_version(kind, pid, current.version + 1, current, current.content,
                                  client, ACTIVE, agent)
 
-    def write_batch(self, records: list[VersionRecord],
-                    pool: Executor) -> list[VersionRecord | ObjectExists | errors.FDOError]:
-        """Write versions (one per PID) to S3 concurrently on `pool`, then record all that
-        were written in the index in one transaction. Answers, in order, each version as
-        stored, or what stopped it:
+    def start_writes(self, records: list[VersionRecord],
+                     pool: Executor) -> list[Future[WriteResult]]:
+        """Start writing versions (one per PID) to S3 on `pool`; `finish_writes` waits for
+        them and records them in the index. A bulk ingest plans its next batch meanwhile."""
+        return [pool.submit(self._put, record) for record in records]
+
+    def finish_writes(self, pending: list[Future[WriteResult]]) -> list[WriteResult]:
+        """Wait for writes to S3 and record all that were written in the index, in one
+        transaction. Answers, in order, each version as stored, or what stopped it:
         - `ObjectExists`: a version 1 key holds another object (a PID already drawn);
         - `errors.FDOError`: the object changed meanwhile, or its physical ID is taken.
         A key that already holds this very change (written by a run that was interrupted
         before it reached the index) counts as written: this is how a re-run resumes.
         S3 failing stops the batch (`StoreRequestFailed`); what it wrote is found again."""
-        results = list(pool.map(self._put, records))
+        results = [future.result() for future in pending]
         written = [result for result in results if isinstance(result, VersionRecord)]
         if not self.index.record_versions([index_entry(record) for record in written]):
             for number, result in enumerate(results):
@@ -169,7 +174,7 @@ class FDOService:
         """Index a version found in S3 that the index lacks (a bulk write's, interrupted)."""
         self._record(record)
 
-    def _put(self, record: VersionRecord) -> VersionRecord | ObjectExists | errors.FDOError:
+    def _put(self, record: VersionRecord) -> WriteResult:
         try:
             self.store.create(record.key, record.to_bytes())
             return record

@@ -50,7 +50,7 @@ import sqlite3
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -164,6 +164,7 @@ def ingest(service: FDOService, archive: Dataset, source: mapping.Source,
     done = 0
     with _Run(service, source, dry_run, tombstone_missing) as run:
         pending: list[_Planned] = []
+        started: _Batch | None = None  # its S3 writes in flight while the next is planned
         for record in archive.records():
             planned = run.plan(record)
             if isinstance(planned, Outcome):
@@ -172,15 +173,21 @@ def ingest(service: FDOService, archive: Dataset, source: mapping.Source,
             else:
                 pending.append(planned)
             if len(pending) >= BATCH:
-                outcomes, pending = run.write(pending)
-                done += len(outcomes)
-                yield from outcomes
+                if started is not None:
+                    outcomes, later = run.finish(started)
+                    done += len(outcomes)
+                    yield from outcomes
+                    pending = later + pending
+                started, pending = run.start(pending), []
             if progress is not None:
                 progress(done, total)
-        while pending:
-            outcomes, pending = run.write(pending)
-            done += len(outcomes)
-            yield from outcomes
+        while started is not None or pending:
+            if started is not None:
+                outcomes, later = run.finish(started)
+                done += len(outcomes)
+                yield from outcomes
+                pending = later + pending
+            started, pending = (run.start(pending) if pending else None), []
         if progress is not None:
             progress(done, total)
         yield from run.missing()
@@ -253,6 +260,16 @@ class _Job:
         return [self.specimen, *(write for write in self.media if write is not None)]
 
 
+@dataclass
+class _Batch:
+    """A batch whose S3 writes are in flight (`_Run.start`, then `_Run.finish`)."""
+
+    jobs: list[_Job]
+    later: list[_Planned]  # put off to the next batch before any write
+    writes: list[tuple[_Job, _Write]]
+    pending: list[Future[VersionRecord | ObjectExists | errors.FDOError]]
+
+
 class _Run:
     """One ingest run: the checks that need the whole dataset (duplicate physical IDs,
     what disappeared), the batches and the threads that write them.
@@ -321,27 +338,49 @@ class _Run:
 
     # -- one batch ---------------------------------------------------------------------
 
-    def write(self, batch: list[_Planned]) -> tuple[list[Outcome], list[_Planned]]:
-        """Write one batch: find each record's specimen and media, compare, write what
-        changed (S3 concurrently, then one index transaction). The outcomes, and the
-        records put off to the next batch: one whose PID another record of the batch
-        also has, one whose derived PID turned out taken, one changed meanwhile."""
+    def start(self, batch: list[_Planned]) -> _Batch:
+        """Start writing one batch: find each record's specimen and media, compare, and
+        send what changed to S3 on the write threads. `finish` waits for the writes."""
         jobs, later = self._jobs(batch)
         self._read_currents(jobs)
-        if not self.dry_run:
-            self._write_changes(jobs)
-        outcomes = []
+        if self.dry_run:
+            return _Batch(jobs, later, [], [])
         for job in jobs:
+            job.put_off = not all(self._owned(job.planned, write)
+                                  for write in job.media if write is not None)
+        writes = [(job, write) for job in jobs if not job.put_off for write in job.writes()
+                  if write.status != UNCHANGED]
+        drafts = [self.service.draft(write.kind, write.pid, write.client, self.agent,
+                                     write.current) for _, write in writes]
+        return _Batch(jobs, later, writes, self.service.start_writes(drafts, self.pool))
+
+    def finish(self, batch: _Batch) -> tuple[list[Outcome], list[_Planned]]:
+        """Wait for the batch's S3 writes and record them in the index (one transaction).
+        The outcomes, and the records put off to the next batch: one whose PID another
+        record of the batch also has, one whose derived PID turned out taken, one whose
+        object changed meanwhile."""
+        for (job, write), result in zip(batch.writes,
+                                        self.service.finish_writes(batch.pending),
+                                        strict=True):
+            write.result = result
+            if isinstance(result, ObjectExists):
+                self._settle_taken(job.planned, write)
+        later = batch.later
+        outcomes = []
+        for job in batch.jobs:
             outcome = self._outcome(job)
             if outcome is None:
                 later.append(job.planned)
-            else:
-                outcomes.append(outcome)
+                continue
+            outcomes.append(outcome)
+            if not self.dry_run:
+                for pid in job.dropped:
+                    self._drop_media(pid)
         self.met.executemany("INSERT OR IGNORE INTO ingested VALUES (?)",
                              [(outcome.pid,) for outcome in outcomes if outcome.pid])
         self.met.executemany("INSERT OR REPLACE INTO created VALUES (?, ?)", [
-            (catalog, job.specimen.pid) for job in jobs
-            if job.specimen.status == CREATED and job.specimen.result is not None
+            (catalog, job.specimen.pid) for job in batch.jobs
+            if job.specimen.status == CREATED and isinstance(job.specimen.result, VersionRecord)
             and (catalog := job.planned.record.terms.get("dwc:catalogNumber"))])
         for planned in later:
             planned.deferred += 1
@@ -470,26 +509,6 @@ class _Run:
                 if relationship.get("dwc:relationshipOfResource") == "hasDigitalMedia"
                 and (pid := find_pid(str(relationship.get("dwc:relatedResourceID"))))
                 and pid not in now]
-
-    def _write_changes(self, jobs: list[_Job]) -> None:
-        """Write the new versions of the batch, then settle what could not be written."""
-        for job in jobs:
-            job.put_off = not all(self._owned(job.planned, write)
-                                  for write in job.media if write is not None)
-        writes = [(job, write) for job in jobs if not job.put_off for write in job.writes()
-                  if write.status != UNCHANGED]
-        drafts = [self.service.draft(write.kind, write.pid, write.client, self.agent,
-                                     write.current) for _, write in writes]
-        for (job, write), result in zip(writes, self.service.write_batch(drafts, self.pool),
-                                        strict=True):
-            write.result = result
-            if isinstance(result, ObjectExists):
-                self._settle_taken(job.planned, write)
-        for job in jobs:
-            if not job.put_off and all(isinstance(write.result, VersionRecord)
-                                       or write.status == UNCHANGED for write in job.writes()):
-                for pid in job.dropped:
-                    self._drop_media(pid)
 
     @staticmethod
     def _owned(planned: _Planned, write: _Write) -> bool:
