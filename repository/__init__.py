@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, current_app, jsonify
@@ -10,6 +11,7 @@ from sqlalchemy.exc import OperationalError
 
 from repository.config import Config
 from repository.errors import register_error_handlers
+from repository.ingest.jobs import JobRunner
 from repository.services import FDOService
 from repository.validation import Validator
 from resolver.activity import FULL_PAGES_CACHED
@@ -48,14 +50,21 @@ def create_app(config: Config | None = None) -> Flask:
     app.config["FDO_OAI_PAGE_SIZE"] = config.oai_page_size
     app.config["FDO_REPOSITORY_NAME"] = config.repository_name
     app.config["FDO_ADMIN_EMAIL"] = config.admin_email
+    if config.ingest_max_mb < 1:
+        raise ValueError("FDO_INGEST_MAX_MB must be at least 1")
+    app.config["FDO_INGEST_MAX_BYTES"] = config.ingest_max_mb * 1024 * 1024
     fdo = build_service(config)
     app.extensions["fdo"] = fdo
     # The resolver reads storage directly (it never writes): repository -> resolver -> storage.
     app.extensions["lookup"] = Lookup(fdo.store, fdo.index)
     app.extensions["renderings"] = Renderings()
     app.extensions["feed_pages"] = BoundedCache(FULL_PAGES_CACHED)
+    jobs = JobRunner(fdo, config.handle_prefix, Path(config.ingest_spool))
+    jobs.recover()  # jobs an earlier process left unfinished are interrupted
+    app.extensions["ingest_jobs"] = jobs
 
     from repository.api import api
+    from repository.jobs_api import jobs_api
     from resolver.activity import activity
     from resolver.dumps import dumps
     from resolver.handles import handles
@@ -64,6 +73,7 @@ def create_app(config: Config | None = None) -> Flask:
     from resolver.views import resolver
 
     app.register_blueprint(api)
+    app.register_blueprint(jobs_api)
     app.register_blueprint(handles)
     app.register_blueprint(activity)
     app.register_blueprint(sitemaps)

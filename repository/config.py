@@ -26,6 +26,10 @@ class Config:
     # What OAI-PMH Identify names (adminEmail is required by the protocol).
     repository_name: str = "FDO Repository"
     admin_email: str = "fdo-admin@example.org"
+    # Where uploaded datasets wait for their ingest job (per machine; deleted when the job
+    # ends), and the largest upload accepted, in MiB.
+    ingest_spool: str = "var/ingest-spool"
+    ingest_max_mb: int = 2048
 
     def to_environment(self) -> dict[str, str]:
         """The FDO_* variables that reproduce this configuration in another process."""
@@ -45,6 +49,8 @@ class Config:
             "FDO_OAI_PAGE_SIZE": str(self.oai_page_size),
             "FDO_REPOSITORY_NAME": self.repository_name,
             "FDO_ADMIN_EMAIL": self.admin_email,
+            "FDO_INGEST_SPOOL": self.ingest_spool,
+            "FDO_INGEST_MAX_MB": str(self.ingest_max_mb),
         }
 
     @classmethod
@@ -67,4 +73,6 @@ class Config:
             oai_page_size=int(env.get("FDO_OAI_PAGE_SIZE", defaults.oai_page_size)),
             repository_name=env.get("FDO_REPOSITORY_NAME", defaults.repository_name),
             admin_email=env.get("FDO_ADMIN_EMAIL", defaults.admin_email),
+            ingest_spool=env.get("FDO_INGEST_SPOOL", defaults.ingest_spool),
+            ingest_max_mb=int(env.get("FDO_INGEST_MAX_MB", defaults.ingest_max_mb)),
         )

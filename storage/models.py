@@ -7,8 +7,9 @@ so they sort, compare and round-trip identically on SQLite and PostgreSQL.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, String
+from sqlalchemy import JSON, BigInteger, ForeignKey, String, Text
 from sqlalchemy import Index as SqlIndex
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -129,6 +130,35 @@ class TokenRow(Base):
     created: Mapped[str] = mapped_column(String(24))
 
 
+class IngestJobRow(Base):
+    """A dataset enrolment job (`POST /api/v1/ingest-jobs`, repository/ingest/jobs.py).
+    Not rebuilt from S3, like tokens: a job is a request's bookkeeping, not an object, so
+    rebuild-index leaves this table alone (its full report is in S3, under
+    `ingest-jobs/<id>/report.json`)."""
+
+    __tablename__ = "ingest_jobs"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # a UUID
+    status: Mapped[str] = mapped_column(String(16))  # queued, running, succeeded, ...
+    format: Mapped[str] = mapped_column(String(8))  # dwca | abcd
+    source_system: Mapped[str] = mapped_column(String(512))  # its name, as submitted
+    organisation_id: Mapped[str | None] = mapped_column(String(128))
+    licence: Mapped[str | None] = mapped_column(String(512))
+    dry_run: Mapped[bool]
+    tombstone_missing: Mapped[bool]
+    submitted_by: Mapped[str] = mapped_column(String(512))  # the token's agent ID
+    created: Mapped[str] = mapped_column(String(24))
+    started: Mapped[str | None] = mapped_column(String(24))
+    finished: Mapped[str | None] = mapped_column(String(24))
+    done: Mapped[int] = mapped_column(BigInteger, default=0)
+    total: Mapped[int | None] = mapped_column(BigInteger)  # known once read through
+    summary: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # the report's counts
+    error: Mapped[str | None] = mapped_column(Text)  # why it failed or was interrupted
+    # The process that runs it (host:pid:random) and when that process last said it was
+    # alive: a queued or running job whose heartbeat is old has lost its process.
+    worker: Mapped[str] = mapped_column(String(128))
+    heartbeat: Mapped[str] = mapped_column(String(24))
+
+
 OBJECT_COLUMNS = tuple(ObjectRow.__table__.columns)
 if [column.name for column in OBJECT_COLUMNS] != [f.name for f in fields(ObjectState)]:
     raise TypeError("ObjectState must list ObjectRow's columns in table order")
@@ -137,7 +167,9 @@ SqlIndex("ix_fdo_objects_organisation_sequence", ObjectRow.organisation_id, Obje
 SqlIndex("ix_fdo_versions_recorded", VersionRow.recorded, VersionRow.sequence)
 SqlIndex("ix_fdo_objects_source_system", ObjectRow.source_system, ObjectRow.kind, ObjectRow.pid)
 SqlIndex("ix_fdo_links_target", LinkRow.target, LinkRow.relation)
-# Rebuilt from S3; dropped in this order (links and versions reference objects).
+SqlIndex("ix_ingest_jobs_status_heartbeat", IngestJobRow.status, IngestJobRow.heartbeat)
+# Rebuilt from S3; dropped in this order (links and versions reference objects). Not
+# api_tokens or ingest_jobs: S3 does not hold them.
 OBJECT_TABLES = ("fdo_links", "fdo_versions", "fdo_objects", "fdo_counters")
 FEED = "feed"
 

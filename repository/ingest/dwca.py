@@ -118,7 +118,7 @@ class Archive:
             except (zipfile.BadZipFile, OSError) as error:
                 raise ArchiveError(f"{path.name} is not a readable zip file: {error}") from error
         else:
-            raise ArchiveError(f"{path} is neither a zip file nor a folder")
+            raise ArchiveError(f"{path.name} is neither a zip file nor a folder")
         self.core, self.extensions = self._meta()
 
     def close(self) -> None:

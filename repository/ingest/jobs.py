@@ -1,0 +1,273 @@
+"""Dataset enrolment jobs: datasets uploaded over HTTP, ingested in the background.
+
+Each app process has one runner thread with a queue: its jobs run one at a time, in the
+order they were accepted, in the process that accepted them (their files are in that
+machine's spool folder). Everything else about a job is its row in the index
+(storage/jobs.py), so any gunicorn worker on any machine answers for any job. The full
+report goes to S3 (`ingest-jobs/<id>/report.json`, never under `fdo/`); the row keeps
+its summary.
+
+Interruption. A process says it is alive with a heartbeat on its unfinished jobs, every
+`HEARTBEAT_SECONDS`, from a thread of its own (a long read-through calls no progress).
+A queued or running job whose heartbeat is older than `STALE_SECONDS` has lost its
+process (killed, crashed, its machine gone): reading it, or any app starting, marks it
+interrupted. A process that exits cleanly (a gunicorn restart) marks its own unfinished
+jobs interrupted at once. A process ID alone could not say this: it may be another
+machine's, or reused. Interrupted jobs are not resumed: submitting the dataset again is
+safe, since what the first run wrote comes back unchanged.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import json
+import logging
+import os
+import queue
+import re
+import secrets
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from repository.ingest.abcd import AbcdDocuments
+from repository.ingest.dwca import Archive, ArchiveError
+from repository.ingest.mapping import Source
+from repository.ingest.run import Dataset, report_document, run, source_system_id
+from repository.services import FDOService
+from storage.jobs import (
+    FAILED,
+    QUEUED,
+    SUCCEEDED,
+    UNFINISHED,
+    JobTable,
+    stamp,
+)
+from storage.models import IngestJobRow
+from storage.objects import ObjectMissing
+
+log = logging.getLogger(__name__)
+DWCA, ABCD = "dwca", "abcd"
+FORMATS = (DWCA, ABCD)
+HEARTBEAT_SECONDS = 30
+STALE_SECONDS = 180  # six missed heartbeats: a slow database is not a dead process
+PROGRESS_SECONDS = 1.0  # at most one progress write a second
+AGAIN = "submit the dataset again: records the run already wrote come back unchanged"
+LOST = f"the process running the job stopped answering (no heartbeat for {STALE_SECONDS} s); "
+STOPPED = "the server process running the job was stopped; "
+
+
+@dataclass(frozen=True)
+class Submission:
+    """What a client asked for, checked."""
+
+    format: str  # dwca | abcd
+    source_system: str  # the source system's name
+    organisation_id: str | None
+    licence: str | None
+    dry_run: bool
+    tombstone_missing: bool
+    submitted_by: str  # the agent ID of the token
+
+
+def report_key(job_id: str) -> str:
+    return f"ingest-jobs/{job_id}/report.json"
+
+
+def open_dataset(stack: contextlib.ExitStack, dataset_format: str, paths: list[Path]) -> Dataset:
+    """The files as a dataset, opened (cheap: no read-through); `ArchiveError` if not."""
+    if dataset_format == DWCA:
+        return stack.enter_context(Archive(paths[0]))
+    return AbcdDocuments(paths)
+
+
+class JobRunner:
+    """This process's queue of ingest jobs and the thread that works through it."""
+
+    def __init__(self, service: FDOService, handle_prefix: str, spool: Path) -> None:
+        self.service = service
+        self.handle_prefix = handle_prefix
+        self.spool = spool
+        self.table = JobTable(service.index.engine)
+        self.worker = ""  # host:pid:random, once this process has started its threads
+        self._pid: int | None = None
+        self._lock = threading.Lock()
+        self._queue: queue.Queue[tuple[str, Submission, list[Path]]] = queue.Queue()
+        self._unfinished: set[str] = set()
+
+    def folder(self, job_id: str) -> Path:
+        return self.spool / job_id
+
+    def submit(self, job_id: str, submission: Submission,
+               uploads: list[tuple[str, IO[bytes]]]) -> IngestJobRow:
+        """Spool the uploaded files (name, stream), open them as a dataset (`ArchiveError`
+        when that fails) and queue the job. Refused or failed, nothing is left behind."""
+        folder = self.folder(job_id)
+        try:
+            paths = _spooled(folder, uploads, ".zip" if submission.format == DWCA else ".xml")
+            with contextlib.ExitStack() as stack:
+                open_dataset(stack, submission.format, paths)
+            self._start()
+            now = stamp()
+            row = IngestJobRow(
+                id=job_id, status=QUEUED, format=submission.format,
+                source_system=submission.source_system,
+                organisation_id=submission.organisation_id, licence=submission.licence,
+                dry_run=submission.dry_run, tombstone_missing=submission.tombstone_missing,
+                submitted_by=submission.submitted_by, created=now, done=0,
+                worker=self.worker, heartbeat=now)
+            self.table.add(row)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        with self._lock:
+            self._unfinished.add(job_id)
+        self._queue.put((job_id, submission, paths))
+        return row
+
+    def job(self, job_id: str) -> IngestJobRow | None:
+        """The job as the index has it, interrupted if its process is gone."""
+        row = self.table.get(job_id)
+        if row is not None and row.status in UNFINISHED and row.heartbeat < stamp(STALE_SECONDS):
+            self.table.interrupt_stale(stamp(STALE_SECONDS), LOST + AGAIN, job_id)
+            row = self.table.get(job_id)
+        return row
+
+    def report(self, job_id: str) -> tuple[int, Iterator[bytes]] | None:
+        """The size and bytes of the job's full report, or None if S3 has none."""
+        try:
+            return self.service.store.stream(report_key(job_id))
+        except ObjectMissing:
+            return None
+
+    def recover(self) -> None:
+        """At start-up: jobs whose process is gone are interrupted, and the files of ended
+        jobs in this machine's spool folder deleted. A folder with no job row is left
+        alone: a submission still being checked, or another deployment's."""
+        try:
+            self.table.interrupt_stale(stamp(STALE_SECONDS), LOST + AGAIN)
+            folders = [item for item in self.spool.iterdir() if item.is_dir()] \
+                if self.spool.is_dir() else []
+            statuses = self.table.statuses([folder.name for folder in folders])
+        except Exception as error:  # noqa: BLE001 - start anyway; a later start catches up
+            log.warning("ingest jobs not recovered at start-up: %s", error)
+            return
+        for folder in folders:
+            if statuses.get(folder.name, QUEUED) not in UNFINISHED:
+                shutil.rmtree(folder, ignore_errors=True)
+
+    def _start(self) -> None:
+        """This process's threads, started with its first job: a process forked after the
+        app was built (gunicorn --preload) starts its own."""
+        with self._lock:
+            if self._pid == os.getpid():
+                return
+            self._pid = os.getpid()
+            self.worker = f"{socket.gethostname()[:80]}:{self._pid}:{secrets.token_hex(4)}"
+            self._queue = queue.Queue()
+            self._unfinished = set()
+            threading.Thread(target=self._work, name="ingest-jobs", daemon=True).start()
+            threading.Thread(target=self._beat, name="ingest-heartbeat", daemon=True).start()
+            atexit.register(self._stop)
+
+    def _work(self) -> None:
+        while True:
+            job_id, submission, paths = self._queue.get()
+            try:
+                self._run(job_id, submission, paths)
+            except Exception:  # the job's row could not be written: log, take the next
+                log.exception("ingest job %s", job_id)
+            finally:
+                with self._lock:
+                    self._unfinished.discard(job_id)
+                shutil.rmtree(self.folder(job_id), ignore_errors=True)
+
+    def _run(self, job_id: str, submission: Submission, paths: list[Path]) -> None:
+        if not self.table.start(job_id):
+            return  # interrupted while it waited
+        source = Source(source_system_id(submission.source_system, self.service.base_url,
+                                         self.handle_prefix),
+                        submission.source_system, submission.organisation_id,
+                        submission.licence)
+        try:
+            with contextlib.ExitStack() as stack:
+                dataset = open_dataset(stack, submission.format, paths)
+                report, kept = run(self.service, dataset, source, dry_run=submission.dry_run,
+                                   tombstone_missing=submission.tombstone_missing,
+                                   progress=self._progress(job_id))
+            self._save_report(job_id, report_document(report, kept))
+        except ArchiveError as error:  # found in the read-through, before any write
+            self.table.finish(job_id, FAILED, error=str(error))
+        except Exception as error:  # noqa: BLE001 - the job fails, the runner goes on
+            log.exception("ingest job %s failed", job_id)
+            self.table.finish(job_id, FAILED, error=f"the ingest stopped ({type(error).__name__}"
+                              f": {error}); {AGAIN}")
+        else:
+            self.table.finish(job_id, SUCCEEDED, summary=report.summary())
+
+    def _progress(self, job_id: str) -> Callable[[int, int], None]:
+        last = 0.0
+
+        def progress(done: int, total: int) -> None:
+            nonlocal last
+            now = time.monotonic()
+            if done < total and now - last < PROGRESS_SECONDS:
+                return
+            last = now
+            self.table.progress(job_id, done, total)
+        return progress
+
+    def _save_report(self, job_id: str, document: dict[str, object]) -> None:
+        path = self.folder(job_id) / "report.json"  # beside the uploads, deleted with them
+        with path.open("w", encoding="utf-8") as out:
+            json.dump(document, out, ensure_ascii=False)
+        self.service.store.upload(report_key(job_id), path, "application/json")
+
+    def _beat(self) -> None:
+        while True:
+            time.sleep(HEARTBEAT_SECONDS)
+            with self._lock:
+                busy = bool(self._unfinished)
+            if busy:
+                try:
+                    self.table.beat(self.worker)
+                except Exception as error:  # noqa: BLE001 - try again at the next beat
+                    log.warning("ingest job heartbeat failed: %s", error)
+
+    def _stop(self) -> None:
+        """At a clean exit: this process's unfinished jobs will not finish."""
+        with self._lock:
+            unfinished = list(self._unfinished)
+        if not unfinished:
+            return
+        try:
+            self.table.interrupt_worker(self.worker, STOPPED + AGAIN)
+        except Exception as error:  # noqa: BLE001 - exiting anyway; their heartbeat stops
+            log.warning("ingest jobs not marked interrupted at exit: %s", error)
+        for job_id in unfinished:
+            shutil.rmtree(self.folder(job_id), ignore_errors=True)
+
+
+def _spooled(folder: Path, uploads: list[tuple[str, IO[bytes]]], suffix: str) -> list[Path]:
+    """Each upload saved as `folder/<n>/<its name, made safe>`: errors name the client's
+    file, and two uploads of the same name do not collide."""
+    paths = []
+    for number, (name, stream) in enumerate(uploads):
+        path = folder / str(number) / _safe_name(name, f"dataset{suffix}")
+        path.parent.mkdir(parents=True)
+        with path.open("wb") as out:
+            shutil.copyfileobj(stream, out, 1024 * 1024)
+        paths.append(path)
+    return paths
+
+
+def _safe_name(name: str, fallback: str) -> str:
+    """The last part of a client's file name, in characters safe in any file system."""
+    last = name.replace("\\", "/").rsplit("/", 1)[-1]
+    return re.sub(r"[^A-Za-z0-9._-]", "_", last).lstrip(".")[:128] or fallback

@@ -1,0 +1,154 @@
+"""The ingest job API: `/api/v1/ingest-jobs`. A dataset is uploaded, checked cheaply and
+queued; the job and its report are read back (repository/ingest/jobs.py runs them)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from repository import errors
+from repository.api import service
+from repository.ingest.dwca import ArchiveError
+from repository.ingest.jobs import DWCA, FORMATS, JobRunner, Submission
+from repository.ingest.mapping import ORGANISATION
+from repository.provenance import Agent
+from repository.tokens import agent_for
+from storage.jobs import SUCCEEDED
+from storage.models import IngestJobRow
+
+jobs_api = Blueprint("ingest_jobs", __name__, url_prefix="/api/v1/ingest-jobs")
+INGEST_ROLES = ("curator", "machine")
+FLAGS = {"true": True, "false": False}
+
+
+def runner() -> JobRunner:
+    jobs: JobRunner = current_app.extensions["ingest_jobs"]
+    return jobs
+
+
+def _ingester() -> Agent:
+    """The agent of the request's token (401 without one), if it may enrol datasets."""
+    fdo = service()
+    agent = agent_for(fdo.index, request.headers.get("Authorization"), fdo.base_url)
+    if agent.role not in INGEST_ROLES:
+        raise errors.Forbidden(f"ingest jobs need a curator or machine token, not {agent.role}")
+    return agent
+
+
+@jobs_api.post("")
+def submit() -> Response:
+    agent = _ingester()
+    if request.mimetype != "multipart/form-data":
+        raise errors.UnsupportedMediaType(
+            f"send the dataset as multipart/form-data (got '{request.mimetype or 'none'}')")
+    # Datasets are larger than any JSON body: their own limit (413 past it).
+    request.max_content_length = current_app.config["FDO_INGEST_MAX_BYTES"]
+    submission = _submission(agent)
+    uploads = [upload for upload in request.files.getlist("archive") if upload.filename]
+    if not uploads:
+        raise _bad("archive", "the dataset is missing: send it as the file field 'archive'")
+    if submission.format == DWCA and len(uploads) > 1:
+        raise _bad("archive", f"format=dwca takes one archive (got {len(uploads)})")
+    job_id = str(uuid.uuid4())
+    try:
+        row = runner().submit(job_id, submission, [(upload.filename or "", upload.stream)
+                                                   for upload in uploads])
+    except ArchiveError as error:
+        raise errors.Unprocessable(str(error)) from error
+    response = _job_response(row)
+    response.status_code = 202
+    response.headers["Location"] = _url(job_id)
+    return response
+
+
+def _submission(agent: Agent) -> Submission:
+    dataset_format = request.form.get("format", "")
+    if dataset_format not in FORMATS:
+        raise _bad("format", f"format must be one of {', '.join(FORMATS)} "
+                             f"(got '{dataset_format}')")
+    source_system = _text("sourceSystem", 512)
+    if source_system is None:
+        raise _bad("sourceSystem", "sourceSystem is required: the name of the system the "
+                                   "dataset comes from")
+    organisation = _text("organisation", 128)
+    if organisation is not None and not ORGANISATION.match(organisation):
+        raise _bad("organisation", f"organisation must be a ROR or Wikidata URL "
+                                   f"(got '{organisation}')")
+    return Submission(dataset_format, source_system, organisation, _text("license", 512),
+                      _flag("dryRun"), _flag("tombstoneMissing"), agent.id)
+
+
+def _text(field: str, limit: int) -> str | None:
+    value = request.form.get(field, "").strip()
+    if len(value) > limit:
+        raise _bad(field, f"{field} is longer than {limit} characters")
+    return value or None
+
+
+def _flag(field: str) -> bool:
+    value = request.form.get(field, "false").strip().lower()
+    if value not in FLAGS:
+        raise _bad(field, f"{field} must be true or false (got '{value}')")
+    return FLAGS[value]
+
+
+def _bad(field: str, message: str) -> errors.BadRequest:
+    return errors.BadRequest(message, [{"path": f"/{field}", "message": message}])
+
+
+@jobs_api.get("/<job_id>")
+def read(job_id: str) -> Response:
+    _ingester()
+    return _job_response(_job(job_id))
+
+
+@jobs_api.get("/<job_id>/report")
+def report(job_id: str) -> Response:
+    _ingester()
+    row = _job(job_id)
+    found = runner().report(row.id) if row.status == SUCCEEDED else None
+    if found is None:
+        raise errors.NotFound(f"ingest job {row.id} has no report: it is {row.status}")
+    size, chunks = found
+    return Response(chunks, mimetype="application/json", headers={"Content-Length": str(size)})
+
+
+def _job(job_id: str) -> IngestJobRow:
+    try:
+        canonical = str(uuid.UUID(job_id))
+    except ValueError as error:
+        raise errors.BadRequest(f"'{job_id}' is not an ingest job ID (a UUID)") from error
+    row = runner().job(canonical)
+    if row is None:
+        raise errors.NotFound(f"there is no ingest job {canonical}")
+    return row
+
+
+def _url(job_id: str) -> str:
+    return f"{service().base_url}/api/v1/ingest-jobs/{job_id}"
+
+
+def _job_response(row: IngestJobRow) -> Response:
+    body: dict[str, Any] = {
+        "id": row.id,
+        "status": row.status,
+        "created": row.created,
+        "started": row.started,
+        "finished": row.finished,
+        "sourceSystem": row.source_system,
+        "format": row.format,
+        "organisation": row.organisation_id,
+        "license": row.licence,
+        "dryRun": row.dry_run,
+        "tombstoneMissing": row.tombstone_missing,
+        "submittedBy": row.submitted_by,
+        "progress": {"done": row.done, "total": row.total},
+        "summary": row.summary,
+        "error": row.error,
+        "links": {"self": _url(row.id), "report": _url(row.id) + "/report"},
+    }
+    response = jsonify(body)
+    response.headers["Cache-Control"] = "no-store"  # it changes as the job runs
+    return response

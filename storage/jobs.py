@@ -1,0 +1,89 @@
+"""Ingest jobs in the index (`IngestJobRow`, storage/models.py): their reads and writes.
+
+Unlike the rest of the index this is not derived from S3: a job is the bookkeeping of a
+request, so rebuild-index leaves the table alone. When a job counts as interrupted is the
+caller's rule (repository/ingest/jobs.py); these are only the statements.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import sessionmaker
+
+from storage.models import IngestJobRow
+
+QUEUED, RUNNING, SUCCEEDED, FAILED, INTERRUPTED = (
+    "queued", "running", "succeeded", "failed", "interrupted")
+UNFINISHED = (QUEUED, RUNNING)
+
+
+def stamp(seconds_ago: float = 0) -> str:
+    """A time in the index's fixed-width form: now, or `seconds_ago` before now."""
+    moment = datetime.now(UTC) - timedelta(seconds=seconds_ago)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class JobTable:
+    """The `ingest_jobs` table on the index's engine."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.sessions = sessionmaker(engine, expire_on_commit=False)
+
+    def add(self, row: IngestJobRow) -> None:
+        with self.sessions() as session:
+            session.add(row)
+            session.commit()
+
+    def get(self, job_id: str) -> IngestJobRow | None:
+        with self.sessions() as session:
+            return session.get(IngestJobRow, job_id)
+
+    def statuses(self, job_ids: list[str]) -> dict[str, str]:
+        query = select(IngestJobRow.id, IngestJobRow.status).where(IngestJobRow.id.in_(job_ids))
+        with self.engine.connect() as connection:
+            return {job_id: status for job_id, status in connection.execute(query)}
+
+    def start(self, job_id: str) -> bool:
+        """Queued to running; False if the job is no longer queued (interrupted meanwhile)."""
+        now = stamp()
+        return self._update(IngestJobRow.id == job_id, IngestJobRow.status == QUEUED,
+                            status=RUNNING, started=now, heartbeat=now) > 0
+
+    def progress(self, job_id: str, done: int, total: int) -> None:
+        self._update(IngestJobRow.id == job_id, IngestJobRow.status == RUNNING,
+                     done=done, total=total, heartbeat=stamp())
+
+    def finish(self, job_id: str, status: str, summary: dict[str, Any] | None = None,
+               error: str | None = None) -> None:
+        """The job's end, whatever was said of it meanwhile: the process that ran it knows
+        best (a heartbeat lost to a database outage may have called it interrupted)."""
+        now = stamp()
+        self._update(IngestJobRow.id == job_id, status=status, finished=now, heartbeat=now,
+                     summary=summary, error=error)
+
+    def beat(self, worker: str) -> None:
+        """The process `worker` is alive: its unfinished jobs' heartbeat is now."""
+        self._update(IngestJobRow.worker == worker, IngestJobRow.status.in_(UNFINISHED),
+                     heartbeat=stamp())
+
+    def interrupt_stale(self, before: str, message: str, job_id: str | None = None) -> int:
+        """Unfinished jobs (or the one job) whose heartbeat is older than `before`."""
+        conditions = [IngestJobRow.status.in_(UNFINISHED), IngestJobRow.heartbeat < before]
+        if job_id is not None:
+            conditions.append(IngestJobRow.id == job_id)
+        return self._update(*conditions, status=INTERRUPTED, finished=stamp(), error=message)
+
+    def interrupt_worker(self, worker: str, message: str) -> int:
+        """The unfinished jobs of the process `worker`, which is stopping."""
+        return self._update(IngestJobRow.worker == worker, IngestJobRow.status.in_(UNFINISHED),
+                            status=INTERRUPTED, finished=stamp(), error=message)
+
+    def _update(self, *conditions: Any, **values: Any) -> int:
+        with self.engine.begin() as connection:
+            result = connection.execute(update(IngestJobRow).where(*conditions).values(**values))
+            return int(result.rowcount)

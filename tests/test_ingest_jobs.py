@@ -1,0 +1,317 @@
+"""The ingest job API (`/api/v1/ingest-jobs`) through Flask's client and a real gunicorn,
+over real S3 and a real index (SQLite and PostgreSQL): a dataset uploaded, run in the
+background, its report the CLI's; re-submitted unchanged; a dry run writing nothing; ABCD;
+every refusal; a failed read-through; interrupted jobs."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+import zipfile
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from repository import cli
+from repository.config import Config
+from repository.ingest.abcd import AbcdDocuments
+from repository.ingest.jobs import STALE_SECONDS, report_key
+from repository.ingest.run import CREATED, UNCHANGED
+from repository.integrity import rebuild_index, verify
+from repository.tokens import create_token, token_hash
+from storage.jobs import stamp
+from storage.models import OBJECT_TABLES, IngestJobRow, TokenRow
+from tests.test_ingest import COLUMNS, META, NATURALIS, ROWS, archive
+from tests.test_ingest_abcd import SAMPLES, document
+
+pytestmark = pytest.mark.s3
+ROOT = Path(__file__).resolve().parents[1]
+JOBS = "/api/v1/ingest-jobs"
+CC0 = "https://creativecommons.org/publicdomain/zero/1.0/"
+FIELDS = {"format": "dwca", "sourceSystem": "Test CMS", "organisation": NATURALIS,
+          "license": CC0}
+
+
+@pytest.fixture
+def config(config: Config, tmp_path: Path) -> Config:
+    return replace(config, ingest_spool=str(tmp_path / "spool"), ingest_max_mb=1)
+
+
+@pytest.fixture
+def machine(app) -> dict[str, str]:
+    token = create_token(app.extensions["fdo"].index, "Naturalis ingest", "machine")
+    return {"Authorization": f"Bearer {token}"}
+
+
+def submit(client: FlaskClient, auth: dict[str, str], *paths: Path,
+           **fields: str | None) -> Any:
+    """POST the files as `archive` fields, with FIELDS changed by `fields` (None: left out)."""
+    data: dict[str, Any] = {name: value for name, value in {**FIELDS, **fields}.items()
+                            if value is not None}
+    if paths:
+        data["archive"] = [(io.BytesIO(path.read_bytes()), path.name) for path in paths]
+    return client.post(JOBS, data=data, headers=auth, content_type="multipart/form-data")
+
+
+def finished(client: FlaskClient, auth: dict[str, str], url: str) -> dict[str, Any]:
+    """The job once it has ended (polled; a bounded wait, not a timing assertion)."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        job = client.get(url, headers=auth).json
+        if job["status"] not in ("queued", "running"):
+            return job
+        time.sleep(0.05)
+    raise AssertionError(f"{url} did not finish: {job}")
+
+
+def ingested(client: FlaskClient, auth: dict[str, str], *paths: Path,
+             **fields: str) -> dict[str, Any]:
+    response = submit(client, auth, *paths, **fields)
+    assert response.status_code == 202, response.json
+    return finished(client, auth, response.headers["Location"])
+
+
+def job_count(app) -> int:
+    with app.extensions["fdo"].index.engine.connect() as connection:
+        return int(connection.scalar(select(func.count()).select_from(IngestJobRow)) or 0)
+
+
+def test_a_dataset_is_ingested_and_reported_as_the_cli_reports_it(
+        app, client, machine, config, tmp_path, monkeypatch, capsys):
+    response = submit(client, machine, archive(tmp_path / "occ.zip", ROWS))
+    assert response.status_code == 202
+    job = response.json
+    url = f"http://fdo.test{JOBS}/{job['id']}"
+    assert response.headers["Location"] == job["links"]["self"] == url
+    assert job["links"]["report"] == f"{url}/report"
+    assert job["status"] in ("queued", "running", "succeeded")
+    assert (job["sourceSystem"], job["format"], job["dryRun"], job["tombstoneMissing"]) == (
+        "Test CMS", "dwca", False, False)
+    assert set(job["progress"]) == {"done", "total"} and job["created"]
+
+    done = finished(client, machine, url)
+    assert done["status"] == "succeeded" and done["error"] is None
+    assert done["progress"] == {"done": 3, "total": 3}
+    report = client.get(f"{url}/report", headers=machine)
+    assert report.status_code == 200 and report.mimetype == "application/json"
+    assert report.json["counts"] == done["summary"]["counts"]
+    assert report.json["counts"][CREATED] == 3 and report.json["rejected"] == []
+    fdo = app.extensions["fdo"]
+    assert list(fdo.store.keys("ingest-jobs/")) == [report_key(job["id"])]
+    assert not any(Path(config.ingest_spool).iterdir())  # the upload is gone
+    length = fdo.index.feed_length()
+
+    # The same dataset through the CLI, then through the API again: the same report.
+    for name, value in config.to_environment().items():
+        monkeypatch.setenv(name, value)
+    assert cli.main(["ingest", "dwca", str(tmp_path / "occ.zip"), "--source-system",
+                     "Test CMS", "--organisation", NATURALIS, "--license", CC0]) == 0
+    by_cli = json.loads(capsys.readouterr().out)
+    again = ingested(client, machine, tmp_path / "occ.zip")
+    assert again["summary"]["counts"][UNCHANGED] == 3
+    assert client.get(again["links"]["report"], headers=machine).json == by_cli
+    assert fdo.index.feed_length() == length  # nothing changed, no version written
+
+    # Jobs are not objects: verify and rebuild-index see the versions only, and keep jobs.
+    assert IngestJobRow.__tablename__ not in OBJECT_TABLES
+    rebuilt = rebuild_index(fdo.store, fdo.index)
+    assert rebuilt.problems == [] and verify(fdo.store).problems == []
+    assert client.get(url, headers=machine).json == done
+
+
+def test_a_dry_run_writes_nothing(app, client, auth, tmp_path):
+    job = ingested(client, auth, archive(tmp_path / "occ.zip", ROWS), dryRun="true")
+    assert job["status"] == "succeeded" and job["dryRun"] is True
+    assert job["summary"]["dryRun"] is True and job["summary"]["counts"][CREATED] == 3
+    assert app.extensions["fdo"].index.feed_length() == 0
+
+
+@pytest.mark.parametrize("sample", SAMPLES[:1], ids=[sample.name for sample in SAMPLES[:1]])
+def test_abcd_documents_are_ingested_as_one_dataset(app, client, machine, tmp_path, sample):
+    made = document(tmp_path / "made.xml", "RMNH.AVES.1", "RMNH.AVES.2")
+    job = ingested(client, machine, sample, made, format="abcd", sourceSystem="Test BioCASe",
+                   license="")
+    assert job["status"] == "succeeded", job
+    units = AbcdDocuments([sample, made]).check()
+    assert sum(job["summary"]["counts"].values()) == units == job["progress"]["total"]
+    report = client.get(job["links"]["report"], headers=machine).json
+    assert report["rejected"] == [] and report["counts"] == job["summary"]["counts"]
+    again = ingested(client, machine, sample, made, format="abcd",
+                     sourceSystem="Test BioCASe", license="")
+    assert set(k for k, n in again["summary"]["counts"].items() if n) <= {UNCHANGED, "pid-only"}
+
+
+def test_an_archive_that_fails_its_read_through_fails_and_writes_nothing(app, client, auth,
+                                                                         tmp_path):
+    path = tmp_path / "late.zip"
+    lines = ["id," + ",".join(COLUMNS)] + [",".join(row) for row in ROWS]
+    with zipfile.ZipFile(path, "w") as zipped:
+        zipped.writestr("meta.xml", META)
+        zipped.writestr("occ.csv", ("\n".join(lines) + "\n").encode() + b"r9,caf\xe9\n")
+    job = ingested(client, auth, path)
+    assert job["status"] == "failed" and "occ.csv is not UTF-8" in job["error"]
+    assert job["summary"] is None and app.extensions["fdo"].index.feed_length() == 0
+    report = client.get(job["links"]["report"], headers=auth)
+    assert report.status_code == 404 and "it is failed" in report.json["message"]
+
+
+def test_only_curator_and_machine_tokens_may_submit_or_read(app, client, auth, tmp_path):
+    path = archive(tmp_path / "occ.zip", ROWS)
+    assert submit(client, {}, path).status_code == 401
+    reader = "reader-token"
+    app.extensions["fdo"].index.add_token(TokenRow(
+        token_hash=token_hash(reader), name="Reader", orcid=None, role="reader",
+        created=stamp()))
+    refused = submit(client, {"Authorization": f"Bearer {reader}"}, path)
+    assert refused.status_code == 403 and refused.json["code"] == "forbidden"
+    job = ingested(client, auth, path)  # a curator's token
+    assert client.get(job["links"]["self"]).status_code == 401
+    assert client.get(job["links"]["report"],
+                      headers={"Authorization": f"Bearer {reader}"}).status_code == 403
+
+
+@pytest.mark.parametrize(("fields", "with_archive", "path"), [
+    ({}, False, "/archive"),
+    ({"format": "csv"}, True, "/format"),
+    ({"format": None}, True, "/format"),
+    ({"sourceSystem": None}, True, "/sourceSystem"),
+    ({"sourceSystem": " "}, True, "/sourceSystem"),
+    ({"organisation": "Naturalis"}, True, "/organisation"),
+    ({"dryRun": "yes"}, True, "/dryRun"),
+    ({"tombstoneMissing": "maybe"}, True, "/tombstoneMissing"),
+])
+def test_bad_fields_are_400_naming_the_field(app, client, auth, tmp_path, fields,
+                                             with_archive, path):
+    paths = [archive(tmp_path / "occ.zip", ROWS)] if with_archive else []
+    response = submit(client, auth, *paths, **fields)
+    assert response.status_code == 400 and response.json["code"] == "bad_request"
+    assert [error["path"] for error in response.json["errors"]] == [path]
+    assert job_count(app) == 0
+
+
+def test_two_archives_for_dwca_are_refused(app, client, auth, tmp_path):
+    one, two = archive(tmp_path / "a.zip", ROWS), archive(tmp_path / "b.zip", ROWS)
+    response = submit(client, auth, one, two)
+    assert response.status_code == 400 and "takes one archive" in response.json["message"]
+
+
+def test_what_cannot_be_opened_is_422_and_leaves_nothing(app, client, auth, config, tmp_path):
+    text = tmp_path / "occ.csv"
+    text.write_text("id\nr1\n")
+    no_meta = tmp_path / "no-meta.zip"
+    with zipfile.ZipFile(no_meta, "w") as zipped:
+        zipped.writestr("occ.csv", "id\nr1\n")
+    dtd = tmp_path / "dtd.xml"
+    dtd.write_text('<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "a">]><x>&a;</x>')
+    for path, fields, message in ((text, {}, "occ.csv is neither a zip file nor a folder"),
+                                  (no_meta, {}, "no-meta.zip has no meta.xml"),
+                                  (dtd, {"format": "abcd"}, "dtd.xml declares a DTD")):
+        response = submit(client, auth, path, **fields)
+        assert response.status_code == 422, response.json
+        assert response.json["code"] == "unprocessable"
+        assert response.json["message"].startswith(message)
+    assert job_count(app) == 0
+    assert not any(Path(config.ingest_spool).iterdir())
+
+
+def test_uploads_past_the_ingest_limit_are_413_and_other_bodies_415(client, auth, tmp_path):
+    big = tmp_path / "big.zip"
+    big.write_bytes(os.urandom(100 * 1024))  # past FDO_MAX_BODY, within FDO_INGEST_MAX_MB
+    assert submit(client, auth, big).status_code == 422
+    # A raw body: the test client spools a large multipart body to a file it never closes.
+    response = client.post(JOBS, data=b"-" * (1024 * 1024 + 1), headers=auth,
+                           content_type="multipart/form-data; boundary=x")
+    assert response.status_code == 413 and response.json["code"] == "request_entity_too_large"
+    as_json = client.post(JOBS, json=FIELDS, headers=auth)
+    assert as_json.status_code == 415 and as_json.json["code"] == "unsupported_media_type"
+
+
+def test_unknown_and_malformed_job_ids(client, auth):
+    unknown = f"{JOBS}/{uuid.uuid4()}"
+    for url in (unknown, f"{unknown}/report"):
+        response = client.get(url, headers=auth)
+        assert response.status_code == 404 and response.json["code"] == "not_found"
+    malformed = client.get(f"{JOBS}/not-a-job/report", headers=auth)
+    assert malformed.status_code == 400 and "not an ingest job ID" in malformed.json["message"]
+
+
+def stale_job(app, job_id: str, status: str) -> None:
+    old = stamp(STALE_SECONDS + 60)
+    app.extensions["ingest_jobs"].table.add(IngestJobRow(
+        id=job_id, status=status, format="dwca", source_system="Gone CMS",
+        organisation_id=None, licence=None, dry_run=False, tombstone_missing=False,
+        submitted_by="https://orcid.org/0000-0002-1825-0097", created=old, done=0,
+        worker="elsewhere:1:0", heartbeat=old))
+
+
+def test_a_job_whose_process_is_gone_is_interrupted(app, client, auth):
+    job_id = str(uuid.uuid4())
+    stale_job(app, job_id, "running")
+    job = client.get(f"{JOBS}/{job_id}", headers=auth).json
+    assert job["status"] == "interrupted" and "submit the dataset again" in job["error"]
+    assert client.get(f"{JOBS}/{job_id}/report", headers=auth).status_code == 404
+
+
+def test_starting_the_app_interrupts_lost_jobs_and_deletes_their_files(app, config,
+                                                                       make_app):
+    spool = Path(config.ingest_spool)
+    lost, unknown = str(uuid.uuid4()), str(uuid.uuid4())
+    stale_job(app, lost, "queued")
+    for job_id in (lost, unknown):
+        (spool / job_id / "0").mkdir(parents=True)
+    restarted = make_app(config)
+    assert restarted.extensions["ingest_jobs"].table.get(lost).status == "interrupted"
+    assert sorted(item.name for item in spool.iterdir()) == [unknown]  # no row: not ours
+
+
+STOPPING = """
+import sys, threading
+from repository import create_app
+from repository.config import Config
+from repository.integrity import rebuild_index, verify
+from repository.ingest import jobs
+jobs.run = lambda *args, **kwargs: threading.Event().wait()  # a job that never ends
+client = create_app(Config.from_environment()).test_client()
+response = client.post("/api/v1/ingest-jobs", headers={"Authorization": sys.argv[1]},
+                       data={"format": "dwca", "sourceSystem": "S",
+                             "archive": (open(sys.argv[2], "rb"), "occ.zip")})
+print(response.json["id"])
+"""
+
+
+def test_a_process_that_exits_cleanly_interrupts_its_jobs(app, config, auth, tmp_path):
+    env = {**os.environ, **config.to_environment()}
+    result = subprocess.run([sys.executable, "-c", STOPPING, auth["Authorization"],
+                             str(archive(tmp_path / "occ.zip", ROWS))],
+                            env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    row = app.extensions["ingest_jobs"].table.get(result.stdout.strip())
+    assert row.status == "interrupted" and "was stopped" in row.error
+    assert not any(Path(config.ingest_spool).iterdir())
+
+
+def test_any_gunicorn_worker_answers_for_any_job(gunicorn, service, tmp_path):
+    token = create_token(service.index, "Naturalis ingest", "machine")
+    headers = {"Authorization": f"Bearer {token}"}
+    with archive(tmp_path / "occ.zip", ROWS).open("rb") as stream:
+        response = requests.post(f"{gunicorn}{JOBS}", headers=headers, data=FIELDS,
+                                 files={"archive": ("occ.zip", stream)}, timeout=30)
+    assert response.status_code == 202, response.text
+    url = f"{gunicorn}{JOBS}/{response.json()['id']}"
+    deadline = time.monotonic() + 120
+    while (job := requests.get(url, headers=headers, timeout=30).json())["status"] in (
+            "queued", "running") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert job["status"] == "succeeded" and job["summary"]["counts"][CREATED] == 3
+    report = requests.get(f"{url}/report", headers=headers, timeout=30)
+    assert report.json()["counts"] == job["summary"]["counts"]
