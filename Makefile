@@ -78,3 +78,9 @@ bench-resolver: $(STAMP) wrk
 .PHONY: bench-harvest
 bench-harvest: $(STAMP)
 	$(PY) bench/harvest.py
+
+# Ingesting a generated Darwin Core Archive of 10,000 and 100,000 records with `fdo ingest
+# dwca`, a re-check, and raw puts; BENCH_SIZES=500,2000 for a quick run.
+.PHONY: bench-ingest
+bench-ingest: $(STAMP)
+	$(PY) bench/ingest.py
