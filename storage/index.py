@@ -1,8 +1,8 @@
 """The SQL index: which version of each object is current, and how to find things fast.
 
-It is derived data. Everything here except API tokens and ingest jobs can be rebuilt from S3
-(`fdo rebuild-index`). The tables are in storage/models.py; the harvesters' reads (change
-feed, sitemaps, dumps, OAI-PMH) in storage/harvest.py.
+It is derived data. Everything here except API tokens and ingest jobs can be rebuilt
+from S3 (`fdo rebuild-index`). The tables are in storage/models.py; the harvesters' reads
+(change feed, sitemaps, dumps, OAI-PMH) in storage/harvest.py.
 """
 
 from __future__ import annotations
