@@ -33,10 +33,16 @@ UNIT = """<abcd:Unit><abcd:SourceInstitutionID>RMNH</abcd:SourceInstitutionID>
       <abcd:ScientificName>
         <abcd:FullScientificNameString>Parus major L.</abcd:FullScientificNameString>
       </abcd:ScientificName></abcd:TaxonIdentified></abcd:Result>
+      <abcd:Identifiers><abcd:Identifier><abcd:PersonName><abcd:FullName>D. Expert
+      </abcd:FullName></abcd:PersonName></abcd:Identifier></abcd:Identifiers>
       <abcd:PreferredFlag>true</abcd:PreferredFlag></abcd:Identification>
   </abcd:Identifications>
   <abcd:Gathering><abcd:DateTime><abcd:ISODateTimeBegin>1998-07-04</abcd:ISODateTimeBegin>
-    </abcd:DateTime><abcd:LocalityText>Meijendel</abcd:LocalityText>
+    </abcd:DateTime><abcd:Agents>
+      <abcd:GatheringAgent><abcd:AgentText>Meyer, Lutz</abcd:AgentText></abcd:GatheringAgent>
+      <abcd:GatheringAgent><abcd:Person><abcd:FullName>Ursula Toom</abcd:FullName>
+      </abcd:Person></abcd:GatheringAgent></abcd:Agents>
+    <abcd:LocalityText>Meijendel</abcd:LocalityText>
     <abcd:Country><abcd:Name>Netherlands</abcd:Name></abcd:Country>
     <abcd:SiteCoordinateSets><abcd:SiteCoordinates><abcd:CoordinatesLatLong>
       <abcd:LongitudeDecimal>4.36</abcd:LongitudeDecimal>
@@ -86,7 +92,8 @@ def test_units_read_as_darwin_core_terms(tmp_path: Path) -> None:
         "dwc:country": "Netherlands", "dwc:decimalLatitude": "52.13",
         "dwc:decimalLongitude": "4.36",
         "dwc:scientificName": "Parus major L.",  # the preferred identification
-        "dwc:family": "Paridae", "dcterms:license": "CC BY 4.0"}
+        "dwc:family": "Paridae", "dcterms:license": "CC BY 4.0",
+        "dwc:recordedBy": "Meyer, Lutz | Ursula Toom", "dwc:identifiedBy": "D. Expert"}
     assert [row["ac:accessURI"] for rows in second.extensions.values() for row in rows] == [
         "https://img.example.org/RMNH.AVES.2.jpg"]
 

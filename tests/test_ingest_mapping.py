@@ -94,5 +94,39 @@ def test_the_organisation_comes_from_the_ingest_or_a_ror_institution_id() -> Non
 
 def test_terms_opends_has_no_place_for_are_reported() -> None:
     terms = row(catalogNumber="C1", institutionID=NATURALIS, recordedBy="A. Collector",
-                associatedMedia="https://img.example.org/1.jpg", country="NL").terms
-    assert mapping.unmapped(terms) == {"dwc:recordedBy", "dwc:associatedMedia"}
+                associatedMedia="https://img.example.org/1.jpg", country="NL",
+                formation="Maastricht Formation").terms
+    assert mapping.unmapped(terms) == {"dwc:formation"}
+
+
+def test_collectors_and_identifiers_become_agents_with_their_ids_by_position() -> None:
+    content = mapping.specimen(row(
+        catalogNumber="C1", eventDate="1998-07-04", scientificName="Parus major",
+        recordedBy="A. Collector | B. Second & C. Third",
+        recordedByID="https://orcid.org/0000-0002-1825-0097|local-7",
+        identifiedBy="D. Expert", institutionID=NATURALIS), SOURCE)
+    (event,) = content["ods:hasEvents"]
+    assert [(agent["schema:name"], agent.get("@id"), agent.get("schema:identifier"),
+             agent["ods:hasRoles"][0]["schema:roleName"],
+             agent["ods:hasRoles"][0]["schema:position"]) for agent in event["ods:hasAgents"]
+            ] == [("A. Collector", "https://orcid.org/0000-0002-1825-0097",
+                   "https://orcid.org/0000-0002-1825-0097", "collector", 1),
+                  ("B. Second", None, "local-7", "collector", 2),
+                  ("C. Third", None, None, "collector", 3)]
+    (identification,) = content["ods:hasIdentifications"]
+    assert [(agent["schema:name"], agent["ods:hasRoles"][0]["schema:roleName"])
+            for agent in identification["ods:hasAgents"]] == [("D. Expert", "identifier")]
+    assert VALIDATOR.violations("digital-specimens", content) == []
+
+
+def test_associated_media_urls_are_media_rows_unless_an_extension_row_has_them() -> None:
+    record = row(catalogNumber="C1", associatedMedia=(
+        "https://img.example.org/1.jpg | https://img.example.org/2.jpg"))
+    record.extensions[mapping.MEDIA_ROW_TYPES[1]] = [
+        {"dcterms:identifier": "https://img.example.org/1.jpg", "dcterms:type": "StillImage"}]
+    assert mapping.media_rows(record) == [
+        {"dcterms:identifier": "https://img.example.org/1.jpg", "dcterms:type": "StillImage"},
+        {"ac:accessURI": "https://img.example.org/2.jpg"}]
+    media = mapping.media({"ac:accessURI": "https://img.example.org/2.jpg"},
+                          "https://doi.org/10.3535/AAA-BBB-CCC", SOURCE, NATURALIS)
+    assert VALIDATOR.violations("digital-media", media) == []

@@ -6,8 +6,10 @@ run.py). The correspondence follows DiSSCo's SSSOM file for ABCD-EFG (`shared/op
 schemas/data-mapping/0.4.0/sssom_abcdefg.tsv`) in its order: `UnitGUID` before `UnitID`
 for the physical ID (here `dwc:occurrenceID` before `dwc:catalogNumber`, which the
 mapping tries in that order), the preferred identification (else the first), the
-dataset's licence (`Metadata/IPRStatements/Licenses/License`) for every unit, and each
-`MultiMediaObject` with a `FileURI` as a media row.
+dataset's licence (`Metadata/IPRStatements/Licenses/License`) for every unit, each
+`MultiMediaObject` with a `FileURI` as a media row, the gathering agents (a person's
+`FullName`, else `AgentText`) as `dwc:recordedBy` and the preferred identification's
+identifiers as `dwc:identifiedBy`, joined with ` | `.
 
 Documents are read with lxml's `iterparse` and every unit is cleared once read, so
 memory does not grow with the number of units. Entities are never expanded and a
@@ -128,6 +130,22 @@ def _record(unit: Any, licence: str | None) -> Record:
             name = _text(higher, f"{_A}HigherTaxonName")
             if rank in HIGHER_RANKS and name:
                 terms.setdefault(HIGHER_RANKS[rank], name)
+    collectors = [name for agent in unit.findall(
+                      f"{_A}Gathering/{_A}Agents/{_A}GatheringAgent")
+                  if (name := _text(agent, f"{_A}Person/{_A}FullName")
+                      or _text(agent, f"{_A}AgentText"))]
+    collectors = collectors or [name for name in [_text(
+        unit, f"{_A}Gathering/{_A}Agents/{_A}GatheringAgentsText")] if name]
+    if collectors:
+        terms["dwc:recordedBy"] = " | ".join(collectors)
+    if preferred is not None:
+        identifiers = [name for identifier in preferred.findall(
+                           f"{_A}Identifiers/{_A}Identifier")
+                       if (name := _text(identifier, f"{_A}PersonName/{_A}FullName"))]
+        identifiers = identifiers or [name for name in [_text(
+            preferred, f"{_A}Identifiers/{_A}IdentifiersText")] if name]
+        if identifiers:
+            terms["dwc:identifiedBy"] = " | ".join(identifiers)
     if licence:
         terms.setdefault("dcterms:license", licence)
     media = [row for item in unit.findall(f"{_A}MultiMediaObjects/{_A}MultiMediaObject")

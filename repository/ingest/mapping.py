@@ -32,10 +32,17 @@ Rules, and where we depart from the SSSOM file:
   (`dcterms:license` or `dcterms:rights` become `dcterms:rights`, openDS media have no
   `dcterms:license`), owner and the rest of `MEDIA_TERMS`. Specimen and media point at
   each other with entity relationships (`hasDigitalMedia`, `hasDigitalSpecimen`).
+- `dwc:associatedMedia` (URLs separated by `|`, as the SSSOM file splits it) are media
+  rows too, with only an access URI; one that a media extension row also has is that
+  row.
+- Agents: `dwc:recordedBy` becomes the event's `ods:hasAgents` (role `collector`) and
+  `dwc:identifiedBy` the identification's (role `identifier`), one `schema:Person` per
+  name, the names split on `|` or `&` as the SSSOM file says; `dwc:recordedByID` and
+  `dwc:identifiedByID`, split the same way, give each agent its `schema:identifier` (and
+  `@id` when it is a URL, such as an ORCID) by position.
 - Terms openDS has no place for are left out, and reported as such per dataset (not per
-  row: a dataset has the same columns in every row). Not mapped yet: `dwc:recordedBy`
-  and other agents, `dwc:associatedMedia`, geological context, extensions other than
-  media.
+  row: a dataset has the same columns in every row). Not mapped: geological context and
+  extensions other than media.
 """
 
 from __future__ import annotations
@@ -114,8 +121,33 @@ def organisation(terms: dict[str, str], source: Source) -> str | None:
 
 def unmapped(terms: dict[str, str]) -> set[str]:
     """The row's terms that openDS has no place for."""
-    placed = set().union(*_terms().values(), RENAMED, IDENTIFIER_TERMS, {"dwc:institutionID"})
+    placed = set().union(*_terms().values(), RENAMED, IDENTIFIER_TERMS, AGENT_TERMS,
+                         *AGENT_TERMS.values(), {"dwc:institutionID", "dwc:associatedMedia"})
     return {term for term in terms if term not in placed}
+
+
+# The name term of each agent a row can have: (its ID term, the agent's role).
+AGENT_TERMS = {"dwc:recordedBy": ("dwc:recordedByID", "collector"),
+               "dwc:identifiedBy": ("dwc:identifiedByID", "identifier")}
+_AGENT_SEPARATOR = re.compile(r"\s*[|&]\s*")
+
+
+def agents(terms: dict[str, str], name_term: str) -> list[dict[str, Any]]:
+    """The openDS agents a row names in one term (`dwc:recordedBy`, ...), in order."""
+    id_term, role = AGENT_TERMS[name_term]
+    names = [name for name in _AGENT_SEPARATOR.split(terms.get(name_term, "")) if name]
+    ids = [value for value in _AGENT_SEPARATOR.split(terms.get(id_term, "")) if value]
+    found = []
+    for position, name in enumerate(names, start=1):
+        agent: dict[str, Any] = {"@type": "schema:Person", "schema:name": name}
+        if position <= len(ids):
+            agent["schema:identifier"] = ids[position - 1]
+            if ids[position - 1].startswith(("http://", "https://")):
+                agent["@id"] = ids[position - 1]
+        agent["ods:hasRoles"] = [{"@type": "schema:Role", "schema:roleName": role,
+                                  "schema:position": position}]
+        found.append(agent)
+    return found
 
 
 def specimen(record: Record, source: Source) -> dict[str, Any]:
@@ -146,6 +178,8 @@ def specimen(record: Record, source: Source) -> dict[str, Any]:
     if terms.get("dwc:scientificName"):
         content["ods:specimenName"] = terms["dwc:scientificName"]
     identification = _part(terms, "identification", "ods:Identification")
+    if terms.get("dwc:identifiedBy"):
+        identification["ods:hasAgents"] = agents(terms, "dwc:identifiedBy")
     taxon = _part(terms, "taxonIdentification", "ods:TaxonIdentification")
     if taxon.get("dwc:scientificName"):
         identification["ods:hasTaxonIdentifications"] = [taxon]
@@ -157,6 +191,8 @@ def specimen(record: Record, source: Source) -> dict[str, Any]:
     if len(georeference) > 1:
         location["ods:hasGeoreference"] = georeference
     event = _part(terms, "event", "ods:Event")
+    if terms.get("dwc:recordedBy"):
+        event["ods:hasAgents"] = agents(terms, "dwc:recordedBy")
     if len(location) > 1:
         event["ods:hasLocation"] = location
     if len(event) > 1:
@@ -207,6 +243,18 @@ _DCMI = "http://purl.org/dc/dcmitype/"
 def _media_types() -> frozenset[str]:
     schema = json.loads((files("schemas") / "digital-media-v1.0.0.json").read_text())
     return frozenset(schema["properties"]["dcterms:type"]["enum"])
+
+
+def media_rows(record: Record) -> list[dict[str, str]]:
+    """The record's media rows: its Audubon Core and Simple Multimedia extension rows,
+    then each `dwc:associatedMedia` URL that none of them has."""
+    rows = [row for row_type in MEDIA_ROW_TYPES for row in record.extensions.get(row_type, [])]
+    known = {row.get("ac:accessURI") or row.get("dcterms:identifier") for row in rows}
+    for url in record.terms.get("dwc:associatedMedia", "").split("|"):
+        if url.strip() and url.strip() not in known:
+            known.add(url.strip())
+            rows.append({"ac:accessURI": url.strip()})
+    return rows
 
 
 def media(row: dict[str, str], specimen_url: str, source: Source,

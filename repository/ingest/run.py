@@ -332,8 +332,7 @@ class _Run:
             return rejected("schema", *({"path": v.path, "message": v.message}
                                         for v in violations))
         client = {**client_part(content), "ods:normalisedPhysicalSpecimenID": normalised}
-        rows = [row for row_type in mapping.MEDIA_ROW_TYPES
-                for row in record.extensions.get(row_type, [])] if full else []
+        rows = mapping.media_rows(record) if full else []
         return _Planned(record, client, full, tuple(p.as_json() for p in found), rows)
 
     # -- one batch ---------------------------------------------------------------------
