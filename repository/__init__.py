@@ -17,16 +17,18 @@ from repository.validation import Validator
 from resolver.activity import FULL_PAGES_CACHED
 from resolver.lookup import BoundedCache, Lookup
 from resolver.representations import Renderings
-from storage.index import Index
+from storage.index import MAPPED_BYTES, Index
 from storage.objects import S3ObjectStore, S3Settings
 
 
-def build_service(config: Config) -> FDOService:
-    """Storage and services from configuration: shared by the app, the CLI and tests."""
+def build_service(config: Config, bulk: bool = False) -> FDOService:
+    """Storage and services from configuration: shared by the app, the CLI and tests.
+    `bulk` for a process that writes a dataset and serves nothing (`fdo ingest`): its
+    SQLite index is not memory-mapped, so its memory does not grow with the index."""
     store = S3ObjectStore(S3Settings(
         endpoint=config.s3_endpoint, bucket=config.s3_bucket, access_key=config.s3_access_key,
         secret_key=config.s3_secret_key, region=config.s3_region))
-    index = Index(config.database_url)
+    index = Index(config.database_url, mapped_bytes=0 if bulk else MAPPED_BYTES)
     try:
         index.create_schema()  # idempotent; `fdo init` does it before workers start
     except OperationalError as error:

@@ -122,7 +122,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     """Ingest a Darwin Core Archive or ABCD documents; prints the report as JSON, rejected
     and missing records included."""
     config = Config.from_environment()
-    fdo = build_service(config)
+    fdo = build_service(config, bulk=True)
     source = Source(
         source_system_id(args.source_system, config.base_url, config.handle_prefix),
         args.source_system, args.organisation, args.license)

@@ -139,7 +139,10 @@ class PhysicalIdTaken(Exception):
     """Another live specimen already has this normalised physical specimen ID."""
 
 
-def _enable_sqlite_foreign_keys(engine: Engine) -> None:
+MAPPED_BYTES = 268435456  # of a SQLite index, read through a memory map (see below)
+
+
+def _enable_sqlite_foreign_keys(engine: Engine, mapped_bytes: int) -> None:
     if engine.dialect.name != "sqlite":
         return
 
@@ -155,17 +158,22 @@ def _enable_sqlite_foreign_keys(engine: Engine) -> None:
         # commits, which S3 still has and `fdo reconcile` re-adopts.
         cursor.execute("PRAGMA synchronous=NORMAL")
         # Reads through a memory map instead of a read() per page: a lookup in 100,000
-        # objects went from 8.2 to 6.6 us (1,000 objects: 5.8). Address space, not memory.
-        cursor.execute("PRAGMA mmap_size=268435456")
+        # objects went from 8.2 to 6.6 us (1,000 objects: 5.8). Address space, not memory,
+        # but the mapped pages a process touched count in its RSS (see `Index`).
+        cursor.execute(f"PRAGMA mmap_size={int(mapped_bytes)}")
         cursor.close()
 
 
 class Index(HarvestReads):
-    def __init__(self, url: str) -> None:
+    """`mapped_bytes`: how much of a SQLite index file is read through a memory map. The
+    resolver wants it; a bulk ingest, which reads each page about once, does not (0):
+    every page it touched would count in its RSS, which would then grow with the index."""
+
+    def __init__(self, url: str, mapped_bytes: int = MAPPED_BYTES) -> None:
         # A server's connections can go stale (a PostgreSQL restart): ping them on checkout.
         # A SQLite file cannot, and its ping would double the cost of every lookup.
         self.engine = create_engine(url, pool_pre_ping=not url.startswith("sqlite"))
-        _enable_sqlite_foreign_keys(self.engine)
+        _enable_sqlite_foreign_keys(self.engine, mapped_bytes)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._current = _DriverStatement(self.engine, _CURRENT)
 

@@ -130,3 +130,31 @@ def test_associated_media_urls_are_media_rows_unless_an_extension_row_has_them()
     media = mapping.media({"ac:accessURI": "https://img.example.org/2.jpg"},
                           "https://doi.org/10.3535/AAA-BBB-CCC", SOURCE, NATURALIS)
     assert VALIDATOR.violations("digital-media", media) == []
+
+
+def test_identification_and_measurement_extension_rows_become_identifications_and_assertions(
+        ) -> None:
+    record = row(catalogNumber="C1", scientificName="Parus major", institutionID=NATURALIS,
+                 measurementType="wing length", measurementValue="74", measurementUnit="mm")
+    record.extensions[mapping.IDENTIFICATION_ROW_TYPES[0]] = [
+        {"dwc:scientificName": "Parus caeruleus", "dwc:dateIdentified": "1901-05-02",
+         "dwc:identifiedBy": "E. Older", "dwc:identificationRemarks": "superseded"}]
+    record.extensions[mapping.ASSERTION_ROW_TYPES[0]] = [
+        {"dwc:measurementType": "body mass", "dwc:measurementValue": "18.5",
+         "dwc:measurementUnit": "g", "dwc:measurementDeterminedDate": "1998-07-04"},
+        {"dwc:measurementID": "m3"}, {"dwc:occurrenceID": "x"}]  # the last: no assertion
+    content = mapping.specimen(record, SOURCE)
+    assert [[taxon["dwc:scientificName"] for taxon in item["ods:hasTaxonIdentifications"]]
+            for item in content["ods:hasIdentifications"]] == [["Parus major"],
+                                                               ["Parus caeruleus"]]
+    older = content["ods:hasIdentifications"][1]
+    assert (older["dwc:dateIdentified"], older["ods:hasAgents"][0]["schema:name"]) == (
+        "1901-05-02", "E. Older")
+    assert [(item.get("dwc:measurementType"), item.get("dwc:measurementValue"),
+             item.get("dwc:measurementUnit")) for item in content["ods:hasAssertions"][:2]] == [
+        ("wing length", "74", "mm"), ("body mass", "18.5", "g")]
+    assert content["ods:hasAssertions"][2] == {"@type": "ods:Assertion",
+                                               "dwc:measurementID": "m3"}
+    assert len(content["ods:hasAssertions"]) == 3
+    assert VALIDATOR.violations("digital-specimens", content) == []
+    assert mapping.unmapped(record.terms) == set()

@@ -42,7 +42,10 @@ Rules, and where we depart from the SSSOM file:
   `@id` when it is a URL, such as an ORCID) by position.
 - Terms openDS has no place for are left out, and reported as such per dataset (not per
   row: a dataset has the same columns in every row). Not mapped: geological context and
-  extensions other than media.
+  extensions other than media, Identification and MeasurementOrFact.
+- Identification extension rows are more identifications, after the core row's own;
+  MeasurementOrFact (and the OBIS extended) rows are `ods:hasAssertions`, as are a core
+  row's own measurement terms.
 """
 
 from __future__ import annotations
@@ -62,7 +65,12 @@ PHYSICAL_ID_TERMS = ("dwc:occurrenceID", "dwc:catalogNumber", "dwc:materialEntit
                      "dwc:materialSampleID")
 IDENTIFIER_TERMS = (*PHYSICAL_ID_TERMS, "dwc:otherCatalogNumbers")
 ORGANISATION = re.compile(r"^https?://(ror\.org/0\w{6}\d{2}|www\.wikidata\.org/wiki/Q\w+)$")
-_CLASSES = ("taxonIdentification", "identification", "georeference", "location", "event")
+_CLASSES = ("taxonIdentification", "identification", "georeference", "location", "event",
+            "assertion")
+# Extensions whose rows are more of the specimen's identifications or assertions.
+IDENTIFICATION_ROW_TYPES = ("http://rs.tdwg.org/dwc/terms/Identification",)
+ASSERTION_ROW_TYPES = ("http://rs.tdwg.org/dwc/terms/MeasurementOrFact",
+                       "http://rs.iobis.org/obis/terms/ExtendedMeasurementOrFact")
 RENAMED = {"dwc:institutionCode": "ods:organisationCode",
            "dwc:ownerInstitutionCode": "ods:ownerOrganisationCode"}
 
@@ -177,15 +185,16 @@ def specimen(record: Record, source: Source) -> dict[str, Any]:
         content["dcterms:license"] = licence
     if terms.get("dwc:scientificName"):
         content["ods:specimenName"] = terms["dwc:scientificName"]
-    identification = _part(terms, "identification", "ods:Identification")
-    if terms.get("dwc:identifiedBy"):
-        identification["ods:hasAgents"] = agents(terms, "dwc:identifiedBy")
-    taxon = _part(terms, "taxonIdentification", "ods:TaxonIdentification")
-    if taxon.get("dwc:scientificName"):
-        identification["ods:hasTaxonIdentifications"] = [taxon]
-    if len(identification) > 1:
-        identification["ods:isVerifiedIdentification"] = False
-        content["ods:hasIdentifications"] = [identification]
+    identifications = [held for rows in ([terms], *(
+        record.extensions.get(row_type, []) for row_type in IDENTIFICATION_ROW_TYPES))
+        for row in rows if (held := _identification(row))]
+    if identifications:
+        content["ods:hasIdentifications"] = identifications
+    assertions = [part for rows in ([terms], *(
+        record.extensions.get(row_type, []) for row_type in ASSERTION_ROW_TYPES))
+        for row in rows if len(part := _part(row, "assertion", "ods:Assertion")) > 1]
+    if assertions:
+        content["ods:hasAssertions"] = assertions
     georeference = _part(terms, "georeference", "ods:Georeference")
     location = _part(terms, "location", "ods:Location")
     if len(georeference) > 1:
@@ -198,6 +207,21 @@ def specimen(record: Record, source: Source) -> dict[str, Any]:
     if len(event) > 1:
         content["ods:hasEvents"] = [event]
     return {key: value for key, value in content.items() if value is not None}
+
+
+def _identification(terms: dict[str, str]) -> dict[str, Any] | None:
+    """The identification a row holds (the core row's, or an Identification extension
+    row's), with its taxon and its identifiers as agents; None if it holds none."""
+    identification = _part(terms, "identification", "ods:Identification")
+    if terms.get("dwc:identifiedBy"):
+        identification["ods:hasAgents"] = agents(terms, "dwc:identifiedBy")
+    taxon = _part(terms, "taxonIdentification", "ods:TaxonIdentification")
+    if taxon.get("dwc:scientificName"):
+        identification["ods:hasTaxonIdentifications"] = [taxon]
+    if len(identification) == 1:
+        return None
+    identification["ods:isVerifiedIdentification"] = False
+    return identification
 
 
 def _part(terms: dict[str, str], name: str, opends_type: str) -> dict[str, Any]:
