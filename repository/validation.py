@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from importlib.resources import files
 from typing import Any
+from urllib.parse import urljoin
 
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError, best_match
@@ -57,10 +58,13 @@ class Validator:
             (schema["$id"], Resource.from_contents(schema)) for schema in loaded.values()
         )
         format_checker = _format_checker()
+        by_id = {schema["$id"]: schema for schema in loaded.values()}
         self._validators: dict[str, Draft202012Validator] = {}
         for kind, file_name in kind_files.items():
+            schema = loaded[file_name]
             self._validators[kind] = Draft202012Validator(
-                loaded[file_name], registry=registry, format_checker=format_checker)
+                _inlined(schema, schema["$id"], by_id, ()), registry=registry,
+                format_checker=format_checker)
 
     def violations(self, kind: str, document: object) -> list[Violation]:
         """Every violation (not just the first), sorted by path; [] when valid.
@@ -102,6 +106,29 @@ def _unservable(value: object, tokens: list[str | int]) -> Violation | None:
         if found is not None:
             return found
     return None
+
+
+def _inlined(node: Any, base: str, by_id: dict[str, Any], chain: tuple[str, ...]) -> Any:
+    """The schema with each `$ref` that stands alone replaced by the schema it names, so
+    validating follows no references: resolving them was a third of the time a specimen
+    took to validate. A reference back into its own chain (recursion) stays a `$ref`,
+    resolved through the registry as before."""
+    if isinstance(node, list):
+        return [_inlined(item, base, by_id, chain) for item in node]
+    if not isinstance(node, dict):
+        return node
+    reference = node.get("$ref")
+    if isinstance(reference, str) and len(node) == 1:
+        target = urljoin(base, reference)
+        document, _, pointer = target.partition("#")
+        if target not in chain and document in by_id:
+            found = by_id[document]
+            for token in filter(None, pointer.split("/")):
+                found = found[token.replace("~1", "/").replace("~0", "~")]
+            return _inlined(found, document, by_id, (*chain, target))
+        return {"$ref": target}
+    return {key: value if key in ("const", "enum", "examples", "default")
+            else _inlined(value, base, by_id, chain) for key, value in node.items()}
 
 
 def _load(file_name: str) -> dict[str, Any]:
