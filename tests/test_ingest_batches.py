@@ -21,7 +21,7 @@ from repository.ingest import run as ingest_run
 from repository.ingest.dwca import Archive
 from repository.ingest.run import CREATED, MISSING, TOMBSTONED, UNCHANGED, UPDATED, run
 from repository.provenance import Agent
-from repository.records import TOMBSTONE
+from repository.records import TOMBSTONE, client_part
 from resolver.pids import find_pid
 from storage.versions import KEY_ROOT, VersionRecord
 from tests.test_ingest import NATURALIS, ROOT, source
@@ -231,3 +231,33 @@ def test_media_rows_that_left_the_dataset_are_reported_or_tombstoned(service, tm
     assert gone.media == {UNCHANGED: 1, MISSING: 2}
     live = [row for _, row in service.index.linked(specimen, incoming_only=True)]
     assert len(live) == 1  # the two others tombstoned: their links are gone
+
+
+def test_a_specimen_changed_meanwhile_is_put_off_to_the_next_batch_and_then_updated(
+        service, tmp_path, small_batches, monkeypatch):
+    ingest(service, dataset(tmp_path / "d.zip", 10, media={}))
+    target = service.index.pid_for_physical_id(
+        f"RMNH.INS.4:{source(service).system_id.rsplit('/', 1)[-1]}")
+    draft = service.draft
+    raced = []
+
+    def racing_draft(kind, pid, client, agent, current=None):
+        if pid == target and not raced:  # a curator saves an edit just before the ingest
+            edited = {**client_part(current.content), "dwc:preparations": "skin"}
+            raced.append(service.replace("digital-specimens", *pid.split("/"), edited, "*",
+                                         CURATOR)[0].version)
+        return draft(kind, pid, client, agent, current)
+
+    monkeypatch.setattr(service, "draft", racing_draft)
+    report, rejected = ingest(service, dataset(tmp_path / "e.zip", 10, locality="Delft",
+                                               media={}))
+    assert rejected == [] and report.counts == {UPDATED: 10}
+    assert raced == [2]
+    versions = service.index.versions(target)
+    assert [(row.version, row.agent_id) for row in versions] == [
+        (1, source(service).system_id), (2, CURATOR.id), (3, source(service).system_id)]
+    latest = service.latest("digital-specimens", *target.split("/"))
+    assert latest.previous_digest == versions[1].digest  # the chain runs through the edit
+    activity = latest.provenance["prov:Activity"]
+    assert {"op": "remove", "path": "/dwc:preparations"} in activity["ods:changeValue"]
+    assert indexed_versions(service) == stored_versions(service) == 21
