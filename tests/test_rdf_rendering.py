@@ -22,6 +22,8 @@ from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.compare import isomorphic
 from rdflib.namespace import DCTERMS, RDF, XSD
 
+from repository.ingest import mapping
+from repository.ingest.dwca import Record
 from repository.provenance import Agent, Change, json_patch, provenance_event
 from repository.records import TOMBSTONE, client_part, patchable_part, stored_content
 from resolver.renderers import jsonld, rdf
@@ -93,6 +95,25 @@ def _shared_records() -> Iterator[tuple[str, dict[str, Any]]]:
                 yield f"example-{path.name}", example
 
 
+def _ingested() -> dict[str, Any]:
+    """A specimen as a dataset ingest maps it: collectors and identifiers as agents,
+    identifiers, an identification history, measurements as assertions."""
+    terms = {"dwc:occurrenceID": "urn:uuid:9b0c2f52-5ad2-4d4a-8c2f-6f3f0bd5e1a1",
+             "dwc:catalogNumber": "RMNH.AVES.1", "dwc:basisOfRecord": "PreservedSpecimen",
+             "dwc:scientificName": "Parus major Linnaeus, 1758", "dwc:kingdom": "Animalia",
+             "dwc:eventDate": "1998-07-04/1998-07-09", "dwc:locality": "Meijendel",
+             "dwc:decimalLatitude": "52.13", "dwc:decimalLongitude": "4.36",
+             "dwc:recordedBy": "A. Collector | B. Second",
+             "dwc:recordedByID": "https://orcid.org/0000-0002-1825-0097",
+             "dwc:identifiedBy": "D. Expert", "dwc:measurementType": "wing length",
+             "dwc:measurementValue": "74", "dwc:measurementUnit": "mm"}
+    extensions = {mapping.IDENTIFICATION_ROW_TYPES[0]: [
+        {"dwc:scientificName": "Parus caeruleus", "dwc:identifiedBy": "E. Older"}]}
+    source = mapping.Source(f"{BASE}/20.500.14920/ABC-DEF-GHJ", "Test CMS",
+                            "https://ror.org/0566bfb96", "CC0-1.0")
+    return mapping.specimen(Record("r1", terms, extensions), source)
+
+
 def _documents() -> dict[str, tuple[dict[str, Any], str, str]]:
     """name -> (document, its subject IRI, its type IRI)."""
     specimen = stored(records.specimen())
@@ -103,6 +124,7 @@ def _documents() -> dict[str, tuple[dict[str, Any], str, str]]:
         "annotation": stored({"@type": "ods:Annotation", **records.annotation(PID_URL)}),
         "tombstoned-specimen": tombstoned(specimen),
         "awkward": stored(AWKWARD),
+        "ingested": stored(_ingested()),
     }
     events = {"event-create": event({}, specimen, 1, "ods:Create"),
               "event-update": event(specimen, updated, 2, "ods:Update"),
