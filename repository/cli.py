@@ -18,7 +18,7 @@ from repository.dumps import DumpError, DumpOptions, export, publish
 from repository.ingest.abcd import AbcdDocuments
 from repository.ingest.dwca import Archive, ArchiveError
 from repository.ingest.mapping import ORGANISATION, Source
-from repository.ingest.run import Dataset, report_document, run, source_system_id
+from repository.ingest.run import Dataset, Listing, run, source_system_id, write_report
 from repository.integrity import Report, rebuild_index, reconcile, verify
 from repository.services import FDOService
 from repository.tokens import ROLES, create_token
@@ -126,19 +126,20 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     source = Source(
         source_system_id(args.source_system, config.base_url, config.handle_prefix),
         args.source_system, args.organisation, args.license)
-    try:
-        with contextlib.ExitStack() as stack:
-            dataset: Dataset = (stack.enter_context(Archive(Path(args.path)))
-                                if args.ingest_command == "dwca"
-                                else AbcdDocuments([Path(path) for path in args.paths]))
-            report, kept = run(fdo, dataset, source, dry_run=args.dry_run,
-                               tombstone_missing=args.tombstone_missing, progress=Progress())
-    except (ArchiveError, OSError) as error:
-        print(f"fdo ingest: {error}", file=sys.stderr)
-        return 2
-    finally:
-        fdo.index.close()
-    print(json.dumps(report_document(report, kept), indent=1))
+    with Listing() as listing:
+        try:
+            with contextlib.ExitStack() as stack:
+                dataset: Dataset = (stack.enter_context(Archive(Path(args.path)))
+                                    if args.ingest_command == "dwca"
+                                    else AbcdDocuments([Path(path) for path in args.paths]))
+                report = run(fdo, dataset, source, listing, dry_run=args.dry_run,
+                             tombstone_missing=args.tombstone_missing, progress=Progress())
+        except (ArchiveError, OSError) as error:
+            print(f"fdo ingest: {error}", file=sys.stderr)
+            return 2
+        finally:
+            fdo.index.close()
+        write_report(report, listing, sys.stdout)
     print(report.readable(), file=sys.stderr)
     return 0
 

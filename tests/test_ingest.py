@@ -26,9 +26,11 @@ from repository.ingest.run import (
     TOMBSTONED,
     UNCHANGED,
     UPDATED,
-    run,
+    Listing,
+    Outcome,
     source_system_id,
 )
+from repository.ingest.run import run as run_ingest
 from repository.records import client_part
 from resolver.pids import find_pid
 
@@ -60,6 +62,12 @@ def archive(path: Path, rows: list[tuple[str, ...]]) -> Path:
         zipped.writestr("meta.xml", META)
         zipped.writestr("occ.csv", "\n".join(lines) + "\n")
     return path
+
+
+def run(service, dataset, source: mapping.Source, **options):
+    """The run's report and what it lists one by one (rejected, PID-only and missing)."""
+    with Listing() as listing:
+        return run_ingest(service, dataset, source, listing, **options), list(listing)
 
 
 def source(service) -> mapping.Source:
@@ -347,3 +355,50 @@ def test_a_terminal_shows_progress_and_ci_does_not(config, tmp_path, ci):
     assert json.loads(process.stdout)["counts"][CREATED] == 3
     assert (b"3/3 records" in shown and b"ETA" in shown) is not ci
     assert shown.endswith(b"Test CMS: 3 created\r\n")  # the summary, for people
+
+
+def test_the_report_lists_rejected_and_pid_only_records_and_unmapped_terms(
+        service, config, tmp_path, monkeypatch, capsys):
+    for name, value in config.to_environment().items():
+        monkeypatch.setenv(name, value)
+    columns = ("catalogNumber", "basisOfRecord", "decimalLatitude", "license", "bed")
+    terms = {"license": DCTERMS}
+    meta = ('<archive xmlns="http://rs.tdwg.org/dwc/text/"><core fieldsTerminatedBy="," '
+            f'ignoreHeaderLines="1" rowType="{OCCURRENCE}"><files><location>occ.csv'
+            '</location></files><id index="0"/>'
+            + "".join(f'<field index="{n}" term="{terms.get(name, DWC)}{name}"/>'
+                      for n, name in enumerate(columns, start=1)) + "</core></archive>")
+    rows = ["r1,RMNH.1,PreservedSpecimen,52.1,CC0-1.0,Bed 4",
+            "r2,RMNH.2,PreservedSpecimen,52.1,CC-BY-NC-4.0,",
+            "r3,RMNH.3,PreservedSpecimen,north,CC0-1.0,"]
+    path = tmp_path / "mixed.zip"
+    with zipfile.ZipFile(path, "w") as zipped:
+        zipped.writestr("meta.xml", meta)
+        zipped.writestr("occ.csv", "\n".join(["id," + ",".join(columns), *rows]) + "\n")
+    assert cli.main(["ingest", "dwca", str(path), "--source-system", "Test CMS",
+                     "--organisation", NATURALIS]) == 0
+    printed = capsys.readouterr()
+    report = json.loads(printed.out)
+    assert report["counts"][CREATED] == 1 and report["counts"][PID_ONLY] == 1
+    assert report["unmappedTerms"] == ["dwc:bed"]
+    (pid_only,) = report["pidOnly"]
+    assert (pid_only["line"], pid_only["id"], pid_only["licence"]) == (3, "r2", "CC-BY-NC-4.0")
+    assert service.index.current(pid_only["pid"]).kind == "digital-specimens"
+    assert [(entry["id"], entry["code"]) for entry in report["rejected"]] == [
+        ("r3", "bad-coordinates")]
+    assert report["missing"] == []
+    assert printed.err.startswith("Test CMS: 1 created, 1 pid-only, 1 rejected")
+
+
+def test_a_listing_keeps_outcomes_on_disk_and_gives_them_back_in_order():
+    outcomes = [Outcome(n, f"r{n}", REJECTED, code="schema",
+                        problems=({"path": "/x", "message": "m"},), media=(CREATED,),
+                        unmapped=("dwc:bed",))
+                for n in range(2000)]
+    with Listing() as listing:
+        for outcome in outcomes[:1000]:
+            listing.add(outcome)
+        assert list(listing) == outcomes[:1000]
+        for outcome in outcomes[1000:]:  # adding after reading appends
+            listing.add(outcome)
+        assert list(listing) == outcomes

@@ -19,12 +19,12 @@ import pytest
 
 from repository.ingest import run as ingest_run
 from repository.ingest.dwca import Archive
-from repository.ingest.run import CREATED, MISSING, TOMBSTONED, UNCHANGED, UPDATED, run
+from repository.ingest.run import CREATED, MISSING, TOMBSTONED, UNCHANGED, UPDATED
 from repository.provenance import Agent
 from repository.records import TOMBSTONE, client_part
 from resolver.pids import find_pid
 from storage.versions import KEY_ROOT, VersionRecord
-from tests.test_ingest import NATURALIS, ROOT, source
+from tests.test_ingest import NATURALIS, ROOT, run, source
 
 pytestmark = pytest.mark.s3
 CURATOR = Agent(id="https://orcid.org/0000-0002-1825-0097", name="Someone", role="curator")

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import json
 import logging
 import os
 import queue
@@ -39,7 +38,14 @@ from typing import IO
 from repository.ingest.abcd import AbcdDocuments
 from repository.ingest.dwca import Archive, ArchiveError
 from repository.ingest.mapping import Source
-from repository.ingest.run import Dataset, report_document, run, source_system_id
+from repository.ingest.run import (
+    Dataset,
+    Listing,
+    Report,
+    run,
+    source_system_id,
+    write_report,
+)
 from repository.services import FDOService
 from storage.jobs import (
     FAILED,
@@ -198,10 +204,12 @@ class JobRunner:
         try:
             with contextlib.ExitStack() as stack:
                 dataset = open_dataset(stack, submission.format, paths)
-                report, kept = run(self.service, dataset, source, dry_run=submission.dry_run,
-                                   tombstone_missing=submission.tombstone_missing,
-                                   progress=self._progress(job_id))
-            self._save_report(job_id, report_document(report, kept))
+                listing = stack.enter_context(Listing())
+                report = run(self.service, dataset, source, listing,
+                             dry_run=submission.dry_run,
+                             tombstone_missing=submission.tombstone_missing,
+                             progress=self._progress(job_id))
+                self._save_report(job_id, report, listing)
         except ArchiveError as error:  # found in the read-through, before any write
             self.table.finish(job_id, FAILED, error=str(error))
         except Exception as error:  # noqa: BLE001 - the job fails, the runner goes on
@@ -223,10 +231,10 @@ class JobRunner:
             self.table.progress(job_id, done, total)
         return progress
 
-    def _save_report(self, job_id: str, document: dict[str, object]) -> None:
+    def _save_report(self, job_id: str, report: Report, listing: Listing) -> None:
         path = self.folder(job_id) / "report.json"  # beside the uploads, deleted with them
         with path.open("w", encoding="utf-8") as out:
-            json.dump(document, out, ensure_ascii=False)
+            write_report(report, listing, out)
         self.service.store.upload(report_key(job_id), path, "application/json")
 
     def _beat(self) -> None:

@@ -46,14 +46,15 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import sqlite3
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TextIO
 
 from repository import errors
 from repository.ingest import mapping, quality
@@ -87,6 +88,8 @@ class Outcome:
     problems: tuple[dict[str, str], ...] = ()
     warnings: tuple[dict[str, str], ...] = ()  # quality problems of an ingested record
     media: tuple[str, ...] = ()  # what happened to each of its media rows
+    unmapped: tuple[str, ...] = ()  # terms openDS has no place for, met first in this record
+    licence: str | None = None  # of a PID-only record: why it is one
 
 
 @dataclass
@@ -124,15 +127,60 @@ class Report:
         return "\n".join(lines)
 
 
-def report_document(report: Report, kept: list[Outcome]) -> dict[str, Any]:
-    """The whole report as JSON: the summary, then every rejected record (line, ID, code,
-    problems) and the PIDs of the specimens the dataset no longer has."""
-    return {**report.summary(), "rejected": [
-        {"line": outcome.line, "id": outcome.row_id, "code": outcome.code,
-         "problems": list(outcome.problems)} for outcome in kept if outcome.status == REJECTED],
-        "missing": [{"pid": outcome.pid, "status": outcome.status, "code": outcome.code,
-                     "problems": list(outcome.problems)}
-                    for outcome in kept if outcome.status != REJECTED]}
+class Listing:
+    """The outcomes a report lists one by one (rejected, PID-only and missing records),
+    kept in a temporary file as JSON lines: a run's memory does not grow with how many
+    there are, though a dataset may have as many as it has records."""
+
+    LISTED = (REJECTED, PID_ONLY, MISSING, TOMBSTONED)
+
+    def __init__(self) -> None:
+        self._file = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115 - __exit__
+
+    def __enter__(self) -> Listing:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._file.close()
+
+    def add(self, outcome: Outcome) -> None:
+        self._file.write(json.dumps(asdict(outcome), ensure_ascii=False) + "\n")
+
+    def __iter__(self) -> Iterator[Outcome]:
+        self._file.flush()
+        self._file.seek(0)
+        for line in self._file:
+            data = json.loads(line)
+            yield Outcome(**{**data, **{name: tuple(data[name]) for name in
+                                        ("problems", "warnings", "media", "unmapped")}})
+        self._file.seek(0, 2)  # back to the end, for more
+
+
+def write_report(report: Report, listing: Listing, out: TextIO) -> None:
+    """The whole report as JSON, written as the listing is read: the summary, then every
+    rejected record (line, ID, code, problems), every PID-only record (line, ID, PID,
+    licence) and every specimen the dataset no longer has (PID, status, code, problems),
+    one a line."""
+    sections = {
+        "rejected": lambda o: {"line": o.line, "id": o.row_id, "code": o.code,
+                               "problems": list(o.problems)} if o.status == REJECTED else None,
+        "pidOnly": lambda o: {"line": o.line, "id": o.row_id, "pid": o.pid,
+                              "licence": o.licence} if o.status == PID_ONLY else None,
+        "missing": lambda o: {"pid": o.pid, "status": o.status, "code": o.code,
+                              "problems": list(o.problems)}
+        if o.status in (MISSING, TOMBSTONED) else None,
+    }
+    out.write(json.dumps(report.summary(), ensure_ascii=False)[:-1])  # its members, open
+    for name, entry in sections.items():
+        out.write(f',\n"{name}": [')
+        separator = "\n"
+        for outcome in listing:
+            listed = entry(outcome)
+            if listed is not None:
+                out.write(separator + json.dumps(listed, ensure_ascii=False))
+                separator = ",\n"
+        out.write("]")
+    out.write("}\n")
 
 
 def source_system_id(name: str, base_url: str, handle_prefix: str) -> str:
@@ -193,19 +241,19 @@ def ingest(service: FDOService, archive: Dataset, source: mapping.Source,
         yield from run.missing()
 
 
-def run(service: FDOService, archive: Dataset, source: mapping.Source,
+def run(service: FDOService, archive: Dataset, source: mapping.Source, listing: Listing,
         dry_run: bool = False, tombstone_missing: bool = False,
-        progress: Callable[[int, int], None] | None = None) -> tuple[Report, list[Outcome]]:
-    """`ingest` with its report; the outcomes of rejected and missing records are kept."""
+        progress: Callable[[int, int], None] | None = None) -> Report:
+    """`ingest` with its report; the outcomes it lists one by one go to `listing`."""
     report = Report(source.system_name, dry_run)
-    kept = []
     for outcome in ingest(service, archive, source, dry_run, tombstone_missing, progress):
         report.counts[outcome.status] += 1
         report.warnings.update(warning["code"] for warning in outcome.warnings)
         report.media.update(outcome.media)
-        if outcome.status in (REJECTED, MISSING, TOMBSTONED):
-            kept.append(outcome)
-    return report, kept
+        report.unmapped_terms.update(outcome.unmapped)
+        if outcome.status in Listing.LISTED:
+            listing.add(outcome)
+    return report
 
 
 @dataclass
@@ -220,6 +268,7 @@ class _Planned:
     deferred: int = 0  # how often it was put off to a later batch
     attempt: int = 0  # which derived PID a new specimen takes (another once one is taken)
     media_attempts: dict[str, int] = field(default_factory=dict)  # by access URI
+    unmapped: tuple[str, ...] = ()  # as Outcome.unmapped
 
     @property
     def physical_id(self) -> str:
@@ -292,6 +341,8 @@ class _Run:
             CREATE TABLE ingested (pid TEXT PRIMARY KEY);
             CREATE TABLE created (catalog TEXT PRIMARY KEY, pid TEXT);""")
         self.pool = ThreadPoolExecutor(WRITE_THREADS, thread_name_prefix="fdo-ingest")
+        self._columns: set[frozenset[str]] = set()
+        self._unmapped_met: set[str] = set()
 
     def __enter__(self) -> _Run:
         return self
@@ -305,8 +356,11 @@ class _Run:
 
     def plan(self, record: Record) -> _Planned | Outcome:
         """Map and check one record: its outcome if it is rejected, else its plan."""
+        unmapped = self._unmapped(record.terms)
+
         def rejected(code: str, *problems: dict[str, str]) -> Outcome:
-            return Outcome(record.line, record.row_id, REJECTED, code=code, problems=problems)
+            return Outcome(record.line, record.row_id, REJECTED, code=code, problems=problems,
+                           unmapped=unmapped)
 
         if mapping.physical_id(record.terms) is None:
             return rejected("missing-physical-id", {"path": "", "message": "the record has "
@@ -333,7 +387,20 @@ class _Run:
                                         for v in violations))
         client = {**client_part(content), "ods:normalisedPhysicalSpecimenID": normalised}
         rows = mapping.media_rows(record) if full else []
-        return _Planned(record, client, full, tuple(p.as_json() for p in found), rows)
+        return _Planned(record, client, full, tuple(p.as_json() for p in found), rows,
+                        unmapped=unmapped)
+
+    def _unmapped(self, terms: dict[str, str]) -> tuple[str, ...]:
+        """The terms openDS has no place for that no record before this one had (asked
+        once per set of columns: a dataset's rows mostly share theirs)."""
+        columns = frozenset(terms)
+        if columns in self._columns:
+            return ()
+        if len(self._columns) < 1000:  # rows with unusual gaps: a bounded memory of them
+            self._columns.add(columns)
+        found = mapping.unmapped(terms) - self._unmapped_met
+        self._unmapped_met |= found
+        return tuple(sorted(found))
 
     # -- one batch ---------------------------------------------------------------------
 
@@ -387,7 +454,8 @@ class _Run:
         outcomes += [Outcome(planned.record.line, planned.record.row_id, REJECTED,
                              code="retry-limit", problems=({"path": "", "message":
                              "its PID was taken or its object changed meanwhile, "
-                             f"{DEFERRALS} times over: ingest again"},))
+                             f"{DEFERRALS} times over: ingest again"},),
+                             unmapped=planned.unmapped)
                      for planned in later if planned.deferred > DEFERRALS]
         return outcomes, retried
 
@@ -559,11 +627,14 @@ class _Run:
         record = planned.record
         if failed is not None:
             return Outcome(record.line, record.row_id, REJECTED, code=type(failed).__name__,
-                           problems=({"path": "", "message": str(failed)},))
+                           problems=({"path": "", "message": str(failed)},),
+                           unmapped=planned.unmapped)
         statuses = tuple(REJECTED if write is None else write.status for write in job.media)
         status = specimen.status if planned.full else PID_ONLY
         return Outcome(record.line, record.row_id, status, specimen.pid,
-                       warnings=job.warnings, media=statuses + (MISSING,) * len(job.dropped))
+                       warnings=job.warnings, media=statuses + (MISSING,) * len(job.dropped),
+                       unmapped=planned.unmapped,
+                       licence=None if planned.full else planned.client.get("dcterms:license"))
 
     def _drop_media(self, pid: str) -> None:
         """A media object whose row left the dataset: reported, and with
