@@ -261,3 +261,23 @@ def test_a_specimen_changed_meanwhile_is_put_off_to_the_next_batch_and_then_upda
     activity = latest.provenance["prov:Activity"]
     assert {"op": "remove", "path": "/dwc:preparations"} in activity["ods:changeValue"]
     assert indexed_versions(service) == stored_versions(service) == 21
+
+
+def test_a_media_row_that_comes_back_after_its_object_was_tombstoned_gets_a_new_object(
+        service, tmp_path):
+    ingest(service, dataset(tmp_path / "d.zip", 1, media={0: 2}))
+    specimen = service.index.pid_for_physical_id(
+        f"RMNH.INS.0:{source(service).system_id.rsplit('/', 1)[-1]}")
+    before = {row.pid for _, row in service.index.linked(specimen, incoming_only=True)}
+    gone, _ = ingest(service, dataset(tmp_path / "e.zip", 1, media={0: 1}),
+                     tombstone_missing=True)
+    assert gone.media == {UNCHANGED: 1, MISSING: 1}
+    (tombstoned,) = [pid for pid in before if service.index.current(pid).status == TOMBSTONE]
+    back, rejected = ingest(service, dataset(tmp_path / "f.zip", 1, media={0: 2}))
+    assert rejected == [] and back.media == {UNCHANGED: 1, CREATED: 1}
+    after = {row.pid for _, row in service.index.linked(specimen, incoming_only=True)}
+    assert len(after) == 2 and tombstoned not in after  # a new object, the tombstone kept
+    assert service.index.current(tombstoned).version == 2  # never changed again
+    content = service.latest("digital-specimens", *specimen.split("/")).content
+    assert {find_pid(link["dwc:relatedResourceID"])
+            for link in content["ods:hasEntityRelationships"]} == after

@@ -491,8 +491,33 @@ class _Run:
         for job in jobs:
             for write in job.media:
                 if write is not None:
-                    write.state = media_states.get(write.pid)
+                    write.state = self._media_state(job.planned, job.specimen.pid, write,
+                                                    media_states.get(write.pid))
+            job.specimen.client = self._linked(job)
         return jobs, later
+
+    def _media_state(self, planned: _Planned, specimen: str, write: _Write,
+                     state: ObjectState | None) -> ObjectState | None:
+        """The media object under the row's derived PID, or None for a new one. A PID
+        some other kind of object has, or a tombstoned media object (its row left the
+        dataset and came back), is derived again: a tombstone never changes."""
+        uri = write.client["ac:accessURI"]
+        while state is not None and (state.kind != MEDIA or state.status == TOMBSTONE):
+            planned.media_attempts[uri] = planned.media_attempts.get(uri, 0) + 1
+            write.pid = self._derived(MEDIA, planned.media_attempts[uri], specimen, uri)
+            state = self.service.index.current(write.pid)
+        return state
+
+    def _linked(self, job: _Job) -> dict[str, Any]:
+        """The specimen's client part with its media's links (when it has media)."""
+        linked = [write.pid for write in job.media if write is not None]
+        if not linked:
+            return job.specimen.client
+        return {**job.specimen.client, "ods:isKnownToContainMedia": True,
+                "ods:hasEntityRelationships": [
+                    mapping.relationship("hasDigitalMedia",
+                                         pid_url(self.service.base_url, media_pid))
+                    for media_pid in linked]}
 
     def _job(self, planned: _Planned, pid: str, state: ObjectState | None) -> _Job:
         url = pid_url(self.service.base_url, pid)
@@ -518,15 +543,8 @@ class _Run:
             uris.add(uri)
             media_pid = self._derived(MEDIA, planned.media_attempts.get(uri, 0), pid, uri)
             media.append(_Write(MEDIA, media_pid, content, None))
-        client = planned.client
-        linked = [write.pid for write in media if write is not None]
-        if linked:
-            client = {**client, "ods:isKnownToContainMedia": True,
-                      "ods:hasEntityRelationships": [
-                          mapping.relationship("hasDigitalMedia",
-                                               pid_url(self.service.base_url, media_pid))
-                          for media_pid in linked]}
-        return _Job(planned, _Write(SPECIMENS, pid, client, state), media, tuple(warnings), [])
+        return _Job(planned, _Write(SPECIMENS, pid, planned.client, state), media,
+                    tuple(warnings), [])
 
     def _derived(self, kind: str, attempt: int, *identity: str) -> str:
         """The PID a new object gets: derived from what identifies it (and the attempt,
