@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import jsonpatch
 
 from resolver.pids import pid_url
+from storage.models import timestamp
 
 EVENT_FDO_TYPE = "https://doi.org/21.T11148/d7570227982f70256af3"
 COMMENTS = {
@@ -34,8 +34,9 @@ def repository_agent(base_url: str) -> dict[str, Any]:
 
 
 def now_iso() -> str:
-    """UTC, millisecond precision, fixed width: sorts correctly as a string."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """UTC, millisecond precision, fixed width: sorts correctly as a string (the index's
+    form, so its times and the versions' compare as they are)."""
+    return timestamp()
 
 
 @dataclass(frozen=True)

@@ -137,7 +137,7 @@ class FDOService:
     def draft(self, kind_name: str, pid: str, client: dict[str, Any], agent: Agent,
               current: VersionRecord | None = None) -> VersionRecord:
         """The version a bulk write makes of `pid` with this client part: version 1, or the
-        one after `current`. Built, not written (`write_batch` writes). The caller has
+        one after `current`. Built, not written (`start_writes` writes). The caller has
         validated the client part and found the PID free or its own."""
         kind = self._kind(kind_name)
         if current is None:

@@ -53,8 +53,7 @@ class PidRef:
 
 
 def mint_suffix() -> str:
-    chars = [secrets.choice(ALPHABET) for _ in range(9)]
-    return "-".join("".join(chars[i : i + 3]) for i in (0, 3, 6))
+    return _suffix([secrets.choice(ALPHABET) for _ in range(9)])
 
 
 def derived_suffix(*parts: str) -> str:
@@ -62,7 +61,11 @@ def derived_suffix(*parts: str) -> str:
     A bulk ingest derives each new object's PID from what identifies its record, so a
     re-run after an interruption arrives at the same PID and finds what it wrote."""
     digest = hashlib.sha256("\n".join(parts).encode()).digest()
-    chars = [ALPHABET[byte % len(ALPHABET)] for byte in digest[:9]]
+    return _suffix([ALPHABET[byte % len(ALPHABET)] for byte in digest[:9]])
+
+
+def _suffix(chars: list[str]) -> str:
+    """Nine characters in the minted form `XXX-XXX-XXX`."""
     return "-".join("".join(chars[i : i + 3]) for i in (0, 3, 6))
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -43,6 +42,7 @@ from storage.models import (
     TokenRow,
     VersionEntry,
     VersionRow,
+    timestamp,
 )
 
 # The resolver's hot statements, built once: building a statement costs more than
@@ -380,13 +380,8 @@ def _next_sequence(connection: Connection) -> tuple[int, str]:
     (no gaps). Taken first in every write transaction, it also orders writers before they
     lock any object row. The time is taken under the same lock and never goes back (a
     clock stepped back repeats the last stamp), so it never decreases along the feed."""
-    position, stamp = connection.execute(_NEXT_SEQUENCE, {"now": _now()}).one()
+    position, stamp = connection.execute(_NEXT_SEQUENCE, {"now": timestamp()}).one()
     return int(position), str(stamp)
-
-
-def _now() -> str:
-    """The index's fixed-width time format (millisecond precision, UTC)."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:23] + "Z"
 
 
 def _insert(connection: Connection, entry: VersionEntry) -> None:

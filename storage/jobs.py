@@ -7,24 +7,17 @@ caller's rule (repository/ingest/jobs.py); these are only the statements.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
-from storage.models import IngestJobRow
+from storage.models import IngestJobRow, timestamp
 
 QUEUED, RUNNING, SUCCEEDED, FAILED, INTERRUPTED = (
     "queued", "running", "succeeded", "failed", "interrupted")
 UNFINISHED = (QUEUED, RUNNING)
-
-
-def stamp(seconds_ago: float = 0) -> str:
-    """A time in the index's fixed-width form: now, or `seconds_ago` before now."""
-    moment = datetime.now(UTC) - timedelta(seconds=seconds_ago)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class JobTable:
@@ -50,38 +43,38 @@ class JobTable:
 
     def start(self, job_id: str) -> bool:
         """Queued to running; False if the job is no longer queued (interrupted meanwhile)."""
-        now = stamp()
+        now = timestamp()
         return self._update(IngestJobRow.id == job_id, IngestJobRow.status == QUEUED,
                             status=RUNNING, started=now, heartbeat=now) > 0
 
     def progress(self, job_id: str, done: int, total: int) -> None:
         self._update(IngestJobRow.id == job_id, IngestJobRow.status == RUNNING,
-                     done=done, total=total, heartbeat=stamp())
+                     done=done, total=total, heartbeat=timestamp())
 
     def finish(self, job_id: str, status: str, summary: dict[str, Any] | None = None,
                error: str | None = None) -> None:
         """The job's end, whatever was said of it meanwhile: the process that ran it knows
         best (a heartbeat lost to a database outage may have called it interrupted)."""
-        now = stamp()
+        now = timestamp()
         self._update(IngestJobRow.id == job_id, status=status, finished=now, heartbeat=now,
                      summary=summary, error=error)
 
     def beat(self, worker: str) -> None:
         """The process `worker` is alive: its unfinished jobs' heartbeat is now."""
         self._update(IngestJobRow.worker == worker, IngestJobRow.status.in_(UNFINISHED),
-                     heartbeat=stamp())
+                     heartbeat=timestamp())
 
     def interrupt_stale(self, before: str, message: str, job_id: str | None = None) -> int:
         """Unfinished jobs (or the one job) whose heartbeat is older than `before`."""
         conditions = [IngestJobRow.status.in_(UNFINISHED), IngestJobRow.heartbeat < before]
         if job_id is not None:
             conditions.append(IngestJobRow.id == job_id)
-        return self._update(*conditions, status=INTERRUPTED, finished=stamp(), error=message)
+        return self._update(*conditions, status=INTERRUPTED, finished=timestamp(), error=message)
 
     def interrupt_worker(self, worker: str, message: str) -> int:
         """The unfinished jobs of the process `worker`, which is stopping."""
         return self._update(IngestJobRow.worker == worker, IngestJobRow.status.in_(UNFINISHED),
-                            status=INTERRUPTED, finished=stamp(), error=message)
+                            status=INTERRUPTED, finished=timestamp(), error=message)
 
     def _update(self, *conditions: Any, **values: Any) -> int:
         with self.engine.begin() as connection:

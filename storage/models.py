@@ -7,11 +7,18 @@ so they sort, compare and round-trip identically on SQLite and PostgreSQL.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, ForeignKey, String, Text
 from sqlalchemy import Index as SqlIndex
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def timestamp(seconds_ago: float = 0) -> str:
+    """A time in the index's fixed-width form (above): now, or `seconds_ago` before now."""
+    moment = datetime.now(UTC) - timedelta(seconds=seconds_ago)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class Base(DeclarativeBase):

@@ -29,8 +29,7 @@ from repository.ingest.jobs import STALE_SECONDS, report_key
 from repository.ingest.run import CREATED, UNCHANGED
 from repository.integrity import rebuild_index, verify
 from repository.tokens import create_token, token_hash
-from storage.jobs import stamp
-from storage.models import OBJECT_TABLES, IngestJobRow, TokenRow
+from storage.models import OBJECT_TABLES, IngestJobRow, TokenRow, timestamp
 from tests.test_ingest import COLUMNS, META, NATURALIS, ROWS, archive
 from tests.test_ingest_abcd import SAMPLES, document
 
@@ -171,7 +170,7 @@ def test_only_curator_and_machine_tokens_may_submit_or_read(app, client, auth, t
     reader = "reader-token"
     app.extensions["fdo"].index.add_token(TokenRow(
         token_hash=token_hash(reader), name="Reader", orcid=None, role="reader",
-        created=stamp()))
+        created=timestamp()))
     refused = submit(client, {"Authorization": f"Bearer {reader}"}, path)
     assert refused.status_code == 403 and refused.json["code"] == "forbidden"
     job = ingested(client, auth, path)  # a curator's token
@@ -246,7 +245,7 @@ def test_unknown_and_malformed_job_ids(client, auth):
 
 
 def stale_job(app, job_id: str, status: str) -> None:
-    old = stamp(STALE_SECONDS + 60)
+    old = timestamp(STALE_SECONDS + 60)
     app.extensions["ingest_jobs"].table.add(IngestJobRow(
         id=job_id, status=status, format="dwca", source_system="Gone CMS",
         organisation_id=None, licence=None, dry_run=False, tombstone_missing=False,

@@ -53,9 +53,8 @@ from storage.jobs import (
     SUCCEEDED,
     UNFINISHED,
     JobTable,
-    stamp,
 )
-from storage.models import IngestJobRow
+from storage.models import IngestJobRow, timestamp
 from storage.objects import ObjectMissing
 
 log = logging.getLogger(__name__)
@@ -120,7 +119,7 @@ class JobRunner:
             with contextlib.ExitStack() as stack:
                 open_dataset(stack, submission.format, paths)
             self._start()
-            now = stamp()
+            now = timestamp()
             row = IngestJobRow(
                 id=job_id, status=QUEUED, format=submission.format,
                 source_system=submission.source_system,
@@ -140,8 +139,9 @@ class JobRunner:
     def job(self, job_id: str) -> IngestJobRow | None:
         """The job as the index has it, interrupted if its process is gone."""
         row = self.table.get(job_id)
-        if row is not None and row.status in UNFINISHED and row.heartbeat < stamp(STALE_SECONDS):
-            self.table.interrupt_stale(stamp(STALE_SECONDS), LOST + AGAIN, job_id)
+        stale = timestamp(STALE_SECONDS)
+        if row is not None and row.status in UNFINISHED and row.heartbeat < stale:
+            self.table.interrupt_stale(stale, LOST + AGAIN, job_id)
             row = self.table.get(job_id)
         return row
 
@@ -157,7 +157,7 @@ class JobRunner:
         jobs in this machine's spool folder deleted. A folder with no job row is left
         alone: a submission still being checked, or another deployment's."""
         try:
-            self.table.interrupt_stale(stamp(STALE_SECONDS), LOST + AGAIN)
+            self.table.interrupt_stale(timestamp(STALE_SECONDS), LOST + AGAIN)
             folders = [item for item in self.spool.iterdir() if item.is_dir()] \
                 if self.spool.is_dir() else []
             statuses = self.table.statuses([folder.name for folder in folders])

@@ -129,9 +129,16 @@ def organisation(terms: dict[str, str], source: Source) -> str | None:
 
 def unmapped(terms: dict[str, str]) -> set[str]:
     """The row's terms that openDS has no place for."""
-    placed = set().union(*_terms().values(), RENAMED, IDENTIFIER_TERMS, AGENT_TERMS,
-                         *AGENT_TERMS.values(), {"dwc:institutionID", "dwc:associatedMedia"})
+    placed = _placed()
     return {term for term in terms if term not in placed}
+
+
+@cache
+def _placed() -> frozenset[str]:
+    """Every source term the mapping puts somewhere."""
+    return frozenset().union(*_terms().values(), RENAMED, IDENTIFIER_TERMS, AGENT_TERMS,
+                             {id_term for id_term, _ in AGENT_TERMS.values()},
+                             {"dwc:institutionID", "dwc:associatedMedia"})
 
 
 # The name term of each agent a row can have: (its ID term, the agent's role).

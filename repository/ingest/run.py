@@ -61,7 +61,7 @@ from repository.ingest import mapping, quality
 from repository.ingest.dwca import Record
 from repository.provenance import Agent
 from repository.records import TOMBSTONE, client_digest, client_part
-from repository.services import FDOService, normalised_physical_id
+from repository.services import FDOService, WriteResult, normalised_physical_id
 from resolver.pids import canonical_pid, derived_suffix, find_pid, pid_url
 from schemas import KINDS
 from storage.models import ObjectState
@@ -221,21 +221,17 @@ def ingest(service: FDOService, archive: Dataset, source: mapping.Source,
             else:
                 pending.append(planned)
             if len(pending) >= BATCH:
-                if started is not None:
-                    outcomes, later = run.finish(started)
-                    done += len(outcomes)
-                    yield from outcomes
-                    pending = later + pending
-                started, pending = run.start(pending), []
+                outcomes, started = run.advance(started, pending)
+                pending = []
+                done += len(outcomes)
+                yield from outcomes
             if progress is not None:
                 progress(done, total)
         while started is not None or pending:
-            if started is not None:
-                outcomes, later = run.finish(started)
-                done += len(outcomes)
-                yield from outcomes
-                pending = later + pending
-            started, pending = (run.start(pending) if pending else None), []
+            outcomes, started = run.advance(started, pending)
+            pending = []
+            done += len(outcomes)
+            yield from outcomes
         if progress is not None:
             progress(done, total)
         yield from run.missing()
@@ -286,7 +282,7 @@ class _Write:
     state: ObjectState | None
     status: str = CREATED
     current: VersionRecord | None = None
-    result: VersionRecord | ObjectExists | errors.FDOError | None = None
+    result: WriteResult | None = None
 
     def differs(self) -> bool:
         """Whether the record changes the object: by the index's digest of the current
@@ -316,7 +312,7 @@ class _Batch:
     jobs: list[_Job]
     later: list[_Planned]  # put off to the next batch before any write
     writes: list[tuple[_Job, _Write]]
-    pending: list[Future[VersionRecord | ObjectExists | errors.FDOError]]
+    pending: list[Future[WriteResult]]
 
 
 class _Run:
@@ -341,7 +337,6 @@ class _Run:
             CREATE TABLE ingested (pid TEXT PRIMARY KEY);
             CREATE TABLE created (catalog TEXT PRIMARY KEY, pid TEXT);""")
         self.pool = ThreadPoolExecutor(WRITE_THREADS, thread_name_prefix="fdo-ingest")
-        self._columns: set[frozenset[str]] = set()
         self._unmapped_met: set[str] = set()
 
     def __enter__(self) -> _Run:
@@ -391,18 +386,22 @@ class _Run:
                         unmapped=unmapped)
 
     def _unmapped(self, terms: dict[str, str]) -> tuple[str, ...]:
-        """The terms openDS has no place for that no record before this one had (asked
-        once per set of columns: a dataset's rows mostly share theirs)."""
-        columns = frozenset(terms)
-        if columns in self._columns:
-            return ()
-        if len(self._columns) < 1000:  # rows with unusual gaps: a bounded memory of them
-            self._columns.add(columns)
+        """The terms openDS has no place for that no record before this one had."""
         found = mapping.unmapped(terms) - self._unmapped_met
         self._unmapped_met |= found
         return tuple(sorted(found))
 
     # -- one batch ---------------------------------------------------------------------
+
+    def advance(self, started: _Batch | None,
+                pending: list[_Planned]) -> tuple[list[Outcome], _Batch | None]:
+        """Finish the batch in flight, if any, and start the next: the records it put off,
+        then `pending`. The finished batch's outcomes, and the batch now in flight."""
+        outcomes: list[Outcome] = []
+        if started is not None:
+            outcomes, later = self.finish(started)
+            pending = later + pending
+        return outcomes, (self.start(pending) if pending else None)
 
     def start(self, batch: list[_Planned]) -> _Batch:
         """Start writing one batch: find each record's specimen and media, compare, and
@@ -465,18 +464,17 @@ class _Run:
         media row's object: under a PID derived from the specimen's and the access URI."""
         index = self.service.index
         held = index.states_by_physical_id([planned.physical_id for planned in batch])
-        specimens = {}
-        for planned in batch:
-            state = held.get(planned.physical_id) or self._carried(planned.record.terms)
-            specimens[id(planned)] = (state.pid if state else
-                                      self._derived(SPECIMENS, planned.attempt,
-                                                    planned.physical_id), state)
-        known = index.states([pid for pid, state in specimens.values() if state is None])
+        states = [held.get(planned.physical_id) or self._carried(planned.record.terms)
+                  for planned in batch]
+        pids = [state.pid if state else
+                self._derived(SPECIMENS, planned.attempt, planned.physical_id)
+                for planned, state in zip(batch, states, strict=True)]
+        known = index.states([pid for pid, state in zip(pids, states, strict=True)
+                              if state is None])
         jobs: list[_Job] = []
         later: list[_Planned] = []
         claimed: set[str] = set()
-        for planned in batch:
-            pid, state = specimens[id(planned)]
+        for planned, state, pid in zip(batch, states, pids, strict=True):
             while state is None and pid in known:  # derived before for another object
                 planned.attempt += 1
                 pid = self._derived(SPECIMENS, planned.attempt, planned.physical_id)
