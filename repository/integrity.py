@@ -95,8 +95,13 @@ def reconcile(store: ObjectStore, index: Index) -> Report:
     """Adopt every version S3 has and the index lacks (crash between S3 put and commit).
     Reads from S3 only the versions beyond what the index has as current."""
     report = Report()
-    for _, _, key, body in _with_bodies(store, _unindexed(index, report, store)):
-        _adopt(index, key, body, report)
+    held: tuple[str, str, bytes] | None = None  # one version behind, to know the last
+    for pid, _, key, body in _with_bodies(store, _unindexed(index, report, store)):
+        if held is not None:
+            _adopt(index, held[1], held[2], report, last=held[0] != pid)
+        held = (pid, key, body)
+    if held is not None:
+        _adopt(index, held[1], held[2], report, last=True)
     return report
 
 
@@ -112,12 +117,17 @@ def _unindexed(index: Index, report: Report, store: ObjectStore) -> Iterator[Ver
             yield pid, number, key
 
 
-def _adopt(index: Index, key: str, body: bytes, report: Report) -> None:
+def _adopt(index: Index, key: str, body: bytes, report: Report, last: bool) -> None:
+    """Index one version. Only an object's last version in S3 claims its physical ID:
+    what an earlier one held (a specimen since tombstoned, whose physical specimen has a
+    new digital specimen now) is nobody's claim any more, in whatever order PIDs come."""
     try:
         entry = index_entry(VersionRecord.from_bytes(body))
     except (CorruptRecord, KeyError, TypeError, ValueError) as error:
         report.problems.append(f"{key}: unreadable record ({error}); not indexed")
         return
+    if not last:
+        entry = dataclasses.replace(entry, physical_id=None)
     try:
         index.record_version(entry)
     except PhysicalIdTaken as taken:

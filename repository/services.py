@@ -26,7 +26,15 @@ from repository.records import (
     stored_content,
 )
 from repository.validation import Validator
-from resolver.pids import MalformedPID, PidRef, canonical_pid, mint_suffix, parse_pid, pid_url
+from resolver.pids import (
+    MalformedPID,
+    PidRef,
+    canonical_pid,
+    derived_suffix,
+    mint_suffix,
+    parse_pid,
+    pid_url,
+)
 from schemas import KINDS, Kind
 from storage.index import Index, OutOfStep, PhysicalIdTaken, VersionClash
 from storage.models import ObjectState, VersionRow
@@ -34,6 +42,8 @@ from storage.objects import ObjectExists, ObjectMissing, ObjectStore
 from storage.versions import VersionRecord, read_version
 
 MINT_ATTEMPTS = 8
+SLOT_ATTEMPTS = 64  # derived PIDs tried for one physical ID: one per tombstoned specimen
+SPECIMENS = "digital-specimens"
 WriteResult = VersionRecord | ObjectExists | errors.FDOError  # of one write of a batch
 REPLACED_BY = "IsReplacedWith"  # openDS tombstone-metadata's term for a successor
 
@@ -72,6 +82,8 @@ class FDOService:
     def create(self, kind_name: str, document: Any, agent: Agent) -> VersionRecord:
         kind = self._kind(kind_name)
         client = self._checked_client_part(kind, document)
+        if kind.name == SPECIMENS:
+            return self._create_specimen(kind, client, agent)
         for _ in range(MINT_ATTEMPTS):
             # The collision check is the conditional create itself: S3 refuses a key that
             # exists, indexed or not (an index lookup first would only cost a query).
@@ -82,6 +94,42 @@ class FDOService:
             except ObjectExists:
                 continue  # the PID is taken: draw again
         raise errors.Conflict("could not mint a free PID; try again")
+
+    def derived_pid(self, kind_name: str, attempt: int, *identity: str) -> str:
+        """The PID a new object gets from what identifies it, and the attempt number
+        should an earlier one be taken: the same for every writer (API and bulk ingest)."""
+        prefix = self.prefixes[KINDS[kind_name].uses_doi]
+        return canonical_pid(prefix, derived_suffix(kind_name, *identity, str(attempt)))
+
+    def _create_specimen(self, kind: Kind, client: dict[str, Any],
+                         agent: Agent) -> VersionRecord:
+        """A specimen's PID is derived from its normalised physical ID, so racing creates
+        of one physical specimen write the same version-1 key and S3's conditional create
+        lets one through: a refused create writes nothing. The attempt number moves on
+        past PIDs whose specimen was tombstoned (or left this physical ID)."""
+        physical_id = client["ods:normalisedPhysicalSpecimenID"]
+        for attempt in range(SLOT_ATTEMPTS):
+            pid = self.derived_pid(kind.name, attempt, physical_id)
+            row = self.index.current(pid)
+            if row is None:
+                record = self._new_version(kind, pid, 1, None, {}, client, ACTIVE, agent)
+                try:
+                    return self._write(record)
+                except ObjectExists:
+                    row = self._adopt_slot(pid, physical_id)
+            if row is not None and row.physical_id == physical_id:
+                raise self._duplicate(pid)
+        raise errors.Conflict(f"no free PID in {SLOT_ATTEMPTS} attempts for this physical ID")
+
+    def _adopt_slot(self, pid: str, physical_id: str) -> ObjectState | None:
+        """The derived PID's version 1 is in S3: a racing create's (about to be indexed)
+        or one that crashed before the index. Indexed now, so this physical ID has its
+        holder in the index too; None if it is another object's, for the next attempt."""
+        existing = self._load(pid, 1)
+        if existing.content.get("ods:normalisedPhysicalSpecimenID") != physical_id:
+            return None
+        self._record(existing)
+        return self.index.current(pid)
 
     def replace(self, kind_name: str, prefix: str, suffix: str, document: Any,
                 if_match: str | None, agent: Agent) -> tuple[VersionRecord, bool]:
@@ -253,7 +301,7 @@ class FDOService:
                 f"the {kind.object_type} has {len(violations)} schema violation(s)",
                 [{"path": v.path, "message": v.message} for v in violations])
         client = client_part(document)
-        if kind.name == "digital-specimens":
+        if kind.name == SPECIMENS:
             client.setdefault("ods:normalisedPhysicalSpecimenID", normalised_physical_id(client))
             holder = self.index.pid_for_physical_id(client["ods:normalisedPhysicalSpecimenID"])
             if holder and holder != own_pid:

@@ -62,8 +62,7 @@ from repository.ingest.dwca import Record
 from repository.provenance import Agent
 from repository.records import TOMBSTONE, client_digest, client_part
 from repository.services import FDOService, WriteResult, normalised_physical_id
-from resolver.pids import canonical_pid, derived_suffix, find_pid, pid_url
-from schemas import KINDS
+from resolver.pids import derived_suffix, find_pid, pid_url
 from storage.models import ObjectState
 from storage.objects import ObjectExists
 from storage.versions import VersionRecord, read_version
@@ -547,9 +546,9 @@ class _Run:
     def _derived(self, kind: str, attempt: int, *identity: str) -> str:
         """The PID a new object gets: derived from what identifies it (and the attempt,
         should that PID be taken), so a re-run after an interruption arrives at the PID
-        it wrote before and finds its own write there."""
-        prefix = self.service.prefixes[KINDS[kind].uses_doi]
-        return canonical_pid(prefix, derived_suffix(kind, *identity, str(attempt)))
+        it wrote before and finds its own write there. A specimen's is the one an API
+        create of its physical ID derives too (`FDOService.derived_pid`)."""
+        return self.service.derived_pid(kind, attempt, *identity)
 
     def _carried(self, terms: dict[str, str]) -> ObjectState | None:
         """The live specimen of ours that the row names (its DOI in
