@@ -13,7 +13,7 @@ from pathlib import Path
 
 from repository import build_service
 from repository.config import Config
-from repository.demo import default_demo_folder, load_demo
+from repository.demo import load_demo
 from repository.dumps import DumpError, DumpOptions, export, publish
 from repository.ingest.abcd import AbcdDocuments
 from repository.ingest.dwca import Archive, ArchiveError
@@ -74,8 +74,7 @@ def cmd_reconcile(_: argparse.Namespace) -> int:
 
 
 def cmd_load_demo(args: argparse.Namespace) -> int:
-    folder = Path(args.directory) if args.directory else default_demo_folder()
-    loaded = load_demo(_service(), folder)
+    loaded = load_demo(_service(), Path(args.directory) if args.directory else None)
     print(json.dumps(loaded, indent=2))
     return 0
 
@@ -187,7 +186,8 @@ def parser() -> argparse.ArgumentParser:
     commands.add_parser("reconcile", help="index versions S3 has and the index lacks"
                         ).set_defaults(run=cmd_reconcile)
     demo = commands.add_parser("load-demo", help="load demo records into an empty repository")
-    demo.add_argument("directory", nargs="?", help="a folder of openDS JSON records")
+    demo.add_argument("directory", nargs="?",
+                      help="a folder of openDS JSON records (instead of the built-in demo)")
     demo.set_defaults(run=cmd_load_demo)
     dump = commands.add_parser("export", help="write a bulk dump: gzip NDJSON + manifest")
     dump.add_argument("--out", required=True, help="a new or empty folder")

@@ -1,37 +1,26 @@
-"""Demo data for `make serve`: the shared openDS samples when present, built-ins otherwise."""
+"""Demo data for `make serve`, from the project itself (repository/demo.json): specimens
+with media that point at them, each specimen then updated to link its media (a second
+version), an annotation, and a specimen tombstoned as the duplicate of another, so every
+page and format has something to show. The records are made up in the shape of a
+natural-history collection's (Naturalis's organisation ID, invented catalogue numbers)."""
 
 from __future__ import annotations
 
 import json
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 from repository.provenance import Agent
 from repository.services import FDOService
+from storage.versions import VersionRecord
 
-SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples" / "opends-records"
 KIND_OF_TYPE = {
     "ods:DigitalSpecimen": "digital-specimens",
     "ods:DigitalMedia": "digital-media",
     "ods:Annotation": "annotations",
 }
-
-BUILT_IN_SPECIMEN: dict[str, Any] = {
-    "ods:physicalSpecimenID": "RMNH.INS.1234567",
-    "ods:physicalSpecimenIDType": "Local",
-    "ods:organisationID": "https://ror.org/0566bfb96",
-    "ods:organisationName": "Naturalis Biodiversity Center",
-    "ods:specimenName": "Bombus terrestris (Linnaeus, 1758)",
-    "ods:topicDiscipline": "Zoology",
-    "dwc:basisOfRecord": "PreservedSpecimen",
-    "dcterms:license": "http://creativecommons.org/publicdomain/zero/1.0/",
-}
-BUILT_IN_MEDIA: dict[str, Any] = {
-    "ac:accessURI": "https://medialib.naturalis.nl/file/id/RMNH.INS.1234567/format/large",
-    "dcterms:type": "StillImage",
-    "dcterms:format": "image/jpeg",
-    "dcterms:rights": "http://creativecommons.org/licenses/by/4.0/",
-}
+DUPLICATE = "Duplicate of RMNH.AVES.87654: the ZMA bird skins were recatalogued at Naturalis"
 
 
 def _demo_agent(base_url: str) -> Agent:
@@ -43,36 +32,61 @@ def _annotation_on(target: str, agent: Agent, time: str) -> dict[str, Any]:
     return {
         "oa:motivation": "oa:commenting",
         "oa:hasTarget": {"@id": target, "@type": "ods:DigitalSpecimen"},
-        "oa:hasBody": {"@type": "oa:TextualBody",
-                       "oa:value": ["Label reads 'Leiden, 1911'."]},
+        "oa:hasBody": {"@type": "oa:TextualBody", "oa:value": [
+            "Label checked against the register: collector and date agree."]},
         "dcterms:creator": creator,
         "as:generator": creator,
         "dcterms:issued": time,
     }
 
 
-def default_demo_folder() -> Path | None:
-    """The shared openDS samples when this checkout has them beside it."""
-    return SAMPLES if SAMPLES.is_dir() else None
+def _relationship(name: str, url: str) -> dict[str, str]:
+    return {"@type": "ods:EntityRelationship", "dwc:relationshipOfResource": name,
+            "dwc:relatedResourceID": url, "ods:relatedResourceURI": url}
 
 
-def load_demo(fdo: FDOService, folder: Path | None) -> dict[str, Any]:
-    """Load the openDS records in `folder` (the built-in ones when None), plus an
-    annotation on the first specimen, into an empty repository; one with objects is left
-    alone so a restart of `make serve` adds nothing."""
+def load_demo(fdo: FDOService, folder: Path | None = None) -> dict[str, Any]:
+    """Load the built-in demo (or the openDS records in `folder`, plus an annotation on the
+    first specimen) into an empty repository; one with objects is left alone, so a restart
+    of `make serve` adds nothing."""
     if fdo.index.object_count() > 0:
         return {"loaded": [], "note": "the repository already has objects; nothing loaded"}
     agent = _demo_agent(fdo.base_url)
-    records = ([json.loads(path.read_text()) for path in sorted(folder.glob("*.json"))]
-               if folder else [BUILT_IN_SPECIMEN, BUILT_IN_MEDIA])
-    loaded = []
-    for record in records:
-        kind = KIND_OF_TYPE.get(record.get("@type", ""), _guess_kind(record))
-        loaded.append(fdo.create(kind, record, agent))
+    loaded = _load_folder(fdo, folder, agent) if folder else _load_built_in(fdo, agent)
     specimen = next(r for r in loaded if r.kind == "digital-specimens")
     note = _annotation_on(specimen.content["@id"], agent, specimen.content["dcterms:created"])
     loaded.append(fdo.create("annotations", note, agent))
-    return {"loaded": [{"kind": r.kind, "@id": r.content["@id"]} for r in loaded]}
+    return {"loaded": [{"kind": r.kind, "@id": r.content["@id"], "version": r.version}
+                       for r in loaded]}
+
+
+def _load_built_in(fdo: FDOService, agent: Agent) -> list[VersionRecord]:
+    demo = json.loads((files("repository") / "demo.json").read_text(encoding="utf-8"))
+    *specimens, duplicate = [fdo.create("digital-specimens", record, agent)
+                             for record in demo["specimens"]]
+    loaded = []
+    for specimen, media in zip(specimens, demo["media"], strict=True):
+        url = specimen.content["@id"]
+        image = fdo.create("digital-media", {
+            **media, "ods:hasEntityRelationships": [_relationship("hasDigitalSpecimen", url)]},
+            agent)
+        links = [{"op": "add", "path": "/ods:isKnownToContainMedia", "value": True},
+                 {"op": "add", "path": "/ods:hasEntityRelationships",
+                  "value": [_relationship("hasDigitalMedia", image.content["@id"])]}]
+        prefix, suffix = specimen.pid.split("/", 1)
+        updated, _ = fdo.patch("digital-specimens", prefix, suffix, links, "*", agent)
+        loaded += [updated, image]
+    prefix, suffix = duplicate.pid.split("/", 1)
+    kept = specimens[-1].content["@id"]
+    loaded.append(fdo.tombstone("digital-specimens", prefix, suffix, DUPLICATE, kept, None,
+                                agent))
+    return loaded
+
+
+def _load_folder(fdo: FDOService, folder: Path, agent: Agent) -> list[VersionRecord]:
+    records = [json.loads(path.read_text()) for path in sorted(folder.glob("*.json"))]
+    return [fdo.create(KIND_OF_TYPE.get(record.get("@type", ""), _guess_kind(record)),
+                       record, agent) for record in records]
 
 
 def _guess_kind(record: dict[str, Any]) -> str:

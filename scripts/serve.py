@@ -73,7 +73,9 @@ def main() -> int:
 def demo_paths(config: Config, limit: int = 6) -> list[str]:
     index = Index(config.database_url)
     try:
-        rows = itertools.islice(index.all_objects(), limit)
+        # Tombstoned ones (the demo has one) answer 410: the examples show live objects.
+        live = (row for row in index.all_objects() if row.status != "Tombstone")
+        rows = itertools.islice(live, limit)
         return [f"/api/v1/{row.kind}/{row.pid}" for row in rows]
     finally:
         index.close()

@@ -26,9 +26,15 @@ from repository import build_service, create_app  # noqa: E402
 from repository.config import Config  # noqa: E402
 from repository.services import FDOService  # noqa: E402
 from repository.tokens import create_token  # noqa: E402
+from tests.material import require_shared  # noqa: E402
 from tests.needs import postgres_installed, require  # noqa: E402
 
-SHARED = ROOT.parent / "shared"
+
+@pytest.fixture(autouse=True)
+def _upstream_material(request: pytest.FixtureRequest) -> None:
+    """Tests of the upstream material fail, first thing, when it is missing."""
+    if request.node.get_closest_marker("upstream"):
+        require_shared()
 
 
 @pytest.fixture(scope="session")

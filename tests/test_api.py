@@ -9,7 +9,7 @@ import jsonpatch
 import pytest
 from flask.testing import FlaskClient
 
-from tests.conftest import SHARED
+from tests.material import files
 from tests.records import annotation, media, specimen
 
 pytestmark = pytest.mark.s3
@@ -267,11 +267,7 @@ def test_method_not_allowed_is_json(client):
     assert response.status_code == 405 and response.json["code"] == "method_not_allowed"
 
 
-UPSTREAM_INVALID = sorted(
-    (SHARED / "samples" / "opends-records" / "upstream-invalid").glob("*.json"))
-
-
-@pytest.mark.parametrize("path", UPSTREAM_INVALID, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", files("samples/opends-records/upstream-invalid"))
 def test_real_records_that_break_opends_get_422_naming_each_problem(client, auth, path):
     response = client.post(SPECIMENS, data=path.read_bytes(),
                            headers={**auth, "Content-Type": "application/json"})

@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections import Counter
 
 import pytest
 
 from repository.demo import load_demo
 from repository.tokens import token_hash
+from resolver.pids import find_pid
 from tests.conftest import ROOT
 from tests.records import specimen
 
@@ -58,13 +60,38 @@ def test_init_and_load_demo_into_an_empty_repository_only(config, service):
     first = fdo(config, "load-demo")
     assert first.returncode == 0, first.stderr
     count = service.index.object_count()
-    assert count >= 3  # specimens, media and an annotation on a specimen
+    assert count == 8  # what the test below checks the demo holds
     again = fdo(config, "load-demo")
     assert again.returncode == 0 and service.index.object_count() == count
     assert fdo(config, "verify").returncode == 0
 
 
-def test_the_built_in_demo_records_load_without_the_shared_samples(service):
-    loaded = load_demo(service, None)["loaded"]
-    assert [item["kind"] for item in loaded] == ["digital-specimens", "digital-media",
-                                                 "annotations"]
+def test_the_demo_has_specimens_with_media_an_annotation_an_update_and_a_tombstone(
+        service, client):
+    loaded = load_demo(service)["loaded"]
+    by_kind = Counter(item["kind"] for item in loaded)
+    assert by_kind == {"digital-specimens": 4, "digital-media": 3, "annotations": 1}
+    objects = {row.pid: row for row in service.index.all_objects()}
+    specimens = [pid for pid, row in objects.items() if row.kind == "digital-specimens"]
+    tombstoned = [pid for pid in specimens if objects[pid].status == "Tombstone"]
+    assert len(tombstoned) == 1
+    for pid in set(specimens) - set(tombstoned):
+        assert [row.version for row in service.index.versions(pid)] == [1, 2]  # media linked
+        media = {row.pid for relation, row in service.index.linked(pid)
+                 if relation == "hasDigitalSpecimen"}
+        content = service.latest("digital-specimens", *pid.split("/")).content
+        assert {find_pid(link["dwc:relatedResourceID"])
+                for link in content["ods:hasEntityRelationships"]} == media and len(media) == 1
+    (note,) = [row for row in objects.values() if row.kind == "annotations"]
+    target = service.latest("annotations", *note.pid.split("/")).content["oa:hasTarget"]
+    assert find_pid(target["@id"]) in specimens
+    for pid in objects:  # every page and format has something to show
+        gone = pid in tombstoned
+        for accept in ("text/html", "text/turtle", "application/ld+json"):
+            response = client.get(f"/{pid}", headers={"Accept": accept})
+            assert response.status_code == (410 if gone else 200), (pid, accept)
+            assert response.content_type.startswith(accept) and len(response.data) > 300
+        assert client.get(f"/{pid}/timemap").status_code == 200
+    assert service.index.object_count() == len(objects)
+    assert load_demo(service) == {
+        "loaded": [], "note": "the repository already has objects; nothing loaded"}

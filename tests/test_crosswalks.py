@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import warnings
 from importlib.resources import files
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -37,9 +36,8 @@ from resolver.renderers.citation import (
 from resolver.renderers.datacite import datacite_json
 from resolver.renderers.schemaorg import schema_org, schema_org_type
 from schemas import KINDS
-from tests import records
+from tests import material, records
 
-SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples" / "opends-records"
 BASE = "https://fdo.example.org"
 CREATED, MODIFIED = "2025-03-04T10:00:00.000Z", "2026-01-02T03:04:05.678Z"
 SCHEMA = json.loads((files("datacite") / "schemas" / "datacite-v4.5.json").read_text())
@@ -89,23 +87,20 @@ TOMBSTONED = stored(
                                 "ods:relationshipType": "IsReplacedWith"}]}})
 
 
-def _samples() -> list[tuple[str, dict[str, Any], str, int]]:
-    """The real openDS records in shared/, under DOIs of ours (their own @id is a test DOI)."""
-    found = []
-    for path in sorted(SAMPLES.glob("*.json")):
-        content = json.loads(path.read_text(encoding="utf-8"))
-        found.append((path.stem, content, f"10.82621/{content['@id'].rsplit('/', 1)[1]}", 1))
-    return found
+def _samples() -> list[Any]:
+    """The real openDS records, under DOIs of ours (their own @id is a test DOI)."""
+    return [material.carrying(param, param.values[0].stem, content,
+                              f"10.82621/{content.get('@id', '').rsplit('/', 1)[-1]}", 1)
+            for param, content in material.json_records("samples/opends-records")]
 
 
 CASES = [
-    ("specimen", SPECIMEN, SPECIMEN_PID, 2),
-    ("media", MEDIA, MEDIA_PID, 1),
-    ("annotation", ANNOTATION, ANNOTATION_PID, 1),
-    ("tombstoned", TOMBSTONED, "10.82621/T0M-B57-0NE", 3),
-    *_samples(),
-]
-IDS = [case[0] for case in CASES]
+    pytest.param(*case, id=case[0]) for case in (
+        ("specimen", SPECIMEN, SPECIMEN_PID, 2),
+        ("media", MEDIA, MEDIA_PID, 1),
+        ("annotation", ANNOTATION, ANNOTATION_PID, 1),
+        ("tombstoned", TOMBSTONED, "10.82621/T0M-B57-0NE", 3))
+] + _samples()
 
 
 def kernel_errors(record: dict[str, Any]) -> list[str]:
@@ -116,7 +111,7 @@ def kernel_errors(record: dict[str, Any]) -> list[str]:
     return [f"{error.json_path}: {error.message}" for error in KERNEL.iter_errors(kernel)]
 
 
-@pytest.mark.parametrize(("name", "content", "pid", "version"), CASES, ids=IDS)
+@pytest.mark.parametrize(("name", "content", "pid", "version"), CASES)
 def test_datacite_json_is_valid_kernel_4_5(name: str, content: dict[str, Any], pid: str,
                                            version: int) -> None:
     record = datacite_json(content, pid, version, BASE)
@@ -217,7 +212,7 @@ def _verified_name(content: dict[str, Any]) -> str:
     return str(content["ods:specimenName"])
 
 
-@pytest.mark.parametrize(("name", "content", "pid", "version"), CASES, ids=IDS)
+@pytest.mark.parametrize(("name", "content", "pid", "version"), CASES)
 def test_csl_json_is_read_by_citeproc(name: str, content: dict[str, Any], pid: str,
                                       version: int) -> None:
     item = csl_json(content, pid, version, BASE)
@@ -256,7 +251,7 @@ def _parsed(text: str) -> tuple[str, dict[str, str]]:
                        for name, value in values.items()}
 
 
-@pytest.mark.parametrize(("name", "content", "pid", "version"), CASES, ids=IDS)
+@pytest.mark.parametrize(("name", "content", "pid", "version"), CASES)
 def test_bibtex_is_read_by_pybtex(name: str, content: dict[str, Any], pid: str,
                                   version: int) -> None:
     key, fields = _parsed(bibtex(content, pid, version, BASE))
@@ -307,7 +302,7 @@ def test_unknown_styles_are_refused() -> None:
     assert "apa, harvard" in str(raised.value)
 
 
-@pytest.mark.parametrize(("name", "content", "pid", "version"), CASES, ids=IDS)
+@pytest.mark.parametrize(("name", "content", "pid", "version"), CASES)
 def test_bibliography_cites_the_version_url(name: str, content: dict[str, Any], pid: str,
                                             version: int) -> None:
     for style in STYLES:
@@ -327,7 +322,7 @@ def _graph(document: dict[str, Any]) -> Graph:
         return Graph().parse(data=json.dumps(local), format="json-ld")
 
 
-@pytest.mark.parametrize(("name", "content", "pid", "version"), CASES, ids=IDS)
+@pytest.mark.parametrize(("name", "content", "pid", "version"), CASES)
 def test_schema_org_is_read_by_rdflib(name: str, content: dict[str, Any], pid: str,
                                       version: int) -> None:
     document = schema_org(content, pid, version, BASE)

@@ -1,6 +1,7 @@
 """Reading Darwin Core Archives (repository/ingest/dwca.py): the real samples in
-../shared/samples/dwca/, archives made here in every layout meta.xml can declare, and
-every kind of bad archive, each refused with a clear error."""
+tests/data/samples/dwca/ (and, marked upstream, the shared folder's), archives made here
+in every layout meta.xml can declare, and every kind of bad archive, each refused with a
+clear error."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from repository.ingest.dwca import Archive, ArchiveError, Limits, records
+from tests.material import files
 
-SAMPLES = sorted((Path(__file__).resolve().parents[2] / "shared" / "samples" / "dwca")
-                 .glob("*.zip"))
+SAMPLES = files("samples/dwca", "*.zip")
 OCCURRENCE = "http://rs.tdwg.org/dwc/terms/Occurrence"
 MULTIMEDIA = "http://rs.tdwg.org/ac/terms/Multimedia"
 DWC = "http://rs.tdwg.org/dwc/terms/"
@@ -30,7 +31,7 @@ def make_zip(path: Path, files: dict[str, bytes | str]) -> Path:
     return path
 
 
-@pytest.mark.parametrize("sample", SAMPLES, ids=[sample.name for sample in SAMPLES])
+@pytest.mark.parametrize("sample", SAMPLES)
 def test_the_real_samples_read_whole(sample: Path) -> None:
     with Archive(sample) as archive:
         found = list(records(archive))

@@ -36,13 +36,13 @@ from resolver.handles import (
 from resolver.lookup import Lookup
 from schemas import KINDS
 from tests import records
-from tests.conftest import SHARED
+from tests.material import DATA
 
 BASE = "http://fdo.test"
-PROFILES = SHARED / "opends" / "schemas" / "fdo-profile"
+PROFILES = DATA / "opends" / "schemas" / "fdo-profile"
 PROFILE_NAMES = {"digital-specimens": "digital-specimen", "digital-media": "digital-media",
                  "annotations": "annotation"}
-SAMPLES = SHARED / "samples" / "opends-records"
+SAMPLES = DATA / "samples" / "opends-records"
 PIDS = {"digital-specimens": "10.82621/ABC-DEF-GHJ", "digital-media": "10.82621/MMM-DEF-GHJ",
         "annotations": "20.500.14920/AAA-BBB-CCC"}
 CREATED, MODIFIED = "2026-03-01T10:00:00.123Z", "2026-03-02T11:30:45.987Z"

@@ -33,6 +33,7 @@ from repository.ingest.run import (
 from repository.ingest.run import run as run_ingest
 from repository.records import client_part
 from resolver.pids import find_pid
+from tests.material import files
 
 pytestmark = pytest.mark.s3
 ROOT = Path(__file__).resolve().parents[1]
@@ -110,11 +111,7 @@ def test_a_re_run_changes_nothing_and_an_edit_makes_one_version(service, tmp_pat
     assert latest.agent_type == "schema:SoftwareApplication"
 
 
-SAMPLES = sorted((Path(__file__).resolve().parents[2] / "shared" / "samples" / "dwca")
-                 .glob("*.zip"))
-
-
-@pytest.mark.parametrize("sample", SAMPLES, ids=[sample.name for sample in SAMPLES])
+@pytest.mark.parametrize("sample", files("samples/dwca", "*.zip"))
 def test_the_real_samples_ingest_and_re_ingest_unchanged(service, sample):
     first, rejected = ingest(service, sample)
     assert rejected == [] and first.counts[CREATED] > 0 and set(first.counts) == {CREATED}

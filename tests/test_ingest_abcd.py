@@ -1,7 +1,7 @@
 """ABCD 2.06 documents (repository/ingest/abcd.py): the real BioCASe responses in
-../shared/samples/abcd/ map to valid specimens and ingest, and re-ingest unchanged, over
-real S3 and a real index; generated documents check the correspondence, media and the
-refusals."""
+tests/data/samples/abcd/ (and, marked upstream, the shared folder's) map to valid
+specimens and ingest, and re-ingest unchanged, over real S3 and a real index; generated
+documents check the correspondence, media and the refusals."""
 
 from __future__ import annotations
 
@@ -16,10 +16,10 @@ from repository.ingest.abcd import AbcdDocuments
 from repository.ingest.dwca import ArchiveError
 from repository.ingest.run import CREATED, PID_ONLY, UNCHANGED, source_system_id
 from repository.validation import Validator
+from tests.material import files
 from tests.test_ingest import run
 
-SAMPLES = sorted((Path(__file__).resolve().parents[2] / "shared" / "samples" / "abcd")
-                 .glob("*.xml"))
+SAMPLES = files("samples/abcd", "*.xml")
 NATURALIS = "https://ror.org/0566bfb96"
 UNIT = """<abcd:Unit><abcd:SourceInstitutionID>RMNH</abcd:SourceInstitutionID>
   <abcd:SourceID>Aves</abcd:SourceID><abcd:UnitID>{unit_id}</abcd:UnitID>
@@ -74,7 +74,7 @@ def source(base_url: str) -> mapping.Source:
                           "Test BioCASe", NATURALIS)
 
 
-@pytest.mark.parametrize("sample", SAMPLES, ids=[sample.name for sample in SAMPLES])
+@pytest.mark.parametrize("sample", SAMPLES)
 def test_every_unit_of_the_real_samples_maps_to_a_valid_specimen(sample: Path) -> None:
     documents = AbcdDocuments([sample])
     assert documents.check() >= 1
@@ -112,7 +112,7 @@ def test_abcd_ingests_with_media_and_re_ingests_unchanged(service, tmp_path: Pat
 
 
 @pytest.mark.s3
-@pytest.mark.parametrize("sample", SAMPLES, ids=[sample.name for sample in SAMPLES])
+@pytest.mark.parametrize("sample", SAMPLES)
 def test_the_real_samples_ingest_and_re_ingest_unchanged(service, sample: Path) -> None:
     first, listed = run(service, AbcdDocuments([sample]), source(service.base_url))
     assert {outcome.status for outcome in listed} <= {PID_ONLY}  # nothing rejected

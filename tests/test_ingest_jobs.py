@@ -30,8 +30,9 @@ from repository.ingest.run import CREATED, UNCHANGED
 from repository.integrity import rebuild_index, verify
 from repository.tokens import create_token, token_hash
 from storage.models import OBJECT_TABLES, IngestJobRow, TokenRow, timestamp
+from tests.material import data_files
 from tests.test_ingest import COLUMNS, META, NATURALIS, ROWS, archive
-from tests.test_ingest_abcd import SAMPLES, document
+from tests.test_ingest_abcd import document
 
 pytestmark = pytest.mark.s3
 ROOT = Path(__file__).resolve().parents[1]
@@ -135,7 +136,8 @@ def test_a_dry_run_writes_nothing(app, client, auth, tmp_path):
     assert app.extensions["fdo"].index.feed_length() == 0
 
 
-@pytest.mark.parametrize("sample", SAMPLES[:1], ids=[sample.name for sample in SAMPLES[:1]])
+@pytest.mark.parametrize("sample", data_files("samples/abcd", "*.xml")[:1],
+                         ids=lambda path: path.name)
 def test_abcd_documents_are_ingested_as_one_dataset(app, client, machine, tmp_path, sample):
     made = document(tmp_path / "made.xml", "RMNH.AVES.1", "RMNH.AVES.2")
     job = ingested(client, machine, sample, made, format="abcd", sourceSystem="Test BioCASe",

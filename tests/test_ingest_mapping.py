@@ -11,16 +11,16 @@ import pytest
 from repository.ingest import mapping
 from repository.ingest.dwca import Archive, Record, records
 from repository.validation import Validator
+from tests.material import files
 
-SAMPLES = sorted((Path(__file__).resolve().parents[2] / "shared" / "samples" / "dwca")
-                 .glob("*.zip"))
+SAMPLES = files("samples/dwca", "*.zip")
 SOURCE = mapping.Source("https://hdl.handle.net/20.5000.1025/ABC-DEF-GHJ", "Test source",
                         licence="https://creativecommons.org/publicdomain/zero/1.0/")
 NATURALIS = "https://ror.org/0566bfb96"
 VALIDATOR = Validator()
 
 
-@pytest.mark.parametrize("sample", SAMPLES, ids=[sample.name for sample in SAMPLES])
+@pytest.mark.parametrize("sample", SAMPLES)
 def test_every_row_of_the_real_samples_maps_to_a_valid_specimen(sample: Path) -> None:
     with Archive(sample) as archive:
         rows = list(records(archive))

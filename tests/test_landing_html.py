@@ -22,10 +22,10 @@ from resolver.renderers.html import (
     render_landing,
 )
 from tests import records
+from tests.material import files
 
 BASE = "http://fdo.test"
 PID = "10.82621/ABC-DEF-GHJ"
-SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples" / "opends-records"
 TOMBSTONE = {
     "@type": "ods:Tombstone",
     "ods:tombstoneDate": "2026-11-23T09:30:00.000Z",
@@ -102,17 +102,11 @@ def by_class(tree: Element, tag: str, name: str) -> list[Element]:
     return [e for e in tree.iter(tag) if name in (e.get("class") or "").split()]
 
 
-def sample_records() -> list[tuple[str, str, dict[str, Any]]]:
-    """(name, kind, content): the shared openDS samples (the upstream-invalid ones too,
-    their content is realistic) and this repository's small records."""
-    kinds = {"ods:DigitalSpecimen": "digital-specimens", "ods:DigitalMedia": "digital-media"}
-    found = [(path.name, kinds[data["@type"]], data)
-             for path in sorted(SAMPLES.glob("**/*.json"))
-             if (data := json.loads(path.read_text()))["@type"] in kinds]
-    return found + [("records.specimen", "digital-specimens", records.specimen()),
-                    ("records.media", "digital-media", records.media()),
-                    ("records.annotation", "annotations",
-                     records.annotation(pid_url(BASE, "10.82621/XYZ-XYZ-XYZ")))]
+KIND_OF_TYPE = {"ods:DigitalSpecimen": "digital-specimens", "ods:DigitalMedia": "digital-media"}
+OUR_RECORDS = [("records.specimen", "digital-specimens", records.specimen()),
+               ("records.media", "digital-media", records.media()),
+               ("records.annotation", "annotations",
+                records.annotation(pid_url(BASE, "10.82621/XYZ-XYZ-XYZ")))]
 
 
 def expected_facts(kind: str, content: dict[str, Any]) -> list[str]:
@@ -141,10 +135,21 @@ def expected_name(content: dict[str, Any]) -> str:
     return str(content["ods:specimenName"])
 
 
-@pytest.mark.parametrize(("name", "kind", "content"), sample_records(),
-                         ids=[name for name, _, _ in sample_records()])
+@pytest.mark.parametrize(("name", "kind", "content"), OUR_RECORDS,
+                         ids=[name for name, _, _ in OUR_RECORDS])
 def test_sample_records_render_as_valid_html5_with_their_facts(
         name: str, kind: str, content: dict[str, Any]) -> None:
+    assert_renders_with_its_facts(kind, content)
+
+
+# The upstream-invalid ones too: their content is realistic.
+@pytest.mark.parametrize("path", files("samples/opends-records", "**/*.json"))
+def test_real_records_render_as_valid_html5_with_their_facts(path: Path) -> None:
+    content = json.loads(path.read_text(encoding="utf-8"))
+    assert_renders_with_its_facts(KIND_OF_TYPE[content["@type"]], content)
+
+
+def assert_renders_with_its_facts(kind: str, content: dict[str, Any]) -> None:
     page = landing_page(stored(content, kind, 1), kind)
     tree = parse(render_landing(page))
     shown = text_of(tree)

@@ -16,11 +16,11 @@ from rdflib.compare import isomorphic
 from repository.provenance import Agent
 from repository.services import FDOService
 from tests import records
+from tests.material import DATA
 
 pytestmark = pytest.mark.s3
 CURATOR = Agent(id="https://orcid.org/0000-0002-1825-0097", name="Ada Curator", role="curator")
-SAMPLE = (Path(__file__).resolve().parents[2] / "shared" / "samples" / "opends-records"
-          / "bgbm-herbarium-ZZZ-X4T-YYV.json")
+SAMPLE = DATA / "samples" / "opends-records" / "bgbm-herbarium-ZZZ-X4T-YYV.json"
 
 
 @pytest.fixture
@@ -29,10 +29,8 @@ def database_url(tmp_path: Path) -> str:
 
 
 def specimen_document() -> dict[str, Any]:
-    """The richest real record when the shared samples are beside the checkout."""
-    if SAMPLE.exists():
-        return dict(json.loads(SAMPLE.read_text()))
-    return records.specimen()
+    """The richest real record we have."""
+    return dict(json.loads(SAMPLE.read_text()))
 
 
 def pyld_graph(url: str) -> rdflib.Graph:

@@ -1,7 +1,8 @@
 """JSON-LD and RDF renderings of stored objects and provenance events (no servers).
 
 Every openDS record we have (samples, upstream-invalid samples, openDS's own examples,
-our factories) and provenance events are rendered as a stored object would be, then read
+our factories; tests/data's in `make test`, the rest of the shared folder's in
+`make test-upstream`) and provenance events are rendered as a stored object would be, then read
 back with real clients: pyld expands what we serve, rdflib parses Turtle, RDF/XML and
 N-Triples, and graphs are compared with rdflib.compare.isomorphic.
 """
@@ -28,7 +29,9 @@ from repository.provenance import Agent, Change, json_patch, provenance_event
 from repository.records import TOMBSTONE, client_part, patchable_part, stored_content
 from resolver.renderers import jsonld, rdf
 from schemas import KINDS
-from tests import records
+from tests import material, records
+
+Case = tuple[dict[str, Any], str, str]  # (document, its subject IRI, its type IRI)
 
 BASE = "http://fdo.test"
 PID = "10.82621/ABC-DEF-GHJ"
@@ -37,9 +40,9 @@ ODS = "https://github.com/DiSSCo/openDS/ods-ontology/terms/"
 OA = "http://www.w3.org/ns/oa#"
 TIME = "2026-01-02T03:04:05.678Z"
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
-SAMPLES = SHARED / "samples" / "opends-records"
-EXAMPLES = SHARED / "opends" / "examples" / "opends-examples" / "fdo-type"
+SAMPLES = "samples/opends-records"
+EXAMPLES = "opends/examples/opends-examples/fdo-type"
+EVENT = "ods:CreateUpdateTombstoneEvent"
 EXAMPLE_DIRS = ("digital-specimen", "digital-media", "annotation", "create-update-tombstone-event")
 KIND_OF_TYPE = {kind.object_type: kind for kind in KINDS.values()}
 CURATOR = Agent("https://orcid.org/0000-0002-1825-0097", "Ada Curator", "curator")
@@ -85,14 +88,24 @@ def event(before: dict[str, Any], after: dict[str, Any], version: int, activity:
                                    patch, TIME, None))
 
 
-def _shared_records() -> Iterator[tuple[str, dict[str, Any]]]:
-    for path in sorted(SAMPLES.glob("*.json")) + sorted(SAMPLES.glob("upstream-invalid/*.json")):
-        yield path.name, json.loads(path.read_text(encoding="utf-8"))
+def _real_cases() -> Iterator[Any]:
+    """(document, subject, type IRI) of each real record, as params of tests.material."""
+    found = material.json_records(SAMPLES) + material.json_records(f"{SAMPLES}/upstream-invalid")
     for directory in EXAMPLE_DIRS:
-        for path in sorted((EXAMPLES / directory).rglob("*.json")):
-            example = json.loads(path.read_text(encoding="utf-8"))
-            if example.get("@type") in (*KIND_OF_TYPE, "ods:CreateUpdateTombstoneEvent"):
-                yield f"example-{path.name}", example
+        found += material.json_records(EXAMPLES, f"{directory}/**/*.json")
+    for param, record in found:
+        if record.get("@type") in (*KIND_OF_TYPE, EVENT):
+            yield material.carrying(param, _case(record))
+        elif not record:  # the placeholder for missing upstream material: fails as such
+            yield material.carrying(param, ({}, "", ""))
+
+
+def _case(record: dict[str, Any]) -> tuple[dict[str, Any], str, str]:
+    if record["@type"] == EVENT:
+        document = {**record, "@id": f"{PID_URL}/1/provenance"}
+        return document, document["@id"], ODS + EVENT.removeprefix("ods:")
+    document = stored(record)
+    return document, PID_URL, ODS + document["@type"].removeprefix("ods:")
 
 
 def _ingested() -> dict[str, Any]:
@@ -129,11 +142,6 @@ def _documents() -> dict[str, tuple[dict[str, Any], str, str]]:
     events = {"event-create": event({}, specimen, 1, "ods:Create"),
               "event-update": event(specimen, updated, 2, "ods:Update"),
               "event-tombstone": event(updated, tombstoned(updated), 3, "ods:Tombstone")}
-    for name, record in _shared_records():
-        if record["@type"] == "ods:CreateUpdateTombstoneEvent":
-            events[name] = {**record, "@id": f"{PID_URL}/1/provenance"}
-        else:
-            documents[name] = stored(record)
     cases = {name: (doc, PID_URL, doc["@type"]) for name, doc in documents.items()}
     cases |= {name: (doc, doc["@id"], doc["@type"]) for name, doc in events.items()}
     return {name: (doc, subject, ODS + kind.removeprefix("ods:"))
@@ -141,7 +149,8 @@ def _documents() -> dict[str, tuple[dict[str, Any], str, str]]:
 
 
 DOCUMENTS = _documents()
-NAMES = sorted(DOCUMENTS)
+CASES = [pytest.param(DOCUMENTS[name], id=name) for name in sorted(DOCUMENTS)]
+CASES += _real_cases()
 
 
 def _keys(value: Any) -> Iterator[str]:
@@ -173,9 +182,9 @@ def _iris(graph: Graph) -> set[URIRef]:
     return {term for triple in graph for term in triple if isinstance(term, URIRef)}
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_expansion_keeps_every_key(name: str) -> None:
-    document = DOCUMENTS[name][0]
+@pytest.mark.parametrize("case", CASES)
+def test_expansion_keeps_every_key(case: Case) -> None:
+    document = case[0]
     dropped: list[str] = []
     pyld_jsonld.expand(jsonld.compacted(document, BASE),
                        {"documentLoader": jsonld.document_loader(BASE)},
@@ -185,9 +194,9 @@ def test_expansion_keeps_every_key(name: str) -> None:
     assert predicates == {jsonld.expand_iri(key) for key in _keys(document)}
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_every_iri_is_absolute_and_taken_from_the_document(name: str) -> None:
-    document = DOCUMENTS[name][0]
+@pytest.mark.parametrize("case", CASES)
+def test_every_iri_is_absolute_and_taken_from_the_document(case: Case) -> None:
+    document = case[0]
     graph = rdf.graph(document, BASE)
     allowed = {jsonld.expand_iri(text) for text in _strings(document)} | {str(RDF.type)}
     for iri in _iris(graph):
@@ -198,17 +207,17 @@ def test_every_iri_is_absolute_and_taken_from_the_document(name: str) -> None:
 
 
 @pytest.mark.parametrize("fmt", ["turtle", "xml", "nt"])
-@pytest.mark.parametrize("name", NAMES)
-def test_serializations_parse_back_to_the_same_graph(name: str, fmt: str) -> None:
-    document = DOCUMENTS[name][0]
+@pytest.mark.parametrize("case", CASES)
+def test_serializations_parse_back_to_the_same_graph(case: Case, fmt: str) -> None:
+    document = case[0]
     parsed = Graph().parse(data=rdf.serialize(document, BASE, fmt), format=fmt)
     assert len(parsed) > 5
     assert isomorphic(parsed, rdf.graph(document, BASE))
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_what_we_serve_expands_to_expanded(name: str) -> None:
-    document = DOCUMENTS[name][0]
+@pytest.mark.parametrize("case", CASES)
+def test_what_we_serve_expands_to_expanded(case: Case) -> None:
+    document = case[0]
     served = json.loads(json.dumps(jsonld.compacted(document, BASE)))
     assert served["@context"] == f"{BASE}/contexts/opends-v1.0.0.jsonld"
     expanded = jsonld.expanded(document, BASE)
@@ -220,10 +229,10 @@ def test_what_we_serve_expands_to_expanded(name: str) -> None:
     assert pyld_jsonld.expand(inline) == expanded
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_rdflib_reads_the_same_graph_from_our_json_ld(name: str) -> None:
+@pytest.mark.parametrize("case", CASES)
+def test_rdflib_reads_the_same_graph_from_our_json_ld(case: Case) -> None:
     """A second JSON-LD processor agrees with pyld on what our context means."""
-    document = DOCUMENTS[name][0]
+    document = case[0]
     inline = {**jsonld.compacted(document, BASE), "@context": jsonld.context_document()["@context"]}
     with warnings.catch_warnings():  # rdflib's JSON-LD parser uses its own deprecated API
         warnings.filterwarnings("ignore", "ConjunctiveGraph is deprecated", DeprecationWarning)
@@ -231,9 +240,9 @@ def test_rdflib_reads_the_same_graph_from_our_json_ld(name: str) -> None:
     assert isomorphic(parsed, rdf.graph(document, BASE))
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_flattened_is_the_same_graph(name: str) -> None:
-    document = DOCUMENTS[name][0]
+@pytest.mark.parametrize("case", CASES)
+def test_flattened_is_the_same_graph(case: Case) -> None:
+    document = case[0]
     flat = jsonld.flattened(document, BASE)
     assert flat["@context"] == jsonld.context_url(BASE)
     assert isinstance(flat["@graph"], list)
@@ -242,9 +251,9 @@ def test_flattened_is_the_same_graph(name: str) -> None:
     assert isomorphic(Graph().parse(data=quads, format="nt"), rdf.graph(document, BASE))
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_the_pid_is_a_subject_of_its_ods_class(name: str) -> None:
-    document, subject, type_iri = DOCUMENTS[name]
+@pytest.mark.parametrize("case", CASES)
+def test_the_pid_is_a_subject_of_its_ods_class(case: Case) -> None:
+    document, subject, type_iri = case
     assert (URIRef(subject), RDF.type, URIRef(type_iri)) in rdf.graph(document, BASE)
 
 
@@ -363,10 +372,17 @@ def _schema_properties(value: Any) -> Iterator[str]:
 
 
 def test_every_term_of_our_schemas_is_named_by_the_context() -> None:
-    schema_files = list((ROOT / "schemas").glob("*.json"))
-    upstream = SHARED / "opends" / "schemas" / "fdo-type"
-    for directory in (*EXAMPLE_DIRS, "shared-model"):
-        schema_files += (upstream / directory).rglob("*.json")
+    assert_every_term_is_named(list((ROOT / "schemas").glob("*.json")))
+
+
+@material.upstream
+def test_every_term_of_the_upstream_schemas_is_named_by_the_context() -> None:
+    upstream = material.SHARED / "opends" / "schemas" / "fdo-type"
+    assert_every_term_is_named([path for directory in (*EXAMPLE_DIRS, "shared-model")
+                                for path in (upstream / directory).rglob("*.json")])
+
+
+def assert_every_term_is_named(schema_files: list[Path]) -> None:
     terms = {key for path in schema_files
              for key in _schema_properties(json.loads(path.read_text(encoding="utf-8")))}
     assert len(terms) > 100

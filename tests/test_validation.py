@@ -1,5 +1,6 @@
 """Our input schemas: what they demand, how violations are reported, and that they accept
-every record openDS 0.4's own schemas accept (checked against those schemas, offline)."""
+every record openDS 0.4's own schemas accept (checked against those schemas, offline, in
+`make test-upstream`; `make test` checks the records of tests/data known to be such)."""
 
 from __future__ import annotations
 
@@ -7,18 +8,18 @@ import json
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 from referencing import Registry, Resource
 
 from repository.validation import CHECKED_FORMATS, KINDS, Validator, Violation
+from tests import material
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-UPSTREAM_SCHEMAS = SHARED / "opends" / "schemas" / "fdo-type"
-UPSTREAM_EXAMPLES = SHARED / "opends" / "examples" / "opends-examples" / "fdo-type"
-SAMPLES = SHARED / "samples" / "opends-records"
+UPSTREAM_SCHEMAS = material.SHARED / "opends" / "schemas" / "fdo-type"
+SAMPLES = "samples/opends-records"
+EXAMPLES = "opends/examples/opends-examples/fdo-type"
 
 SPECIMEN: dict[str, Any] = {
     "ods:physicalSpecimenID": "RMNH.123",
@@ -219,43 +220,84 @@ PART_EXAMPLES: dict[str, tuple[str, Callable[[Any], dict[str, Any]]]] = {
 }
 
 
-def upstream_valid_records() -> list[tuple[str, str, Any]]:
-    """(name, kind, document) for every sample and example openDS itself accepts."""
-    if not SHARED.is_dir():
-        return []
+# The records of tests/data that openDS 0.4's own schemas accept (make test-upstream
+# checks the list against those schemas).
+UPSTREAM_VALID_DATA = [f"{SAMPLES}/bgbm-herbarium-ZZZ-X4T-YYV.json",
+                       f"{SAMPLES}/nhmd-media-WVW-SCM-C9Z.json",
+                       f"{EXAMPLES}/annotation/0.4.0/active-annotation-example.json",
+                       f"{EXAMPLES}/digital-specimen/0.4.0/chronometric-age-example.json",
+                       f"{EXAMPLES}/shared-model/0.4.0/agent-example.json",
+                       f"{EXAMPLES}/shared-model/0.4.0/identifier-orcid-example.json"]
+# Where records and examples of the kinds we store are (folder, pattern).
+RECORD_FOLDERS = [(SAMPLES, "*.json"), (EXAMPLES, "*/0.4.0/*.json")]
+
+
+class Candidate(NamedTuple):
+    """A record or part example: how we validate it, and how openDS does."""
+    kind: str
+    document: Any
+    upstream_schema: str
+    upstream_document: Any
+
+
+def candidate(path: Path) -> Candidate | None:
+    document = json.loads(path.read_text(encoding="utf-8"))
+    if path.stem in PART_EXAMPLES:
+        schema_path, embed = PART_EXAMPLES[path.stem]
+        return Candidate("digital-specimens", {**SPECIMEN, **embed(document)}, schema_path,
+                         document)
+    if isinstance(document, dict) and document.get("@type") in KIND_OF_TYPE:
+        kind, group = KIND_OF_TYPE[document["@type"]]
+        return Candidate(kind, document, f"{group}/0.4.0/{group}.json", document)
+    return None
+
+
+def upstream_valid_records() -> list[Any]:
+    """(kind, document) params: what openDS accepts of the upstream samples and examples
+    that tests/data does not hold."""
     found = []
-    records = sorted(SAMPLES.glob("*.json"))
-    records += [path for group in ("digital-specimen", "digital-media", "annotation")
-                for path in sorted(UPSTREAM_EXAMPLES.glob(f"{group}/0.4.0/*.json"))]
-    for path in records:
-        document = json.loads(path.read_text(encoding="utf-8"))
-        if document.get("@type") in KIND_OF_TYPE:
-            kind, group = KIND_OF_TYPE[document["@type"]]
-            if upstream_accepts(f"{group}/0.4.0/{group}.json", document):
-                found.append((path.name, kind, document))
-    for path in sorted(UPSTREAM_EXAMPLES.glob("*/0.4.0/*.json")):
-        if path.stem in PART_EXAMPLES:
-            schema_path, embed = PART_EXAMPLES[path.stem]
-            part = json.loads(path.read_text(encoding="utf-8"))
-            if upstream_accepts(schema_path, part):
-                found.append((path.name, "digital-specimens", {**SPECIMEN, **embed(part)}))
+    for folder, pattern in RECORD_FOLDERS:
+        ours = material.data_files(folder, pattern)
+        for param in material.upstream_files(folder, pattern, exclude=ours):
+            path: Path = param.values[0]
+            if not path.is_file():
+                found.append(material.carrying(param, "digital-specimens", None))
+            elif (found_one := candidate(path)) and upstream_accepts(
+                    found_one.upstream_schema, found_one.upstream_document):
+                found.append(material.carrying(param, found_one.kind, found_one.document))
     return found
 
 
-UPSTREAM_VALID = upstream_valid_records()
+def data_valid_records() -> list[Any]:
+    found = []
+    for name in UPSTREAM_VALID_DATA:
+        record = candidate(material.DATA / name)
+        assert record is not None, name
+        found.append(pytest.param(record.kind, record.document, id=Path(name).name))
+    return found
 
 
-@pytest.mark.parametrize(("name", "kind", "document"), UPSTREAM_VALID,
-                         ids=[name for name, _, _ in UPSTREAM_VALID])
-def test_upstream_valid_record_is_valid(
-        validator: Validator, name: str, kind: str, document: Any) -> None:
+@pytest.mark.parametrize(("kind", "document"), data_valid_records() + upstream_valid_records())
+def test_upstream_valid_record_is_valid(validator: Validator, kind: str, document: Any) -> None:
     assert validator.violations(kind, document) == []
 
 
-@pytest.mark.parametrize("samples", [SAMPLES] if SHARED.is_dir() else [])
-def test_the_walk_finds_the_valid_samples(samples: Path) -> None:
-    names = {name for name, _, _ in UPSTREAM_VALID}
-    assert {path.name for path in samples.glob("*.json")} <= names
+@material.upstream
+def test_the_records_of_tests_data_that_opends_accepts_are_the_listed_ones() -> None:
+    accepted = []
+    for folder, pattern in RECORD_FOLDERS:
+        for path in material.data_files(folder, pattern):
+            if (found := candidate(path)) and upstream_accepts(found.upstream_schema,
+                                                               found.upstream_document):
+                accepted.append(path.relative_to(material.DATA).as_posix())
+    assert sorted(accepted) == sorted(UPSTREAM_VALID_DATA)
+
+
+@material.upstream
+def test_opends_accepts_every_valid_sample() -> None:
+    for path in sorted((material.SHARED / SAMPLES).glob("*.json")):
+        found = candidate(path)
+        assert found and upstream_accepts(found.upstream_schema, found.document), path.name
 
 
 # What openDS 0.4 itself rejects in the three real upstream-invalid records: nested
@@ -277,17 +319,20 @@ UPSTREAM_INVALID = {
 }
 
 
-@pytest.mark.parametrize(("name", "expected"),
-                         sorted(UPSTREAM_INVALID.items()) if SHARED.is_dir() else [])
+@pytest.mark.parametrize("path", material.files(f"{SAMPLES}/upstream-invalid"))
 def test_upstream_invalid_record_is_rejected_naming_the_term(
-        validator: Validator, name: str, expected: list[str]) -> None:
-    path = SAMPLES / "upstream-invalid" / name
+        validator: Validator, path: Path) -> None:
     document = json.loads(path.read_text(encoding="utf-8"))
-    assert not upstream_accepts("digital-specimen/0.4.0/digital-specimen.json", document)
     violations = validator.violations("digital-specimens", document)
-    assert paths(violations) == expected
+    assert paths(violations) == UPSTREAM_INVALID[path.name]
     for violation in violations:
         assert violation.path.rsplit("/", 1)[1] in violation.message
+
+
+@pytest.mark.parametrize("path", material.upstream_files(f"{SAMPLES}/upstream-invalid"))
+def test_opends_rejects_the_upstream_invalid_records(path: Path) -> None:
+    document = json.loads(path.read_text(encoding="utf-8"))
+    assert not upstream_accepts("digital-specimen/0.4.0/digital-specimen.json", document)
 
 
 def test_every_reference_is_inlined_once_at_start_up() -> None:
