@@ -93,8 +93,8 @@ def measure(run: Run, target: dict[str, Any], requests: list[Request], expect: i
     job.write_text(json.dumps({"threads": THREADS, "target": target, "requests": requests}))
     process = subprocess.Popen([sys.executable, str(BENCH / "api_load.py"), str(job), str(out)],
                                cwd=ROOT)
-    split = busiest_split(process, served)
-    if process.wait() != 0:
+    split = finish(process, served)
+    if process.returncode != 0:
         raise RuntimeError(f"the load process exited with {process.returncode}")
     result = json.loads(out.read_text())
     answers = result["answers"]
@@ -106,12 +106,13 @@ def measure(run: Run, target: dict[str, Any], requests: list[Request], expect: i
             "per_s": len(requests) / result["seconds"],
             "p50_ms": 1000 * statistics.median(latencies),
             "p99_ms": 1000 * latencies[int(0.99 * (len(latencies) - 1))],
-            "split": split, "answers": [answer[2:] for answer in answers]}
+            "split": split, "client_cpu": result["cpu_seconds"] / result["seconds"],
+            "answers": [answer[2:] for answer in answers]}
 
 
-def busiest_split(process: subprocess.Popen[bytes], served: Served | None) -> list[int]:
-    """While the load process runs: the connections each worker held, at the sample
-    with the most of them open."""
+def finish(process: subprocess.Popen[bytes], served: Served | None) -> list[int]:
+    """Wait for the load process; the connections each worker held meanwhile, at the
+    sample with the most of them open."""
     best: list[int] = []
     while process.poll() is None:
         if served is not None:
@@ -248,16 +249,22 @@ def fdo(config: Config, *args: str) -> str:
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    heads = ("operation", "app /s", "p50 ms", "p99 ms", "baseline", "baseline /s", "p50 ms",
-             "p99 ms", "ratio")
-    cells = [(row["operation"], f"{row['app']['per_s']:.0f}", f"{row['app']['p50_ms']:.1f}",
-              f"{row['app']['p99_ms']:.1f}", row["baseline"], f"{row['base']['per_s']:.0f}",
-              f"{row['base']['p50_ms']:.1f}", f"{row['base']['p99_ms']:.1f}",
-              f"{row['ratio']:.2f}x") for row in rows]
+    """One line per operation; `conns` are the connections each worker held, `client`
+    the load process's CPU over its run (1.00: a whole core, so it was the limit)."""
+    heads = ("operation", "app /s", "p50 ms", "p99 ms", "conns", "client", "baseline",
+             "baseline /s", "p50 ms", "p99 ms", "client", "ratio")
+    cells = [(row["operation"], *_figures(row["app"], True), row["baseline"],
+              *_figures(row["base"], False), f"{row['ratio']:.2f}x") for row in rows]
     widths = [max(len(cell) for cell in column) for column in zip(heads, *cells, strict=True)]
-    return "\n".join("  ".join(cell.ljust(width) if i in (0, 4) else cell.rjust(width)
+    return "\n".join("  ".join(cell.ljust(width) if i in (0, 6) else cell.rjust(width)
                                for i, (cell, width) in enumerate(zip(line, widths, strict=True)))
                      for line in (heads, *cells))
+
+
+def _figures(result: dict[str, Any], split: bool) -> tuple[str, ...]:
+    figures = (f"{result['per_s']:.0f}", f"{result['p50_ms']:.1f}", f"{result['p99_ms']:.1f}")
+    conns = ("/".join(map(str, result["split"])) or "-",) if split else ()
+    return (*figures, *conns, f"{result['client_cpu']:.2f}")
 
 
 def run(tmp: Path, s3: servers.S3Server) -> dict[str, Any]:
