@@ -18,9 +18,10 @@ baseline request, pair by pair in this order:
 - first resolution (GET /<pid>) in JSON-LD, Turtle and HTML, each format on its own third
   of the specimens, so no object is resolved twice and nothing is in the resolver's
   caches, against raw signed GETs of those objects' latest versions;
-- cached resolution: the same URLs, BENCH_API_CACHED_ROUNDS times over, once every
+- cached resolution: the same URLs, BENCH_API_CACHED_ROUNDS (5) times over, once every
   worker has served each of them, against bench/baseline_app.py (a bare Flask app under
-  the same gunicorn options answering the same status, headers and bytes from memory).
+  the same gunicorn options answering the same status, headers and bytes from memory),
+  BENCH_API_ROUNDS (3) runs of each, interleaved; the median runs are compared.
 Raw S3 requests go through `S3ObjectStore.create`/`get`: botocore's SigV4 signer on a
 urllib3 keep-alive pool, as the service itself sends them (If-None-Match: * and
 Content-MD5 on every PUT). The connections each gunicorn worker held are reported (without
@@ -60,7 +61,8 @@ from storage.objects import S3ObjectStore, S3Settings  # noqa: E402
 from storage.versions import version_key  # noqa: E402
 
 OBJECTS = int(os.environ.get("BENCH_API_OBJECTS", "1500"))
-CACHED_ROUNDS = int(os.environ.get("BENCH_API_CACHED_ROUNDS", "5"))
+CACHED_ROUNDS = int(os.environ.get("BENCH_API_CACHED_ROUNDS", "5"))  # the URLs per run
+ROUNDS = int(os.environ.get("BENCH_API_ROUNDS", "3"))  # interleaved runs per cached format
 THREADS = 8
 FORMATS = {"JSON-LD": "application/ld+json", "Turtle": "text/turtle", "HTML": "text/html"}
 Request = dict[str, Any]
@@ -217,28 +219,34 @@ def first_resolutions(run: Run, http: dict[str, str], s3: dict[str, Any],
 
 def cached_resolutions(run: Run, http: dict[str, str], groups: dict[str, list[str]]) -> None:
     """The same URLs again, after every worker has served them, against the bare Flask
-    app answering the same bytes under the same gunicorn options."""
+    app answering the same bytes under the same gunicorn options: ROUNDS runs of each,
+    interleaved, so a drift of the machine's load hits both alike; the median run of each
+    is compared."""
     assert run.app is not None
     requests = {name: gets([f"/{pid}" for pid in pids] * CACHED_ROUNDS, FORMATS[name])
                 for name, pids in groups.items()}
-    answers = warm_every_worker(run.app, [(f"/{pid}", FORMATS[name])
-                                          for name, pids in groups.items() for pid in pids])
-    ours = {name: measure(run, http, batch, 200, run.app) for name, batch in requests.items()}
-    servers.stop_process(run.app.process)
-    (run.tmp / "answers.json").write_text(json.dumps(answers))
+    urls = [(f"/{pid}", FORMATS[name]) for name, pids in groups.items() for pid in pids]
+    (run.tmp / "answers.json").write_text(json.dumps(warm_every_worker(run.app, urls)))
     target = f"bench.baseline_app:create_app({str(run.tmp / 'answers.json')!r}, 'response')"
     bare = gunicorn(target, servers.free_port(), ROOT, run.tmp / "baseline.log",
                     options=GUNICORN)
     try:
-        warm_every_worker(bare, [(request["path"], FORMATS[name])
-                                 for name, pids in groups.items()
-                                 for request in requests[name][:len(pids)]])
+        warm_every_worker(bare, urls)
         for name, batch in requests.items():
-            theirs = measure(run, {"http": f"http://127.0.0.1:{bare.port}"}, batch, 200, bare)
-            compare(run, f"cached resolution, {name}", ours[name], "bare Flask, same bytes",
-                    theirs)
+            runs: tuple[list[dict[str, Any]], list[dict[str, Any]]] = ([], [])
+            for _ in range(ROUNDS):
+                runs[0].append(measure(run, http, batch, 200, run.app))
+                runs[1].append(measure(run, {"http": f"http://127.0.0.1:{bare.port}"}, batch,
+                                       200, bare))
+            compare(run, f"cached resolution, {name}", median_run(runs[0]),
+                    "bare Flask, same bytes", median_run(runs[1]))
     finally:
         servers.stop_process(bare.process)
+
+
+def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run with the median rate (the upper one of an even number)."""
+    return sorted(runs, key=lambda result: result["per_s"])[len(runs) // 2]
 
 
 # -- the run --------------------------------------------------------------------------
@@ -286,6 +294,7 @@ def run(tmp: Path, s3: servers.S3Server) -> dict[str, Any]:
         servers.stop_process(bench.app.process)
     print(f"\n{table(bench.rows)}", flush=True)
     return {"objects": OBJECTS, "threads": THREADS, "cached_rounds": CACHED_ROUNDS,
+            "rounds": ROUNDS,
             "gunicorn": GUNICORN, "results": bench.rows}
 
 
