@@ -90,6 +90,12 @@ bench-resolver: $(STAMP) wrk
 bench-harvest: $(STAMP)
 	$(PY) bench/harvest.py
 
+# The HTTP API and resolver under make serve's gunicorn options, loaded from another
+# process, against raw signed S3 and a bare Flask app; BENCH_API_OBJECTS (1,500) sets the size.
+.PHONY: bench-api
+bench-api: $(STAMP)
+	$(PY) bench/api.py
+
 # Ingesting a generated Darwin Core Archive of 10,000 and 100,000 records with `fdo ingest
 # dwca`, a re-check, and raw puts; BENCH_SIZES=500,2000 for a quick run.
 .PHONY: bench-ingest

@@ -16,7 +16,11 @@ config of bench/resolver.py). Then, from this process over one keep-alive connec
   (the tombstones, made last, fill the last pages, and a deleted record reads nothing
   from S3). Then ListIdentifiers the same way: the paging alone, with no S3 reads;
 - dump: `fdo export` (its own process) of each object's latest version, then a loader
-  reading every line back (gunzip + JSON): objects/s for each, and the export's peak RSS.
+  reading every line back (gunzip + JSON): objects/s for each, and the export's peak RSS;
+- raw reads: every object's latest version as signed GETs through the store's own `get`
+  (the fastest raw path, the one OAI-PMH and the export read with) on as many threads as
+  they read with, from this process: the limit `ListRecords` and the export are given
+  as ratios to (both read each object's current version from S3 and render it).
 Results: stdout and bench/results/harvest.json. Every server is on 127.0.0.1 and stopped by its PID.
 """
 
@@ -31,6 +35,7 @@ import subprocess
 import sys
 import time
 import xml.etree.ElementTree as ET
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +51,9 @@ from specimens import CURATOR, KIND, load  # noqa: E402
 
 from repository import build_service  # noqa: E402
 from repository.config import Config  # noqa: E402
+from resolver.oai import READERS  # noqa: E402
+from storage.objects import ObjectStore  # noqa: E402
+from storage.versions import version_key  # noqa: E402
 
 OBJECTS = int(os.environ.get("BENCH_OBJECTS", "100000"))
 PAGE_SIZE = 1000  # the default FDO_FEED_PAGE_SIZE
@@ -177,6 +185,16 @@ def _resident(pid: int, peaks: dict[str, int]) -> dict[str, int]:
     return {name: max(value, now.get(name, 0)) for name, value in peaks.items()}
 
 
+def raw_reads(store: ObjectStore, keys: list[str]) -> dict[str, Any]:
+    """Signed GETs of `keys` on READERS threads: the baseline of ListRecords and export."""
+    started = time.perf_counter()
+    with ThreadPoolExecutor(READERS) as pool:
+        size = sum(len(body) for body in pool.map(store.get, keys))
+    seconds = time.perf_counter() - started
+    return {"objects": len(keys), "threads": READERS, "seconds": seconds,
+            "objects_per_s": len(keys) / seconds, "average_bytes": size / max(len(keys), 1)}
+
+
 def tombstone_some(fdo: Any, pids: list[str]) -> int:
     gone = pids[::100]
     for pid in gone:
@@ -209,8 +227,10 @@ def run(tmp: Path, s3: servers.S3Server) -> dict[str, Any]:
                   f"target <= {LATENCY_TARGET}x)", flush=True)
     finally:
         servers.stop_process(app.process)
+    keys = [version_key(row.pid, row.version) for row in fdo.index.all_objects()]
     fdo.index.close()
     dump = harvest_dump(config, tmp / "dump")
+    raw = raw_reads(fdo.store, keys)
     print(f"dump: {dump['objects']:,} objects exported in {dump['export_seconds']:.1f}s "
           f"({dump['export_objects_per_s']:.0f}/s, {dump['files']} file(s), "
           f"{dump['bytes'] / 1e6:.1f} MB, peak RSS {dump['export_peak_rss_mb']:.0f} MB: "
@@ -218,8 +238,14 @@ def run(tmp: Path, s3: servers.S3Server) -> dict[str, Any]:
           f"{dump['export_peak_file_mb']:.0f} MB), "
           f"read back in {dump['load_seconds']:.1f}s ({dump['load_objects_per_s']:.0f}/s)",
           flush=True)
+    ratios = {"list_records_vs_raw_get": oai["ListRecords"]["records_per_s"] / raw["objects_per_s"],
+              "export_vs_raw_get": dump["export_objects_per_s"] / raw["objects_per_s"]}
+    print(f"raw signed GETs: {raw['objects']:,} latest versions in {raw['seconds']:.1f}s: "
+          f"{raw['objects_per_s']:.0f}/s ({READERS} threads); ListRecords "
+          f"{ratios['list_records_vs_raw_get']:.2f}x, export {ratios['export_vs_raw_get']:.2f}x",
+          flush=True)
     return {"objects": OBJECTS, "tombstones": tombstones, "load": loaded.summary(),
-            "feed": feed, "oai": oai, "dump": dump}
+            "feed": feed, "oai": oai, "dump": dump, "raw_get": raw, "ratios": ratios}
 
 
 def main() -> int:

@@ -84,9 +84,9 @@ class Served:
 
 
 def gunicorn(target: str, port: int, cwd: Path, log: Path,
-             env: dict[str, str] | None = None) -> Served:
+             env: dict[str, str] | None = None, options: list[str] = GUNICORN) -> Served:
     command = [sys.executable, "-m", "gunicorn", target, "--bind", f"127.0.0.1:{port}",
-               *GUNICORN]
+               *options]
     return Served(port, servers.start_process(
         command, env={**os.environ, **(env or {})}, cwd=cwd, log=log,
         ready_url=f"http://127.0.0.1:{port}/health", timeout=120))

@@ -24,6 +24,8 @@ from storage.index import Index  # noqa: E402
 
 VAR = ROOT / "var"
 SEAWEEDFS_PORT = 8333
+# bench/api.py serves the app with these too, so its figures are those of `make serve`.
+GUNICORN = ["--workers", "2", "--threads", "4", "--access-logfile", "-"]
 
 
 def fdo(env: dict[str, str], *args: str) -> str:
@@ -54,7 +56,7 @@ def main() -> int:
         token = fdo(env, "tokens", "create", "--name", "make serve", "--role", "curator")
         gunicorn = servers.start_process(
             [sys.executable, "-m", "gunicorn", "wsgi:app", "--bind", f"127.0.0.1:{config.port}",
-             "--workers", "2", "--threads", "4", "--access-logfile", "-"],
+             *GUNICORN],
             env=env, cwd=ROOT, ready_url=f"{base}/health", log=VAR / "gunicorn.log")
         print_welcome(base, token, config)
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
