@@ -8,6 +8,7 @@ client exactly which term to fix, all at once rather than one round trip per mis
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -39,6 +40,9 @@ CHECKED_FORMATS = ("date-time", "email", "uuid")
 MAX_DEPTH = 32
 # Control characters other than tab and newlines, lone surrogates, U+FFFE and U+FFFF.
 NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+# The largest integer every JSON reader keeps exactly (RFC 7493, I-JSON): JSON-LD makes
+# larger ones xsd:double, and one of 400 digits overflows that in every RDF format.
+MAX_INTEGER = 2**53 - 1
 CONTEXT_FILE = "opends-context-v1.0.0.jsonld"
 
 
@@ -92,8 +96,8 @@ class Validator:
 
 def _unservable(value: object, tokens: list[str | int]) -> Violation | None:
     """The first place that no served format could carry: nesting deeper than MAX_DEPTH,
-    a character XML 1.0 forbids (RDF/XML and the landing page are XML-bound),
-    or a term the context types `@id` whose value is no IRI."""
+    a character XML 1.0 forbids (RDF/XML and the landing page are XML-bound), a number
+    JSON cannot carry, or a term the context types `@id` whose value is no IRI."""
     if len(tokens) > MAX_DEPTH:
         return Violation(_pointer(tokens), f"nests deeper than {MAX_DEPTH} levels")
     problem = _scalar_problem(value, tokens)
@@ -124,6 +128,11 @@ def _scalar_problem(value: object, tokens: list[str | int]) -> str | None:
         term = next((token for token in reversed(tokens) if isinstance(token, str)), None)
         problem = iri_problem(value) if term in IRI_TERMS else None
         return f"{term}: {value[:80]!r} {problem}" if problem else None
+    if isinstance(value, float) and not math.isfinite(value):
+        return "is a number too large for any format to carry (it overflows a double)"
+    if type(value) is int and abs(value) > MAX_INTEGER:
+        return (f"is a number beyond ±{MAX_INTEGER} (2^53 - 1), which JSON readers and "
+                "RDF formats cannot keep exactly; send it as a string")
     return None
 
 

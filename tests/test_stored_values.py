@@ -4,6 +4,7 @@ link stored before it was checked is left out of the headers instead of failing 
 
 from __future__ import annotations
 
+import json
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -12,6 +13,7 @@ from rdflib import Graph
 
 from repository.provenance import Agent
 from repository.services import FDOService
+from repository.tokens import create_token
 from storage.versions import VersionRecord
 from tests.records import media, specimen
 
@@ -88,3 +90,60 @@ def test_links_stored_before_they_were_checked_break_no_read_through_gunicorn(
             if accept in RDF_FORMATS:
                 Graph().parse(data=response.text, format=RDF_FORMATS[accept])
         assert requests.get(f"{gunicorn}/{path}/linkset", timeout=30).status_code == 200
+
+
+SAMPLE_SIZE = "/ods:hasEvents/0/dwc:sampleSizeValue"  # {"type": "number"} in the schema
+
+
+def with_sample_size(number: str) -> str:
+    """A specimen whose event's sample size is `number`, as raw JSON text."""
+    body = specimen(**{"ods:hasEvents": [{"@type": "ods:Event", "dwc:sampleSizeValue": 0}]})
+    return json.dumps(body).replace('"dwc:sampleSizeValue": 0', f'"dwc:sampleSizeValue": {number}')
+
+
+@pytest.mark.parametrize("number", ["1e999", "-1e999", "9" * 401, "-" + "9" * 401,
+                                    str(2**53)])
+def test_numbers_json_cannot_carry_are_refused_naming_the_term(client, auth, number):
+    response = client.post("/api/v1/digital-specimens", data=with_sample_size(number),
+                           headers={**auth, "Content-Type": "application/json"})
+    assert response.status_code == 422, response.json
+    [error] = response.json["errors"]
+    assert error["path"] == SAMPLE_SIZE and "number" in error["message"]
+
+
+@pytest.mark.parametrize("number", ["1e308", "-0.5", str(2**53 - 1), "1.5e-300"])
+def test_numbers_every_format_carries_are_accepted(client, auth, number):
+    response = client.post("/api/v1/digital-specimens", data=with_sample_size(number),
+                           headers={**auth, "Content-Type": "application/json"})
+    assert response.status_code == 201, response.json
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])
+def test_non_numbers_are_not_json(client, auth, literal):
+    text = json.dumps(specimen()).replace('"PreservedSpecimen"', literal)
+    response = client.post("/api/v1/digital-specimens", data=text, headers={
+        **auth, "Content-Type": "application/json"})
+    assert response.status_code == 400 and response.json["code"] == "malformed_json"
+
+
+def test_numbers_json_cannot_carry_are_refused_through_gunicorn(gunicorn, service):
+    token = create_token(service.index, "Ada Curator", "curator", "0000-0002-1825-0097")
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    fine = requests.post(f"{gunicorn}/api/v1/digital-specimens", headers=headers, timeout=30,
+                         data=with_sample_size(str(2**53 - 1)))
+    assert fine.status_code == 201
+    path = fine.json()["@id"].split("/", 3)[3]
+    for number in ("1e999", "9" * 401):
+        refused = requests.post(f"{gunicorn}/api/v1/digital-specimens", timeout=30,
+                                data=with_sample_size(number), headers=headers)
+        assert refused.status_code == 422 and refused.json()["errors"][0]["path"] == (
+            SAMPLE_SIZE)
+        patched = requests.patch(
+            f"{gunicorn}/api/v1/digital-specimens/{path}", timeout=30,
+            data=f'[{{"op": "replace", "path": "{SAMPLE_SIZE}", "value": {number}}}]',
+            headers={**headers, "Content-Type": "application/json-patch+json",
+                     "If-Match": fine.headers["ETag"]})
+        assert patched.status_code == 422
+    for accept in FORMATS:
+        assert requests.get(f"{gunicorn}/{path}", headers={"Accept": accept},
+                            timeout=30).status_code == 200
