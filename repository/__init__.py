@@ -16,6 +16,7 @@ from repository.services import FDOService
 from repository.validation import Validator
 from resolver.activity import FULL_PAGES_CACHED
 from resolver.lookup import BoundedCache, Lookup
+from resolver.pids import VersionConverter
 from resolver.representations import Renderings
 from storage.index import MAPPED_BYTES, Index
 from storage.objects import S3ObjectStore, S3Settings
@@ -74,6 +75,7 @@ def create_app(config: Config | None = None) -> Flask:
     from resolver.sitemaps import sitemaps
     from resolver.views import resolver
 
+    app.url_map.converters["int"] = VersionConverter  # before any rule is added
     app.register_blueprint(api)
     app.register_blueprint(jobs_api)
     app.register_blueprint(handles)
