@@ -96,9 +96,12 @@ def test_jsonld_and_json_are_the_object(client: FlaskClient, specimen: VersionRe
 def test_browsers_get_the_page_and_scripts_get_data(client: FlaskClient,
                                                     specimen: VersionRecord) -> None:
     browser = client.get(path_of(specimen), headers={
-        "Accept": "*/*", "User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0"})
+        "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+        "User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0"})
     assert browser.mimetype == "text/html"
     assert client.get(path_of(specimen)).mimetype == "application/ld+json"  # no Accept
+    assert client.get(path_of(specimen), headers={"Accept": "*/*"}).mimetype == (
+        "application/ld+json")
 
 
 def test_citation_styles(client: FlaskClient, specimen: VersionRecord) -> None:
