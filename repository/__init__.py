@@ -12,6 +12,7 @@ from sqlalchemy.exc import OperationalError
 from repository.config import Config
 from repository.errors import register_error_handlers
 from repository.ingest.jobs import JobRunner
+from repository.keys import secret_key
 from repository.services import FDOService
 from repository.validation import Validator
 from resolver.activity import FULL_PAGES_CACHED
@@ -56,6 +57,7 @@ def create_app(config: Config | None = None) -> Flask:
     if config.ingest_max_mb < 1:
         raise ValueError("FDO_INGEST_MAX_MB must be at least 1")
     app.config["FDO_INGEST_MAX_BYTES"] = config.ingest_max_mb * 1024 * 1024
+    app.config["FDO_TOKEN_KEY"] = secret_key(config.secret_key)
     fdo = build_service(config)
     app.extensions["fdo"] = fdo
     # The resolver reads storage directly (it never writes): repository -> resolver -> storage.
