@@ -22,7 +22,7 @@ from referencing import Registry, Resource
 
 import schemas
 from repository.records import SERVER_FIELDS
-from resolver.iris import iri_problem
+from resolver.iris import claims_iri, iri_problem
 
 KINDS: tuple[str, ...] = tuple(schemas.KINDS)  # the URL names of the kinds
 
@@ -126,7 +126,7 @@ def _scalar_problem(value: object, tokens: list[str | int]) -> str | None:
             return f"contains the character U+{ord(bad[0]):04X}, which no XML or RDF " \
                    "format can carry"
         term = next((token for token in reversed(tokens) if isinstance(token, str)), None)
-        problem = iri_problem(value) if term in IRI_TERMS else None
+        problem = iri_problem(value) if term in IRI_TERMS and claims_iri(value) else None
         return f"{term}: {value[:80]!r} {problem}" if problem else None
     if isinstance(value, float) and not math.isfinite(value):
         return "is a number too large for any format to carry (it overflows a double)"

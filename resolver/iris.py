@@ -48,6 +48,15 @@ IRI = re.compile(rf"[A-Za-z][A-Za-z0-9+\-.]*:{_HIER_PART}"
                  rf"(?:\?(?:{_PCHAR}|[/?{IPRIVATE}])*)?(?:#(?:{_PCHAR}|[/?])*)?")
 _IPV_FUTURE = re.compile(rf"v[0-9A-Fa-f]+\.[A-Za-z0-9\-._~{_SUB_DELIMS}:]+")
 MAX_PORT = 65535
+# A value that begins with a scheme ("https:", "urn:", but not "Note: ...") claims to be
+# an IRI. openDS data also carries words under IRI-typed terms ("CC BY 4.0" as a licence,
+# "vocab.nerc.ac.uk/..." as a measurement type): JSON-LD reads those as relative
+# references and headers leave them out, so they are kept as the provider wrote them.
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+\-.]*:(?=\S)")
+
+
+def claims_iri(value: str) -> bool:
+    return _SCHEME.match(value) is not None
 
 
 def iri_problem(value: str) -> str | None:

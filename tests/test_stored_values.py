@@ -47,14 +47,18 @@ def test_a_link_no_iri_can_express_is_refused_naming_the_term(client, auth, link
     assert any(word in error["message"] for word in ("IRI", "port", "IPv6")), error
 
 
-def test_links_people_write_are_accepted(client, auth):
+def test_links_people_write_and_words_without_a_scheme_are_accepted(client, auth):
     response = client.post("/api/v1/digital-media", json=media(**{
         "ac:accessURI": "https://bilder.example.org/käfer/1.jpg?größe=groß#ü",
         "ac:metadataLanguage": "urn:ietf:bcp:47:nl"}), headers=auth)
     assert response.status_code == 201, response.json
-    response = client.post("/api/v1/digital-specimens", json=specimen(**{
-        "dcterms:license": "http://[2001:db8::1]:8080/licence"}), headers=auth)
-    assert response.status_code == 201, response.json
+    for words in ("http://[2001:db8::1]:8080/licence", "CC BY 4.0", "Licence: CC0"):
+        response = client.post("/api/v1/digital-specimens", json=specimen(**{
+            "dcterms:license": words, "ods:hasAssertions": [{
+                "@type": "ods:Assertion",
+                "dwciri:measurementType": "vocab.nerc.ac.uk/collection/P01/current/LSTAGE01"}]}),
+            headers=auth)
+        assert response.status_code == 201, response.json
 
 
 def stored_unchecked(service: FDOService, kind: str, client_part: dict) -> VersionRecord:
