@@ -111,6 +111,11 @@ def test_hostile_headers_and_paths_through_gunicorn(gunicorn, service):
             response = requests.get(gunicorn + url, headers={"Accept-Datetime": value},
                                     timeout=30, allow_redirects=False)
             assert response.status_code in (200, 302, 400), (url, value)
+    for agent in ("Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0", "curl/8.5.0"):
+        response = requests.get(f"{gunicorn}/{record.pid}", timeout=30,
+                                headers={"Accept": "*/*", "User-Agent": agent})
+        assert response.headers["Content-Type"].startswith("application/ld+json")
+        assert response.headers["Vary"] == "Accept, Accept-Datetime"
     for digit in UNICODE_VERSIONS:
         response = requests.get(f"{gunicorn}/doi:{record.pid}/{digit}", timeout=30)
         assert response.status_code == 400 and response.json()["code"] == "malformed_pid"
