@@ -12,10 +12,12 @@ from sqlalchemy.exc import OperationalError
 from repository.config import Config
 from repository.errors import register_error_handlers
 from repository.ingest.jobs import JobRunner
+from repository.keys import secret_key
 from repository.services import FDOService
 from repository.validation import Validator
 from resolver.activity import FULL_PAGES_CACHED
 from resolver.lookup import BoundedCache, Lookup
+from resolver.pids import VersionConverter
 from resolver.representations import Renderings
 from storage.index import MAPPED_BYTES, Index
 from storage.objects import S3ObjectStore, S3Settings
@@ -55,6 +57,7 @@ def create_app(config: Config | None = None) -> Flask:
     if config.ingest_max_mb < 1:
         raise ValueError("FDO_INGEST_MAX_MB must be at least 1")
     app.config["FDO_INGEST_MAX_BYTES"] = config.ingest_max_mb * 1024 * 1024
+    app.config["FDO_TOKEN_KEY"] = secret_key(config.secret_key)
     fdo = build_service(config)
     app.extensions["fdo"] = fdo
     # The resolver reads storage directly (it never writes): repository -> resolver -> storage.
@@ -74,6 +77,7 @@ def create_app(config: Config | None = None) -> Flask:
     from resolver.sitemaps import sitemaps
     from resolver.views import resolver
 
+    app.url_map.converters["int"] = VersionConverter  # before any rule is added
     app.register_blueprint(api)
     app.register_blueprint(jobs_api)
     app.register_blueprint(handles)

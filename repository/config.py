@@ -30,6 +30,8 @@ class Config:
     # ends), and the largest upload accepted, in MiB.
     ingest_spool: str = "var/ingest-spool"
     ingest_max_mb: int = 2048
+    # Signs OAI-PMH resumption tokens; empty: a key made once in var/secret-key.
+    secret_key: str = ""
 
     def to_environment(self) -> dict[str, str]:
         """The FDO_* variables that reproduce this configuration in another process."""
@@ -51,6 +53,7 @@ class Config:
             "FDO_ADMIN_EMAIL": self.admin_email,
             "FDO_INGEST_SPOOL": self.ingest_spool,
             "FDO_INGEST_MAX_MB": str(self.ingest_max_mb),
+            "FDO_SECRET_KEY": self.secret_key,
         }
 
     @classmethod
@@ -75,4 +78,5 @@ class Config:
             admin_email=env.get("FDO_ADMIN_EMAIL", defaults.admin_email),
             ingest_spool=env.get("FDO_INGEST_SPOOL", defaults.ingest_spool),
             ingest_max_mb=int(env.get("FDO_INGEST_MAX_MB", defaults.ingest_max_mb)),
+            secret_key=env.get("FDO_SECRET_KEY", defaults.secret_key),
         )

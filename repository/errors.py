@@ -53,6 +53,7 @@ class PreconditionFailed(FDOError): ...
 class Unauthorized(FDOError): ...
 class Forbidden(FDOError): ...
 class UnsupportedMediaType(FDOError): ...
+class TooLarge(FDOError): ...
 class StorageUnavailable(FDOError): ...
 
 
@@ -66,6 +67,7 @@ ERROR_TABLE: dict[type[FDOError], tuple[int, str]] = {
     DuplicateSpecimen: (409, "duplicate_specimen"),
     Gone: (410, "gone"),
     PreconditionFailed: (412, "precondition_failed"),
+    TooLarge: (413, "too_large"),
     UnsupportedMediaType: (415, "unsupported_media_type"),
     SchemaInvalid: (422, "schema_invalid"),
     Unprocessable: (422, "unprocessable"),
@@ -97,9 +99,28 @@ def error_body(status: int, code: str, message: str,
     return response
 
 
+# An error body names what is wrong, never repeats it: jsonschema's messages quote the
+# value at fault, which can be most of a 2 MB document, once per violation.
+MAX_MESSAGE = 300
+MAX_LISTED = 100
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= MAX_MESSAGE else text[:MAX_MESSAGE - 1] + "…"
+
+
+def _listed(details: list[dict[str, str]]) -> list[dict[str, str]]:
+    listed = [{"path": _short(detail["path"]), "message": _short(detail["message"])}
+              for detail in details[:MAX_LISTED]]
+    if len(details) > MAX_LISTED:
+        listed.append({"path": "", "message": f"and {len(details) - MAX_LISTED} more"})
+    return listed
+
+
 def _from_domain(error: FDOError) -> Response:
     status, code = ERROR_TABLE[type(error)]
-    response = error_body(status, code, error.message, error.errors, **error.extra)
+    response = error_body(status, code, _short(error.message), _listed(error.errors),
+                          **error.extra)
     if status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="fdo"'
     return response

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from itertools import groupby, islice
 
 from repository.records import index_entry
+from resolver.pids import VERSION_NUMBER
 from storage.index import Index, OutOfStep, PhysicalIdTaken, VersionClash
 from storage.objects import ObjectStore
 from storage.versions import KEY_ROOT, CorruptRecord, VersionRecord
@@ -30,7 +31,8 @@ def parse_key(key: str) -> tuple[str, int] | None:
     if len(parts) != 3 or not parts[2].startswith("v") or not parts[2].endswith(".json"):
         return None
     number = parts[2][1:-5]
-    return (f"{parts[0]}/{parts[1]}", int(number)) if number.isdigit() else None
+    valid = VERSION_NUMBER.fullmatch(number)
+    return (f"{parts[0]}/{parts[1]}", int(number)) if valid else None
 
 
 def _version_keys(store: ObjectStore) -> Iterator[tuple[str, int, str]]:

@@ -13,9 +13,8 @@ from __future__ import annotations
 from concurrent.futures import Executor, Future
 from typing import Any
 
-import jsonpatch
-
 from repository import errors
+from repository.patching import apply_patch
 from repository.provenance import Agent, Change, json_patch, now_iso, provenance_event
 from repository.records import (
     ACTIVE,
@@ -141,11 +140,7 @@ class FDOService:
               if_match: str | None, agent: Agent) -> tuple[VersionRecord, bool]:
         """RFC 6902 patch applied to the client part of the current version."""
         row, current = self._writable(kind_name, prefix, suffix, if_match)
-        try:
-            patched = jsonpatch.apply_patch(client_part(current.content), operations)
-        except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException,
-                TypeError, ValueError, KeyError, AttributeError) as error:
-            raise errors.Unprocessable(f"the JSON Patch cannot be applied: {error}") from error
+        patched = apply_patch(client_part(current.content), operations)
         return self._change(row, current, patched, agent)
 
     def _change(self, row: ObjectState, current: VersionRecord, document: Any,

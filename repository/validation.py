@@ -8,6 +8,7 @@ client exactly which term to fix, all at once rather than one round trip per mis
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ from jsonschema.exceptions import ValidationError, best_match
 from referencing import Registry, Resource
 
 import schemas
+from repository.records import SERVER_FIELDS
+from resolver.iris import claims_iri, iri_problem
 
 KINDS: tuple[str, ...] = tuple(schemas.KINDS)  # the URL names of the kinds
 
@@ -37,6 +40,10 @@ CHECKED_FORMATS = ("date-time", "email", "uuid")
 MAX_DEPTH = 32
 # Control characters other than tab and newlines, lone surrogates, U+FFFE and U+FFFF.
 NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+# The largest integer every JSON reader keeps exactly (RFC 7493, I-JSON): JSON-LD makes
+# larger ones xsd:double, and one of 400 digits overflows that in every RDF format.
+MAX_INTEGER = 2**53 - 1
+CONTEXT_FILE = "opends-context-v1.0.0.jsonld"
 
 
 @dataclass(frozen=True)
@@ -89,10 +96,14 @@ class Validator:
 
 def _unservable(value: object, tokens: list[str | int]) -> Violation | None:
     """The first place that no served format could carry: nesting deeper than MAX_DEPTH,
-    or a character XML 1.0 forbids (RDF/XML and the landing page are XML-bound)."""
+    a character XML 1.0 forbids (RDF/XML and the landing page are XML-bound), a number
+    JSON cannot carry, or a term the context types `@id` whose value is no IRI."""
     if len(tokens) > MAX_DEPTH:
         return Violation(_pointer(tokens), f"nests deeper than {MAX_DEPTH} levels")
-    texts = [value] if isinstance(value, str) else list(value) if isinstance(value, dict) else []
+    problem = _scalar_problem(value, tokens)
+    if problem is not None:
+        return Violation(_pointer(tokens), problem)
+    texts = list(value) if isinstance(value, dict) else []
     for text in texts:
         bad = NOT_XML.search(text)
         if bad:
@@ -106,6 +117,35 @@ def _unservable(value: object, tokens: list[str | int]) -> Violation | None:
         if found is not None:
             return found
     return None
+
+
+def _scalar_problem(value: object, tokens: list[str | int]) -> str | None:
+    if isinstance(value, str):
+        bad = NOT_XML.search(value)
+        if bad:
+            return f"contains the character U+{ord(bad[0]):04X}, which no XML or RDF " \
+                   "format can carry"
+        term = next((token for token in reversed(tokens) if isinstance(token, str)), None)
+        problem = iri_problem(value) if term in IRI_TERMS and claims_iri(value) else None
+        return f"{term}: {value[:80]!r} {problem}" if problem else None
+    if isinstance(value, float) and not math.isfinite(value):
+        return "is a number too large for any format to carry (it overflows a double)"
+    if type(value) is int and abs(value) > MAX_INTEGER:
+        return (f"is a number beyond ±{MAX_INTEGER} (2^53 - 1), which JSON readers and "
+                "RDF formats cannot keep exactly; send it as a string")
+    return None
+
+
+def _iri_terms() -> frozenset[str]:
+    """The terms whose values the openDS context makes IRIs (`"@type": "@id"`), but those
+    the server owns: it replaces whatever a client sends there."""
+    context = json.loads(files("schemas").joinpath(CONTEXT_FILE).read_text("utf-8"))
+    return frozenset(term for term, definition in context["@context"].items()
+                     if isinstance(definition, dict) and definition.get("@type") == "@id"
+                     and term not in SERVER_FIELDS)
+
+
+IRI_TERMS = _iri_terms()
 
 
 def _inlined(node: Any, base: str, by_id: dict[str, Any], chain: tuple[str, ...]) -> Any:

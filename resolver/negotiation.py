@@ -6,8 +6,12 @@ Rules (documented in the README):
 - The highest q wins; ties go to the server's order of preference (the order of the
   offers below).
 - When the winner matched only a wildcard (`*/*`, `application/*`, ...) or there is no
-  `Accept` at all, a browser (a `User-Agent` starting with `Mozilla/`) gets HTML and any
-  other client gets JSON-LD: curl, rdflib and scripts get data, people get a page.
+  `Accept` at all, the client gets JSON-LD, whoever it is: the choice depends on nothing
+  but `Accept` (and `?format=`), so `Vary: Accept` is the whole truth for caches. People
+  get a page because browsers ask for `text/html` by name when they navigate (and
+  `fetch()` in a browser sends `*/*` wanting data, not a page).
+- A malformed `Accept` (`;`, `text/html, ;`, a range without a subtype, a q that is not
+  a number from 0 to 1) loses its malformed ranges; with none left it is as if absent.
 - `?format=` overrides `Accept` for people who cannot set headers.
 - Parameters select a variant: `profile` on `application/ld+json` (expanded, compacted,
   flattened) and `style` on `text/x-bibliography` (apa, harvard).
@@ -16,6 +20,7 @@ Rules (documented in the README):
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass
 
 JSONLD_PROFILES = {
@@ -89,25 +94,29 @@ class Choice:
     by_wildcard: bool
 
 
+# RFC 9110: a media range is token/token, a weight 0 to 1 with at most three decimals.
+_TOKEN = r"[!#$%&'*+.^_`|~0-9a-z-]+"
+_MEDIA_RANGE = re.compile(rf"({_TOKEN})/({_TOKEN})")
+_WEIGHT = re.compile(r"0(?:\.[0-9]{0,3})?|1(?:\.0{0,3})?")
+
+
 def parse_accept(header: str) -> list[MediaRange]:
-    """Media ranges of an `Accept` header; malformed parts are ignored (RFC 9110 lets a
+    """Media ranges of an `Accept` header; malformed ranges are ignored (RFC 9110 lets a
     server ignore what it cannot parse rather than fail)."""
     ranges = []
     for part in _split_outside_quotes(header, ","):
         pieces = _split_outside_quotes(part, ";")
-        media = pieces[0].strip().lower()
-        if media.count("/") != 1:
+        media = _MEDIA_RANGE.fullmatch(pieces[0].strip().lower()) if pieces else None
+        if media is None:
             continue
         params: dict[str, str] = {}
         for piece in pieces[1:]:
             name, _, value = piece.partition("=")
             params[name.strip().lower()] = value.strip().strip('"')
-        try:
-            q = min(max(float(params.pop("q", "1")), 0.0), 1.0)
-        except ValueError:
+        weight = params.pop("q", "1")
+        if not _WEIGHT.fullmatch(weight):
             continue
-        main, sub = media.split("/")
-        ranges.append(MediaRange(main, sub, params, q))
+        ranges.append(MediaRange(media[1], media[2], params, float(weight)))
     return ranges
 
 
@@ -127,17 +136,11 @@ def _split_outside_quotes(text: str, separator: str) -> list[str]:
     return [part for part in parts if part.strip()]
 
 
-def choose(accept: str | None, user_agent: str | None, format_name: str | None,
+@functools.lru_cache(maxsize=1024)
+def choose(accept: str | None, format_name: str | None,
            offers: tuple[Offer, ...] = OBJECT_OFFERS) -> Choice:
     """The representation to serve; NotAcceptable or UnknownFormat when there is none.
     Clients repeat the same few headers, so choices are remembered per header value."""
-    browser = (user_agent or "").startswith("Mozilla/")
-    return _choose(accept, browser, format_name, offers)
-
-
-@functools.lru_cache(maxsize=1024)
-def _choose(accept: str | None, browser: bool, format_name: str | None,
-            offers: tuple[Offer, ...]) -> Choice:
     if format_name:
         for offer in offers:
             if offer.name == format_name.lower():
@@ -145,7 +148,7 @@ def _choose(accept: str | None, browser: bool, format_name: str | None,
         raise UnknownFormat(format_name, offers)
     ranges = parse_accept(accept) if accept and accept.strip() else []
     if not ranges:
-        return Choice(_default(offers, browser), {}, by_wildcard=True)
+        return Choice(_default(offers), {}, by_wildcard=True)
     best: tuple[float, int] | None = None
     chosen: Choice | None = None
     for position, offer in enumerate(offers):
@@ -160,17 +163,16 @@ def _choose(accept: str | None, browser: bool, format_name: str | None,
     if chosen is None:
         raise NotAcceptable(offers)
     if chosen.by_wildcard and best is not None:
-        # Only a wildcard picked it: the browser/non-browser default decides, when the
-        # client accepts that default as much.
-        preferred = _default(offers, browser)
+        # Only a wildcard picked it: the default (data) decides, when the client accepts
+        # that default as much.
+        preferred = _default(offers)
         if _q(ranges, preferred) >= best[0]:
             return Choice(preferred, {}, by_wildcard=True)
     return chosen
 
 
-def _default(offers: tuple[Offer, ...], browser: bool) -> Offer:
-    preferred = HTML if browser else JSONLD
-    return preferred if preferred in offers else offers[0]
+def _default(offers: tuple[Offer, ...]) -> Offer:
+    return JSONLD if JSONLD in offers else offers[0]
 
 
 def _q(ranges: list[MediaRange], offer: Offer) -> float:

@@ -6,8 +6,10 @@ Europeana- and DataCite-style aggregators).
   recorded that version. Tombstoned objects stay as deleted records
   (`deletedRecord` is `persistent`), in their sets, so harvesters learn of deletions.
 - Lists are in change-feed order of each object's current version, paged by keyset on
-  that position: a resumption token holds the request and the last position sent. Tokens
-  are stateless, never expire and survive restarts; page 1,000 costs what page 1 does.
+  that position: a resumption token holds the request and the last position sent, signed
+  with HMAC-SHA256 under the secret key (FDO_SECRET_KEY). Tokens are stateless, never
+  expire, survive restarts and work on every app with the same key; page 1,000 costs what
+  page 1 does.
   An object updated during a harvest moves to the end of the list, where the harvester
   meets it again with its new datestamp: nothing is skipped.
 - `from`/`until` (day or second granularity) become a range of feed positions, since
@@ -23,6 +25,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import json
 import re
 from concurrent.futures import ThreadPoolExecutor
@@ -88,19 +92,26 @@ class ListRequest:
     after: int = 0  # the feed position of the last item sent
     cursor: int = 0  # how many items were sent before
 
-    def token(self) -> str:
+    def token(self, key: bytes) -> str:
+        """The request as base64url JSON, then '.' and its HMAC-SHA256 under `key`
+        (truncated to 128 bits): any app with the same key takes it, no other."""
         fields = [1, self.verb, self.prefix, self.set_spec, self.since, self.until,
                   self.after, self.cursor]
         raw = json.dumps(fields, separators=(",", ":")).encode()
-        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+        payload = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+        return f"{payload}.{_signature(key, payload)}"
 
     @classmethod
-    def from_token(cls, verb: str, token: str) -> ListRequest:
-        try:
-            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-            fields = json.loads(raw)
-        except (binascii.Error, ValueError):
-            fields = None
+    def from_token(cls, verb: str, token: str, key: bytes) -> ListRequest:
+        payload, _, signature = token.rpartition(".")
+        fields = None
+        # The signature is checked first: nothing unsigned reaches the JSON parser.
+        if hmac.compare_digest(signature.encode(), _signature(key, payload).encode()):
+            try:
+                raw = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+                fields = json.loads(raw)
+            except (binascii.Error, ValueError, RecursionError):
+                fields = None
         if not (isinstance(fields, list) and len(fields) == 8 and fields[0] == 1
                 and fields[1] == verb and isinstance(fields[2], str)
                 and all(value is None or isinstance(value, str) for value in fields[3:6])
@@ -121,6 +132,16 @@ class ListRequest:
         """What the request asks for, or the OaiError that says why it cannot be had."""
         return (metadata_format(self.prefix), item_filter(self.set_spec, self.prefix),
                 time_range(self.since, self.until))
+
+
+def _signature(key: bytes, payload: str) -> str:
+    digest = hmac.new(key, payload.encode("ascii", "replace"), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest[:16]).decode().rstrip("=")
+
+
+def token_key() -> bytes:
+    key: bytes = current_app.config["FDO_TOKEN_KEY"]
+    return key
 
 
 # -- the endpoint ----------------------------------------------------------------------
@@ -235,7 +256,7 @@ def get_record(arguments: dict[str, str]) -> str:
 def list_items(arguments: dict[str, str]) -> str:
     verb = arguments["verb"]
     if "resumptionToken" in arguments:
-        listed = ListRequest.from_token(verb, arguments["resumptionToken"])
+        listed = ListRequest.from_token(verb, arguments["resumptionToken"], token_key())
     else:
         listed = ListRequest(verb, arguments["metadataPrefix"], arguments.get("set"),
                              arguments.get("from"), arguments.get("until"))
@@ -256,7 +277,7 @@ def list_items(arguments: dict[str, str]) -> str:
     if more or "resumptionToken" in arguments:
         # The last page of a resumed list carries an empty token: the protocol's "done".
         value = replace(listed, after=items[-1].sequence,
-                        cursor=listed.cursor + len(items)).token() if more else ""
+                        cursor=listed.cursor + len(items)).token(token_key()) if more else ""
         token = f'<resumptionToken cursor="{listed.cursor}">{value}</resumptionToken>'
     return f"<{verb}>{listed_xml}{token}</{verb}>"
 

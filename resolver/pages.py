@@ -7,9 +7,8 @@ import hashlib
 import re
 from typing import Any
 
-from werkzeug.urls import iri_to_uri
-
 from resolver import negotiation as n
+from resolver.iris import header_uri
 from resolver.lookup import Lookup
 from resolver.pids import pid_url
 from resolver.renderers.citation import bibliography
@@ -30,20 +29,7 @@ def linked_records(lookup: Lookup, row: ObjectState) -> list[tuple[str, VersionR
             if other.status != "Tombstone"]
 
 
-# What provider data may put into a Link header: an absolute http(s) URI of printable
-# ASCII without spaces, quotes or angle brackets (IRIs are converted to URIs first). The
-# rest is left out: a newline would break the header, a '>' the link syntax.
-_HEADER_URI = re.compile(r'https?://[!#-;=?-~]+')
 _MEDIA_TYPE = re.compile(r"[A-Za-z0-9][\w.+-]*/[A-Za-z0-9][\w.+-]*")
-
-
-def header_uri(value: Any) -> str | None:
-    if not isinstance(value, str):
-        return None
-    uri = value.strip()
-    if not uri.isascii():
-        uri = iri_to_uri(uri)
-    return uri if _HEADER_URI.fullmatch(uri) else None
 
 
 def _license(content: dict[str, Any]) -> str | None:

@@ -13,9 +13,13 @@ import secrets
 from dataclasses import dataclass
 from urllib.parse import unquote
 
+from werkzeug.routing import IntegerConverter
+
 ALPHABET = "ABCDEFGHJKLMNPQRSTVWXYZ1234567890"
 _SUFFIX = re.compile(r"^[A-Z0-9]{3}-[A-Z0-9]{3}-[A-Z0-9]{3}$")
 _PREFIX = re.compile(r"^(10|20|21)\.[0-9A-Za-z.]+$")
+# Version numbers are ASCII digits: str.isdigit() and `\d` also take '²' and '٣'.
+VERSION_NUMBER = re.compile(r"[0-9]{1,18}")
 # Forms people paste: doi:, hdl:, resolver URLs of doi.org / hdl.handle.net, our own.
 _SCHEMES = re.compile(
     r"^(?:doi:|hdl:|info:doi/|https?://(?:dx\.)?doi\.org/|https?://hdl\.handle\.net/)",
@@ -92,9 +96,16 @@ def parse_pid(text: str, base_url: str = "") -> PidRef:
     pid = canonical_pid(parts[0], parts[1])
     if len(parts) == 2:
         return PidRef(pid)
-    if not parts[2].isdigit() or int(parts[2]) < 1:
+    if not VERSION_NUMBER.fullmatch(parts[2]) or int(parts[2]) < 1:
         raise MalformedPID(f"'{parts[2]}' in '{text}' is not a version number (1, 2, ...)")
     return PidRef(pid, int(parts[2]))
+
+
+class VersionConverter(IntegerConverter):
+    """`<int:number>` in every route: ASCII digits only (werkzeug's takes any Unicode
+    decimal digit, so `/<pid>/٣` was version 3)."""
+
+    regex = VERSION_NUMBER.pattern
 
 
 def find_pid(text: str) -> str | None:

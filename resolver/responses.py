@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any
 
 from flask import Response, current_app, g, request
@@ -15,6 +16,8 @@ from resolver import negotiation as n
 from resolver import representations as reps
 from resolver.renderers.html import render_error
 
+# What ends a line in Turtle or N-Triples, and what ends one for other readers.
+LINE_BREAKS = re.compile("[\x00-\x1f\x7f\x85\u2028\u2029]")
 EXPOSED = "Link, Memento-Datetime, ETag, Location, Vary"
 CORS_HEADERS = {"Access-Control-Allow-Origin": "*", "Access-Control-Expose-Headers": EXPOSED}
 
@@ -72,8 +75,7 @@ def negotiated_error(status: int, code: str, message: str, **extra: Any) -> Resp
     choice = g.get("choice")
     if choice is None:
         try:
-            choice = n.choose(request.headers.get("Accept"), request.headers.get("User-Agent"),
-                              None)
+            choice = n.choose(request.headers.get("Accept"), None)
         except n.NotAcceptable:
             choice = None
     offer = choice.offer if choice else n.JSON
@@ -81,7 +83,10 @@ def negotiated_error(status: int, code: str, message: str, **extra: Any) -> Resp
         body = render_error(status, code.replace("_", " "), message, base_url())
         response = Response(body, status, content_type="text/html; charset=utf-8")
     elif offer in (n.TURTLE, n.NTRIPLES):
-        response = Response(f"# {status} {code}: {message}\n", status,
+        # A comment runs to the end of its line: a line break from the request (a PID
+        # path's %0A) would start a triple of the client's making.
+        comment = LINE_BREAKS.sub(" ", f"{status} {code}: {message}")
+        response = Response(f"# {comment}\n", status,
                             content_type=reps.content_type(offer, ""))
     elif offer is n.RDFXML:
         body = ('<?xml version="1.0" encoding="utf-8"?>\n'

@@ -54,9 +54,7 @@ def query() -> Mapping[str, str]:
 
 def negotiate(offers: tuple[n.Offer, ...] = n.OBJECT_OFFERS) -> n.Choice:
     """The chosen representation, remembered so errors answer in the same format."""
-    headers = request.headers
-    choice = n.choose(headers.get("Accept"), headers.get("User-Agent"),
-                      query().get("format"), offers)
+    choice = n.choose(request.headers.get("Accept"), query().get("format"), offers)
     g.choice = choice
     return choice
 

@@ -78,6 +78,7 @@ def config(s3_server: servers.S3Server, database_url: str) -> Config:
         s3_secret_key=s3_server.secret_key,
         s3_region=s3_server.region,
         max_body=64 * 1024,
+        secret_key=uuid.uuid4().hex,  # per test: a token signed under another fails
     )
 
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
+import json
 
+import pytest
+import requests
+
+from repository.tokens import create_token
 from tests.records import annotation, specimen
 
 pytestmark = pytest.mark.s3
@@ -100,3 +104,69 @@ def test_characters_no_served_format_can_carry_are_refused(client, auth, raw):
     assert response.status_code == 422
     [error] = response.get_json()["errors"]
     assert error["path"] == "/dwc:preparations" and "character U+" in error["message"]
+
+
+def doubling_copies(count: int) -> list[dict]:
+    """Each operation copies the whole of what the previous ones made: 2^count copies."""
+    ops: list[dict] = [{"op": "add", "path": "/dwc:preparations", "value": "x" * 40}]
+    ops += [{"op": "add", "path": "/ods:hasEvents",
+             "value": [{"@type": "ods:Event", "dwc:eventRemarks": "a"}]}]
+    for _ in range(count):
+        ops.append({"op": "copy", "from": "/ods:hasEvents/0", "path": "/ods:hasEvents/-"})
+        ops.append({"op": "copy", "from": "/ods:hasEvents", "path": "/ods:hasEvents/0/x"})
+    return ops
+
+
+def test_a_patch_that_doubles_the_document_is_refused_before_it_grows(client, auth, stored):
+    path, etag = stored
+    response = client.patch(path, json=doubling_copies(20),
+                            headers={**auth, "Content-Type": PATCH, "If-Match": etag})
+    assert response.status_code in (413, 422), response.json
+    assert len(response.data) < 10_000  # it was 118 MB
+    assert client.get(path).headers["ETag"] == etag
+
+
+@pytest.mark.parametrize(("ops", "status", "where"), [
+    ([{"op": "x"}] * 1001, 413, None),  # (an unknown operation otherwise: 422)
+    ([{"op": "add", "path": "/dwc:preparations", "value": "x" * 50_000},
+      *[{"op": "copy", "from": "/dwc:preparations", "path": f"/dwc:x{n}"} for n in range(50)]],
+     413, "/41"),
+    ([{"op": "add", "path": "/ods:hasEvents", "value": [{"@type": "ods:Event"}]},
+      *[{"op": "copy", "from": "/ods:hasEvents", "path": "/ods:hasEvents/0/ods:hasEvents"}
+        for _ in range(40)]], 422, "/15"),
+])
+def test_patches_are_bounded_in_operations_size_and_depth(client, auth, stored, ops, status,
+                                                          where):
+    path, etag = stored
+    response = client.patch(path, json=ops,
+                            headers={**auth, "Content-Type": PATCH, "If-Match": etag})
+    assert response.status_code == status, response.json
+    if where:  # names the operation at fault by its index in the patch
+        assert response.json["errors"][0]["path"] == where
+    assert len(response.data) < 10_000
+
+
+def test_error_bodies_name_the_value_at_fault_without_repeating_it(client, auth):
+    bad = {f"dwc:x{n}": "y" * 50 for n in range(300)}  # 300 terms, none allowed here
+    response = client.post("/api/v1/digital-specimens",
+                           json=specimen(**{"ods:specimenName": ["z" * 20_000]}, **bad),
+                           headers=auth)
+    assert response.status_code == 422
+    body = response.json
+    assert len(response.data) < 50_000 and len(body["errors"]) == 101
+    assert body["errors"][-1]["message"] == "and 201 more"
+    assert all(len(error["message"]) <= 300 for error in body["errors"])
+
+
+def test_patch_amplification_is_refused_through_gunicorn(gunicorn, service):
+    token = create_token(service.index, "Ada Curator", "curator", "0000-0002-1825-0097")
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {token}"
+    created = session.post(f"{gunicorn}/api/v1/digital-specimens", json=specimen(), timeout=30)
+    path = f"{gunicorn}/api/v1/digital-specimens/" + created.json()["@id"].split("/", 3)[3]
+    for count in (20, 30):
+        response = session.patch(path, data=json.dumps(doubling_copies(count)), timeout=30,
+                                 headers={"Content-Type": PATCH,
+                                          "If-Match": created.headers["ETag"]})
+        assert response.status_code in (413, 422) and len(response.content) < 10_000
+    assert session.get(path, timeout=30).headers["ETag"] == created.headers["ETag"]

@@ -125,6 +125,9 @@ def test_the_real_samples_ingest_and_re_ingest_unchanged(service, sample: Path) 
 
 @pytest.mark.parametrize(("text", "message"), [
     ('<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]><x>&a;</x>', "declares a DTD"),
+    ('<?xml version="1.0"?><!--' + " " * 8192 + '--><!DOCTYPE x [<!ENTITY a "aaaa">]>'
+     "<abcd:DataSets xmlns:abcd='http://www.tdwg.org/schemas/abcd/2.06'><abcd:DataSet/>"
+     "</abcd:DataSets>", "declares a DTD"),  # past the first 4 KiB
     ("<abcd:DataSets xmlns:abcd='http://www.tdwg.org/schemas/abcd/2.06'>", "not well-formed"),
     ("<response><unit/></response>", "holds no ABCD 2.06 DataSet"),
 ])

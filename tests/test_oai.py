@@ -16,11 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from lxml import etree
 from sickle import Sickle
 from sickle.oaiexceptions import NoRecordsMatch
 from sqlalchemy import text
 
+from repository.keys import secret_key
 from repository.provenance import Agent
 from resolver.oai import item_filter
 from resolver.renderers.oai_formats import DATACITE, DC, OAI_DC, ODS_JSONLD
@@ -384,14 +386,65 @@ def test_a_token_is_for_its_own_list_and_cannot_be_tampered_with(client, service
         ".//o:resumptionToken", namespaces=NS)
     assert error_code(oai(client, verb="ListRecords", resumptionToken=token)) == (
         "badResumptionToken")
-    fields = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    payload, signature = token.split(".")
+    fields = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     for field, value in ((2, "marc21"), (3, "kind:nothing"), (4, "never"), (6, -1),
-                         (6, 2**70), (7, "3")):
+                         (6, 0), (6, 2**70), (7, "3")):
         changed = list(fields)
         changed[field] = value
         forged = base64.urlsafe_b64encode(json.dumps(changed).encode()).decode()
-        assert error_code(oai(client, verb="ListIdentifiers", resumptionToken=forged)) == (
-            "badResumptionToken"), (field, value)
+        for attempt in (forged, f"{forged.rstrip('=')}.{signature}"):
+            assert error_code(oai(client, verb="ListIdentifiers", resumptionToken=attempt)) \
+                == "badResumptionToken", (field, value)
+
+
+def deep_token(signature: str = "") -> str:
+    deep = base64.urlsafe_b64encode(b"[" * 1500).decode().rstrip("=")
+    return f"{deep}.{signature}" if signature else deep
+
+
+@pytest.mark.parametrize("token", [deep_token(), deep_token("AAAAAAAAAAAAAAAAAAAAAA"), ".",
+                                   "..", "\u00e9.\u00e9", "x" * 5000])
+def test_odd_tokens_are_bad_resumption_tokens(client, token):
+    root = valid(client.get("/oai", query_string={"verb": "ListRecords",
+                                                  "resumptionToken": token}).data)
+    assert error_code(root) == "badResumptionToken"
+
+
+def test_a_token_is_taken_by_every_app_with_its_key_and_no_other(config, make_app, service):
+    for _ in range(5):
+        service.create("digital-specimens", specimen(), AGENT)
+    token = oai(make_app(config).test_client(), verb="ListIdentifiers",
+                metadataPrefix="oai_dc").findtext(".//o:resumptionToken", namespaces=NS)
+    same_key = make_app(replace(config)).test_client()
+    assert error_code(oai(same_key, verb="ListIdentifiers", resumptionToken=token)) is None
+    other_key = make_app(replace(config, secret_key="another key")).test_client()
+    assert error_code(oai(other_key, verb="ListIdentifiers", resumptionToken=token)) == (
+        "badResumptionToken")
+
+
+def test_without_a_configured_key_one_is_made_once_and_kept(tmp_path):
+    path = tmp_path / "var" / "secret-key"
+    first = secret_key("", path)
+    assert len(first) == 64 and secret_key("", path) == first
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert secret_key("configured", path) == b"configured"
+
+
+def test_deep_and_forged_tokens_through_gunicorn(gunicorn, service):
+    for _ in range(5):
+        service.create("digital-specimens", specimen(), AGENT)
+    listed = requests.get(f"{gunicorn}/oai", params={
+        "verb": "ListIdentifiers", "metadataPrefix": "oai_dc"}, timeout=30)
+    token = etree.fromstring(listed.content).findtext(".//o:resumptionToken", namespaces=NS)
+    for attempt in (deep_token(), deep_token(token.split(".")[1]), token + "x"):
+        response = requests.get(f"{gunicorn}/oai", params={
+            "verb": "ListIdentifiers", "resumptionToken": attempt}, timeout=30)
+        assert response.status_code == 200 and 'code="badResumptionToken"' in response.text
+    for _ in range(2):  # either worker process takes it: both read the same key
+        response = requests.get(f"{gunicorn}/oai", params={
+            "verb": "ListIdentifiers", "resumptionToken": token}, timeout=30)
+        assert "<error" not in response.text and response.text.count("<header") == PAGE - 1
 
 
 # -- keyset paging ---------------------------------------------------------------------

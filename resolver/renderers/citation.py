@@ -71,7 +71,8 @@ def csl_json(content: dict[str, Any], pid: str, version: int, base_url: str) -> 
 
 def date_parts(value: str | None) -> list[int]:
     """[year, month, day] of an ISO timestamp (as far as it has them)."""
-    return [int(part) for part in (value or "")[:10].split("-") if part.isdigit()]
+    return [int(part) for part in (value or "")[:10].split("-")
+            if part.isascii() and part.isdigit()]
 
 
 def bibtex(content: dict[str, Any], pid: str, version: int, base_url: str) -> str:

@@ -22,6 +22,9 @@ SPECIMEN, MEDIA, ANNOTATION = "digital-specimens", "digital-media", "annotations
 LABELS = {SPECIMEN: "Digital Specimen", MEDIA: "Digital Media", ANNOTATION: "Annotation"}
 _KIND_OF_TYPE = {kind.object_type: name for name, kind in KINDS.items()}
 _RELATIONS = {"hasDigitalSpecimen": "digitalSpecimen", "hasDigitalMedia": "digitalMedia"}
+# Epoch milliseconds (seen in real openDS records), ASCII digits up to the year 2286:
+# more digits overflow datetime.
+EPOCH_MILLISECONDS = re.compile(r"[0-9]{10,13}")
 _TOPICS = ("ods:topicDiscipline", "ods:topicDomain", "ods:topicOrigin", "ods:topicCategory")
 _CC_URL = re.compile(r"creativecommons\.org/(?:licenses/([a-z-]+)|publicdomain/(zero))/(\d\.\d)",
                      re.IGNORECASE)
@@ -131,7 +134,7 @@ def kind_of(content: dict[str, Any]) -> str:
 def iso_datetime(value: Any) -> str | None:
     """An ISO 8601 timestamp as stored, or epoch milliseconds (seen in real openDS
     records) turned into one; None for anything else."""
-    if isinstance(value, str) and value.isdigit() and len(value) >= 10:
+    if isinstance(value, str) and EPOCH_MILLISECONDS.fullmatch(value):
         moment = datetime.fromtimestamp(int(value) / 1000, tz=UTC)
         return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
     try:
