@@ -10,6 +10,7 @@ from flask import Flask, Response, current_app, jsonify
 from sqlalchemy.exc import OperationalError
 
 from repository.config import Config
+from repository.connections import DrainRefusedBodies
 from repository.errors import register_error_handlers
 from repository.ingest.jobs import JobRunner
 from repository.services import FDOService
@@ -84,6 +85,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(resolver)  # its catch-all PID-as-URL rule is the least specific
     app.add_url_rule("/health", view_func=health)
     register_error_handlers(app)
+    app.wsgi_app = DrainRefusedBodies(app.wsgi_app)  # type: ignore[method-assign]
     return app
 
 
