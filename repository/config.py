@@ -17,6 +17,13 @@ class Config:
     s3_access_key: str = "fdo-dev"
     s3_secret_key: str = "fdo-dev-secret"
     s3_region: str = "us-east-1"
+    # A store that stops answering fails requests with 503 after these (seconds), and one
+    # process keeps at most s3_max_in_flight S3 requests at once: keep it below gunicorn's
+    # --threads, so a hung store cannot hold every thread. docs/operations.md.
+    s3_connect_timeout: float = 2.0
+    s3_read_timeout: float = 5.0
+    s3_max_in_flight: int = 3
+    s3_queue_timeout: float = 1.0
     max_body: int = 2 * 1024 * 1024
     port: int = 8000
     # Activities per change-feed page. Page URLs depend on it: choose it once.
@@ -43,6 +50,10 @@ class Config:
             "FDO_S3_ACCESS_KEY": self.s3_access_key,
             "FDO_S3_SECRET_KEY": self.s3_secret_key,
             "FDO_S3_REGION": self.s3_region,
+            "FDO_S3_CONNECT_TIMEOUT": str(self.s3_connect_timeout),
+            "FDO_S3_READ_TIMEOUT": str(self.s3_read_timeout),
+            "FDO_S3_MAX_IN_FLIGHT": str(self.s3_max_in_flight),
+            "FDO_S3_QUEUE_TIMEOUT": str(self.s3_queue_timeout),
             "FDO_MAX_BODY": str(self.max_body),
             "FDO_PORT": str(self.port),
             "FDO_FEED_PAGE_SIZE": str(self.feed_page_size),
@@ -67,6 +78,11 @@ class Config:
             s3_access_key=env.get("FDO_S3_ACCESS_KEY", defaults.s3_access_key),
             s3_secret_key=env.get("FDO_S3_SECRET_KEY", defaults.s3_secret_key),
             s3_region=env.get("FDO_S3_REGION", defaults.s3_region),
+            s3_connect_timeout=float(env.get("FDO_S3_CONNECT_TIMEOUT",
+                                             defaults.s3_connect_timeout)),
+            s3_read_timeout=float(env.get("FDO_S3_READ_TIMEOUT", defaults.s3_read_timeout)),
+            s3_max_in_flight=int(env.get("FDO_S3_MAX_IN_FLIGHT", defaults.s3_max_in_flight)),
+            s3_queue_timeout=float(env.get("FDO_S3_QUEUE_TIMEOUT", defaults.s3_queue_timeout)),
             max_body=int(env.get("FDO_MAX_BODY", defaults.max_body)),
             port=int(env.get("FDO_PORT", defaults.port)),
             feed_page_size=int(env.get("FDO_FEED_PAGE_SIZE", defaults.feed_page_size)),

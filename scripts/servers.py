@@ -155,6 +155,11 @@ class S3Server:
     processes: list[Process] = field(default_factory=list)
     leftovers: list[Path] = field(default_factory=list)  # removed once the processes are gone
 
+    @property
+    def pid(self) -> int:
+        """The process that answers S3 (the last started): for a test that freezes it."""
+        return int(self.processes[-1].pid)
+
     def stop(self) -> None:
         """Last started, first stopped: Ceph's radosgw, then OSD, then mon stop in 0.4 s
         this way, but take 5 s when signalled all at once (they wait for each other)."""
