@@ -8,7 +8,7 @@ from pathlib import Path
 from flask import Flask
 from sqlalchemy.exc import OperationalError
 
-from repository.config import Config
+from repository.config import Config, credentials_problem
 from repository.connections import DrainRefusedBodies
 from repository.errors import register_error_handlers
 from repository.health import health
@@ -28,6 +28,9 @@ def build_service(config: Config, bulk: bool = False, serving: bool = False) -> 
     SQLite index is not memory-mapped, so its memory does not grow with the index.
     `serving` for a web process: its S3 requests in flight are bounded, so that a hung
     store leaves threads for the requests that need only the index."""
+    problem = credentials_problem(config)
+    if problem:
+        raise ValueError(f"refusing to start: {problem}")
     store = S3ObjectStore(S3Settings(
         endpoint=config.s3_endpoint, bucket=config.s3_bucket, access_key=config.s3_access_key,
         secret_key=config.s3_secret_key, region=config.s3_region,

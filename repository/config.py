@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+# The secret the test servers and older `make serve`s use: public, so it is accepted only
+# for an S3 on this machine. `make serve` now generates its own (var/s3-credentials.json).
+DEVELOPMENT_SECRETS = frozenset({"fdo-dev-secret"})
 
 
 @dataclass(frozen=True)
@@ -14,8 +20,9 @@ class Config:
     database_url: str = "sqlite:///var/index.sqlite3"
     s3_endpoint: str = "http://127.0.0.1:8333"
     s3_bucket: str = "fdo"
-    s3_access_key: str = "fdo-dev"
-    s3_secret_key: str = "fdo-dev-secret"
+    # No default: a production S3 must not be reached with a secret anyone can read here.
+    s3_access_key: str = ""
+    s3_secret_key: str = ""
     s3_region: str = "us-east-1"
     # A store that stops answering fails requests with 503 after these (seconds), and one
     # process keeps at most s3_max_in_flight S3 requests at once: keep it below gunicorn's
@@ -92,3 +99,25 @@ class Config:
             ingest_spool=env.get("FDO_INGEST_SPOOL", defaults.ingest_spool),
             ingest_max_mb=int(env.get("FDO_INGEST_MAX_MB", defaults.ingest_max_mb)),
         )
+
+
+def credentials_problem(config: Config) -> str | None:
+    """Why the S3 credentials must not be used, or None: they are missing, or they are a
+    published development default and the endpoint is not on this machine."""
+    if not config.s3_access_key or not config.s3_secret_key:
+        return ("FDO_S3_ACCESS_KEY and FDO_S3_SECRET_KEY must be set "
+                "(`make serve` generates them into var/s3-credentials.json)")
+    if config.s3_secret_key in DEVELOPMENT_SECRETS and not _loopback(config.s3_endpoint):
+        return ("FDO_S3_SECRET_KEY is a published development default; it is accepted only "
+                "for an S3 endpoint on 127.0.0.1, ::1 or localhost")
+    return None
+
+
+def _loopback(endpoint: str) -> bool:
+    host = urlsplit(endpoint).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
