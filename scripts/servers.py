@@ -205,6 +205,24 @@ def create_bucket(server: S3Server, name: str, timeout: float = 15) -> None:
         time.sleep(0.2)
 
 
+def wait_for_s3(server: S3Server, bucket: str, timeout: float = 60) -> None:
+    """Until `server` answers signed requests, and lists `bucket` if it exists: a
+    SeaweedFS answers on its S3 port a moment before its filer and volumes can serve."""
+    client = s3_client(server)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            names = {item["Name"] for item in client.list_buckets().get("Buckets", [])}
+            if bucket in names:
+                client.list_objects_v2(Bucket=bucket, MaxKeys=1)
+            return
+        except (BotoCoreError, ClientError) as error:
+            if time.monotonic() > deadline:
+                message = f"no answer from {server.endpoint} in {timeout}s: {error}"
+                raise RuntimeError(message) from error
+        time.sleep(0.5)
+
+
 # -- SeaweedFS ----------------------------------------------------------------------------
 
 WEED_HTTP = ("master", "volume", "filer", "admin")  # S3's own port is the endpoint's
