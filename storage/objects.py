@@ -129,8 +129,7 @@ def _status(error: ClientError) -> int:
 
 class _Retry(urllib3.Retry):
     """Connection failures and 5xx are retried; a read timeout is not: the store took the
-    request and did not answer, so a retry would wait as long again, and a conditional
-    PUT retried could meet its own first attempt's write as someone else's."""
+    request and did not answer, so a retry would only wait as long again."""
 
     def increment(self, method: str | None = None, url: str | None = None,
                   response: BaseHTTPResponse | None = None, error: Exception | None = None,

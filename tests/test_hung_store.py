@@ -108,7 +108,8 @@ def test_a_frozen_store_answers_creates_and_reads_503_with_retry_after(served):
 def test_health_and_index_only_pages_answer_while_creates_wait_on_a_frozen_store(served):
     index_only = ["/activity", "/activity/page/0", "/activity/1",
                   "/oai?verb=Identify",
-                  "/oai?verb=ListSets", "/oai?verb=ListMetadataFormats"]
+                  "/oai?verb=ListSets", "/oai?verb=ListMetadataFormats",
+                  "/oai?verb=ListIdentifiers&metadataPrefix=oai_dc"]
     with frozen(served.s3), ThreadPoolExecutor(10) as pool:
         creates = [pool.submit(_create, served, n) for n in range(6)]
         time.sleep(0.3)  # the creates hold S3 slots and threads first
