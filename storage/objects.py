@@ -17,7 +17,8 @@ A store that stops answering must not take the service with it (a frozen Seaweed
 every gunicorn thread for 180 s). So every call has short connect and read timeouts, a
 read timeout is never retried, and a serving process keeps at most `max_in_flight`
 requests in flight: a caller that finds no free slot within `queue_timeout` fails
-(`StoreBusy`) instead of queuing behind requests that may never return.
+(`StoreBusy`) instead of queuing behind requests that may never return, and after one
+has, the next fail at once until a slot is given back.
 """
 
 from __future__ import annotations
@@ -151,22 +152,30 @@ def _reason(error: urllib3.exceptions.HTTPError) -> str:
 
 
 class _Slots:
-    """At most `limit` requests in flight in this process (None: no limit here)."""
+    """At most `limit` requests in flight in this process (None: no limit here).
+
+    A caller waits up to `wait` seconds for a slot. Once one has waited in vain, the store
+    counts as stalled until a slot is given back: meanwhile a caller who finds no free
+    slot fails at once, so that callers queued behind it (and the threads they hold) do
+    not each wait again; a /health queued behind them answers in about `wait` seconds."""
 
     def __init__(self, limit: int | None, wait: float) -> None:
         self._free = threading.BoundedSemaphore(limit) if limit else None
         self._wait = wait
+        self._stalled = False  # a race on it costs one caller one wait, or none
 
     @contextmanager
     def taken(self, what: str) -> Iterator[None]:
         if self._free is None:
             yield
             return
-        if not self._free.acquire(timeout=self._wait):
+        if not self._free.acquire(timeout=0 if self._stalled else self._wait):
+            self._stalled = True
             raise StoreBusy(f"{what}: no free slot in {self._wait}s", "too many requests waiting")
         try:
             yield
         finally:
+            self._stalled = False
             self._free.release()
 
 
