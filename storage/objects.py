@@ -269,7 +269,8 @@ class S3ObjectStore:
     def ping(self) -> None:
         """Raise unless the bucket answers to our credentials within `PING_TIMEOUT`, in
         one attempt and outside the in-flight slots: a saturated store is still probed."""
-        response = self._request("HEAD", self._object_url, timeout=PING_TIMEOUT, retries=False)
+        response = self._request("HEAD", self._object_url, retries=False,
+                                 timeout=urllib3.Timeout(total=PING_TIMEOUT))
         if response.status != 200:
             raise StoreRequestFailed(f"HEAD bucket: HTTP {response.status}",
                                      f"HTTP {response.status}")

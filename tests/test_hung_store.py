@@ -123,3 +123,12 @@ def test_health_and_index_only_pages_answer_while_creates_wait_on_a_frozen_store
     assert {path: page.status_code for path, page in pages.items()} == dict.fromkeys(
         index_only, 200)
     assert requests.get(f"{served.base}/health", timeout=ANSWER_WITHIN).status_code == 200
+
+
+def test_health_and_index_only_pages_answer_when_the_store_is_stopped(served):
+    served.s3.stop()
+    health = requests.get(f"{served.base}/health", timeout=ANSWER_WITHIN)
+    assert health.status_code == 503
+    assert health.json()["storage"] == "unreachable: connection refused"
+    assert requests.get(f"{served.base}/activity", timeout=ANSWER_WITHIN).status_code == 200
+    assert _create(served, 1).json()["code"] == "storage_unavailable"
