@@ -32,7 +32,8 @@ from repository.provenance import Agent
 from repository.tokens import create_token
 from tests.records import specimen
 
-pytestmark = pytest.mark.s3
+# Not marked `s3`: it freezes a SeaweedFS of its own, so `make test-ceph` would only run
+# it a second time.
 ROOT = Path(__file__).resolve().parents[1]
 ANSWER_WITHIN = 10
 CURATOR = Agent(id="https://orcid.org/0000-0002-1825-0097", name="Ada Curator", role="curator")
