@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
 
-from flask import Flask, Response, current_app, jsonify
+from flask import Flask
 from sqlalchemy.exc import OperationalError
 
-from repository.config import Config
+from repository.config import Config, credentials_problem
+from repository.connections import DrainRefusedBodies
 from repository.errors import register_error_handlers
+from repository.health import health
 from repository.ingest.jobs import JobRunner
 from repository.keys import secret_key
 from repository.services import FDOService
@@ -23,13 +24,21 @@ from storage.index import MAPPED_BYTES, Index
 from storage.objects import S3ObjectStore, S3Settings
 
 
-def build_service(config: Config, bulk: bool = False) -> FDOService:
+def build_service(config: Config, bulk: bool = False, serving: bool = False) -> FDOService:
     """Storage and services from configuration: shared by the app, the CLI and tests.
     `bulk` for a process that writes a dataset and serves nothing (`fdo ingest`): its
-    SQLite index is not memory-mapped, so its memory does not grow with the index."""
+    SQLite index is not memory-mapped, so its memory does not grow with the index.
+    `serving` for a web process: its S3 requests in flight are bounded, so that a hung
+    store leaves threads for the requests that need only the index."""
+    problem = credentials_problem(config)
+    if problem:
+        raise ValueError(f"refusing to start: {problem}")
     store = S3ObjectStore(S3Settings(
         endpoint=config.s3_endpoint, bucket=config.s3_bucket, access_key=config.s3_access_key,
-        secret_key=config.s3_secret_key, region=config.s3_region))
+        secret_key=config.s3_secret_key, region=config.s3_region,
+        connect_timeout=config.s3_connect_timeout, read_timeout=config.s3_read_timeout,
+        max_in_flight=config.s3_max_in_flight if serving else None,
+        queue_timeout=config.s3_queue_timeout))
     index = Index(config.database_url, mapped_bytes=0 if bulk else MAPPED_BYTES)
     try:
         index.create_schema()  # idempotent; `fdo init` does it before workers start
@@ -54,11 +63,13 @@ def create_app(config: Config | None = None) -> Flask:
     app.config["FDO_OAI_PAGE_SIZE"] = config.oai_page_size
     app.config["FDO_REPOSITORY_NAME"] = config.repository_name
     app.config["FDO_ADMIN_EMAIL"] = config.admin_email
+    if config.s3_max_in_flight < 1:
+        raise ValueError("FDO_S3_MAX_IN_FLIGHT must be at least 1")
     if config.ingest_max_mb < 1:
         raise ValueError("FDO_INGEST_MAX_MB must be at least 1")
     app.config["FDO_INGEST_MAX_BYTES"] = config.ingest_max_mb * 1024 * 1024
     app.config["FDO_TOKEN_KEY"] = secret_key(config.secret_key)
-    fdo = build_service(config)
+    fdo = build_service(config, serving=True)
     app.extensions["fdo"] = fdo
     # The resolver reads storage directly (it never writes): repository -> resolver -> storage.
     app.extensions["lookup"] = Lookup(fdo.store, fdo.index)
@@ -88,17 +99,5 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(resolver)  # its catch-all PID-as-URL rule is the least specific
     app.add_url_rule("/health", view_func=health)
     register_error_handlers(app)
+    app.wsgi_app = DrainRefusedBodies(app.wsgi_app)  # type: ignore[method-assign]
     return app
-
-
-def health() -> tuple[Response, int]:
-    fdo: FDOService = current_app.extensions["fdo"]
-    parts: dict[str, Any] = {}
-    for name, check in (("storage", fdo.store.ping), ("index", fdo.index.ping)):
-        try:
-            check()
-            parts[name] = "ok"
-        except Exception as error:  # noqa: BLE001 - any failure means "not reachable"
-            parts[name] = f"unreachable: {type(error).__name__}: {error}"
-    healthy = all(value == "ok" for value in parts.values())
-    return jsonify({"status": "ok" if healthy else "unavailable", **parts}), 200 if healthy else 503

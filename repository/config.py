@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+# The secret the test servers and older `make serve`s use: public, so it is accepted only
+# for an S3 on this machine. `make serve` now generates its own (var/s3-credentials.json).
+DEVELOPMENT_SECRETS = frozenset({"fdo-dev-secret"})
 
 
 @dataclass(frozen=True)
@@ -14,9 +20,17 @@ class Config:
     database_url: str = "sqlite:///var/index.sqlite3"
     s3_endpoint: str = "http://127.0.0.1:8333"
     s3_bucket: str = "fdo"
-    s3_access_key: str = "fdo-dev"
-    s3_secret_key: str = "fdo-dev-secret"
+    # No default: a production S3 must not be reached with a secret anyone can read here.
+    s3_access_key: str = ""
+    s3_secret_key: str = ""
     s3_region: str = "us-east-1"
+    # A store that stops answering fails requests with 503 after these (seconds), and one
+    # process keeps at most s3_max_in_flight S3 requests at once: keep it below gunicorn's
+    # --threads, so a hung store cannot hold every thread. docs/operations.md.
+    s3_connect_timeout: float = 2.0
+    s3_read_timeout: float = 5.0
+    s3_max_in_flight: int = 3
+    s3_queue_timeout: float = 1.0
     max_body: int = 2 * 1024 * 1024
     port: int = 8000
     # Activities per change-feed page. Page URLs depend on it: choose it once.
@@ -45,6 +59,10 @@ class Config:
             "FDO_S3_ACCESS_KEY": self.s3_access_key,
             "FDO_S3_SECRET_KEY": self.s3_secret_key,
             "FDO_S3_REGION": self.s3_region,
+            "FDO_S3_CONNECT_TIMEOUT": str(self.s3_connect_timeout),
+            "FDO_S3_READ_TIMEOUT": str(self.s3_read_timeout),
+            "FDO_S3_MAX_IN_FLIGHT": str(self.s3_max_in_flight),
+            "FDO_S3_QUEUE_TIMEOUT": str(self.s3_queue_timeout),
             "FDO_MAX_BODY": str(self.max_body),
             "FDO_PORT": str(self.port),
             "FDO_FEED_PAGE_SIZE": str(self.feed_page_size),
@@ -70,6 +88,11 @@ class Config:
             s3_access_key=env.get("FDO_S3_ACCESS_KEY", defaults.s3_access_key),
             s3_secret_key=env.get("FDO_S3_SECRET_KEY", defaults.s3_secret_key),
             s3_region=env.get("FDO_S3_REGION", defaults.s3_region),
+            s3_connect_timeout=float(env.get("FDO_S3_CONNECT_TIMEOUT",
+                                             defaults.s3_connect_timeout)),
+            s3_read_timeout=float(env.get("FDO_S3_READ_TIMEOUT", defaults.s3_read_timeout)),
+            s3_max_in_flight=int(env.get("FDO_S3_MAX_IN_FLIGHT", defaults.s3_max_in_flight)),
+            s3_queue_timeout=float(env.get("FDO_S3_QUEUE_TIMEOUT", defaults.s3_queue_timeout)),
             max_body=int(env.get("FDO_MAX_BODY", defaults.max_body)),
             port=int(env.get("FDO_PORT", defaults.port)),
             feed_page_size=int(env.get("FDO_FEED_PAGE_SIZE", defaults.feed_page_size)),
@@ -80,3 +103,25 @@ class Config:
             ingest_max_mb=int(env.get("FDO_INGEST_MAX_MB", defaults.ingest_max_mb)),
             secret_key=env.get("FDO_SECRET_KEY", defaults.secret_key),
         )
+
+
+def credentials_problem(config: Config) -> str | None:
+    """Why the S3 credentials must not be used, or None: they are missing, or they are a
+    published development default and the endpoint is not on this machine."""
+    if not config.s3_access_key or not config.s3_secret_key:
+        return ("FDO_S3_ACCESS_KEY and FDO_S3_SECRET_KEY must be set "
+                "(`make serve` generates them into var/s3-credentials.json)")
+    if config.s3_secret_key in DEVELOPMENT_SECRETS and not _loopback(config.s3_endpoint):
+        return ("FDO_S3_SECRET_KEY is a published development default; it is accepted only "
+                "for an S3 endpoint on 127.0.0.1, ::1 or localhost")
+    return None
+
+
+def _loopback(endpoint: str) -> bool:
+    host = urlsplit(endpoint).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

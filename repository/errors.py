@@ -27,6 +27,9 @@ from resolver.sitemaps import UnknownSitemap
 from storage.objects import StoreRequestFailed
 
 log = logging.getLogger(__name__)
+# Seconds a client is asked to wait after a 503: about one S3 read timeout, after which a
+# store that came back answers again.
+RETRY_AFTER = 5
 
 
 class FDOError(Exception):
@@ -55,6 +58,7 @@ class Forbidden(FDOError): ...
 class UnsupportedMediaType(FDOError): ...
 class TooLarge(FDOError): ...
 class StorageUnavailable(FDOError): ...
+class IndexUnavailable(FDOError): ...
 
 
 ERROR_TABLE: dict[type[FDOError], tuple[int, str]] = {
@@ -73,6 +77,7 @@ ERROR_TABLE: dict[type[FDOError], tuple[int, str]] = {
     Unprocessable: (422, "unprocessable"),
     PreconditionRequired: (428, "precondition_required"),
     StorageUnavailable: (503, "storage_unavailable"),
+    IndexUnavailable: (503, "index_unavailable"),
 }
 
 
@@ -123,6 +128,8 @@ def _from_domain(error: FDOError) -> Response:
                           **error.extra)
     if status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="fdo"'
+    if status == 503:
+        response.headers["Retry-After"] = str(RETRY_AFTER)
     return response
 
 
@@ -150,9 +157,9 @@ def _from_backend(error: Exception) -> Response:
     """S3 or the database failed under us: the client did nothing wrong, and retrying later
     is safe (a version S3 took but the index missed is adopted on the retry)."""
     log.warning("backend unavailable: %s", error)
-    part = "index" if isinstance(error, OperationalError) else "storage"
-    return error_body(503, f"{part}_unavailable",
-                      f"the {part} is not reachable right now; retry later")
+    if isinstance(error, OperationalError):
+        return _from_domain(IndexUnavailable("the index is not reachable right now; retry later"))
+    return _from_domain(StorageUnavailable("the storage is not reachable right now; retry later"))
 
 
 def _from_unexpected(error: Exception) -> Response:

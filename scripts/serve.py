@@ -1,13 +1,18 @@
 """`make serve`: SeaweedFS + the index + gunicorn on 127.0.0.1, with demo data.
 
-Stops everything it started (by PID) on Ctrl-C or SIGTERM. Set FDO_S3_ENDPOINT to use an
-S3 you run yourself instead of the bundled SeaweedFS.
+Stops everything it started (by PID) on Ctrl-C or SIGTERM. Set FDO_S3_ENDPOINT (and
+FDO_S3_ACCESS_KEY, FDO_S3_SECRET_KEY) to use an S3 you run yourself instead of the bundled
+SeaweedFS, which listens on FDO_SEAWEEDFS_PORT (8333) with credentials generated once
+into var/s3-credentials.json. Waits until S3 answers before the setup steps; a step that
+fails is shown with its output. docs/operations.md.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -23,27 +28,65 @@ from repository.config import Config  # noqa: E402
 from storage.index import Index  # noqa: E402
 
 VAR = ROOT / "var"
-SEAWEEDFS_PORT = 8333
+CREDENTIALS = VAR / "s3-credentials.json"
+SEAWEEDFS_PORT = int(os.environ.get("FDO_SEAWEEDFS_PORT", "8333"))
 # bench/api.py serves the app with these too, so its figures are those of `make serve`.
 GUNICORN = ["--workers", "2", "--threads", "4", "--access-logfile", "-"]
 
 
+class StepFailed(Exception):
+    """A setup step exited non-zero; the message holds its output."""
+
+
 def fdo(env: dict[str, str], *args: str) -> str:
     result = subprocess.run([sys.executable, "-m", "repository.cli", *args], env=env,
-                            cwd=ROOT, check=True, capture_output=True, text=True)
+                            cwd=ROOT, capture_output=True, text=True)
+    if result.returncode != 0:
+        output = "\n".join(part.strip() for part in (result.stdout, result.stderr) if part)
+        raise StepFailed(f"`fdo {' '.join(args)}` exited with {result.returncode}:\n{output}")
     return result.stdout.strip()
+
+
+def local_credentials(path: Path = CREDENTIALS) -> tuple[str, str]:
+    """The bundled SeaweedFS's access key and secret: random, made on the first run and
+    kept (readable by the owner only), so that no published secret guards the data."""
+    if not path.exists():
+        made = {"access_key": f"fdo-{secrets.token_hex(6)}",
+                "secret_key": secrets.token_urlsafe(30)}
+        path.touch(mode=0o600)
+        path.write_text(json.dumps(made))
+    stored = json.loads(path.read_text())
+    return str(stored["access_key"]), str(stored["secret_key"])
+
+
+def start_s3(config: Config, started: list[servers.S3Server]) -> Config:
+    """The bundled SeaweedFS, unless FDO_S3_ENDPOINT names another S3; either way, return
+    once S3 answers signed requests (its port opens before its filer is ready)."""
+    if "FDO_S3_ENDPOINT" in os.environ:
+        server = servers.S3Server(config.s3_endpoint, config.s3_access_key,
+                                  config.s3_secret_key, config.s3_region)
+    else:
+        access_key, secret_key = local_credentials()
+        server = servers.start_seaweedfs(VAR / "seaweedfs", port=SEAWEEDFS_PORT,
+                                         access_key=access_key, secret_key=secret_key)
+        started.append(server)
+        config = replace(config, s3_endpoint=server.endpoint, s3_access_key=access_key,
+                         s3_secret_key=secret_key)
+    servers.wait_for_s3(server, config.s3_bucket)
+    return config
 
 
 def main() -> int:
     VAR.mkdir(exist_ok=True)
     config = Config.from_environment()
     started: list[servers.S3Server] = []
-    if "FDO_S3_ENDPOINT" not in os.environ:
-        s3 = servers.start_seaweedfs(VAR / "seaweedfs", port=SEAWEEDFS_PORT,
-                                     access_key=config.s3_access_key,
-                                     secret_key=config.s3_secret_key)
-        started.append(s3)
-        config = replace(config, s3_endpoint=s3.endpoint)
+    try:
+        config = start_s3(config, started)
+    except RuntimeError as error:
+        print(f"make serve: S3 is not answering: {error}", file=sys.stderr)
+        for server in started:
+            server.stop()
+        return 1
     base = f"http://127.0.0.1:{config.port}"
     if "FDO_BASE_URL" not in os.environ:
         config = replace(config, base_url=base)
@@ -61,6 +104,9 @@ def main() -> int:
         print_welcome(base, token, config)
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         gunicorn.wait()
+    except (StepFailed, RuntimeError) as error:  # RuntimeError: gunicorn did not start
+        print(f"make serve: {error}", file=sys.stderr, flush=True)
+        return 1
     except (KeyboardInterrupt, SystemExit):
         pass
     finally:

@@ -155,6 +155,11 @@ class S3Server:
     processes: list[Process] = field(default_factory=list)
     leftovers: list[Path] = field(default_factory=list)  # removed once the processes are gone
 
+    @property
+    def pid(self) -> int:
+        """The process that answers S3 (the last started): for a test that freezes it."""
+        return int(self.processes[-1].pid)
+
     def stop(self) -> None:
         """Last started, first stopped: Ceph's radosgw, then OSD, then mon stop in 0.4 s
         this way, but take 5 s when signalled all at once (they wait for each other)."""
@@ -198,6 +203,24 @@ def create_bucket(server: S3Server, name: str, timeout: float = 15) -> None:
             if time.monotonic() > deadline:
                 raise
         time.sleep(0.2)
+
+
+def wait_for_s3(server: S3Server, bucket: str, timeout: float = 60) -> None:
+    """Until `server` answers signed requests, and lists `bucket` if it exists: a
+    SeaweedFS answers on its S3 port a moment before its filer and volumes can serve."""
+    client = s3_client(server)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            names = {item["Name"] for item in client.list_buckets().get("Buckets", [])}
+            if bucket in names:
+                client.list_objects_v2(Bucket=bucket, MaxKeys=1)
+            return
+        except (BotoCoreError, ClientError) as error:
+            if time.monotonic() > deadline:
+                message = f"no answer from {server.endpoint} in {timeout}s: {error}"
+                raise RuntimeError(message) from error
+        time.sleep(0.5)
 
 
 # -- SeaweedFS ----------------------------------------------------------------------------

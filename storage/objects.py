@@ -12,16 +12,26 @@ the signed GET 0.44 ms, so 8 threads read 1,655 objects/s instead of 745 from Se
 (same machine, 2 KB objects); creates gain the same way. These two calls are what every
 write, cold resolution, OAI-PMH page, dump and ingest is made of. Listings, multipart
 uploads and streams stay on boto3.
+
+A store that stops answering must not take the service with it (a frozen SeaweedFS held
+every gunicorn thread for 180 s). So every call has short connect and read timeouts, a
+read timeout is never retried, and a serving process keeps at most `max_in_flight`
+requests in flight: a caller that finds no free slot within `queue_timeout` fails
+(`StoreBusy`) instead of queuing behind requests that may never return, and after one
+has, the next fail at once until a slot is given back.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from types import TracebackType
+from typing import Any, Protocol, Self
 from urllib.parse import quote
 
 import boto3
@@ -31,6 +41,8 @@ from botocore.awsrequest import AWSRequest
 from botocore.config import Config as BotoConfig
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
+from urllib3 import BaseHTTPResponse
+from urllib3.connectionpool import ConnectionPool
 
 STREAM_CHUNK = 256 * 1024
 
@@ -45,7 +57,17 @@ class ObjectExists(Exception):
 
 class StoreRequestFailed(Exception):
     """A read or a create failed for another reason than a missing or taken key (after
-    retries): the store is unavailable."""
+    retries): the store is unavailable. `reason` says why in words that name no host,
+    bucket or key, so that it may be shown to clients; the message is for the log."""
+
+    def __init__(self, message: str, reason: str = "request failed") -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class StoreBusy(StoreRequestFailed):
+    """Every in-flight slot stayed taken for the whole queue timeout: the store is
+    saturated or hung, and waiting longer would only hold one more thread."""
 
 
 class ObjectStore(Protocol):
@@ -64,9 +86,15 @@ class S3Settings:
     access_key: str
     secret_key: str
     region: str = "us-east-1"
+    connect_timeout: float = 2.0
+    read_timeout: float = 5.0
+    max_in_flight: int | None = None  # None: only the connection pool's size
+    queue_timeout: float = 1.0
 
 
 MAX_CONNECTIONS = 32
+# /health must answer within 2 s in every state: its probe gets one attempt of 1 s.
+PING_TIMEOUT = 1.0
 
 
 def s3_client(settings: S3Settings, max_connections: int = MAX_CONNECTIONS):  # type: ignore[no-untyped-def]
@@ -79,9 +107,11 @@ def s3_client(settings: S3Settings, max_connections: int = MAX_CONNECTIONS):  # 
         region_name=settings.region,
         config=BotoConfig(
             max_pool_connections=max_connections,
-            retries={"max_attempts": 3, "mode": "standard"},
-            connect_timeout=5,
-            read_timeout=60,
+            # two attempts in all: a listing or stream of a hung store fails within two
+            # read timeouts, not after the default's minutes
+            retries={"total_max_attempts": 2, "mode": "standard"},
+            connect_timeout=settings.connect_timeout,
+            read_timeout=settings.read_timeout,
             s3={"addressing_style": "path"},
             # Ceph RGW (Pacific) does not understand aws-chunked trailers.
             request_checksum_calculation="when_required",
@@ -98,6 +128,57 @@ def _status(error: ClientError) -> int:
     return int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
 
 
+class _Retry(urllib3.Retry):
+    """Connection failures and 5xx are retried; a read timeout is not: the store took the
+    request and did not answer, so a retry would only wait as long again."""
+
+    def increment(self, method: str | None = None, url: str | None = None,
+                  response: BaseHTTPResponse | None = None, error: Exception | None = None,
+                  _pool: ConnectionPool | None = None,
+                  _stacktrace: TracebackType | None = None) -> Self:
+        if isinstance(error, urllib3.exceptions.ReadTimeoutError):
+            raise error
+        return super().increment(method, url, response, error, _pool, _stacktrace)
+
+
+def _reason(error: urllib3.exceptions.HTTPError) -> str:
+    """Why a request failed, in words that name no host (urllib3's messages do)."""
+    cause = getattr(error, "reason", None) or error  # MaxRetryError wraps the last one
+    if isinstance(cause, urllib3.exceptions.NewConnectionError):
+        return "connection refused"
+    if isinstance(cause, urllib3.exceptions.TimeoutError):
+        return "no answer in time"
+    return "connection failed"
+
+
+class _Slots:
+    """At most `limit` requests in flight in this process (None: no limit here).
+
+    A caller waits up to `wait` seconds for a slot. Once one has waited in vain, the store
+    counts as stalled until a slot is given back: meanwhile a caller who finds no free
+    slot fails at once, so that callers queued behind it (and the threads they hold) do
+    not each wait again; a /health queued behind them answers in about `wait` seconds."""
+
+    def __init__(self, limit: int | None, wait: float) -> None:
+        self._free = threading.BoundedSemaphore(limit) if limit else None
+        self._wait = wait
+        self._stalled = False  # a race on it costs one caller one wait, or none
+
+    @contextmanager
+    def taken(self, what: str) -> Iterator[None]:
+        if self._free is None:
+            yield
+            return
+        if not self._free.acquire(timeout=0 if self._stalled else self._wait):
+            self._stalled = True
+            raise StoreBusy(f"{what}: no free slot in {self._wait}s", "too many requests waiting")
+        try:
+            yield
+        finally:
+            self._stalled = False
+            self._free.release()
+
+
 class S3ObjectStore:
     """Write-once JSON objects in one bucket."""
 
@@ -107,11 +188,13 @@ class S3ObjectStore:
         self._object_url = f"{settings.endpoint.rstrip('/')}/{quote(settings.bucket)}/"
         self._signer = S3SigV4Auth(Credentials(settings.access_key, settings.secret_key),
                                    "s3", settings.region)
-        # As boto3's client is configured: 3 attempts on connection errors and 5xx.
+        self._slots = _Slots(settings.max_in_flight, settings.queue_timeout)
+        # Up to 3 attempts on connection errors and 5xx, none after a read timeout.
         self._http = urllib3.PoolManager(
-            maxsize=MAX_CONNECTIONS, timeout=urllib3.Timeout(connect=5, read=60),
-            retries=urllib3.Retry(total=2, backoff_factor=0.05, raise_on_status=False,
-                                  status_forcelist=(500, 502, 503, 504)))
+            maxsize=MAX_CONNECTIONS,
+            timeout=urllib3.Timeout(connect=settings.connect_timeout, read=settings.read_timeout),
+            retries=_Retry(total=2, backoff_factor=0.05, raise_on_status=False,
+                           status_forcelist=(500, 502, 503, 504)))
 
     def create(self, key: str, body: bytes) -> None:
         """Write `key` only if nobody has: `If-None-Match: *` makes S3 refuse an overwrite
@@ -122,7 +205,8 @@ class S3ObjectStore:
         if response.status == 412:
             raise ObjectExists(key)
         if response.status != 200:
-            raise StoreRequestFailed(f"PUT {key}: HTTP {response.status} {response.data[:200]!r}")
+            raise StoreRequestFailed(f"PUT {key}: HTTP {response.status} {response.data[:200]!r}",
+                                     f"HTTP {response.status}")
 
     def get(self, key: str) -> bytes:
         """The bytes of `key`."""
@@ -132,23 +216,31 @@ class S3ObjectStore:
             return body
         if response.status == 404:
             raise ObjectMissing(key)
-        raise StoreRequestFailed(f"GET {key}: HTTP {response.status} {response.data[:200]!r}")
+        raise StoreRequestFailed(f"GET {key}: HTTP {response.status} {response.data[:200]!r}",
+                                 f"HTTP {response.status}")
 
     def _send(self, method: str, key: str, body: bytes | None = None,
               headers: dict[str, str] | None = None) -> Any:
-        """One request on `key`, signed with botocore's SigV4 signer (see above)."""
-        url = self._object_url + quote(key, safe="/~")
+        """One request on `key` in one of this process's in-flight slots."""
+        with self._slots.taken(f"{method} {key}"):
+            return self._request(method, self._object_url + quote(key, safe="/~"), body,
+                                 headers)
+
+    def _request(self, method: str, url: str, body: bytes | None = None,
+                 headers: dict[str, str] | None = None, **options: Any) -> Any:
+        """One request signed with botocore's SigV4 signer (see above)."""
         request = AWSRequest(method=method, url=url, data=body, headers=headers or {})
         self._signer.add_auth(request)
         try:
             return self._http.request(method, url, body=body,
-                                      headers=dict(request.headers.items()))
+                                      headers=dict(request.headers.items()), **options)
         except urllib3.exceptions.HTTPError as error:
-            raise StoreRequestFailed(f"{method} {key}: {error}") from error
+            raise StoreRequestFailed(f"{method} {url}: {error}", _reason(error)) from error
 
     def _get_object(self, key: str) -> Any:
         try:
-            return self.client.get_object(Bucket=self.bucket, Key=key)
+            with self._slots.taken(f"GET {key}"):
+                return self.client.get_object(Bucket=self.bucket, Key=key)
         except ClientError as error:
             if _status(error) == 404 or _error_code(error) in ("NoSuchKey", "404"):
                 raise ObjectMissing(key) from error
@@ -175,8 +267,13 @@ class S3ObjectStore:
                 yield item["Key"]
 
     def ping(self) -> None:
-        """Raise unless the bucket is reachable with our credentials."""
-        self.client.head_bucket(Bucket=self.bucket)
+        """Raise unless the bucket answers to our credentials within `PING_TIMEOUT`, in
+        one attempt and outside the in-flight slots: a saturated store is still probed."""
+        response = self._request("HEAD", self._object_url, retries=False,
+                                 timeout=urllib3.Timeout(total=PING_TIMEOUT))
+        if response.status != 200:
+            raise StoreRequestFailed(f"HEAD bucket: HTTP {response.status}",
+                                     f"HTTP {response.status}")
 
     def ensure_bucket(self) -> None:
         try:
