@@ -101,11 +101,20 @@ def parse_pid(text: str, base_url: str = "") -> PidRef:
     return PidRef(pid, int(parts[2]))
 
 
+# Past any version or page the index can hold, and within a 64-bit SQL integer.
+NUMBER_CEILING = 10**18
+
+
 class VersionConverter(IntegerConverter):
     """`<int:number>` in every route: ASCII digits only (werkzeug's takes any Unicode
-    decimal digit, so `/<pid>/٣` was version 3)."""
+    decimal digit, so `/<pid>/٣` was version 3). A longer number than the index can hold
+    still matches its route and stands as NUMBER_CEILING, so it is the route's own 404
+    ("no version ...", "no sitemap ...") rather than a PID route's 400."""
 
-    regex = VERSION_NUMBER.pattern
+    regex = "[0-9]+"
+
+    def to_python(self, value: str) -> int:
+        return int(value) if VERSION_NUMBER.fullmatch(value) else NUMBER_CEILING
 
 
 def find_pid(text: str) -> str | None:

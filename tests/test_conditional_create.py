@@ -22,8 +22,10 @@ ROUNDS = 5
 def test_racing_conditional_creates_of_one_key_let_exactly_one_through(s3_server):
     bucket = f"t-{uuid.uuid4().hex[:16]}"
     servers.create_bucket(s3_server, bucket)
+    # A generous read timeout: the losers' answers are slow (above), and this test is about
+    # who wins, not about how long a loaded machine takes to say so.
     settings = S3Settings(s3_server.endpoint, bucket, s3_server.access_key,
-                          s3_server.secret_key, s3_server.region)
+                          s3_server.secret_key, s3_server.region, read_timeout=60.0)
     # One store (connection pool) per writer, as writers on separate machines have.
     stores = [S3ObjectStore(settings) for _ in range(WRITERS)]
     for round_number in range(ROUNDS):

@@ -36,6 +36,14 @@ AGENT = Agent(id="https://orcid.org/0000-0002-1825-0097", name="Ada Curator", ro
 # numbers the feed by version time (`renumber_feed`), so these columns differ after
 # concurrent writes and are checked for consistency instead (`assert_feed_consistent`).
 # `linked_modified` only keys the resolver's caches; a rebuild stamps it in replay order.
+@pytest.fixture
+def config(config: Config) -> Config:
+    """Racing writers queue for S3 instead of being shed: SeaweedFS answers the losers of
+    a conditional race after about a second, and these tests are about who wins, not about
+    load shedding (tests/test_hung_store.py tests that). 503s here would hide the answer."""
+    return replace(config, s3_queue_timeout=60.0)
+
+
 ORDER_COLUMNS = {"fdo_objects": {"linked_modified", "sequence"},
                  "fdo_versions": {"sequence", "recorded"}, "fdo_counters": {"stamp"}}
 

@@ -61,6 +61,24 @@ def test_links_people_write_and_words_without_a_scheme_are_accepted(client, auth
         assert response.status_code == 201, response.json
 
 
+def test_a_link_with_spaces_as_providers_write_it_is_accepted_and_reads_in_every_format(
+        client, auth):
+    """openDS's own annotation example carries a GBIF query with spaces in it: the link is
+    kept as written, and every format serves it percent-encoded."""
+    link = "https://api.gbif.org/v1/occurrence/search?catalogNumber=B -W 00965 -02 0"
+    response = client.post("/api/v1/digital-specimens", json=specimen(**{
+        "dcterms:license": link}), headers=auth)
+    assert response.status_code == 201, response.json
+    assert response.json["dcterms:license"] == link
+    path = "/" + response.json["@id"].split("/", 3)[3]
+    for accept, rdf_format in RDF_FORMATS.items():
+        served = client.get(path, headers={"Accept": accept})
+        assert served.status_code == 200
+        objects = {str(o) for o in Graph().parse(data=served.text, format=rdf_format).objects()}
+        assert link.replace(" ", "%20") in objects, (accept, objects)
+    assert "B%20-W" in client.get(path).headers.get("Link", "")
+
+
 def stored_unchecked(service: FDOService, kind: str, client_part: dict) -> VersionRecord:
     """An object as a version without today's checks left it in S3 and the index."""
     record = service.draft(kind, "10.82621/" + client_part.pop("suffix"), client_part, AGENT)

@@ -17,7 +17,8 @@ spaces that break Turtle and RDF/XML. So before anything is served as linked dat
    `schema:identifier`), so nothing is lost.
 2. An `@type` that is not an absolute IRI is dropped.
 3. A value of an IRI-typed term (`@type: @id` / `@vocab` in the context) that is not an
-   absolute IRI becomes a plain literal (a `{"@value": ...}` value object).
+   absolute IRI becomes a plain literal (a `{"@value": ...}` value object), unless it is
+   one once its spaces and the like are percent-encoded (`iris.escaped`): then that.
 4. A value of an `xsd:dateTime` term that is not a valid xsd:dateTime (openDS data has
    `"1455095789000"`, `"2020-11-19"`) becomes a plain literal, not an ill-typed one.
 5. A key RDF cannot name is dropped: one without a prefix of our context, or whose IRI
@@ -45,6 +46,7 @@ from urllib.parse import urlsplit
 
 from pyld import jsonld
 
+from resolver.iris import escaped
 from resolver.renderers.crosswalk import served_content
 
 CONTEXT_PATH = "/contexts/opends-v1.0.0.jsonld"
@@ -253,7 +255,8 @@ def _value(key: str, value: Any) -> Any:
     if key in vocabulary.date_time_terms and value is not None and not _is_date_time(value):
         return {"@value": value}
     if key in vocabulary.iri_terms and isinstance(value, str) and not is_iri(value):
-        return {"@value": value}
+        # A link with a space as providers write it is served percent-encoded (iris.py).
+        return escaped(value) if is_iri(escaped(value)) else {"@value": value}
     return value
 
 
