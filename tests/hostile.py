@@ -71,7 +71,7 @@ class Client:
             except TimeoutError as error:
                 self.close()
                 raise Hang(f"no answer within {self.timeout} s to {method} {path[:300]} "
-                           f"{headers}") from error
+                           f"{headers} body {(body or b'')[:300]!r}") from error
             except DISCONNECTS:
                 self.close()
                 if attempt == 2:

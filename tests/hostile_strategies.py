@@ -150,18 +150,23 @@ RAW_JSON = st.sampled_from([
     '{"a":1,"a":2}', '"\\ud800"', '{"\\u0000":1}', "\ufeff{}", "nul\x00", "{}" * 1000])
 RAW_BYTES = st.one_of(st.binary(max_size=64), st.sampled_from(
     [b"\xff\xfe{\x00}\x00", b"\xc0\xaf", b'{"a":"\xed\xa0\x80"}']))
-URI_FIELDS = ["dcterms:license", "ods:organisationID", "ac:accessURI", "dcterms:rightsHolder",
-              "ods:sourceSystemID", "dwc:relatedResourceID", "ods:relatedResourceURI",
-              "@id", "@type", "ods:physicalSpecimenID", "ods:physicalSpecimenIDType",
-              "dwc:basisOfRecord", "ods:specimenName", "dcterms:modified", "ods:topicDiscipline",
-              "dcterms:format", "dcterms:type", "oa:motivation", "dcterms:issued"]
+EVENT = "event:"  # a field of the specimen's collecting event (where numbers live)
+FIELDS = ["dwc:x", f"{EVENT}dwc:sampleSizeValue", f"{EVENT}dwc:year", f"{EVENT}dwc:locality",
+          "dcterms:license", "ods:organisationID",
+          "ac:accessURI", "dcterms:rightsHolder", "ods:sourceSystemID", "dwc:relatedResourceID",
+          "ods:relatedResourceURI", "@id", "@type", "ods:physicalSpecimenID",
+          "ods:physicalSpecimenIDType", "dwc:basisOfRecord", "ods:specimenName",
+          "dcterms:modified", "ods:topicDiscipline", "dcterms:format", "dcterms:type",
+          "oa:motivation", "dcterms:issued"]
 RAW = "\x00raw:"  # a string `encode_json` writes as the raw JSON text after the marker
 RAW_NUMBERS = st.sampled_from(["1e999", "-1e999", "1E400", "1" * 401, "-" + "9" * 500,
                                "1e-999", "0.0000000000000000000000001e-400"]).map(RAW.__add__)
 
 
-ODD_VALUES = st.one_of(st.sampled_from([
+BAD_URIS = st.sampled_from([
     "https://[ü", "http://ü:abc", "http://ü:99999999", "http://[::1ü]/", "http://[", "http://",
+    "http://[::1]:99999/", "https://%zz/", "https://example.org:-1/", "http://ü:", "https://[::1"])
+ODD_VALUES = st.one_of(BAD_URIS, st.sampled_from([
     "https://example.org/a b", "https://example.org/\u0000", "javascript:alert(1)", "urn:",
     ":", "//", "https://example.org/%0d%0aX-Injected: 1", "https://exa mple.org/", "", " ",
     "²", "\u2028", "\U0001f600" * 100, "x" * 70000, 10**400, -(10**400), 1.7976931348623157e308,
@@ -183,6 +188,8 @@ def mutated_record(kind: str, target: str, field: str, value: Any, relate_to: st
         record = records.specimen()
     if field in ("dwc:relatedResourceID", "ods:relatedResourceURI") and kind == "digital-media":
         record["ods:hasEntityRelationships"][0][field] = value
+    elif field.startswith(EVENT):
+        record["ods:hasEvents"] = [{"@type": "ods:Event", field.removeprefix(EVENT): value}]
     else:
         record[field] = value
     return record
@@ -204,13 +211,17 @@ PATCH_OP = st.fixed_dictionaries(
     optional={"from": PATCH_PATHS, "value": ODD_VALUES})
 
 
-def doubling_patch(count: int) -> list[dict[str, Any]]:
-    """`count` copies of the whole document into itself: each doubles its size."""
-    return [{"op": "copy", "from": "", "path": f"/dwc:copy{i}"} for i in range(count)]
+def doubling_patch(count: int, failing_test: bool = False) -> list[dict[str, Any]]:
+    """`count` copies of the whole document into itself: each doubles its size. A failing
+    `test` op at the end makes the error message quote the grown document."""
+    ops: list[dict[str, Any]] = [{"op": "copy", "from": "", "path": f"/dwc:copy{i}"}
+                                 for i in range(count)]
+    return ops + [{"op": "test", "path": "", "value": 0}] if failing_test else ops
 
 
-JSON_PATCH = st.one_of(st.lists(PATCH_OP, max_size=6), st.integers(1, 24).map(doubling_patch),
-                       JSON_VALUES)
+# Up to 2**12 copies: cheap to apply; the test sends longer ones once each.
+JSON_PATCH = st.one_of(st.lists(PATCH_OP, max_size=6),
+                       st.builds(doubling_patch, st.integers(1, 12), st.booleans()), JSON_VALUES)
 
 
 # -- OAI-PMH ----------------------------------------------------------------------------
