@@ -47,7 +47,8 @@ def parse_accept_datetime(value: str) -> datetime:
     """RFC 7089 requires an RFC 1123 date in GMT; anything else is refused (400)."""
     try:
         moment = parsedate_to_datetime(value.strip())
-    except (TypeError, ValueError, IndexError) as error:
+    except (TypeError, ValueError, IndexError, OverflowError) as error:
+        # OverflowError: a year or second too large for the C calendar functions.
         raise BadDatetime(
             f"Accept-Datetime '{value}' is not an HTTP-date such as "
             "'Tue, 20 Oct 2026 10:00:00 GMT'") from error

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 import pytest
+import requests
 import signposting
 from flask import Flask
 from flask.testing import FlaskClient
@@ -97,6 +98,20 @@ def test_unparsable_accept_datetime_is_400(client: FlaskClient,
         response = client.get(f"/{three_versions[0].pid}", headers={"Accept-Datetime": value})
         assert response.status_code == 400, value
         assert response.get_json()["code"] == "bad_accept_datetime"
+
+
+def test_accept_datetime_past_any_calendar_is_400_through_gunicorn(
+        gunicorn: str, service: FDOService) -> None:
+    # Found by tests/test_hostile_input.py: a year or second too large for a C long
+    # made the TimeGate answer 500.
+    pid = service.create("digital-specimens", records.specimen(), CURATOR).pid
+    for value in ("Sun, 22 Nov 99999999999999999999 10:00:00 GMT",
+                  "Sun, 22 Nov 2026 10:00:99999999999999999999 GMT",
+                  "Sun, 22 Nov 99999 10:00:00 GMT"):
+        response = requests.get(f"{gunicorn}/{pid}", headers={"Accept-Datetime": value},
+                                allow_redirects=False, timeout=10)
+        assert response.status_code == 400, value
+        assert response.json()["code"] == "bad_accept_datetime"
 
 
 def test_mementos_carry_their_datetime_and_neighbours(
