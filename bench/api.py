@@ -253,8 +253,8 @@ def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 def fdo(config: Config, *args: str) -> str:
     """`fdo ARGS` as a user runs it, against this run's S3 and index."""
-    return servers.run([sys.executable, "-m", "repository.cli", *args], cwd=ROOT,
-                       env={**os.environ, **config.to_environment()}).strip()
+    return servers.run_command([sys.executable, "-m", "repository.cli", *args], cwd=ROOT,
+                               env={**os.environ, **config.to_environment()}).strip()
 
 
 def table(rows: list[dict[str, Any]]) -> str:
