@@ -82,7 +82,7 @@ def create_app(config: Config | None = None) -> Flask:
     from repository.api import api
     from repository.jobs_api import jobs_api
     from resolver.activity import activity
-    from resolver.dumps import dumps
+    from resolver.dumps import dump_catalog
     from resolver.handles import handles
     from resolver.oai import oai
     from resolver.sitemaps import sitemaps
@@ -94,7 +94,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(handles)
     app.register_blueprint(activity)
     app.register_blueprint(sitemaps)
-    app.register_blueprint(dumps)
+    app.register_blueprint(dump_catalog)
     app.register_blueprint(oai)
     app.register_blueprint(resolver)  # its catch-all PID-as-URL rule is the least specific
     app.add_url_rule("/health", view_func=health)
