@@ -139,7 +139,7 @@ class TokenRow(Base):
 
 
 class IngestJobRow(Base):
-    """A dataset enrolment job (`POST /api/v1/ingest-jobs`, repository/ingest/jobs.py).
+    """A dataset enrolment job (`POST /api/v1/ingest-jobs`, repository/ingest/job_runner.py).
     Not rebuilt from S3, like tokens: a job is a request's bookkeeping, not an object, so
     rebuild-index leaves this table alone (its full report is in S3, under
     `ingest-jobs/<id>/report.json`)."""

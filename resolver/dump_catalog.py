@@ -1,4 +1,4 @@
-"""Published bulk dumps (written by `fdo export --publish`, see repository/dumps.py),
+"""Published bulk dumps (written by `fdo export --publish`, see repository/dump_writer.py),
 served from S3: `/dumps/` lists them as JSON-LD (schema.org `DataCatalog` of `Dataset`s
 with their `DataDownload` files, sizes and SHA-256 digests, and the change-feed position
 each is consistent with); `/dumps/<id>/<file>` streams a file."""
