@@ -253,8 +253,8 @@ def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 def fdo(config: Config, *args: str) -> str:
     """`fdo ARGS` as a user runs it, against this run's S3 and index."""
-    return servers.run([sys.executable, "-m", "repository.cli", *args], cwd=ROOT,
-                       env={**os.environ, **config.to_environment()}).strip()
+    return servers.run_command([sys.executable, "-m", "repository.cli", *args], cwd=ROOT,
+                               env={**os.environ, **config.to_environment()}).strip()
 
 
 def table(rows: list[dict[str, Any]]) -> str:
@@ -276,7 +276,7 @@ def _figures(result: dict[str, Any], split: bool) -> tuple[str, ...]:
     return (*figures, *conns, f"{result['client_cpu']:.2f}")
 
 
-def run(tmp: Path, s3: servers.S3Server) -> dict[str, Any]:
+def benchmark(tmp: Path, s3: servers.S3Server) -> dict[str, Any]:
     config = bench_config(tmp, s3)
     fdo(config, "init")
     bench = Run(tmp, config, fdo(config, "tokens", "create", "--name", "bench", "--role",
@@ -301,7 +301,7 @@ def run(tmp: Path, s3: servers.S3Server) -> dict[str, Any]:
 def main() -> int:
     if len(FORMATS) > OBJECTS:
         sys.exit(f"BENCH_API_OBJECTS must be at least {len(FORMATS)}")
-    return run_benchmark("api", run)
+    return run_benchmark("api", benchmark)
 
 
 if __name__ == "__main__":

@@ -203,7 +203,7 @@ def tombstone_some(fdo: Any, pids: list[str]) -> int:
     return len(gone)
 
 
-def run(tmp: Path, s3: servers.S3Server) -> dict[str, Any]:
+def benchmark(tmp: Path, s3: servers.S3Server) -> dict[str, Any]:
     config = bench_config(tmp, s3, feed_page_size=PAGE_SIZE)
     port = config.port
     fdo = build_service(config)
@@ -249,7 +249,7 @@ def run(tmp: Path, s3: servers.S3Server) -> dict[str, Any]:
 
 
 def main() -> int:
-    return run_benchmark("harvest", run)
+    return run_benchmark("harvest", benchmark)
 
 
 if __name__ == "__main__":

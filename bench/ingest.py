@@ -206,7 +206,7 @@ def peak(result: dict[str, Any]) -> float:
     return max(result["ingest"]["peak_rss_mb"], result["recheck"]["peak_rss_mb"])
 
 
-def run(tmp: Path, s3: servers.S3Server) -> dict[str, Any]:
+def benchmark(tmp: Path, s3: servers.S3Server) -> dict[str, Any]:
     results = [measure(tmp / f"size-{records}", s3, records) for records in sorted(SIZES)]
     growth = peak(results[-1]) / peak(results[0])
     startup = startup_seconds()
@@ -227,7 +227,7 @@ def run(tmp: Path, s3: servers.S3Server) -> dict[str, Any]:
 
 
 def main() -> int:
-    return run_benchmark("ingest", run)
+    return run_benchmark("ingest", benchmark)
 
 
 if __name__ == "__main__":

@@ -46,15 +46,16 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt  # SIGTERM stops the servers in order, as Ctrl-C does
 
 
-def run_benchmark(name: str, run: Callable[[Path, servers.S3Server], dict[str, Any]]) -> int:
-    """`run` in a temporary folder with its own SeaweedFS (stopped however it ends);
+def run_benchmark(name: str,
+                  benchmark: Callable[[Path, servers.S3Server], dict[str, Any]]) -> int:
+    """`benchmark` in a temporary folder with its own SeaweedFS (stopped however it ends);
     its summary goes to bench/results/<name>.json."""
     signal.signal(signal.SIGTERM, _interrupt)
     with tempfile.TemporaryDirectory(prefix=f"fdo-bench-{name}-") as folder:
         tmp = Path(folder)
         s3 = servers.start_seaweedfs(tmp / "s3")
         try:
-            summary = run(tmp, s3)
+            summary = benchmark(tmp, s3)
         finally:
             s3.stop()
     out = BENCH / "results"

@@ -163,7 +163,7 @@ def p99_growth(small: list[dict[str, Any]], large: list[dict[str, Any]]) -> list
 
 # -- the run --------------------------------------------------------------------------
 
-def run(tmp: Path, s3: servers.S3Server) -> dict[str, Any]:
+def benchmark(tmp: Path, s3: servers.S3Server) -> dict[str, Any]:
     config = bench_config(tmp, s3)
     port = config.port
     fdo = build_service(config)
@@ -198,7 +198,7 @@ def run(tmp: Path, s3: servers.S3Server) -> dict[str, Any]:
 def main() -> int:
     if OBJECTS <= FIRST:
         sys.exit(f"BENCH_OBJECTS must be more than {FIRST:,} (the first size measured)")
-    return run_benchmark("resolver", run)
+    return run_benchmark("resolver", benchmark)
 
 
 if __name__ == "__main__":

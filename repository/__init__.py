@@ -12,7 +12,7 @@ from repository.config import Config, credentials_problem
 from repository.connections import DrainRefusedBodies
 from repository.errors import register_error_handlers
 from repository.health import health
-from repository.ingest.jobs import JobRunner
+from repository.ingest.job_runner import JobRunner
 from repository.keys import secret_key
 from repository.services import FDOService
 from repository.validation import Validator
@@ -80,9 +80,9 @@ def create_app(config: Config | None = None) -> Flask:
     app.extensions["ingest_jobs"] = jobs
 
     from repository.api import api
-    from repository.jobs_api import jobs_api
+    from repository.ingest_jobs_api import jobs_api
     from resolver.activity import activity
-    from resolver.dumps import dumps
+    from resolver.dump_catalog import dump_catalog
     from resolver.handles import handles
     from resolver.oai import oai
     from resolver.sitemaps import sitemaps
@@ -94,7 +94,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(handles)
     app.register_blueprint(activity)
     app.register_blueprint(sitemaps)
-    app.register_blueprint(dumps)
+    app.register_blueprint(dump_catalog)
     app.register_blueprint(oai)
     app.register_blueprint(resolver)  # its catch-all PID-as-URL rule is the least specific
     app.add_url_rule("/health", view_func=health)

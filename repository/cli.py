@@ -14,7 +14,7 @@ from pathlib import Path
 from repository import build_service
 from repository.config import Config
 from repository.demo import load_demo
-from repository.dumps import DumpError, DumpOptions, export, publish
+from repository.dump_writer import DumpError, DumpOptions, export, publish
 from repository.ingest.abcd import AbcdDocuments
 from repository.ingest.dwca import Archive, ArchiveError
 from repository.ingest.mapping import ORGANISATION, Source

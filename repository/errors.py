@@ -16,7 +16,7 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from resolver.activity import UnknownPage
-from resolver.dumps import UnknownDump
+from resolver.dump_catalog import UnknownDump
 from resolver.lookup import UnknownPID, UnknownVersion
 from resolver.memento import BadDatetime
 from resolver.negotiation import NotAcceptable, UnknownFormat

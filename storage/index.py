@@ -2,34 +2,24 @@
 
 It is derived data. Everything here except API tokens and ingest jobs can be rebuilt
 from S3 (`fdo rebuild-index`). The tables are in storage/models.py; the harvesters' reads
-(change feed, sitemaps, dumps, OAI-PMH) in storage/harvest.py.
+(change feed, sitemaps, dumps, OAI-PMH) in storage/harvest.py; the write statements in
+storage/index_writes.py; the driver-level statement behind `current` in
+storage/driver_statement.py.
 """
 
 from __future__ import annotations
 
-import contextlib
-import threading
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import (
-    bindparam,
-    case,
-    create_engine,
-    delete,
-    event,
-    func,
-    insert,
-    select,
-    text,
-    update,
-)
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy import bindparam, create_engine, event, func, insert, select, text
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, ProgrammingError
 from sqlalchemy.orm import sessionmaker
-from sqlalchemy.sql import Select
 
+from storage.driver_statement import DriverStatement
 from storage.harvest import FEED_LENGTH, HarvestReads
+from storage.index_writes import OutOfStep, insert_version
 from storage.models import (
     FEED,
     OBJECT_COLUMNS,
@@ -42,14 +32,11 @@ from storage.models import (
     TokenRow,
     VersionEntry,
     VersionRow,
-    timestamp,
 )
 
 # The resolver's hot statements, built once: building a statement costs more than
 # running it on an indexed key.
 _CURRENT = select(*OBJECT_COLUMNS).where(ObjectRow.pid == bindparam("pid"))
-_LINK_TARGETS = select(LinkRow.target).where(LinkRow.source == bindparam("source"))
-_LINK_SOURCES = select(LinkRow.source).where(LinkRow.target == bindparam("target"))
 _INCOMING = (select(LinkRow.relation, *OBJECT_COLUMNS)
              .join(ObjectRow, ObjectRow.pid == LinkRow.source)
              .where(LinkRow.target == bindparam("pid"))
@@ -64,75 +51,8 @@ _OUTGOING = (select(LinkRow.relation, *OBJECT_COLUMNS)
 _IN_LIST = 500
 
 
-class _DriverStatement:
-    """A read-only statement compiled once for the engine's dialect and run on a DBAPI
-    connection that each thread keeps for it, in autocommit mode, so every call is its own
-    transaction and sees every commit before it. Every resolution runs one: SQLAlchemy's
-    statement machinery and a pool checkout per call cost more than the lookup itself,
-    and under gunicorn's threads the pool's locks cost more again.
-
-    A connection that fails (a restarted server) is dropped and the call tried once more
-    on a new one; `close` closes them all."""
-
-    def __init__(self, engine: Engine, statement: Select[Any]) -> None:
-        compiled = statement.compile(dialect=engine.dialect)
-        self.engine = engine
-        self.sql = str(compiled)
-        self.positions = compiled.positiontup if engine.dialect.positional else None
-        self._local = threading.local()
-        self._opened: list[Any] = []
-        self._lock = threading.Lock()
-
-    def first(self, values: dict[str, Any]) -> tuple[Any, ...] | None:
-        params: Any = (tuple(values[name] for name in self.positions)
-                       if self.positions is not None else values)
-        for attempt in (1, 2):
-            connection = self._connection()
-            try:
-                cursor = connection.cursor()
-                cursor.execute(self.sql, params)
-                row = cursor.fetchone()
-                cursor.close()
-                return tuple(row) if row is not None else None
-            except self.engine.dialect.loaded_dbapi.Error:
-                self._drop(connection)
-                if attempt == 2:
-                    raise
-        raise AssertionError("unreachable")
-
-    def _drop(self, connection: Any) -> None:
-        self._local.connection = None
-        with self._lock:
-            self._opened = [kept for kept in self._opened if kept is not connection]
-        with contextlib.suppress(self.engine.dialect.loaded_dbapi.Error):
-            connection.close()  # already broken: closing is only tidying up
-
-    def _connection(self) -> Any:
-        connection = getattr(self._local, "connection", None)
-        if connection is None:
-            pooled = self.engine.raw_connection()  # runs the engine's connect events
-            pooled.detach()  # ours now, closed by close(), never back in the pool
-            connection = pooled.dbapi_connection
-            assert connection is not None  # a fresh checkout always holds one
-            self.engine.dialect.set_isolation_level(connection, "AUTOCOMMIT")
-            with self._lock:
-                self._opened.append(connection)
-            self._local.connection = connection
-        return connection
-
-    def close(self) -> None:
-        with self._lock:
-            opened, self._opened = self._opened, []
-        for connection in opened:
-            connection.close()
-
-
 class VersionClash(Exception):
     """The index already holds a different version under this number."""
-
-
-class OutOfStep(Exception):
-    """The index does not hold version n-1 as current, so it cannot record version n."""
 
 
 class PhysicalIdTaken(Exception):
@@ -175,7 +95,7 @@ class Index(HarvestReads):
         self.engine = create_engine(url, pool_pre_ping=not url.startswith("sqlite"))
         _enable_sqlite_foreign_keys(self.engine, mapped_bytes)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self._current = _DriverStatement(self.engine, _CURRENT)
+        self._current = DriverStatement(self.engine, _CURRENT)
 
     def close(self) -> None:
         """Close every pooled connection (tests and CLI runs end cleanly)."""
@@ -308,7 +228,7 @@ class Index(HarvestReads):
         """
         try:
             with self.engine.begin() as connection:
-                _insert(connection, entry)
+                insert_version(connection, entry)
             return
         except (IntegrityError, OutOfStep):
             pass
@@ -330,7 +250,7 @@ class Index(HarvestReads):
         try:
             with self.engine.begin() as connection:
                 for entry in entries:
-                    _insert(connection, entry)
+                    insert_version(connection, entry)
         except (IntegrityError, OutOfStep):
             return False
         return True
@@ -343,87 +263,3 @@ class Index(HarvestReads):
     def token(self, token_hash: str) -> TokenRow | None:
         with self.sessions() as session:
             return session.get(TokenRow, token_hash)
-
-
-# The write path's statements, built once with bind parameters: building and keying a
-# statement per call cost more CPU than the SQL it runs (a third of a create's index
-# write). The values come in as parameter dicts.
-_NEXT_SEQUENCE = (
-    update(CounterRow).where(CounterRow.name == FEED)
-    .values(value=CounterRow.value + 1,
-            stamp=case((CounterRow.stamp > bindparam("now"), CounterRow.stamp),
-                       else_=bindparam("now")))
-    .returning(CounterRow.value, CounterRow.stamp))
-_MOVED_COLUMNS = ("version", "digest", "status", "modified", "physical_id", "sequence",
-                  "organisation_id", "organisation_name", "source_system",
-                  "client_digest")
-_INSERT_OBJECT = insert(ObjectRow)
-# Moves only from n-1 to n: a concurrent writer that got there first leaves no row to
-# update, on SQLite and PostgreSQL alike.
-_MOVE_OBJECT = (update(ObjectRow)
-                .where(ObjectRow.pid == bindparam("key_pid"),
-                       ObjectRow.version == bindparam("key_version"))
-                .values({name: bindparam(name) for name in _MOVED_COLUMNS}))
-_INSERT_VERSION = insert(VersionRow)
-_INSERT_LINKS = insert(LinkRow)
-_DELETE_LINKS = delete(LinkRow).where(LinkRow.source == bindparam("source"))
-_TOUCH_LINKED = (update(ObjectRow)
-                 .where(ObjectRow.pid.in_(bindparam("pids", expanding=True)))
-                 .values(linked_modified=bindparam("time")))
-
-
-def _next_sequence(connection: Connection) -> tuple[int, str]:
-    """The next change-feed position and the version's `recorded` time. The counter row
-    stays locked from this update to the commit, so writers take positions one at a time
-    and commit in that order: a reader that sees position n sees every position before it
-    (none appears later behind it), and a write that rolls back gives its position back
-    (no gaps). Taken first in every write transaction, it also orders writers before they
-    lock any object row. The time is taken under the same lock and never goes back (a
-    clock stepped back repeats the last stamp), so it never decreases along the feed."""
-    position, stamp = connection.execute(_NEXT_SEQUENCE, {"now": timestamp()}).one()
-    return int(position), str(stamp)
-
-
-def _insert(connection: Connection, entry: VersionEntry) -> None:
-    sequence, recorded = _next_sequence(connection)
-    current = {"version": entry.version, "digest": entry.digest, "status": entry.status,
-               "modified": entry.created, "physical_id": entry.physical_id,
-               "sequence": sequence, "organisation_id": entry.organisation_id,
-               "organisation_name": entry.organisation_name,
-               "source_system": entry.source_system,
-               "client_digest": entry.client_digest}
-    if entry.version == 1:
-        connection.execute(_INSERT_OBJECT, {
-            **current, "pid": entry.pid, "kind": entry.kind, "created": entry.object_created})
-    else:
-        moved = connection.execute(_MOVE_OBJECT, {
-            **current, "key_pid": entry.pid, "key_version": entry.version - 1})
-        if moved.rowcount != 1:
-            raise OutOfStep(f"{entry.pid} is not at version {entry.version - 1}")
-    connection.execute(_INSERT_VERSION, {
-        "pid": entry.pid, "version": entry.version, "digest": entry.digest,
-        "previous_digest": entry.previous_digest, "content_digest": entry.content_digest,
-        "created": entry.created, "activity": entry.activity, "agent_id": entry.agent_id,
-        "agent_name": entry.agent_name, "status": entry.status,
-        "summary": entry.summary[:512], "agent_type": entry.agent_type[:64],
-        "sequence": sequence, "recorded": recorded})
-    _replace_links(connection, entry)
-
-
-def _replace_links(connection: Connection, entry: VersionEntry) -> None:
-    """Replace the links of this object, and stamp every object linked with it, before or
-    now, in either direction: their responses show this object, so their cached
-    responses must change (the resolver caches by `linked_modified`)."""
-    before: set[str] = set()
-    if entry.version > 1:
-        before = set(connection.scalars(_LINK_TARGETS, {"source": entry.pid}))
-        connection.execute(_DELETE_LINKS, {"source": entry.pid})
-    links = {(relation, target) for relation, target in entry.links if target != entry.pid}
-    if links:
-        connection.execute(_INSERT_LINKS, [
-            {"source": entry.pid, "relation": relation, "target": target}
-            for relation, target in sorted(links)])
-    sources = set(connection.scalars(_LINK_SOURCES, {"target": entry.pid}))
-    touched = sorted(before | {target for _, target in links} | sources)
-    if touched:  # sorted, so concurrent writers lock rows in one order
-        connection.execute(_TOUCH_LINKED, {"pids": touched, "time": entry.created})

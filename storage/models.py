@@ -96,7 +96,8 @@ class VersionRow(Base):
     # The requesting agent's openDS @type (schema:Person, schema:SoftwareApplication, ...).
     agent_type: Mapped[str] = mapped_column(String(64), default="")
     # The version's place in the change feed: 1, 2, 3, ... with no gaps, in commit order
-    # (see `_next_sequence`). rebuild-index renumbers the feed in time order.
+    # (see `_next_sequence`, storage/index_writes.py). rebuild-index renumbers the feed in
+    # time order.
     sequence: Mapped[int | None] = mapped_column(BigInteger, unique=True)
     # When the index recorded the version, stamped under the feed counter's lock and never
     # earlier than the stamp before it: non-decreasing in feed order, so a time range is a
@@ -138,7 +139,7 @@ class TokenRow(Base):
 
 
 class IngestJobRow(Base):
-    """A dataset enrolment job (`POST /api/v1/ingest-jobs`, repository/ingest/jobs.py).
+    """A dataset enrolment job (`POST /api/v1/ingest-jobs`, repository/ingest/job_runner.py).
     Not rebuilt from S3, like tokens: a job is a request's bookkeeping, not an object, so
     rebuild-index leaves this table alone (its full report is in S3, under
     `ingest-jobs/<id>/report.json`)."""

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from repository.dumps import DumpError, DumpOptions, export, publish
+from repository.dump_writer import DumpError, DumpOptions, export, publish
 from repository.provenance import Agent
 from tests.records import specimen
 from tests.test_cli import fdo

@@ -25,7 +25,7 @@ from sqlalchemy import func, select
 from repository import cli
 from repository.config import Config
 from repository.ingest.abcd import AbcdDocuments
-from repository.ingest.jobs import STALE_SECONDS, report_key
+from repository.ingest.job_runner import STALE_SECONDS, report_key
 from repository.ingest.run import CREATED, UNCHANGED
 from repository.integrity import rebuild_index, verify
 from repository.tokens import create_token, token_hash
@@ -280,8 +280,8 @@ import sys, threading
 from repository import create_app
 from repository.config import Config
 from repository.integrity import rebuild_index, verify
-from repository.ingest import jobs
-jobs.run = lambda *args, **kwargs: threading.Event().wait()  # a job that never ends
+from repository.ingest import job_runner
+job_runner.run = lambda *args, **kwargs: threading.Event().wait()  # a job that never ends
 client = create_app(Config.from_environment()).test_client()
 response = client.post("/api/v1/ingest-jobs", headers={"Authorization": sys.argv[1]},
                        data={"format": "dwca", "sourceSystem": "S",

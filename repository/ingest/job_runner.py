@@ -3,7 +3,7 @@
 Each app process has one runner thread with a queue: its jobs run one at a time, in the
 order they were accepted, in the process that accepted them (their files are in that
 machine's spool folder). Everything else about a job is its row in the index
-(storage/jobs.py), so any gunicorn worker on any machine answers for any job. The full
+(storage/job_table.py), so any gunicorn worker on any machine answers for any job. The full
 report goes to S3 (`ingest-jobs/<id>/report.json`, never under `fdo/`); the row keeps
 its summary.
 
@@ -47,7 +47,7 @@ from repository.ingest.run import (
     write_report,
 )
 from repository.services import FDOService
-from storage.jobs import (
+from storage.job_table import (
     FAILED,
     QUEUED,
     SUCCEEDED,

@@ -1,5 +1,5 @@
 """The ingest job API: `/api/v1/ingest-jobs`. A dataset is uploaded, checked cheaply and
-queued; the job and its report are read back (repository/ingest/jobs.py runs them)."""
+queued; the job and its report are read back (repository/ingest/job_runner.py runs them)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from repository import errors
 from repository.api import service
 from repository.ingest.dwca import ArchiveError
-from repository.ingest.jobs import DWCA, FORMATS, JobRunner, Submission
+from repository.ingest.job_runner import DWCA, FORMATS, JobRunner, Submission
 from repository.ingest.mapping import ORGANISATION
 from repository.provenance import Agent
 from repository.tokens import agent_for
-from storage.jobs import SUCCEEDED
+from storage.job_table import SUCCEEDED
 from storage.models import IngestJobRow
 
 jobs_api = Blueprint("ingest_jobs", __name__, url_prefix="/api/v1/ingest-jobs")

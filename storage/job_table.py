@@ -2,7 +2,7 @@
 
 Unlike the rest of the index this is not derived from S3: a job is the bookkeeping of a
 request, so rebuild-index leaves the table alone. When a job counts as interrupted is the
-caller's rule (repository/ingest/jobs.py); these are only the statements.
+caller's rule (repository/ingest/job_runner.py); these are only the statements.
 """
 
 from __future__ import annotations

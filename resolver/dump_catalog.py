@@ -1,4 +1,4 @@
-"""Published bulk dumps (written by `fdo export --publish`, see repository/dumps.py),
+"""Published bulk dumps (written by `fdo export --publish`, see repository/dump_writer.py),
 served from S3: `/dumps/` lists them as JSON-LD (schema.org `DataCatalog` of `Dataset`s
 with their `DataDownload` files, sizes and SHA-256 digests, and the change-feed position
 each is consistent with); `/dumps/<id>/<file>` streams a file."""
@@ -15,7 +15,7 @@ from resolver.responses import CORS_HEADERS, base_url
 from resolver.views import IMMUTABLE, lookup
 from storage.objects import ObjectMissing, ObjectStore
 
-dumps = Blueprint("dumps", __name__)
+dump_catalog = Blueprint("dumps", __name__)
 DUMPS_PREFIX = "dumps/"
 MANIFEST = "manifest.json"
 FILE_TYPE = "application/gzip"  # gzip-compressed NDJSON (application/x-ndjson) lines
@@ -77,7 +77,7 @@ def published(objects: ObjectStore) -> list[tuple[str, dict[str, Any]]]:
     return found
 
 
-@dumps.get("/dumps/")
+@dump_catalog.get("/dumps/")
 def dump_listing() -> Response:
     document = listing(base_url(), published(store()),
                        int(current_app.config["FDO_FEED_PAGE_SIZE"]))
@@ -86,7 +86,7 @@ def dump_listing() -> Response:
                     headers={"Cache-Control": "no-cache", **CORS_HEADERS})
 
 
-@dumps.get("/dumps/<dump_id>/<name>")
+@dump_catalog.get("/dumps/<dump_id>/<name>")
 def dump_file(dump_id: str, name: str) -> Response:
     if not (_DUMP_ID.fullmatch(dump_id) and _FILE_NAME.fullmatch(name)):
         raise UnknownDump(f"no published dump has /dumps/{dump_id}/{name}")

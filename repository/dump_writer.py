@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from repository.provenance import now_iso
-from resolver.dumps import DUMPS_PREFIX, FILE_TYPE, MANIFEST
+from resolver.dump_catalog import DUMPS_PREFIX, FILE_TYPE, MANIFEST
 from resolver.renderers import jsonld
 from storage.index import Index
 from storage.objects import ObjectStore

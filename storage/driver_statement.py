@@ -1,0 +1,74 @@
+"""A read-only statement run on the database driver's own connection, for the lookups that
+every resolution makes (storage/index.py's `Index.current`)."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.sql import Select
+
+
+class DriverStatement:
+    """A read-only statement compiled once for the engine's dialect and run on a DBAPI
+    connection that each thread keeps for it, in autocommit mode, so every call is its own
+    transaction and sees every commit before it. Every resolution runs one: SQLAlchemy's
+    statement machinery and a pool checkout per call cost more than the lookup itself,
+    and under gunicorn's threads the pool's locks cost more again.
+
+    A connection that fails (a restarted server) is dropped and the call tried once more
+    on a new one; `close` closes them all."""
+
+    def __init__(self, engine: Engine, statement: Select[Any]) -> None:
+        compiled = statement.compile(dialect=engine.dialect)
+        self.engine = engine
+        self.sql = str(compiled)
+        self.positions = compiled.positiontup if engine.dialect.positional else None
+        self._local = threading.local()
+        self._opened: list[Any] = []
+        self._lock = threading.Lock()
+
+    def first(self, values: dict[str, Any]) -> tuple[Any, ...] | None:
+        params: Any = (tuple(values[name] for name in self.positions)
+                       if self.positions is not None else values)
+        for attempt in (1, 2):
+            connection = self._connection()
+            try:
+                cursor = connection.cursor()
+                cursor.execute(self.sql, params)
+                row = cursor.fetchone()
+                cursor.close()
+                return tuple(row) if row is not None else None
+            except self.engine.dialect.loaded_dbapi.Error:
+                self._drop(connection)
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _drop(self, connection: Any) -> None:
+        self._local.connection = None
+        with self._lock:
+            self._opened = [kept for kept in self._opened if kept is not connection]
+        with contextlib.suppress(self.engine.dialect.loaded_dbapi.Error):
+            connection.close()  # already broken: closing is only tidying up
+
+    def _connection(self) -> Any:
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            pooled = self.engine.raw_connection()  # runs the engine's connect events
+            pooled.detach()  # ours now, closed by close(), never back in the pool
+            connection = pooled.dbapi_connection
+            assert connection is not None  # a fresh checkout always holds one
+            self.engine.dialect.set_isolation_level(connection, "AUTOCOMMIT")
+            with self._lock:
+                self._opened.append(connection)
+            self._local.connection = connection
+        return connection
+
+    def close(self) -> None:
+        with self._lock:
+            opened, self._opened = self._opened, []
+        for connection in opened:
+            connection.close()
