@@ -207,6 +207,12 @@ BIBLIOGRAPHY = Format("text/x-bibliography", "citation", "Citation",
 # What each route offers, in the server's order of preference on ties.
 FORMATS = (HTML, JSONLD, JSON, TURTLE, RDFXML, NTRIPLES, DATACITE, CSL, BIBTEX,
            BIBLIOGRAPHY)  # a PID or a version: every format
-METADATA_FORMATS = tuple(format_ for format_ in FORMATS if format_ is not HTML)
+METADATA_FORMATS = tuple(row for row in FORMATS if row is not HTML)  # describedby, alternates
 PROVENANCE_FORMATS = (JSONLD, JSON, TURTLE, RDFXML, NTRIPLES)  # provenance events
 FEED_FORMATS = (JSONLD, JSON, TURTLE, NTRIPLES)  # the change feed (resolver.activity)
+
+# `?format=` names, ETags and cache keys tell formats apart by name, negotiation by media
+# type: a row added with either taken fails here, at import.
+if len({row.name for row in FORMATS}) < len(FORMATS) or \
+        len({row.media_type for row in FORMATS}) < len(FORMATS):
+    raise ValueError("two formats share a name or a media type")
