@@ -1,8 +1,15 @@
-"""Domain exceptions, and the one table that maps them to HTTP status and code.
+"""Domain exceptions, and the one table that maps them (and the resolver's) to HTTP status
+and code.
 
 Services raise these without knowing about HTTP; `register_error_handlers` turns every
-one of them (and every werkzeug HTTP error) into the same JSON error body:
-`{"status", "code", "message", "errors": [{"path", "message"}]}`.
+one of them, and every werkzeug HTTP error, into the one JSON error body
+(`resolver.formats.json_error_body`): `{"status", "code", "message", "errors": [{"path",
+"message"}]}`. The resolver's errors answer in the format the client negotiated, as its
+row in `resolver.formats` writes errors (JSON when it writes none).
+
+The table lives here, at the top of the import direction (`repository -> resolver ->
+storage`): it names the domain exceptions of both layers, and only the handlers, which
+are registered here, read it.
 """
 
 from __future__ import annotations
@@ -11,18 +18,19 @@ import logging
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
-from flask import Flask, Response, jsonify
+from flask import Flask, Response
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from resolver.activity import UnknownPage
 from resolver.dump_catalog import UnknownDump
+from resolver.formats import Problem
 from resolver.lookup import UnknownPID, UnknownVersion
 from resolver.memento import BadDatetime
 from resolver.negotiation import NotAcceptable, UnknownFormat
 from resolver.pids import MalformedPID
 from resolver.renderers.citation import UnknownStyle
-from resolver.responses import negotiated_error
+from resolver.responses import json_error, negotiated_error
 from resolver.sitemaps import UnknownSitemap
 from storage.objects import StoreRequestFailed
 
@@ -61,12 +69,22 @@ class StorageUnavailable(FDOError): ...
 class IndexUnavailable(FDOError): ...
 
 
-ERROR_TABLE: dict[type[FDOError], tuple[int, str]] = {
+ERROR_TABLE: dict[type[Exception], tuple[int, str]] = {
     BadRequest: (400, "bad_request"),
     MalformedJSON: (400, "malformed_json"),
+    MalformedPID: (400, "malformed_pid"),
+    BadDatetime: (400, "bad_accept_datetime"),
+    UnknownFormat: (400, "unknown_format"),
+    UnknownStyle: (400, "unknown_style"),
     Unauthorized: (401, "unauthorized"),
     Forbidden: (403, "forbidden"),
     NotFound: (404, "not_found"),
+    UnknownPID: (404, "unknown_pid"),
+    UnknownVersion: (404, "unknown_version"),
+    UnknownPage: (404, "unknown_page"),
+    UnknownSitemap: (404, "unknown_sitemap"),
+    UnknownDump: (404, "unknown_dump"),
+    NotAcceptable: (406, "not_acceptable"),
     Conflict: (409, "conflict"),
     DuplicateSpecimen: (409, "duplicate_specimen"),
     Gone: (410, "gone"),
@@ -79,29 +97,6 @@ ERROR_TABLE: dict[type[FDOError], tuple[int, str]] = {
     StorageUnavailable: (503, "storage_unavailable"),
     IndexUnavailable: (503, "index_unavailable"),
 }
-
-
-# The resolver's errors answer in the format the client negotiated (resolver.views).
-RESOLVER_ERROR_TABLE: dict[type[Exception], tuple[int, str]] = {
-    MalformedPID: (400, "malformed_pid"),
-    BadDatetime: (400, "bad_accept_datetime"),
-    UnknownFormat: (400, "unknown_format"),
-    UnknownStyle: (400, "unknown_style"),
-    UnknownPID: (404, "unknown_pid"),
-    UnknownVersion: (404, "unknown_version"),
-    UnknownPage: (404, "unknown_page"),
-    UnknownSitemap: (404, "unknown_sitemap"),
-    UnknownDump: (404, "unknown_dump"),
-    NotAcceptable: (406, "not_acceptable"),
-}
-
-
-def error_body(status: int, code: str, message: str,
-               errors: list[dict[str, str]] | None = None, **extra: Any) -> Response:
-    response = jsonify({"status": status, "code": code, "message": message,
-                        "errors": errors or [], **extra})
-    response.status_code = status
-    return response
 
 
 # An error body names what is wrong, never repeats it: jsonschema's messages quote the
@@ -123,9 +118,10 @@ def _listed(details: list[dict[str, str]]) -> list[dict[str, str]]:
 
 
 def _from_domain(error: FDOError) -> Response:
+    """The API's errors (and the resolver's failing backends): JSON, whatever is asked."""
     status, code = ERROR_TABLE[type(error)]
-    response = error_body(status, code, _short(error.message), _listed(error.errors),
-                          **error.extra)
+    response = json_error(Problem(status, code, _short(error.message), _listed(error.errors),
+                                  error.extra))
     if status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="fdo"'
     if status == 503:
@@ -134,19 +130,19 @@ def _from_domain(error: FDOError) -> Response:
 
 
 def _from_resolver(error: Exception) -> Response:
-    status, code = RESOLVER_ERROR_TABLE[type(error)]
+    status, code = ERROR_TABLE[type(error)]
     extra: dict[str, Any] = {}
     if isinstance(error, NotAcceptable | UnknownFormat):
         extra["offered"] = [{"type": offer.media_type, "format": offer.name}
                             for offer in error.offers]
     message = f"no object has the PID {error}" if isinstance(error, UnknownPID) else str(error)
-    return negotiated_error(status, code, message, **extra)
+    return negotiated_error(Problem(status, code, message, extra=extra))
 
 
 def _from_http(error: HTTPException) -> Response:
     status = error.code or 500
     code = (error.name or "error").lower().replace(" ", "_")
-    response = error_body(status, code, error.description or error.name)
+    response = json_error(Problem(status, code, error.description or error.name))
     for name, value in error.get_headers():
         if name.lower() == "allow":
             response.headers[name] = value
@@ -164,14 +160,15 @@ def _from_backend(error: Exception) -> Response:
 
 def _from_unexpected(error: Exception) -> Response:
     log.exception("unhandled error", exc_info=error)
-    return error_body(500, "internal_error",
-                      "The server failed unexpectedly; retrying the request is safe.")
+    return json_error(Problem(500, "internal_error",
+                              "The server failed unexpectedly; retrying the request is safe."))
 
 
 def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(FDOError, _from_domain)
-    for resolver_error in RESOLVER_ERROR_TABLE:
-        app.register_error_handler(resolver_error, _from_resolver)
+    for error_type in ERROR_TABLE:
+        if not issubclass(error_type, FDOError):  # raised by the resolver's routes
+            app.register_error_handler(error_type, _from_resolver)
     app.register_error_handler(HTTPException, _from_http)
     for backend_error in (BotoCoreError, ClientError, StoreRequestFailed, OperationalError):
         app.register_error_handler(backend_error, _from_backend)

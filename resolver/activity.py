@@ -18,14 +18,13 @@ in sync, tombstones included.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from flask import Blueprint, Response, current_app
 
-from resolver import negotiation as n
-from resolver import representations as reps
+from resolver.formats import FEED_FORMATS, json_document
 from resolver.lookup import BoundedCache
+from resolver.negotiation import Choice
 from resolver.pids import pid_url
 from resolver.renderers import jsonld, rdf
 from resolver.responses import CORS_HEADERS, base_url, digest_tagged
@@ -35,7 +34,6 @@ from storage.index import Index
 from storage.models import FeedEntry
 
 activity = Blueprint("activity", __name__)
-FEED_OFFERS = (n.JSONLD, n.JSON, n.TURTLE, n.NTRIPLES)
 ODS = "https://github.com/DiSSCo/openDS/ods-ontology/terms/"
 CONTEXT: list[Any] = [jsonld.ACTIVITY_STREAMS,
                       {"ods": ODS, "dcterms": "http://purl.org/dc/terms/",
@@ -121,14 +119,14 @@ def _activity_type(entry: FeedEntry) -> str:
 
 @activity.get("/activity")
 def feed() -> Response:
-    choice = negotiate(FEED_OFFERS)
+    choice = negotiate(FEED_FORMATS)
     document = collection(base_url(), index().feed_length(), page_size())
     return _send(_render(document, choice), choice, immutable=False)
 
 
 @activity.get("/activity/page/<int:number>")
 def feed_page(number: int) -> Response:
-    choice = negotiate(FEED_OFFERS)
+    choice = negotiate(FEED_FORMATS)
     size = page_size()
     key = (number, choice.offer.name)
     cached = full_pages().peek(key)
@@ -146,7 +144,7 @@ def feed_page(number: int) -> Response:
 
 @activity.get("/activity/<int:position>")
 def one_activity(position: int) -> Response:
-    choice = negotiate(FEED_OFFERS)
+    choice = negotiate(FEED_FORMATS)
     known = 1 <= position <= index().feed_length()
     entries = index().feed(position - 1, 1) if known else []
     if not entries or entries[0].sequence != position:
@@ -155,13 +153,14 @@ def one_activity(position: int) -> Response:
     return _send(_render(document, choice), choice, immutable=True)
 
 
-def _render(document: dict[str, Any], choice: n.Choice) -> bytes:
-    if choice.offer is n.TURTLE or choice.offer is n.NTRIPLES:
-        graph = rdf.jsonld_graph(document, base_url(), PREFIXES)
-        return rdf.write(graph, "turtle" if choice.offer is n.TURTLE else "nt")
-    return json.dumps(document, ensure_ascii=False, indent=1).encode()
+def _render(document: dict[str, Any], choice: Choice) -> bytes:
+    """The document in the chosen format: an RDF syntax from its graph, else JSON."""
+    syntax = choice.offer.rdf_syntax
+    if syntax:
+        return rdf.write(rdf.jsonld_graph(document, base_url(), PREFIXES), syntax)
+    return json_document(document)
 
 
-def _send(body: bytes, choice: n.Choice, immutable: bool) -> Response:
-    return digest_tagged(body, reps.content_type(choice.offer, ""),
+def _send(body: bytes, choice: Choice, immutable: bool) -> Response:
+    return digest_tagged(body, choice.offer.content_type(""),
                          IMMUTABLE if immutable else "no-cache", Vary="Accept", **CORS_HEADERS)

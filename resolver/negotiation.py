@@ -4,7 +4,7 @@ Rules (documented in the README):
 - `Accept` is parsed with its q-values; for each offer the most specific matching range
   gives its q (so `text/turtle;q=0` refuses Turtle even when `*/*` is present).
 - The highest q wins; ties go to the server's order of preference (the order of the
-  offers below).
+  route's offers, `resolver.formats.FORMATS` and the like).
 - When the winner matched only a wildcard (`*/*`, `application/*`, ...) or there is no
   `Accept` at all, the client gets JSON-LD, whoever it is: the choice depends on nothing
   but `Accept` (and `?format=`), so `Vary: Accept` is the whole truth for caches. People
@@ -14,7 +14,11 @@ Rules (documented in the README):
   a number from 0 to 1) loses its malformed ranges; with none left it is as if absent.
 - `?format=` overrides `Accept` for people who cannot set headers.
 - Parameters select a variant: `profile` on `application/ld+json` (expanded, compacted,
-  flattened) and `style` on `text/x-bibliography` (apa, harvard).
+  flattened) and `style` on `text/x-bibliography` (apa, harvard). The choice keeps the
+  parameters of the range it matched; the format's row names the variant
+  (`resolver.formats.Format.variant`).
+
+The offers are rows of `resolver.formats`; what a route offers is a tuple of them.
 """
 
 from __future__ import annotations
@@ -23,41 +27,13 @@ import functools
 import re
 from dataclasses import dataclass
 
-JSONLD_PROFILES = {
-    "http://www.w3.org/ns/json-ld#expanded": "expanded",
-    "http://www.w3.org/ns/json-ld#compacted": "compacted",
-    "http://www.w3.org/ns/json-ld#flattened": "flattened",
-}
-
-
-@dataclass(frozen=True)
-class Offer:
-    media_type: str
-    name: str  # the `?format=` value and the cache-key part
-    label: str  # for people: the alternate-format links of the landing page
-
-
-HTML = Offer("text/html", "html", "HTML")
-JSONLD = Offer("application/ld+json", "jsonld", "JSON-LD")
-JSON = Offer("application/json", "json", "openDS JSON")
-TURTLE = Offer("text/turtle", "ttl", "Turtle")
-RDFXML = Offer("application/rdf+xml", "rdf", "RDF/XML")
-NTRIPLES = Offer("application/n-triples", "nt", "N-Triples")
-DATACITE = Offer("application/vnd.datacite.datacite+json", "datacite", "DataCite JSON")
-CSL = Offer("application/vnd.citationstyles.csl+json", "csl", "CSL-JSON")
-BIBTEX = Offer("application/x-bibtex", "bibtex", "BibTeX")
-BIBLIOGRAPHY = Offer("text/x-bibliography", "citation", "Citation")
-
-# Server preference order on ties.
-OBJECT_OFFERS = (HTML, JSONLD, JSON, TURTLE, RDFXML, NTRIPLES, DATACITE, CSL, BIBTEX,
-                 BIBLIOGRAPHY)
-RDF_OFFERS = (JSONLD, JSON, TURTLE, RDFXML, NTRIPLES)  # provenance events
+from resolver.formats import FORMATS, JSONLD, Format
 
 
 class NotAcceptable(Exception):
     """Nothing the client accepts is offered."""
 
-    def __init__(self, offers: tuple[Offer, ...]) -> None:
+    def __init__(self, offers: tuple[Format, ...]) -> None:
         super().__init__("none of the representations offered here is acceptable")
         self.offers = offers
 
@@ -65,7 +41,7 @@ class NotAcceptable(Exception):
 class UnknownFormat(ValueError):
     """A `?format=` value that names no offered representation."""
 
-    def __init__(self, value: str, offers: tuple[Offer, ...]) -> None:
+    def __init__(self, value: str, offers: tuple[Format, ...]) -> None:
         names = ", ".join(offer.name for offer in offers)
         super().__init__(f"format '{value}' is not offered here; use one of: {names}")
         self.offers = offers
@@ -89,7 +65,7 @@ class MediaRange:
 
 @dataclass(frozen=True)
 class Choice:
-    offer: Offer
+    offer: Format
     params: dict[str, str]  # the parameters of the range it matched (profile, style)
     by_wildcard: bool
 
@@ -138,7 +114,7 @@ def _split_outside_quotes(text: str, separator: str) -> list[str]:
 
 @functools.lru_cache(maxsize=1024)
 def choose(accept: str | None, format_name: str | None,
-           offers: tuple[Offer, ...] = OBJECT_OFFERS) -> Choice:
+           offers: tuple[Format, ...] = FORMATS) -> Choice:
     """The representation to serve; NotAcceptable or UnknownFormat when there is none.
     Clients repeat the same few headers, so choices are remembered per header value."""
     if format_name:
@@ -171,19 +147,11 @@ def choose(accept: str | None, format_name: str | None,
     return chosen
 
 
-def _default(offers: tuple[Offer, ...]) -> Offer:
+def _default(offers: tuple[Format, ...]) -> Format:
     return JSONLD if JSONLD in offers else offers[0]
 
 
-def _q(ranges: list[MediaRange], offer: Offer) -> float:
+def _q(ranges: list[MediaRange], offer: Format) -> float:
     matching = [r for r in ranges if r.matches(offer.media_type)]
     return max(matching, key=lambda r: (r.specificity, r.q)).q if matching else 0.0
 
-
-def jsonld_profile(params: dict[str, str]) -> str:
-    """expanded | compacted | flattened from a `profile` parameter (default compacted).
-    A profile may list several URIs; the first one we know wins."""
-    for uri in params.get("profile", "").split():
-        if uri in JSONLD_PROFILES:
-            return JSONLD_PROFILES[uri]
-    return "compacted"

@@ -7,7 +7,7 @@ import hashlib
 import re
 from typing import Any
 
-from resolver import negotiation as n
+from resolver.formats import METADATA_FORMATS
 from resolver.iris import header_uri
 from resolver.lookup import Lookup
 from resolver.pids import pid_url
@@ -81,8 +81,7 @@ def landing_page(lookup: Lookup, base_url: str, row: ObjectState, record: Versio
                for v in lookup.versions(row.pid)]
     related = [Related(url=pid_url(base_url, other.pid), kind=other.kind,
                        content=other.content) for _, other in linked]
-    formats = [(offer.label, format_url(shown_url, offer))
-               for offer in n.OBJECT_OFFERS if offer is not n.HTML]
+    formats = [(offer.label, format_url(shown_url, offer)) for offer in METADATA_FORMATS]
     tombstone = content.get("ods:hasTombstoneMetadata")
     return LandingPage(
         content=content, pid=record.pid, pid_url=pid_url(base_url, record.pid),

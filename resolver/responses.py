@@ -5,19 +5,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from typing import Any
 
 from flask import Response, current_app, g, request
-from markupsafe import escape
 from werkzeug.datastructures import Headers
 
-from resolver import negotiation as n
-from resolver import representations as reps
-from resolver.renderers.html import render_error
+from resolver.formats import JSON, Format, Problem, json_error_body
+from resolver.negotiation import NotAcceptable, choose
+from resolver.representations import Prepared
 
-# What ends a line in Turtle or N-Triples, and what ends one for other readers.
-LINE_BREAKS = re.compile("[\x00-\x1f\x7f\x85\u2028\u2029]")
 EXPOSED = "Link, Memento-Datetime, ETag, Location, Vary"
 CORS_HEADERS = {"Access-Control-Allow-Origin": "*", "Access-Control-Expose-Headers": EXPOSED}
 
@@ -26,7 +22,7 @@ def base_url() -> str:
     return str(current_app.config["FDO_BASE_URL"])
 
 
-def json_response(value: Any, content_type: str = "application/json") -> Response:
+def json_response(value: Any, content_type: str = JSON.media_type) -> Response:
     return Response(json.dumps(value, ensure_ascii=False), content_type=content_type)
 
 
@@ -40,13 +36,13 @@ class PreparedResponse(Response):
     werkzeug checks every header value for newlines when it builds a response's Headers
     from a list, and again when it copies them on the way out (`get_wsgi_headers`): for a
     cached representation with its dozen signposting, Memento and CORS headers that was a
-    fifth of the request's time. `reps.prepare` checked these values once, so they go
+    fifth of the request's time. `representations.prepare` checked these values once, so they go
     into this response's own Headers as they are; hooks that change `response.headers`
     still change what is sent, and never the cached list."""
 
-    def __init__(self, prepared: reps.Prepared, status: int) -> None:
+    def __init__(self, prepared: Prepared, status: int) -> None:
         headers = Headers()
-        headers._list = list(prepared.headers)  # checked by reps.prepare (see above)
+        headers._list = list(prepared.headers)  # checked by `prepare` (see above)
         # A list, not bytes: bytes would go through set_data, which sets Content-Length
         # again (it is in the prepared headers).
         super().__init__([prepared.body], status, headers=headers)
@@ -69,34 +65,34 @@ def digest_tagged(body: bytes, content_type: str, cache_control: str,
     return response
 
 
-def negotiated_error(status: int, code: str, message: str, **extra: Any) -> Response:
-    """An error in the format the client negotiated: a page for people, a comment-only
-    document for RDF clients (an empty graph still parses), JSON for everyone else."""
-    choice = g.get("choice")
-    if choice is None:
-        try:
-            choice = n.choose(request.headers.get("Accept"), None)
-        except n.NotAcceptable:
-            choice = None
-    offer = choice.offer if choice else n.JSON
-    if offer is n.HTML:
-        body = render_error(status, code.replace("_", " "), message, base_url())
-        response = Response(body, status, content_type="text/html; charset=utf-8")
-    elif offer in (n.TURTLE, n.NTRIPLES):
-        # A comment runs to the end of its line: a line break from the request (a PID
-        # path's %0A) would start a triple of the client's making.
-        comment = LINE_BREAKS.sub(" ", f"{status} {code}: {message}")
-        response = Response(f"# {comment}\n", status,
-                            content_type=reps.content_type(offer, ""))
-    elif offer is n.RDFXML:
-        body = ('<?xml version="1.0" encoding="utf-8"?>\n'
-                f"<!-- {status} {code}: {escape(message).replace('--', '- -')} -->\n"
-                '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"/>\n')
-        response = Response(body, status, content_type=offer.media_type)
-    else:
-        response = json_response(
-            {"status": status, "code": code, "message": message, "errors": [], **extra})
-        response.status_code = status
+def json_error(problem: Problem) -> Response:
+    """An error as the one JSON error body (the API's errors, whatever the client asks)."""
+    return Response(json_error_body(problem), problem.status,
+                    content_type=JSON.content_type(""))
+
+
+def negotiated_error(problem: Problem) -> Response:
+    """An error in the format the client negotiated, as that format's row writes errors
+    (a page for people, a comment-only document for RDF clients); JSON for the formats
+    that write none."""
+    chosen = _negotiated()
+    if chosen.render_error:
+        body, content_type = chosen.render_error(problem, base_url()), chosen.content_type("")
+    else:  # DataCite, BibTeX, ...: JSON writes their errors
+        body, content_type = json_error_body(problem), JSON.content_type("")
+    response = Response(body, problem.status, content_type=content_type)
     response.headers["Vary"] = "Accept"
     cors(response)
     return response
+
+
+def _negotiated() -> Format:
+    """The format this request negotiated, or would have: its route's choice when it got
+    that far, else the choice among every format by `Accept` alone; JSON when none."""
+    choice = g.get("choice")
+    if choice is None:
+        try:
+            choice = choose(request.headers.get("Accept"), None)
+        except NotAcceptable:
+            return JSON
+    return choice.offer

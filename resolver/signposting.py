@@ -11,13 +11,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from resolver.negotiation import OBJECT_OFFERS, Offer
+from resolver.formats import METADATA_FORMATS, Format
 from resolver.pids import pid_url
 
 ABOUT_PAGE = "https://schema.org/AboutPage"
 LINKSET_JSON = "application/linkset+json"
 LINKSET = "application/linkset"
-METADATA_OFFERS = tuple(offer for offer in OBJECT_OFFERS if offer.name != "html")
 
 
 @dataclass(frozen=True)
@@ -52,7 +51,7 @@ class Subject:
         return pid_url(self.base_url, self.pid, self.version)
 
 
-def format_url(url: str, offer: Offer) -> str:
+def format_url(url: str, offer: Format) -> str:
     return f"{url}?format={offer.name}"
 
 
@@ -61,7 +60,7 @@ def links(subject: Subject, html: bool = False) -> list[Link]:
     url = subject.url
     found = [Link(url, "cite-as")]
     found += [Link(format_url(url, offer), "describedby", offer.media_type)
-              for offer in METADATA_OFFERS]
+              for offer in METADATA_FORMATS]
     found.append(Link(subject.schema_type, "type"))
     if html:
         found.append(Link(ABOUT_PAGE, "type"))
@@ -89,7 +88,7 @@ def linkset_json(subject: Subject) -> dict[str, Any]:
             target["type"] = link.type
         anchor.setdefault(link.rel, []).append(target)
     described = [{"anchor": format_url(url, offer), "describes": [{"href": url}]}
-                 for offer in METADATA_OFFERS]
+                 for offer in METADATA_FORMATS]
     return {"linkset": [anchor, *described]}
 
 

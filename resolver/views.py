@@ -11,10 +11,10 @@ from urllib.parse import urlencode
 from flask import Blueprint, Response, current_app, g, request
 
 from resolver import memento
-from resolver import negotiation as n
-from resolver import representations as reps
+from resolver.formats import FORMATS, HTML, JSON, JSONLD, PROVENANCE_FORMATS, Format, Rendition
 from resolver.handles import handle_record_html, handle_values, locations
 from resolver.lookup import Lookup
+from resolver.negotiation import Choice, UnknownFormat, choose
 from resolver.pages import (
     landing_page,
     linked_records,
@@ -26,6 +26,7 @@ from resolver.pids import PidRef, canonical_pid, parse_pid, pid_url
 from resolver.renderers import jsonld
 from resolver.renderers.crosswalk import served_content
 from resolver.renderers.html import render_landing
+from resolver.representations import Prepared, Renderings, context_response_body, prepare
 from resolver.responses import CORS_HEADERS, PreparedResponse, base_url, cors, json_response
 from resolver.signposting import LINKSET, LINKSET_JSON, header, links, linkset_json, linkset_text
 from storage.models import ObjectState
@@ -41,8 +42,8 @@ def lookup() -> Lookup:
     return found
 
 
-def renderings() -> reps.Renderings:
-    found: reps.Renderings = current_app.extensions["renderings"]
+def renderings() -> Renderings:
+    found: Renderings = current_app.extensions["renderings"]
     return found
 
 
@@ -52,9 +53,9 @@ def query() -> Mapping[str, str]:
     return request.args if request.query_string else {}
 
 
-def negotiate(offers: tuple[n.Offer, ...] = n.OBJECT_OFFERS) -> n.Choice:
+def negotiate(offers: tuple[Format, ...] = FORMATS) -> Choice:
     """The chosen representation, remembered so errors answer in the same format."""
-    choice = n.choose(request.headers.get("Accept"), query().get("format"), offers)
+    choice = choose(request.headers.get("Accept"), query().get("format"), offers)
     g.choice = choice
     return choice
 
@@ -100,7 +101,7 @@ def resolve(ref: PidRef) -> Response:
         return _timegate(ref.pid)
     row = lookup().current(ref.pid)
     number = lookup().checked(row, ref.version)
-    variant = reps.variant_of(choice, args.get("style"))
+    variant = choice.offer.variant(choice.params, args.get("style"))
     latest = ref.version is None
     offer = choice.offer
     key = (*state_key(row, number, latest), offer.name, variant)
@@ -110,30 +111,30 @@ def resolve(ref: PidRef) -> Response:
     return _conditional(prepared, 410 if gone else 200)
 
 
-def _prepare(offer: n.Offer, variant: str, row: ObjectState, number: int,
-             latest: bool) -> reps.Prepared:
+def _prepare(offer: Format, variant: str, row: ObjectState, number: int,
+             latest: bool) -> Prepared:
     """Body and headers of one representation of one state of an object: everything but
     the status, so it can be cached under the key that names that state."""
     record = lookup().record(row.pid, number)
     linked = linked_records(lookup(), row)
     subject = signposting_subject(base_url(), record, None if latest else number, linked)
-    if offer is n.HTML:
+    if offer is HTML:
         body = render_landing(landing_page(lookup(), base_url(), row, record, subject, linked,
                                            latest)).encode()
         etag = page_etag(state_key(row, number, latest))
     else:
-        rendition = reps.Rendition(served_content(record.content, base_url()), record.pid,
-                                   record.version, record.kind, base_url(), variant)
+        rendition = Rendition(served_content(record.content, base_url()), record.pid,
+                              record.version, record.kind, base_url(), variant)
         body = renderings().render((record.digest, "content"), offer, rendition)
-        etag = reps.etag(record.digest, offer, variant)
-    link_values = [link.header_value() for link in links(subject, html=offer is n.HTML)]
+        etag = offer.etag(record.digest, variant)
+    link_values = [link.header_value() for link in links(subject, html=offer is HTML)]
     link_values += _memento_links(row, None if latest else number)
     provenance_url = f"{pid_url(base_url(), record.pid, record.version)}/provenance"
     link_values.append(f'<{provenance_url}>; rel="{HAS_PROVENANCE}"')
     # HTML pages show the live history, so only machine formats of a version are immutable.
-    immutable = not latest and offer is not n.HTML
+    immutable = not latest and offer is not HTML
     headers = {
-        "Content-Type": reps.content_type(offer, variant),
+        "Content-Type": offer.content_type(variant),
         "ETag": f'"{etag}"',
         "Link": header(link_values),
         "Vary": "Accept, Accept-Datetime" if latest else "Accept",
@@ -142,7 +143,7 @@ def _prepare(offer: n.Offer, variant: str, row: ObjectState, number: int,
     }
     if not latest:  # (the latest version's URL is the `last memento` link)
         headers["Memento-Datetime"] = memento.http_date(str(record.content["dcterms:modified"]))
-    return reps.prepare(body, etag, headers)
+    return prepare(body, etag, headers)
 
 
 def _memento_links(row: ObjectState, number: int | None) -> list[str]:
@@ -153,7 +154,7 @@ def _memento_links(row: ObjectState, number: int | None) -> list[str]:
     return memento.link_values(base_url(), row.pid, mementos)
 
 
-def _conditional(prepared: reps.Prepared, status: int) -> Response:
+def _conditional(prepared: Prepared, status: int) -> Response:
     response = PreparedResponse(prepared, status)
     if status == 200 and "If-None-Match" in request.headers and \
             request.if_none_match.contains(prepared.etag):
@@ -184,7 +185,7 @@ def _handle_page(pid: str) -> Response:
     row = lookup().current(pid)
     record = lookup().record(pid, row.version)
     values = handle_values(record.content, pid, row.version, row.kind, base_url())
-    return Response(handle_record_html(pid, values), content_type="text/html; charset=utf-8")
+    return Response(handle_record_html(pid, values), content_type=HTML.content_type(""))
 
 
 def _location(ref: PidRef, locatt: str) -> Response:
@@ -195,33 +196,33 @@ def _location(ref: PidRef, locatt: str) -> Response:
     for location in locations(ref.pid, base_url()):
         if location["view"].lower() == wanted:
             return Response(status=302, headers={"Location": location["href"]})
-    raise n.UnknownFormat(locatt, n.OBJECT_OFFERS)
+    raise UnknownFormat(locatt, FORMATS)
 
 
 @resolver.get("/<prefix>/<suffix>/<int:number>/provenance")
 def provenance(prefix: str, suffix: str, number: int) -> Response:
-    choice = negotiate(n.RDF_OFFERS)
+    choice = negotiate(PROVENANCE_FORMATS)
     row = lookup().current(_pid(prefix, suffix))
     record = lookup().version(row, number)
-    variant = reps.variant_of(choice, None)
-    rendition = reps.Rendition(record.provenance, record.pid, record.version, record.kind,
-                               base_url(), variant)
+    variant = choice.offer.variant(choice.params, None)
+    rendition = Rendition(record.provenance, record.pid, record.version, record.kind,
+                          base_url(), variant)
     body = renderings().render((record.digest, "provenance"), choice.offer, rendition)
-    etag = reps.etag(record.digest, choice.offer, variant) + ".provenance"
+    etag = choice.offer.etag(record.digest, variant) + ".provenance"
     version_url = pid_url(base_url(), record.pid, record.version)
-    headers = {"Content-Type": reps.content_type(choice.offer, variant), "ETag": f'"{etag}"',
+    headers = {"Content-Type": choice.offer.content_type(variant), "ETag": f'"{etag}"',
                "Cache-Control": IMMUTABLE, "Vary": "Accept",
                "Link": f'<{version_url}>; rel="describes"', **CORS_HEADERS}
-    return _conditional(reps.prepare(body, etag, headers), 200)
+    return _conditional(prepare(body, etag, headers), 200)
 
 
 @resolver.get("/<prefix>/<suffix>/timemap")
 def timemap(prefix: str, suffix: str) -> Response:
     pid = _pid(prefix, suffix)
     wants_json = request.args.get("format") == "json" or (
-        request.accept_mimetypes.best_match([memento.LINK_FORMAT, "application/json"])
-        == "application/json")
-    g.choice = n.Choice(n.JSON, {}, by_wildcard=False)
+        request.accept_mimetypes.best_match([memento.LINK_FORMAT, JSON.media_type])
+        == JSON.media_type)
+    g.choice = Choice(JSON, {}, by_wildcard=False)
     lookup().current(pid)
     rows = lookup().versions(pid)
     if wants_json:
@@ -238,7 +239,7 @@ def timemap(prefix: str, suffix: str) -> Response:
 @resolver.get("/<prefix>/<suffix>/linkset")
 def linkset(prefix: str, suffix: str) -> Response:
     pid = _pid(prefix, suffix)
-    g.choice = n.Choice(n.JSON, {}, by_wildcard=False)
+    g.choice = Choice(JSON, {}, by_wildcard=False)
     row = lookup().current(pid)
     record = lookup().record(pid, row.version)
     subject = signposting_subject(base_url(), record, None, linked_records(lookup(), row))
@@ -255,7 +256,7 @@ def linkset(prefix: str, suffix: str) -> Response:
 
 @resolver.get(jsonld.CONTEXT_PATH)
 def context() -> Response:
-    response = Response(reps.context_response_body(), content_type="application/ld+json")
+    response = Response(context_response_body(), content_type=JSONLD.media_type)
     response.headers["Cache-Control"] = "public, max-age=86400"
     cors(response)
     return response

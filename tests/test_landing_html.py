@@ -16,11 +16,11 @@ from resolver.pids import pid_url
 from resolver.renderers.html import (
     HistoryEntry,
     LandingPage,
-    Link,
     Related,
     render_error,
     render_landing,
 )
+from resolver.signposting import Link
 from tests import records
 from tests.material import files
 

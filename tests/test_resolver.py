@@ -18,7 +18,7 @@ from flask.testing import FlaskClient
 from repository.errors import SchemaInvalid
 from repository.provenance import Agent
 from repository.services import FDOService
-from resolver import representations
+from resolver.renderers import rdf
 from storage.versions import VersionRecord
 from tests import records
 
@@ -216,16 +216,16 @@ def test_latest_url_changes_with_a_new_version(client: FlaskClient, fdo: FDOServ
 def test_a_second_request_does_not_re_serialize(client: FlaskClient, specimen: VersionRecord,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[str] = []
-    real: Callable[[representations.Rendition], bytes] = representations.RENDERERS["ttl"]
+    real: Callable[[dict[str, Any], str, str], bytes] = rdf.serialize
 
-    def counting(rendition: representations.Rendition) -> bytes:
-        calls.append(rendition.pid)
-        return real(rendition)
+    def counting(document: dict[str, Any], base_url: str, syntax: str) -> bytes:
+        calls.append(document["@id"])
+        return real(document, base_url, syntax)
 
-    monkeypatch.setitem(representations.RENDERERS, "ttl", counting)
+    monkeypatch.setattr(rdf, "serialize", counting)  # what the Turtle row renders with
     bodies = [client.get(path_of(specimen, 1) + "?format=ttl").data for _ in range(3)]
     bodies.append(client.get(path_of(specimen) + "?format=ttl").data)  # same version
-    assert calls == [specimen.pid]
+    assert calls == [f"{BASE}/{specimen.pid}"]
     assert len(set(bodies)) == 1
 
 

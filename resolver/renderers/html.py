@@ -9,13 +9,15 @@ Everything from stored content is autoescaped; provider HTML is reduced to <i>/<
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
 from resolver.renderers import display
-from resolver.signposting import Link
+
+if TYPE_CHECKING:  # a type only: signposting reads resolver.formats, which imports us
+    from resolver.signposting import Link
 
 KIND_LABELS = {
     "digital-specimens": "Digital specimen",
