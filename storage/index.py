@@ -29,6 +29,7 @@ from sqlalchemy.exc import IntegrityError, ProgrammingError
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.sql import Select
 
+from schemas import TOMBSTONE
 from storage.harvest import FEED_LENGTH, HarvestReads
 from storage.models import (
     FEED,
@@ -271,7 +272,7 @@ class Index(HarvestReads):
         after `after` (keyset pages), for re-checks that look for what disappeared."""
         query = (select(ObjectRow.pid)
                  .where(ObjectRow.source_system == source_system, ObjectRow.kind == kind,
-                        ObjectRow.pid > after, ObjectRow.status != "Tombstone")
+                        ObjectRow.pid > after, ObjectRow.status != TOMBSTONE)
                  .order_by(ObjectRow.pid).limit(limit))
         with self.engine.connect() as connection:
             return list(connection.scalars(query))
