@@ -35,12 +35,14 @@ class Kind:
     schema_org_class: str = "CreativeWork"
     csl_type: str = "document"  # CSL item type
     ris_type: str = "GEN"  # RIS reference type
-    # What the object stands for, where it matters to the code:
-    physical_specimen: bool = False  # one live object per ods:normalisedPhysicalSpecimenID,
-    # whose PID is derived from it
-    media_file: bool = False  # a file at ac:accessURI, typed by dcterms:type
-    targets_object: bool = False  # says something about the object at oa:hasTarget,
-    # which must exist
+    # What the object stands for, where that changes what the code does:
+    # - a physical specimen: one live object per ods:normalisedPhysicalSpecimenID, which
+    #   its PID is derived from; listed as the specimen on the pages of what links to it.
+    # - a media file at ac:accessURI, typed by dcterms:type: shown and signposted.
+    # - about another object, named by oa:hasTarget, which must exist (an annotation).
+    physical_specimen: bool = False
+    media_file: bool = False
+    targets_object: bool = False
 
     @property
     def uses_doi(self) -> bool:

@@ -16,7 +16,7 @@ from markupsafe import Markup
 
 from resolver.renderers import display
 from resolver.signposting import Link
-from schemas import KINDS, SPECIMEN, TOMBSTONE
+from schemas import KINDS, TOMBSTONE
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,7 @@ def annotation_item(item: Related) -> dict[str, Any]:
 
 def specimen_item(item: Related) -> dict[str, Any]:
     content = item.content
-    return {"url": item.url, "name": display.title_of(SPECIMEN, content),
+    return {"url": item.url, "name": display.title_of(KINDS[item.kind], content),
             "number": display.text(content.get("ods:physicalSpecimenID"))}
 
 
