@@ -38,6 +38,7 @@ from repository import build_service  # noqa: E402
 from repository.config import Config  # noqa: E402
 from repository.provenance import Agent  # noqa: E402
 from repository.services import FDOService  # noqa: E402
+from schemas import SPECIMEN  # noqa: E402
 from storage.versions import version_key  # noqa: E402
 
 N = int(os.environ.get("BENCH_N", "5000"))
@@ -84,7 +85,7 @@ def bench(fdo: FDOService) -> dict[str, float]:
     for threads in (1, 8):
         docs = [specimen(i) for i in range(N)]
         results[f"service_create_{threads}t"] = rate(
-            lambda doc: created.append(fdo.create("digital-specimens", doc, AGENT).pid),
+            lambda doc: created.append(fdo.create(SPECIMEN.name, doc, AGENT).pid),
             docs, threads)
     keys = [version_key(pid, 1) for pid in created[:N]]  # the objects the reads read
     # Reading them first is also the warm-up: both read passes find the same S3 caches.
@@ -93,7 +94,7 @@ def bench(fdo: FDOService) -> dict[str, float]:
     pids = [pid.split("/") for pid in created[:N]]
     for threads in (1, 8):
         results[f"service_read_{threads}t"] = rate(
-            lambda pid: fdo.latest("digital-specimens", pid[0], pid[1]), pids, threads)
+            lambda pid: fdo.latest(SPECIMEN.name, pid[0], pid[1]), pids, threads)
         results |= raw_gets(fdo.store, keys, threads)
     return results
 

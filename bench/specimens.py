@@ -19,8 +19,9 @@ from typing import Any
 
 from repository.provenance import Agent
 from repository.services import FDOService
+from schemas import SPECIMEN
 
-KIND = "digital-specimens"
+KIND = SPECIMEN.name
 THREADS = 8
 LOADER = Agent(id="https://orcid.org/0000-0002-1825-0097", name="bench loader", role="machine")
 CURATOR = Agent(id="https://orcid.org/0000-0001-5109-3700", name="Ada Curator", role="curator")

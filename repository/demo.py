@@ -13,13 +13,9 @@ from typing import Any
 
 from repository.provenance import Agent
 from repository.services import FDOService
+from schemas import ANNOTATION, MEDIA, SPECIMEN, Kind, kind_of_type
 from storage.versions import VersionRecord
 
-KIND_OF_TYPE = {
-    "ods:DigitalSpecimen": "digital-specimens",
-    "ods:DigitalMedia": "digital-media",
-    "ods:Annotation": "annotations",
-}
 DUPLICATE = "Duplicate of RMNH.AVES.87654: the ZMA bird skins were recatalogued at Naturalis"
 
 
@@ -31,7 +27,7 @@ def _annotation_on(target: str, agent: Agent, time: str) -> dict[str, Any]:
     creator = agent.as_opends()
     return {
         "oa:motivation": "oa:commenting",
-        "oa:hasTarget": {"@id": target, "@type": "ods:DigitalSpecimen"},
+        "oa:hasTarget": {"@id": target, "@type": SPECIMEN.object_type},
         "oa:hasBody": {"@type": "oa:TextualBody", "oa:value": [
             "Label checked against the register: collector and date agree."]},
         "dcterms:creator": creator,
@@ -53,41 +49,41 @@ def load_demo(fdo: FDOService, folder: Path | None = None) -> dict[str, Any]:
         return {"loaded": [], "note": "the repository already has objects; nothing loaded"}
     agent = _demo_agent(fdo.base_url)
     loaded = _load_folder(fdo, folder, agent) if folder else _load_built_in(fdo, agent)
-    specimen = next(r for r in loaded if r.kind == "digital-specimens")
+    specimen = next(r for r in loaded if r.kind == SPECIMEN.name)
     note = _annotation_on(specimen.content["@id"], agent, specimen.content["dcterms:created"])
-    loaded.append(fdo.create("annotations", note, agent))
+    loaded.append(fdo.create(ANNOTATION.name, note, agent))
     return {"loaded": [{"kind": r.kind, "@id": r.content["@id"], "version": r.version}
                        for r in loaded]}
 
 
 def _load_built_in(fdo: FDOService, agent: Agent) -> list[VersionRecord]:
     demo = json.loads((files("repository") / "demo.json").read_text(encoding="utf-8"))
-    *specimens, duplicate = [fdo.create("digital-specimens", record, agent)
+    *specimens, duplicate = [fdo.create(SPECIMEN.name, record, agent)
                              for record in demo["specimens"]]
     loaded = []
     for specimen, media in zip(specimens, demo["media"], strict=True):
         url = specimen.content["@id"]
-        image = fdo.create("digital-media", {
+        image = fdo.create(MEDIA.name, {
             **media, "ods:hasEntityRelationships": [_relationship("hasDigitalSpecimen", url)]},
             agent)
         links = [{"op": "add", "path": "/ods:isKnownToContainMedia", "value": True},
                  {"op": "add", "path": "/ods:hasEntityRelationships",
                   "value": [_relationship("hasDigitalMedia", image.content["@id"])]}]
         prefix, suffix = specimen.pid.split("/", 1)
-        updated, _ = fdo.patch("digital-specimens", prefix, suffix, links, "*", agent)
+        updated, _ = fdo.patch(SPECIMEN.name, prefix, suffix, links, "*", agent)
         loaded += [updated, image]
     prefix, suffix = duplicate.pid.split("/", 1)
     kept = specimens[-1].content["@id"]
-    loaded.append(fdo.tombstone("digital-specimens", prefix, suffix, DUPLICATE, kept, None,
+    loaded.append(fdo.tombstone(SPECIMEN.name, prefix, suffix, DUPLICATE, kept, None,
                                 agent))
     return loaded
 
 
 def _load_folder(fdo: FDOService, folder: Path, agent: Agent) -> list[VersionRecord]:
     records = [json.loads(path.read_text()) for path in sorted(folder.glob("*.json"))]
-    return [fdo.create(KIND_OF_TYPE.get(record.get("@type", ""), _guess_kind(record)),
+    return [fdo.create((kind_of_type(record.get("@type")) or _guess_kind(record)).name,
                        record, agent) for record in records]
 
 
-def _guess_kind(record: dict[str, Any]) -> str:
-    return "digital-media" if "ac:accessURI" in record else "digital-specimens"
+def _guess_kind(record: dict[str, Any]) -> Kind:
+    return MEDIA if "ac:accessURI" in record else SPECIMEN

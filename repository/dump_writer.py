@@ -31,6 +31,7 @@ from typing import IO, Any
 from repository.provenance import now_iso
 from resolver.dump_catalog import DUMPS_PREFIX, FILE_TYPE, MANIFEST
 from resolver.renderers import jsonld
+from schemas import TOMBSTONE
 from storage.index import Index
 from storage.objects import ObjectStore
 from storage.versions import VersionRecord, read_version
@@ -65,7 +66,7 @@ def export(store: ObjectStore, index: Index, base_url: str, out: Path,
         files.write(_line(record, base_url, options.all_versions))
         counts["records"] += 1
         counts[record.kind] += 1
-        if record.content.get("ods:status") == "Tombstone":
+        if record.content.get("ods:status") == TOMBSTONE:
             counts["tombstones"] += 1
     manifest = {
         "created": now_iso(), "feedPosition": position,

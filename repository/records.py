@@ -5,12 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from resolver.pids import find_pid
-from schemas import Kind
+from schemas import ACTIVE, KINDS, TOMBSTONE, Kind
 from storage.models import VersionEntry
 from storage.versions import VersionRecord, canonical_json, sha256_hex
-
-ACTIVE = "Active"
-TOMBSTONE = "Tombstone"
 
 # Fields the server owns: a client may send them, they are replaced.
 SERVER_FIELDS = (
@@ -97,7 +94,7 @@ def change_summary(record: VersionRecord) -> str:
     activity = activity_of(record)
     if activity == "Create":
         return "created"
-    if activity == "Tombstone":
+    if activity == TOMBSTONE:  # openDS names the activity as the status it sets
         return f"tombstoned: {record.provenance['prov:Activity'].get('rdfs:comment', '')}"
     verbs = {"add": "added", "remove": "removed", "replace": "changed"}
     fields: dict[str, list[str]] = {}
@@ -117,7 +114,7 @@ def index_entry(record: VersionRecord) -> VersionEntry:
     content = record.content
     status = str(content.get("ods:status", ACTIVE))
     physical_id = content.get("ods:normalisedPhysicalSpecimenID")
-    live_specimen = record.kind == "digital-specimens" and status != TOMBSTONE
+    live_specimen = KINDS[record.kind].physical_specimen and status != TOMBSTONE
     agent = requestor_of(record)
     return VersionEntry(
         pid=record.pid,

@@ -42,7 +42,6 @@ from storage.versions import VersionRecord, read_version
 
 MINT_ATTEMPTS = 8
 SLOT_ATTEMPTS = 64  # derived PIDs tried for one physical ID: one per tombstoned specimen
-SPECIMENS = "digital-specimens"
 WriteResult = VersionRecord | ObjectExists | errors.FDOError  # of one write of a batch
 REPLACED_BY = "IsReplacedWith"  # openDS tombstone-metadata's term for a successor
 
@@ -81,7 +80,7 @@ class FDOService:
     def create(self, kind_name: str, document: Any, agent: Agent) -> VersionRecord:
         kind = self._kind(kind_name)
         client = self._checked_client_part(kind, document)
-        if kind.name == SPECIMENS:
+        if kind.physical_specimen:
             return self._create_specimen(kind, client, agent)
         for _ in range(MINT_ATTEMPTS):
             # The collision check is the conditional create itself: S3 refuses a key that
@@ -296,12 +295,12 @@ class FDOService:
                 f"the {kind.object_type} has {len(violations)} schema violation(s)",
                 [{"path": v.path, "message": v.message} for v in violations])
         client = client_part(document)
-        if kind.name == SPECIMENS:
+        if kind.physical_specimen:
             client.setdefault("ods:normalisedPhysicalSpecimenID", normalised_physical_id(client))
             holder = self.index.pid_for_physical_id(client["ods:normalisedPhysicalSpecimenID"])
             if holder and holder != own_pid:
                 raise self._duplicate(holder)
-        if kind.name == "annotations":
+        if kind.targets_object:
             self._existing(client["oa:hasTarget"]["@id"], "/oa:hasTarget/@id")
         return client
 

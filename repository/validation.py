@@ -24,8 +24,6 @@ import schemas
 from repository.records import SERVER_FIELDS
 from resolver.iris import claims_iri, iri_problem
 
-KINDS: tuple[str, ...] = tuple(schemas.KINDS)  # the URL names of the kinds
-
 # Every schema file a kind's schema may `$ref`; all are registered under their `$id`, so
 # references resolve from package data and never from the network.
 SHARED_SCHEMA_FILES = ("shared-v1.0.0.json",)
@@ -76,11 +74,12 @@ class Validator:
     def violations(self, kind: str, document: object) -> list[Violation]:
         """Every violation (not just the first), sorted by path; [] when valid.
 
-        kind is one of KINDS; anything else is a programming error (ValueError).
+        kind is the name of one of `schemas.KINDS`; anything else is a programming error
+        (ValueError).
         """
         validator = self._validators.get(kind)
         if validator is None:
-            raise ValueError(f"unknown kind {kind!r}; expected one of {KINDS}")
+            raise ValueError(f"unknown kind {kind!r}; expected one of {tuple(self._validators)}")
         unservable = _unservable(document, [])
         if unservable is not None:
             return [unservable]

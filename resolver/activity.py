@@ -29,7 +29,7 @@ from resolver.pids import pid_url
 from resolver.renderers import jsonld, rdf
 from resolver.responses import CORS_HEADERS, base_url, digest_tagged
 from resolver.views import IMMUTABLE, lookup, negotiate
-from schemas import KINDS
+from schemas import KINDS, TOMBSTONE
 from storage.index import Index
 from storage.models import FeedEntry
 
@@ -110,7 +110,7 @@ def item(base: str, entry: FeedEntry) -> dict[str, Any]:
 
 
 def _activity_type(entry: FeedEntry) -> str:
-    if entry.status == "Tombstone":
+    if entry.status == TOMBSTONE:
         return "Delete"
     return "Create" if entry.version == 1 else "Update"
 

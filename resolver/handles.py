@@ -36,7 +36,7 @@ from markupsafe import Markup, escape
 
 from resolver.lookup import Lookup, UnknownPID
 from resolver.pids import MalformedPID, PidRef, canonical_pid, pid_url
-from schemas import KINDS
+from schemas import ANNOTATION, KINDS, MEDIA, SPECIMEN, TOMBSTONE, Kind, kind_of_type
 
 RC_SUCCESS, RC_PROTOCOL_ERROR, RC_HANDLE_NOT_FOUND = 1, 4, 100
 RC_INVALID_HANDLE, RC_VALUES_NOT_FOUND = 102, 200
@@ -46,14 +46,6 @@ ADMIN_PERMISSIONS = "011111110011"  # hdl-admintool's default for a handle's own
 REPOSITORY_NAME = "FDO repository"
 DATACITE = ("https://ror.org/04wxnsj81", "DataCite")
 RECORD_LICENSE = ("https://spdx.org/licenses/CC0-1.0.json", "CC0 1.0 Universal")
-PROFILES = {
-    "digital-specimens": "https://doi.org/21.T11148/d8de0819e144e4096645",
-    "digital-media": "https://doi.org/21.T11148/bbad8c4e101e8af01115",
-    "annotations": "https://doi.org/21.T11148/cf458ca9ee1d44a5608f",
-}
-KIND_NAMES = {"digital-specimens": "Digital Specimen", "digital-media": "Digital Media",
-              "annotations": "Annotation"}
-TYPE_NAMES = {kind.object_type: KIND_NAMES[kind.name] for kind in KINDS.values()}
 INDICES: dict[str, int] = {
     "fdoProfile": 1, "fdoRecordLicenseId": 2, "fdoRecordLicenseName": 3,
     "digitalObjectType": 4, "digitalObjectName": 5, "pid": 6, "pidIssuer": 7,
@@ -79,14 +71,14 @@ handles = Blueprint("handles", __name__)
 # -- the values ------------------------------------------------------------------------
 
 
-def handle_values(content: dict[str, Any], pid: str, version: int, kind: str,
+def handle_values(content: dict[str, Any], pid: str, version: int, kind_name: str,
                   base_url: str) -> list[dict[str, Any]]:
     """The handle record of version `version` (the latest) of `pid`, sorted by index.
     Attributes whose source is missing from `content` are left out."""
+    kind = KINDS[kind_name]
     attributes = _kernel(content, pid, version, kind, base_url) + _tombstone(content)
-    attributes += {"digital-specimens": _specimen, "digital-media": _media,
-                   "annotations": _annotation}[kind](content)
-    if kind != "annotations":
+    attributes += _KIND_ATTRIBUTES.get(kind, _no_attributes)(content)
+    if kind.uses_doi:  # issuedForAgent is in the DOI profiles only
         attributes += [("issuedForAgent", f"{base_url}/"), ("issuedForAgentName",
                                                            REPOSITORY_NAME)]
     stamp = handle_time(str(content["dcterms:modified"]))
@@ -113,8 +105,9 @@ def handle_time(iso: str) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _value(index: int, kind: str, data_format: str, data: Any, stamp: str) -> dict[str, Any]:
-    return {"index": index, "type": kind, "data": {"format": data_format, "value": data},
+def _value(index: int, value_type: str, data_format: str, data: Any,
+           stamp: str) -> dict[str, Any]:
+    return {"index": index, "type": value_type, "data": {"format": data_format, "value": data},
             "ttl": TTL, "timestamp": stamp}
 
 
@@ -123,16 +116,17 @@ def _text(data: Any) -> str:
                                                          separators=(",", ":"))
 
 
-def _kernel(content: dict[str, Any], pid: str, version: int, kind: str,
+def _kernel(content: dict[str, Any], pid: str, version: int, kind: Kind,
             base_url: str) -> Attributes:
     issuer = DATACITE if PidRef(pid).is_doi else (f"{base_url}/", REPOSITORY_NAME)
-    status = "TOMBSTONE" if content.get("ods:status") == "Tombstone" else "ACTIVE"
+    # The profile's pidStatus enumeration spells openDS's statuses in capitals.
+    status = "TOMBSTONE" if content.get("ods:status") == TOMBSTONE else "ACTIVE"
     return [
-        ("fdoProfile", PROFILES[kind]),
+        ("fdoProfile", kind.handle_profile),
         ("fdoRecordLicenseId", RECORD_LICENSE[0]),
         ("fdoRecordLicenseName", RECORD_LICENSE[1]),
-        ("digitalObjectType", content.get("ods:fdoType") or KINDS[kind].fdo_type),
-        ("digitalObjectName", KIND_NAMES[kind]),
+        ("digitalObjectType", content.get("ods:fdoType") or kind.fdo_type),
+        ("digitalObjectName", kind.label),
         ("pid", pid_url(base_url, pid)),
         ("pidIssuer", issuer[0]),
         ("pidIssuerName", issuer[1]),
@@ -156,7 +150,7 @@ def _locations_xml(places: list[dict[str, str]]) -> str:
 
 def _tombstone(content: dict[str, Any]) -> Attributes:
     metadata = content.get("ods:hasTombstoneMetadata")
-    if content.get("ods:status") != "Tombstone" or not isinstance(metadata, dict):
+    if content.get("ods:status") != TOMBSTONE or not isinstance(metadata, dict):
         return []
     related = [{"pid": item.get("dcterms:identifier") or item.get("schema:identifier"),
                 "relationshipType": item.get("ods:relationshipType")}
@@ -227,9 +221,19 @@ def _rights_owner(content: dict[str, Any]) -> tuple[Any, Any]:
 def _annotation(content: dict[str, Any]) -> Attributes:
     target = content.get("oa:hasTarget")
     target = target if isinstance(target, dict) else {}
+    target_kind = kind_of_type(target.get("@type"))
     return [("targetPid", target.get("@id")),
             ("targetType", target.get("@type")),
-            ("targetTypeName", TYPE_NAMES.get(str(target.get("@type"))))]
+            ("targetTypeName", target_kind.label if target_kind else None)]
+
+
+def _no_attributes(content: dict[str, Any]) -> Attributes:
+    """A kind without a profile of its own has the kernel attributes only."""
+    return []
+
+
+# The attributes of each kind's FDO profile beyond the kernel.
+_KIND_ATTRIBUTES = {SPECIMEN: _specimen, MEDIA: _media, ANNOTATION: _annotation}
 
 
 def _is_url(text: str) -> bool:

@@ -47,7 +47,7 @@ from resolver.renderers.oai_formats import (
 )
 from resolver.responses import base_url
 from resolver.views import lookup
-from schemas import KINDS
+from schemas import KINDS, TOMBSTONE
 from storage.harvest import HarvestItem, ItemFilter
 from storage.versions import read_version
 
@@ -376,7 +376,7 @@ def datestamp(recorded: str) -> str:
 
 
 def _header(item: HarvestItem) -> str:
-    deleted = ' status="deleted"' if item.status == "Tombstone" else ""
+    deleted = ' status="deleted"' if item.status == TOMBSTONE else ""
     sets = f"<setSpec>kind:{item.kind}</setSpec>"
     if item.organisation_id and (spec := institution_spec(item.organisation_id)):
         sets += f"<setSpec>institution:{spec}</setSpec>"
@@ -394,7 +394,7 @@ def _record(item: HarvestItem, fmt: MetadataFormat, content: dict[str, Any] | No
 def _contents(items: list[HarvestItem]) -> dict[str, dict[str, Any]]:
     """The stored content of each live item's current version, read from S3
     concurrently (not through the resolver's cache: a harvest would flush it)."""
-    live = [item for item in items if item.status != "Tombstone"]
+    live = [item for item in items if item.status != TOMBSTONE]
     store = lookup().store
     records = _readers().map(lambda item: read_version(store, item.pid, item.version), live)
     return {record.pid: record.content for record in records}

@@ -15,10 +15,10 @@ from resolver.renderers.citation import bibliography
 from resolver.renderers.html import HistoryEntry, LandingPage, Related
 from resolver.renderers.schemaorg import schema_org, schema_org_type
 from resolver.signposting import Subject, format_url, links
+from schemas import KINDS, TOMBSTONE
 from storage.models import ObjectState
 from storage.versions import VersionRecord
 
-MEDIA = "digital-media"
 MAX_RELATED = 100  # per page; the linkset and the API list them all
 
 
@@ -26,7 +26,7 @@ def linked_records(lookup: Lookup, row: ObjectState) -> list[tuple[str, VersionR
     """(relation, latest record) of every live object linked with this one."""
     return [(relation, lookup.record(other.pid, other.version))
             for relation, other in lookup.linked(row)[:MAX_RELATED]
-            if other.status != "Tombstone"]
+            if other.status != TOMBSTONE]
 
 
 _MEDIA_TYPE = re.compile(r"[A-Za-z0-9][\w.+-]*/[A-Za-z0-9][\w.+-]*")
@@ -52,8 +52,8 @@ def _media_file(content: dict[str, Any]) -> tuple[str, str | None] | None:
 def signposting_subject(base_url: str, record: VersionRecord, version: int | None,
                         linked: list[tuple[str, VersionRecord]]) -> Subject:
     """The media files of a media object are its own file; of a specimen, its media's."""
-    sources = [record] if record.kind == MEDIA else [
-        other for _, other in linked if other.kind == MEDIA]
+    sources = [record] if KINDS[record.kind].media_file else [
+        other for _, other in linked if KINDS[other.kind].media_file]
     items = tuple(item for item in (_media_file(other.content) for other in sources) if item)
     return Subject(base_url, record.pid, version, schema_org_type(record.content),
                    _license(record.content), items)

@@ -29,12 +29,12 @@ from resolver.renderers.html import render_landing
 from resolver.representations import Prepared, Renderings, context_response_body, prepare
 from resolver.responses import CORS_HEADERS, PreparedResponse, base_url, cors, json_response
 from resolver.signposting import LINKSET, LINKSET_JSON, header, links, linkset_json, linkset_text
+from schemas import TOMBSTONE
 from storage.models import ObjectState
 
 resolver = Blueprint("resolver", __name__)
 IMMUTABLE = "public, max-age=31536000, immutable"
 HAS_PROVENANCE = "http://www.w3.org/ns/prov#has_provenance"  # PROV-AQ link relation
-TOMBSTONE = "Tombstone"
 
 
 def lookup() -> Lookup:

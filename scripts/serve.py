@@ -25,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 import servers  # noqa: E402
 
 from repository.config import Config  # noqa: E402
+from schemas import SPECIMEN, TOMBSTONE  # noqa: E402
 from storage.index import Index  # noqa: E402
 
 VAR = ROOT / "var"
@@ -122,7 +123,7 @@ def demo_paths(config: Config, limit: int = 6) -> list[str]:
     index = Index(config.database_url)
     try:
         # Tombstoned ones (the demo has one) answer 410: the examples show live objects.
-        live = (row for row in index.all_objects() if row.status != "Tombstone")
+        live = (row for row in index.all_objects() if row.status != TOMBSTONE)
         rows = itertools.islice(live, limit)
         return [f"/api/v1/{row.kind}/{row.pid}" for row in rows]
     finally:
@@ -131,7 +132,7 @@ def demo_paths(config: Config, limit: int = 6) -> list[str]:
 
 def print_welcome(base: str, token: str, config: Config) -> None:
     paths = demo_paths(config)
-    specimen = next((p for p in paths if "digital-specimens" in p), paths[0])
+    specimen = next((p for p in paths if f"/{SPECIMEN.name}/" in p), paths[0])
     demo = f"curl -s {base}{specimen}"
     objects = "\n".join(f"                  {base}{path}" for path in paths)
     pid = specimen.split("/", 4)[-1]
@@ -149,7 +150,7 @@ FDO repository running at {base}   (S3: {config.s3_endpoint}, index: {config.dat
   demo objects
 {objects}
   write token     {token}
-  create one      curl -s -X POST {base}/api/v1/digital-specimens \\
+  create one      curl -s -X POST {base}/api/v1/{SPECIMEN.name} \\
                     -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' \\
                     -d '{{"ods:physicalSpecimenID":"MY.1","ods:physicalSpecimenIDType":"Local","ods:organisationID":"https://ror.org/0566bfb96"}}'
 Ctrl-C stops everything.""", flush=True)

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql import Select
 
+from schemas import TOMBSTONE
 from storage.models import FEED, CounterRow, FeedEntry, ObjectRow, VersionRow
 
 _FEED_COLUMNS = (VersionRow.sequence, VersionRow.pid, VersionRow.version, ObjectRow.kind,
@@ -28,7 +29,7 @@ _CREATED_IN_FEED_RANGE = (
     select(ObjectRow.pid, ObjectRow.modified)
     .join(VersionRow, (VersionRow.pid == ObjectRow.pid) & (VersionRow.version == 1))
     .where(VersionRow.sequence > bindparam("after"), VersionRow.sequence <= bindparam("upto"),
-           ObjectRow.status != "Tombstone")
+           ObjectRow.status != TOMBSTONE)
     .order_by(VersionRow.sequence))
 _ITEM_COLUMNS = (ObjectRow.sequence, ObjectRow.pid, ObjectRow.kind, ObjectRow.version,
                  ObjectRow.status, VersionRow.recorded, ObjectRow.organisation_id)

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, ProgrammingError
 from sqlalchemy.orm import sessionmaker
 
+from schemas import TOMBSTONE
 from storage.driver_statement import DriverStatement
 from storage.harvest import FEED_LENGTH, HarvestReads
 from storage.index_writes import OutOfStep, insert_version
@@ -191,7 +192,7 @@ class Index(HarvestReads):
         after `after` (keyset pages), for re-checks that look for what disappeared."""
         query = (select(ObjectRow.pid)
                  .where(ObjectRow.source_system == source_system, ObjectRow.kind == kind,
-                        ObjectRow.pid > after, ObjectRow.status != "Tombstone")
+                        ObjectRow.pid > after, ObjectRow.status != TOMBSTONE)
                  .order_by(ObjectRow.pid).limit(limit))
         with self.engine.connect() as connection:
             return list(connection.scalars(query))

@@ -14,7 +14,8 @@ import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 from referencing import Registry, Resource
 
-from repository.validation import CHECKED_FORMATS, KINDS, Validator, Violation
+from repository.validation import CHECKED_FORMATS, Validator, Violation
+from schemas import KINDS
 from tests import material
 
 UPSTREAM_SCHEMAS = material.SHARED / "opends" / "schemas" / "fdo-type"
@@ -48,7 +49,7 @@ def paths(violations: list[Violation]) -> list[str]:
     return [violation.path for violation in violations]
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", list(KINDS))
 def test_minimal_record_is_valid(validator: Validator, kind: str) -> None:
     assert validator.violations(kind, MINIMAL[kind]) == []
 

@@ -60,6 +60,7 @@ from typing import Any
 
 from repository.ingest.dwca import Record
 from resolver.renderers.crosswalk import Licence, licence_of
+from schemas import MEDIA, SPECIMEN
 
 PHYSICAL_ID_TERMS = ("dwc:occurrenceID", "dwc:catalogNumber", "dwc:materialEntityID",
                      "dwc:materialSampleID")
@@ -88,7 +89,7 @@ class Source:
 @cache
 def _terms() -> dict[str, frozenset[str]]:
     """The Darwin Core terms each openDS class holds, from our schema."""
-    specimen = json.loads((files("schemas") / "digital-specimen-v1.0.0.json").read_text())
+    specimen = json.loads((files("schemas") / SPECIMEN.schema_file).read_text())
     shared = json.loads((files("schemas") / "shared-v1.0.0.json").read_text())
     definitions = {**shared["$defs"], **specimen["$defs"]}
     found = {name: frozenset(key for key in definitions[name]["properties"]
@@ -272,7 +273,7 @@ _DCMI = "http://purl.org/dc/dcmitype/"
 
 @cache
 def _media_types() -> frozenset[str]:
-    schema = json.loads((files("schemas") / "digital-media-v1.0.0.json").read_text())
+    schema = json.loads((files("schemas") / MEDIA.schema_file).read_text())
     return frozenset(schema["properties"]["dcterms:type"]["enum"])
 
 

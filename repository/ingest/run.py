@@ -56,6 +56,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TextIO
 
+import schemas
 from repository import errors
 from repository.ingest import mapping, quality
 from repository.ingest.dwca import Record
@@ -67,7 +68,7 @@ from storage.models import ObjectState
 from storage.objects import ObjectExists
 from storage.versions import VersionRecord, read_version
 
-SPECIMENS, MEDIA = "digital-specimens", "digital-media"
+SPECIMENS, MEDIA = schemas.SPECIMEN.name, schemas.MEDIA.name
 CREATED, UPDATED, UNCHANGED, REJECTED = "created", "updated", "unchanged", "rejected"
 PID_ONLY = "pid-only"  # a PID record only (the licence allows no more), created or kept
 MISSING, TOMBSTONED = "missing", "tombstoned"  # specimens the dataset no longer has

@@ -18,15 +18,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from resolver.renderers.crosswalk import (
-    ANNOTATION,
-    SPECIMEN,
-    Summary,
-    summarise,
-)
+from resolver.renderers.crosswalk import Summary, summarise
 
 STYLES = ("apa", "harvard")
-# dcterms:type of a media object -> CSL item type; anything else is a graphic.
+# dcterms:type of a media file -> CSL item type; anything else is its kind's type.
 _MEDIA_CSL = {"MovingImage": "motion_picture", "Sound": "song", "Text": "document",
               "Dataset": "dataset", "Software": "software"}
 # LaTeX's special characters, in one pass so a replacement is never replaced again.
@@ -41,11 +36,8 @@ class UnknownStyle(ValueError):
 
 
 def csl_type(summary: Summary) -> str:
-    if summary.kind == SPECIMEN:
-        return "dataset"
-    if summary.kind == ANNOTATION:
-        return "document"
-    return _MEDIA_CSL.get(summary.media_type or "", "graphic")
+    """The kind's, or a media file's by its dcterms:type (`media_type` is None for others)."""
+    return _MEDIA_CSL.get(summary.media_type or "", summary.kind.csl_type)
 
 
 def csl_json(content: dict[str, Any], pid: str, version: int, base_url: str) -> dict[str, Any]:
@@ -116,7 +108,7 @@ def bibliography(content: dict[str, Any], pid: str, version: int, base_url: str,
         raise UnknownStyle(f"unknown citation style '{style}'; known: {', '.join(STYLES)}")
     summary = summarise(content, pid, version, base_url)
     author, publisher = summary.creator.name, summary.publisher.name
-    described = f"{summary.title} (Version {version}) [{summary.label.capitalize()}]."
+    described = f"{summary.title} (Version {version}) [{summary.kind.sentence_label}]."
     if style == "apa":
         year = f"({summary.year or 'n.d.'})."
         published = "" if publisher == author else f" {_sentence(publisher)}"

@@ -15,12 +15,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from resolver.pids import PidRef, find_pid, pid_url
-from schemas import KINDS
+from schemas import ANNOTATION, MEDIA, SPECIMEN, TOMBSTONE, Kind, kind_of_type
 
-SPECIMEN, MEDIA, ANNOTATION = "digital-specimens", "digital-media", "annotations"
-# What a person calls each kind; DiSSCo's DataCite records use the first two as resourceType.
-LABELS = {SPECIMEN: "Digital Specimen", MEDIA: "Digital Media", ANNOTATION: "Annotation"}
-_KIND_OF_TYPE = {kind.object_type: name for name, kind in KINDS.items()}
 _RELATIONS = {"hasDigitalSpecimen": "digitalSpecimen", "hasDigitalMedia": "digitalMedia"}
 # Epoch milliseconds (seen in real openDS records), ASCII digits up to the year 2286:
 # more digits overflow datetime.
@@ -33,7 +29,9 @@ _CC_TEXT = re.compile(r"^CC[\s-]*(0|BY(?:[\s-]+(?:NC|SA|ND))*)(?:[\s-]+(\d\.\d))
 
 
 @dataclass(frozen=True)
-class Agent:
+class CitedAgent:
+    """Who a citation or metadata record names as creator or publisher."""
+
     name: str
     id: str | None = None  # a ROR, ORCID or other URL
     schema_type: str = "Organization"  # schema.org class: Person, Organization, ...
@@ -60,15 +58,15 @@ class Place:
 
 @dataclass(frozen=True)
 class Summary:
-    kind: str
+    kind: Kind
     pid: str
     version: int
     is_doi: bool
     url: str  # this version's URL: what a citation of this version points at
     pid_url: str  # the object's URL, whatever its version
     title: str
-    creator: Agent
-    publisher: Agent
+    creator: CitedAgent
+    publisher: CitedAgent
     created: str | None
     modified: str | None
     year: str | None
@@ -90,7 +88,8 @@ class Summary:
 
     @property
     def label(self) -> str:
-        return LABELS[self.kind]
+        """What a person calls the kind; DiSSCo's DataCite records use it as resourceType."""
+        return self.kind.label
 
 
 def summarise(content: dict[str, Any], pid: str, version: int, base_url: str) -> Summary:
@@ -110,20 +109,20 @@ def summarise(content: dict[str, Any], pid: str, version: int, base_url: str) ->
         licence=licence_of(content), places=_places(content), subjects=_subjects(content),
         taxon=_taxon(content), physical_id=_text(content.get("ods:physicalSpecimenID")),
         collection=_text(content.get("dwc:datasetName") or content.get("dwc:collectionID")),
-        media_type=_text(content.get("dcterms:type")) if kind == MEDIA else None,
+        media_type=_text(content.get("dcterms:type")) if kind.media_file else None,
         media_format=_text(content.get("dcterms:format")),
         content_url=_text(content.get("ac:accessURI")),
         links=_links(content, version, base_url, pid),
-        tombstoned=content.get("ods:status") == "Tombstone",
+        tombstoned=content.get("ods:status") == TOMBSTONE,
         tombstone_date=iso_datetime(tombstone.get("ods:tombstoneDate")),
         tombstone_text=_text(tombstone.get("ods:tombstoneText")),
         successor=successor(tombstone, base_url),
     )
 
 
-def kind_of(content: dict[str, Any]) -> str:
-    """The kind name (KINDS key) of a stored object, by its @type."""
-    kind = _KIND_OF_TYPE.get(str(content.get("@type", "")))
+def kind_of(content: dict[str, Any]) -> Kind:
+    """The kind of a stored object, by its @type (guessed from its fields without one)."""
+    kind = kind_of_type(content.get("@type"))
     if kind:
         return kind
     if "oa:motivation" in content or "oa:hasTarget" in content:
@@ -158,18 +157,27 @@ def _taxon(content: dict[str, Any]) -> tuple[str, str | None] | None:
     return None
 
 
-def _title(kind: str, content: dict[str, Any]) -> str:
-    if kind == SPECIMEN:
-        taxon = _taxon(content)
-        name = taxon[0] if taxon else _text(content.get("ods:specimenName")) or "Unnamed specimen"
-        physical = _text(content.get("ods:physicalSpecimenID"))
-        return f"{name} ({physical})" if physical else name
-    if kind == MEDIA:
-        media_type = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", str(content.get("dcterms:type", "")))
-        media_format = _text(content.get("dcterms:format"))
-        described = f"{media_type.capitalize()} ({media_format})" if media_format else (
-            media_type.capitalize())
-        return _text(content.get("dcterms:title")) or described or "Digital media"
+def _title(kind: Kind, content: dict[str, Any]) -> str:
+    reader = _TITLES.get(kind)
+    return reader(content) if reader else _text(content.get("dcterms:title")) or kind.label
+
+
+def _specimen_title(content: dict[str, Any]) -> str:
+    taxon = _taxon(content)
+    name = taxon[0] if taxon else _text(content.get("ods:specimenName")) or "Unnamed specimen"
+    physical = _text(content.get("ods:physicalSpecimenID"))
+    return f"{name} ({physical})" if physical else name
+
+
+def _media_title(content: dict[str, Any]) -> str:
+    media_type = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", str(content.get("dcterms:type", "")))
+    media_format = _text(content.get("dcterms:format"))
+    described = f"{media_type.capitalize()} ({media_format})" if media_format else (
+        media_type.capitalize())
+    return _text(content.get("dcterms:title")) or described or "Digital media"
+
+
+def _annotation_title(content: dict[str, Any]) -> str:
     motivation = str(content.get("oa:motivation", "")).split(":")[-1]
     target = _dict(content.get("oa:hasTarget")).get("@id")
     target_name = (find_pid(target) or target) if isinstance(target, str) else None
@@ -177,10 +185,16 @@ def _title(kind: str, content: dict[str, Any]) -> str:
     return f"{title} on {target_name}" if target_name else title
 
 
-def _creator(kind: str, content: dict[str, Any], publisher: Agent) -> Agent:
+# Kind-specific titles; any other kind is titled by dcterms:title, else its label.
+_TITLES = {SPECIMEN: _specimen_title, MEDIA: _media_title, ANNOTATION: _annotation_title}
+# Kinds cited by their own author; the others by the institution that holds them.
+_AUTHORED = (ANNOTATION,)
+
+
+def _creator(kind: Kind, content: dict[str, Any], publisher: CitedAgent) -> CitedAgent:
     """The institution for specimens and media (as DiSSCo's DataCite records have it);
     the annotation's own creator, else its generator, for annotations."""
-    if kind != ANNOTATION:
+    if kind not in _AUTHORED:
         return publisher
     for key in ("dcterms:creator", "as:generator"):
         agent = _dict(content.get(key))
@@ -188,30 +202,44 @@ def _creator(kind: str, content: dict[str, Any], publisher: Agent) -> Agent:
         if name or agent_id:
             schema_type = str(agent.get("@type", "")).split(":")[-1]
             schema_type = {"SoftwareAgent": "SoftwareApplication"}.get(schema_type, schema_type)
-            return Agent(name or str(agent_id), _url(agent_id), schema_type or "Person")
+            return CitedAgent(name or str(agent_id), _url(agent_id), schema_type or "Person")
     return publisher
 
 
-def _organisation(content: dict[str, Any]) -> Agent | None:
+def _organisation(content: dict[str, Any]) -> CitedAgent | None:
     name, ror = _text(content.get("ods:organisationName")), _url(content.get("ods:organisationID"))
-    return Agent(name or str(ror), ror) if name or ror else None
+    return CitedAgent(name or str(ror), ror) if name or ror else None
 
 
-def _repository(base_url: str) -> Agent:
+def _repository(base_url: str) -> CitedAgent:
     """Who publishes what has no organisation (annotations): this repository."""
-    return Agent(urlsplit(base_url).netloc or base_url, base_url)
+    return CitedAgent(urlsplit(base_url).netloc or base_url, base_url)
 
 
-def _description(kind: str, content: dict[str, Any], publisher: Agent) -> str:
-    if kind == SPECIMEN:
-        physical = content.get("ods:physicalSpecimenID", "unidentified")
-        return f"Digital specimen of the physical specimen {physical}, held by {publisher.name}."
-    if kind == MEDIA:
-        return _text(content.get("dcterms:description")) or (
-            f"Digital media object held by {publisher.name}.")
+def _description(kind: Kind, content: dict[str, Any], publisher: CitedAgent) -> str:
+    reader = _DESCRIPTIONS.get(kind)
+    return reader(content, publisher) if reader else _text(
+        content.get("dcterms:description")) or f"{kind.label} held by {publisher.name}."
+
+
+def _specimen_description(content: dict[str, Any], publisher: CitedAgent) -> str:
+    physical = content.get("ods:physicalSpecimenID", "unidentified")
+    return f"Digital specimen of the physical specimen {physical}, held by {publisher.name}."
+
+
+def _media_description(content: dict[str, Any], publisher: CitedAgent) -> str:
+    return _text(content.get("dcterms:description")) or (
+        f"Digital media object held by {publisher.name}.")
+
+
+def _annotation_description(content: dict[str, Any], publisher: CitedAgent) -> str:
     values = _dict(content.get("oa:hasBody")).get("oa:value") or []
     body = "; ".join(str(value) for value in values if value)
-    return body or f"{_title(kind, content)}."
+    return body or f"{_annotation_title(content)}."
+
+
+_DESCRIPTIONS = {SPECIMEN: _specimen_description, MEDIA: _media_description,
+                 ANNOTATION: _annotation_description}
 
 
 def licence_of(content: dict[str, Any]) -> Licence | None:

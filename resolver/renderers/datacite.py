@@ -15,19 +15,12 @@ from __future__ import annotations
 from typing import Any
 
 from resolver.renderers.citation import csl_type
-from resolver.renderers.crosswalk import (
-    ANNOTATION,
-    MEDIA,
-    SPECIMEN,
-    Agent,
-    Summary,
-    summarise,
-)
+from resolver.renderers.crosswalk import CitedAgent, Summary, summarise
 from resolver.renderers.schemaorg import schema_org_class
 
 SCHEMA_VERSION = "http://datacite.org/schema/kernel-4"
 _SCHEME_URIS = {"ROR": "https://ror.org", "ORCID": "https://orcid.org"}
-# dcterms:type of a media object (openDS enumeration) -> DataCite resourceTypeGeneral.
+# dcterms:type of a media file (openDS enumeration) -> DataCite resourceTypeGeneral.
 _MEDIA_GENERAL = {
     "StillImage": "Image", "Image": "Image", "MovingImage": "Audiovisual", "Sound": "Sound",
     "Text": "Text", "Dataset": "Dataset", "Collection": "Collection", "Event": "Event",
@@ -73,11 +66,8 @@ def datacite_json(content: dict[str, Any], pid: str, version: int,
 
 
 def resource_type_general(summary: Summary) -> str:
-    if summary.kind == SPECIMEN:
-        return "PhysicalObject"
-    if summary.kind == MEDIA:
-        return _MEDIA_GENERAL.get(summary.media_type or "", "Other")
-    return "Other"
+    """The kind's, or a media file's by its dcterms:type (`media_type` is None for others)."""
+    return _MEDIA_GENERAL.get(summary.media_type or "", summary.kind.datacite_type)
 
 
 def _types(summary: Summary) -> dict[str, str]:
@@ -88,7 +78,7 @@ def _types(summary: Summary) -> dict[str, str]:
         "schemaOrg": schema_org_class(summary),
         "citeproc": csl_type(summary),
         "bibtex": "misc",
-        "ris": _RIS.get(general, "DATA" if summary.kind == SPECIMEN else "GEN"),
+        "ris": _RIS.get(general, summary.kind.ris_type),
     }
 
 
@@ -98,13 +88,13 @@ def _identifiers(summary: Summary) -> list[dict[str, str]]:
     identifiers = []
     if not summary.is_doi:
         identifiers.append({"identifier": summary.pid, "identifierType": "Handle"})
-    if summary.kind == SPECIMEN and summary.physical_id:
+    if summary.kind.physical_specimen and summary.physical_id:
         identifiers.append({"identifier": summary.physical_id,
                             "identifierType": "physicalSpecimenID"})
     return identifiers
 
 
-def _name_identifiers(agent: Agent) -> list[dict[str, str]]:
+def _name_identifiers(agent: CitedAgent) -> list[dict[str, str]]:
     if not agent.id:
         return []
     scheme = agent.id_scheme
@@ -114,7 +104,7 @@ def _name_identifiers(agent: Agent) -> list[dict[str, str]]:
     return [identifier]
 
 
-def _creator(agent: Agent) -> dict[str, Any]:
+def _creator(agent: CitedAgent) -> dict[str, Any]:
     creator: dict[str, Any] = {"name": agent.name}
     name_type = {"Person": "Personal", "Organization": "Organizational"}.get(agent.schema_type)
     if name_type:
@@ -125,7 +115,7 @@ def _creator(agent: Agent) -> dict[str, Any]:
     return creator
 
 
-def _publisher(agent: Agent) -> dict[str, str]:
+def _publisher(agent: CitedAgent) -> dict[str, str]:
     publisher = {"name": agent.name}
     if agent.id_scheme == "ROR" and agent.id:
         publisher |= {"publisherIdentifier": agent.id, "publisherIdentifierScheme": "ROR",
@@ -163,8 +153,8 @@ def _rights(summary: Summary) -> list[dict[str, str]]:
 
 
 def _descriptions(summary: Summary) -> list[dict[str, str]]:
-    kind = "Other" if summary.kind == ANNOTATION else "Abstract"
-    descriptions = [{"description": summary.description, "descriptionType": kind}]
+    descriptions = [{"description": summary.description,
+                     "descriptionType": summary.kind.datacite_description}]
     if summary.tombstoned:
         text = summary.tombstone_text or "no reason given"
         descriptions.append({"description": f"Tombstoned: {text}", "descriptionType": "Other"})

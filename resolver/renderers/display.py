@@ -15,6 +15,8 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
+from schemas import ANNOTATION, MEDIA, SPECIMEN, Kind
+
 
 @dataclass(frozen=True)
 class Fact:
@@ -230,21 +232,44 @@ def body_text(content: dict[str, Any]) -> str:
     return "; ".join(t for item in items if (t := text(item)))
 
 
-def title_of(kind: str, content: dict[str, Any]) -> str | Markup:
-    """The page heading: scientific name, media title, or what an annotation says."""
-    if kind == "digital-media":
-        return text(content.get("dcterms:title")) or "Media object"
-    if kind == "annotations":
-        body = body_text(content)
-        return (body[:97] + "…" if len(body) > 100 else body) \
-            or f"Annotation ({motivation(content) or 'unspecified'})"
+def title_of(kind: Kind, content: dict[str, Any]) -> str | Markup:
+    """The page heading: scientific name, media title, or what an annotation says; for
+    another kind its dcterms:title, else its label."""
+    reader = _TITLES.get(kind)
+    return reader(content) if reader else text(content.get("dcterms:title")) or kind.label
+
+
+def specimen_title(content: dict[str, Any]) -> str | Markup:
     return scientific_name(content) or text(content.get("ods:physicalSpecimenID")) \
         or "Unnamed specimen"
 
 
-def facts_of(kind: str, content: dict[str, Any]) -> list[Fact]:
-    readers = {"digital-media": media_facts, "annotations": annotation_facts}
-    return readers.get(kind, specimen_facts)(content)
+def media_title(content: dict[str, Any]) -> str:
+    return text(content.get("dcterms:title")) or "Media object"
+
+
+def annotation_title(content: dict[str, Any]) -> str:
+    body = body_text(content)
+    return (body[:97] + "…" if len(body) > 100 else body) \
+        or f"Annotation ({motivation(content) or 'unspecified'})"
+
+
+def generic_facts(content: dict[str, Any]) -> list[Fact]:
+    """What any openDS object may say of itself, for a kind without a reader of its own."""
+    return [
+        *linked("Title", content.get("dcterms:title")),
+        *linked("Description", content.get("dcterms:description")),
+        *institution(content),
+        *licence(content),
+    ]
+
+
+def facts_of(kind: Kind, content: dict[str, Any]) -> list[Fact]:
+    return _FACTS.get(kind, generic_facts)(content)
+
+
+_TITLES = {SPECIMEN: specimen_title, MEDIA: media_title, ANNOTATION: annotation_title}
+_FACTS = {SPECIMEN: specimen_facts, MEDIA: media_facts, ANNOTATION: annotation_facts}
 
 
 def successors(tombstone: dict[str, Any]) -> list[Fact]:

@@ -15,15 +15,10 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from markupsafe import Markup
 
 from resolver.renderers import display
+from schemas import KINDS, TOMBSTONE
 
 if TYPE_CHECKING:  # a type only: signposting reads resolver.formats, which imports us
     from resolver.signposting import Link
-
-KIND_LABELS = {
-    "digital-specimens": "Digital specimen",
-    "digital-media": "Digital media",
-    "annotations": "Annotation",
-}
 
 
 @dataclass(frozen=True)
@@ -42,7 +37,7 @@ class Related:
     """A media object or annotation linked to the object, with its latest content."""
 
     url: str
-    kind: str
+    kind: str  # the kind's name
     content: dict[str, Any]
 
 
@@ -53,7 +48,7 @@ class LandingPage:
     pid_url: str
     version: int
     latest_version: int
-    kind: str
+    kind: str  # the kind's name
     history: list[HistoryEntry]
     related: list[Related]
     links: list[Link]
@@ -73,6 +68,7 @@ ENVIRONMENT = Environment(
     lstrip_blocks=True,
 )
 ENVIRONMENT.filters["when"] = display.display_time
+ENVIRONMENT.globals["TOMBSTONE"] = TOMBSTONE  # the activity of a tombstoning version
 
 
 def thumbnail(item: Related) -> dict[str, Any]:
@@ -101,7 +97,7 @@ def annotation_item(item: Related) -> dict[str, Any]:
 
 def specimen_item(item: Related) -> dict[str, Any]:
     content = item.content
-    return {"url": item.url, "name": display.title_of("digital-specimens", content),
+    return {"url": item.url, "name": display.title_of(KINDS[item.kind], content),
             "number": display.text(content.get("ods:physicalSpecimenID"))}
 
 
@@ -116,26 +112,25 @@ def tombstone_view(tombstone: dict[str, Any] | None) -> dict[str, Any] | None:
     }
 
 
-def related_of(page: LandingPage, kind: str) -> list[Related]:
-    return [item for item in page.related if item.kind == kind]
-
-
 def render_landing(page: LandingPage) -> str:
     """The landing page of one version (and the 410 page when `tombstone` is given)."""
     content = page.content
-    title = display.title_of(page.kind, content)
+    kind = KINDS[page.kind]
+    title = display.title_of(kind, content)
+    related = [(KINDS[item.kind], item) for item in page.related]
     return ENVIRONMENT.get_template("landing.html").render(
         page=page,
         base_url=page.base_url,
-        kind_label=KIND_LABELS.get(page.kind, "Digital object"),
+        kind_label=kind.sentence_label,
         title=title,
         plain_title=title.striptags() if isinstance(title, Markup) else title,
-        facts=display.facts_of(page.kind, content),
-        image=display.safe_url(content.get("ac:accessURI")) if page.kind == "digital-media"
-        else None,
-        thumbnails=[thumbnail(item) for item in related_of(page, "digital-media")],
-        annotations=[annotation_item(item) for item in related_of(page, "annotations")],
-        specimens=[specimen_item(item) for item in related_of(page, "digital-specimens")],
+        facts=display.facts_of(kind, content),
+        image=display.safe_url(content.get("ac:accessURI")) if kind.media_file else None,
+        # What points at a specimen is its object: the one an annotation is about.
+        specimens_heading="Annotated object" if kind.targets_object else "Specimen",
+        thumbnails=[thumbnail(item) for of, item in related if of.media_file],
+        annotations=[annotation_item(item) for of, item in related if of.targets_object],
+        specimens=[specimen_item(item) for of, item in related if of.physical_specimen],
         tombstone=tombstone_view(page.tombstone),
         history=sorted(page.history, key=lambda entry: entry.version, reverse=True),
     )

@@ -30,7 +30,7 @@ from xml.sax.saxutils import escape, quoteattr
 from datacite import schema45
 
 from resolver.renderers import jsonld
-from resolver.renderers.crosswalk import ANNOTATION, SPECIMEN, summarise
+from resolver.renderers.crosswalk import summarise
 from resolver.renderers.datacite import datacite_json
 from schemas import KINDS
 
@@ -40,7 +40,6 @@ DC = "http://purl.org/dc/elements/1.1/"
 DATACITE = "http://datacite.org/schema/kernel-4"
 ODS_JSONLD = "urn:fdo-repository:oai:ods_jsonld:1"
 ODS_JSONLD_SCHEMA_PATH = "/oai/ods_jsonld.xsd"
-_DCMI_TYPES = {SPECIMEN: "PhysicalObject", ANNOTATION: "Text"}
 # What XML 1.0 cannot carry: C0 controls but tab, newline and return; lone surrogates;
 # U+FFFE and U+FFFF.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
@@ -53,7 +52,12 @@ class MetadataFormat:
     namespace: str
     schema: str  # a URL, or a path on our own base URL (starts with "/")
     render: Renderer
-    kinds: tuple[str, ...]  # the kinds whose objects it can describe
+    doi_only: bool = False  # describes only the kinds whose PIDs are DOIs
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        """The names of the kinds whose objects it can describe."""
+        return tuple(name for name, kind in KINDS.items() if kind.uses_doi or not self.doi_only)
 
     def schema_url(self, base_url: str) -> str:
         return base_url + self.schema if self.schema.startswith("/") else self.schema
@@ -78,7 +82,7 @@ def oai_dc(content: dict[str, Any], pid: str, version: int, base_url: str) -> st
     elements += [("description", summary.description), ("publisher", summary.publisher.name)]
     elements += [("date", date) for date in (summary.created, summary.modified) if date]
     elements += [("type", summary.label),
-                 ("type", _DCMI_TYPES.get(summary.kind) or summary.media_type or "Image")]
+                 ("type", summary.media_type or summary.kind.dcmi_type)]
     if summary.media_format:
         elements.append(("format", summary.media_format))
     elements += [("identifier", summary.pid_url), ("identifier", summary.url)]
@@ -110,14 +114,11 @@ def ods_jsonld(content: dict[str, Any], pid: str, version: int, base_url: str) -
             f'contentType="application/ld+json">{xml_text(text)}</ods:jsonld>')
 
 
-ALL_KINDS = tuple(KINDS)
-DOI_KINDS = tuple(name for name, kind in KINDS.items() if kind.uses_doi)
 FORMATS = {
     "oai_dc": MetadataFormat("oai_dc", OAI_DC, "http://www.openarchives.org/OAI/2.0/oai_dc.xsd",
-                             oai_dc, ALL_KINDS),
+                             oai_dc),
     "oai_datacite": MetadataFormat("oai_datacite", DATACITE,
                                    "http://schema.datacite.org/meta/kernel-4.5/metadata.xsd",
-                                   oai_datacite, DOI_KINDS),
-    "ods_jsonld": MetadataFormat("ods_jsonld", ODS_JSONLD, ODS_JSONLD_SCHEMA_PATH, ods_jsonld,
-                                 ALL_KINDS),
+                                   oai_datacite, doi_only=True),
+    "ods_jsonld": MetadataFormat("ods_jsonld", ODS_JSONLD, ODS_JSONLD_SCHEMA_PATH, ods_jsonld),
 }

@@ -17,14 +17,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from resolver.renderers.crosswalk import (
-    ANNOTATION,
-    SPECIMEN,
-    Agent,
-    Summary,
-    kind_of,
-    summarise,
-)
+from resolver.renderers.crosswalk import CitedAgent, Summary, kind_of, summarise
+from schemas import ANNOTATION, MEDIA, SPECIMEN, TOMBSTONE, Kind
 
 SCHEMA_ORG = "https://schema.org/"
 _MEDIA_CLASSES = {"StillImage": "ImageObject", "Image": "ImageObject",
@@ -41,12 +35,10 @@ def schema_org_type(content: dict[str, Any]) -> str:
     return SCHEMA_ORG + _class(kind_of(content), content.get("dcterms:type"))
 
 
-def _class(kind: str, media_type: Any) -> str:
-    if kind == SPECIMEN:
-        return "Dataset"
-    if kind == ANNOTATION:
-        return "Comment"
-    return _MEDIA_CLASSES.get(str(media_type), "MediaObject")
+def _class(kind: Kind, media_type: Any) -> str:
+    if not kind.media_file:
+        return kind.schema_org_class
+    return _MEDIA_CLASSES.get(str(media_type), kind.schema_org_class)
 
 
 def schema_org(content: dict[str, Any], pid: str, version: int,
@@ -75,7 +67,7 @@ def schema_org(content: dict[str, Any], pid: str, version: int,
     return {key: value for key, value in document.items() if value not in (None, [], "")}
 
 
-def _agent(agent: Agent) -> dict[str, Any]:
+def _agent(agent: CitedAgent) -> dict[str, Any]:
     schema_type = agent.schema_type if agent.schema_type == "Person" else "Organization"
     node: dict[str, Any] = {"@type": schema_type, "name": agent.name}
     if agent.id:
@@ -89,15 +81,22 @@ def _licence(summary: Summary) -> dict[str, Any]:
 
 
 def _by_kind(summary: Summary) -> dict[str, Any]:
-    if summary.kind == SPECIMEN:
-        return _specimen(summary)
-    links = dict(summary.links)
-    if summary.kind == ANNOTATION:
-        target = links.get("target")
-        return {"text": summary.description, "about": {"@id": target} if target else None}
-    specimen = links.get("digitalSpecimen")
+    return _BY_KIND.get(summary.kind, _nothing_more)(summary)
+
+
+def _media(summary: Summary) -> dict[str, Any]:
+    specimen = dict(summary.links).get("digitalSpecimen")
     return {"contentUrl": summary.content_url, "encodingFormat": summary.media_format,
             "about": {"@id": specimen} if specimen else None}
+
+
+def _annotation(summary: Summary) -> dict[str, Any]:
+    target = dict(summary.links).get("target")
+    return {"text": summary.description, "about": {"@id": target} if target else None}
+
+
+def _nothing_more(summary: Summary) -> dict[str, Any]:
+    return {}
 
 
 def _specimen(summary: Summary) -> dict[str, Any]:
@@ -124,4 +123,8 @@ def _place(latitude: float, longitude: float, name: str | None) -> dict[str, Any
 
 
 def _tombstone(summary: Summary) -> dict[str, Any]:
-    return {"creativeWorkStatus": "Tombstone"} if summary.tombstoned else {}
+    return {"creativeWorkStatus": TOMBSTONE} if summary.tombstoned else {}
+
+
+# The properties each kind adds; any other kind adds none.
+_BY_KIND = {SPECIMEN: _specimen, MEDIA: _media, ANNOTATION: _annotation}
