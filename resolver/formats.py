@@ -82,8 +82,9 @@ class Format:
         return self.variants.choose(params, style) if self.variants else ""
 
     def content_type(self, variant: str) -> str:
+        """The Content-Type header; "" is the default variant, which goes unnamed."""
         variants = self.variants
-        if variants and variants.profile_base and variant != variants.default:
+        if variants and variants.profile_base and variant not in ("", variants.default):
             return f'{self.media_type}; profile="{variants.profile_base}{variant}"'
         if self.charset:
             return f"{self.media_type}; charset={self.charset}"

@@ -180,3 +180,11 @@ def test_unknown_feed_formats_are_refused_with_the_offers(feed):
     assert response.status_code == 406
     assert {offer["format"] for offer in response.json["offered"]} == {"jsonld", "json", "ttl",
                                                                        "nt"}
+
+
+def test_feed_json_ld_is_served_as_plain_json_ld_without_an_empty_profile(feed, service):
+    service.create(KIND, specimen(), AGENT)
+    for path in ("/activity", "/activity/page/0", "/activity/1"):
+        answer = feed.get(path, headers={"Accept": "application/ld+json"})
+        assert answer.status_code == 200, path
+        assert answer.headers["Content-Type"] == "application/ld+json", path
