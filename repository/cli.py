@@ -60,17 +60,17 @@ def _print_report(report: Report, what: str) -> int:
 
 
 def cmd_verify(_: argparse.Namespace) -> int:
-    return _print_report(verify(_service().store), "verify")
+    return _print_report(verify(_service().reader), "verify")
 
 
 def cmd_rebuild_index(_: argparse.Namespace) -> int:
     fdo = _service()
-    return _print_report(rebuild_index(fdo.store, fdo.index), "rebuild-index")
+    return _print_report(rebuild_index(fdo.reader, fdo.index), "rebuild-index")
 
 
 def cmd_reconcile(_: argparse.Namespace) -> int:
     fdo = _service()
-    return _print_report(reconcile(fdo.store, fdo.index), "reconcile")
+    return _print_report(reconcile(fdo.reader, fdo.index), "reconcile")
 
 
 def cmd_load_demo(args: argparse.Namespace) -> int:
@@ -86,13 +86,13 @@ def cmd_export(args: argparse.Namespace) -> int:
     options = DumpOptions(all_versions=args.all_versions, kind=args.kind, since=args.since,
                           max_file_bytes=args.max_file_mb * 1024 * 1024)
     try:
-        manifest = export(fdo.store, fdo.index, config.base_url, Path(args.out), options)
+        manifest = export(fdo.reader, fdo.index, config.base_url, Path(args.out), options)
         published = publish(fdo.store, Path(args.out)) if args.publish else None
     except DumpError as error:
         print(f"fdo export: {error}", file=sys.stderr)
         return 2
     finally:
-        fdo.index.close()
+        fdo.close()
     print(json.dumps({"feedPosition": manifest["feedPosition"], "counts": manifest["counts"],
                       "files": len(manifest["files"]), "published": published}))
     return 0
@@ -137,7 +137,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             print(f"fdo ingest: {error}", file=sys.stderr)
             return 2
         finally:
-            fdo.index.close()
+            fdo.close()
         write_report(report, listing, sys.stdout)
     print(report.readable(), file=sys.stderr)
     return 0

@@ -17,7 +17,7 @@ from werkzeug.exceptions import HTTPException
 
 from resolver.activity import UnknownPage
 from resolver.dumps import UnknownDump
-from resolver.lookup import UnknownPID, UnknownVersion
+from resolver.lookup import UnknownPID
 from resolver.memento import BadDatetime
 from resolver.negotiation import NotAcceptable, UnknownFormat
 from resolver.pids import MalformedPID
@@ -25,6 +25,7 @@ from resolver.renderers.citation import UnknownStyle
 from resolver.responses import negotiated_error
 from resolver.sitemaps import UnknownSitemap
 from storage.objects import StoreRequestFailed
+from storage.reader import UnknownVersion, VersionMissing
 
 log = logging.getLogger(__name__)
 # Seconds a client is asked to wait after a 503: about one S3 read timeout, after which a
@@ -93,6 +94,7 @@ RESOLVER_ERROR_TABLE: dict[type[Exception], tuple[int, str]] = {
     UnknownSitemap: (404, "unknown_sitemap"),
     UnknownDump: (404, "unknown_dump"),
     NotAcceptable: (406, "not_acceptable"),
+    VersionMissing: (503, "version_missing"),  # the API's answer too: one for both
 }
 
 
@@ -140,7 +142,10 @@ def _from_resolver(error: Exception) -> Response:
         extra["offered"] = [{"type": offer.media_type, "format": offer.name}
                             for offer in error.offers]
     message = f"no object has the PID {error}" if isinstance(error, UnknownPID) else str(error)
-    return negotiated_error(status, code, message, **extra)
+    response = negotiated_error(status, code, message, **extra)
+    if status == 503:
+        response.headers["Retry-After"] = str(RETRY_AFTER)
+    return response
 
 
 def _from_http(error: HTTPException) -> Response:

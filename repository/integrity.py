@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
+from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from itertools import groupby, islice
+from itertools import groupby
 
 from repository.records import index_entry
 from resolver.pids import VERSION_NUMBER
 from storage.index import Index, OutOfStep, PhysicalIdTaken, VersionClash
 from storage.objects import ObjectStore
+from storage.reader import VersionReader
 from storage.versions import KEY_ROOT, CorruptRecord, VersionRecord
-
-READ_THREADS = 16
-READ_BATCH = 256
 
 
 @dataclass
@@ -45,22 +43,26 @@ def _version_keys(store: ObjectStore) -> Iterator[tuple[str, int, str]]:
 VersionKey = tuple[str, int, str]  # (pid, version number, S3 key)
 
 
-def _with_bodies(store: ObjectStore,
+def _with_bodies(reader: VersionReader,
                  items: Iterable[VersionKey]) -> Iterator[tuple[str, int, str, bytes]]:
-    """Each item with its S3 body, in the order given, fetched concurrently in bounded
-    batches (memory stays bounded whatever the repository size)."""
-    item_iter = iter(items)
-    with ThreadPoolExecutor(READ_THREADS) as pool:
-        while batch := list(islice(item_iter, READ_BATCH)):
-            bodies = pool.map(store.get, [key for _, _, key in batch])
-            for (pid, number, key), body in zip(batch, bodies, strict=True):
-                yield pid, number, key, body
+    """Each item with its S3 body, in the order given, read concurrently by the reader
+    (memory stays bounded whatever the repository size)."""
+    on_the_way: deque[VersionKey] = deque()  # items whose bodies are being read, in order
+
+    def keys() -> Iterator[str]:
+        for item in items:
+            on_the_way.append(item)
+            yield item[2]
+
+    for body in reader.bodies(keys()):
+        pid, number, key = on_the_way.popleft()
+        yield pid, number, key, body
 
 
-def verify(store: ObjectStore) -> Report:
+def verify(reader: VersionReader) -> Report:
     """Re-hash every stored version and walk every hash chain."""
     report = Report()
-    stream = _with_bodies(store, _version_keys(store))
+    stream = _with_bodies(reader, _version_keys(reader.store))
     for pid, versions in groupby(stream, key=lambda item: item[0]):
         previous_digest: str | None = None
         for expected, (_, number, key, body) in enumerate(versions, start=1):
@@ -93,12 +95,12 @@ def _check(label: str, body: bytes, pid: str, number: int,
     return problems, computed
 
 
-def reconcile(store: ObjectStore, index: Index) -> Report:
+def reconcile(reader: VersionReader, index: Index) -> Report:
     """Adopt every version S3 has and the index lacks (crash between S3 put and commit).
     Reads from S3 only the versions beyond what the index has as current."""
     report = Report()
     held: tuple[str, str, bytes] | None = None  # one version behind, to know the last
-    for pid, _, key, body in _with_bodies(store, _unindexed(index, report, store)):
+    for pid, _, key, body in _with_bodies(reader, _unindexed(index, report, reader.store)):
         if held is not None:
             _adopt(index, held[1], held[2], report, last=held[0] != pid)
         held = (pid, key, body)
@@ -143,10 +145,10 @@ def _adopt(index: Index, key: str, body: bytes, report: Report, last: bool) -> N
     report.adopted += 1
 
 
-def rebuild_index(store: ObjectStore, index: Index) -> Report:
+def rebuild_index(reader: VersionReader, index: Index) -> Report:
     """Drop the object tables and recreate them from S3 alone (tokens are kept)."""
     index.drop_object_tables()
     index.create_schema()
-    report = reconcile(store, index)
+    report = reconcile(reader, index)
     index.renumber_feed()
     return report

@@ -37,8 +37,9 @@ from resolver.pids import (
 from schemas import KINDS, Kind
 from storage.index import Index, OutOfStep, PhysicalIdTaken, VersionClash
 from storage.models import ObjectState, VersionRow
-from storage.objects import ObjectExists, ObjectMissing, ObjectStore
-from storage.versions import VersionRecord, read_version
+from storage.objects import ObjectExists, ObjectStore
+from storage.reader import UnknownVersion, VersionMissing, VersionReader, checked_number
+from storage.versions import VersionRecord
 
 MINT_ATTEMPTS = 8
 SLOT_ATTEMPTS = 64  # derived PIDs tried for one physical ID: one per tombstoned specimen
@@ -48,11 +49,13 @@ REPLACED_BY = "IsReplacedWith"  # openDS tombstone-metadata's term for a success
 
 
 class FDOService:
-    def __init__(self, store: ObjectStore, index: Index, validator: Validator, *,
-                 base_url: str, doi_prefix: str, handle_prefix: str) -> None:
+    def __init__(self, store: ObjectStore, index: Index, validator: Validator,
+                 reader: VersionReader, *, base_url: str, doi_prefix: str,
+                 handle_prefix: str) -> None:
         self.store = store
         self.index = index
         self.validator = validator
+        self.reader = reader
         self.base_url = base_url
         self.prefixes = {True: doi_prefix, False: handle_prefix}
 
@@ -68,9 +71,10 @@ class FDOService:
 
     def version(self, kind_name: str, prefix: str, suffix: str, number: int) -> VersionRecord:
         row = self._object(kind_name, prefix, suffix)
-        if not 1 <= number <= row.version:
-            raise errors.NotFound(f"{row.pid} has no version {number} (latest: {row.version})")
-        return self._load(row.pid, number)
+        try:
+            return self._load(row.pid, checked_number(row, number))
+        except UnknownVersion as error:
+            raise errors.NotFound(str(error)) from error
 
     def versions(self, kind_name: str, prefix: str, suffix: str) -> list[VersionRow]:
         row = self._object(kind_name, prefix, suffix)
@@ -231,6 +235,8 @@ class FDOService:
                 self._record(existing)  # a version the index lacks: adopted, never lost
             except errors.FDOError as error:
                 return error
+            except VersionMissing as error:
+                return errors.StorageUnavailable(str(error))
             return errors.PreconditionFailed(f"{record.pid} changed meanwhile",
                                              etag=existing.digest)
 
@@ -356,11 +362,13 @@ class FDOService:
         return row
 
     def _load(self, pid: str, number: int) -> VersionRecord:
-        try:
-            return read_version(self.store, pid, number)
-        except ObjectMissing as error:
-            raise errors.StorageUnavailable(
-                f"{pid} version {number} is indexed but missing from S3") from error
+        """`VersionMissing` if the store lost it: one answer with the resolver's."""
+        return self.reader.version(pid, number)
+
+    def close(self) -> None:
+        """Stop the reader's threads and close the index's connections."""
+        self.reader.close()
+        self.index.close()
 
 
 def _same_change(existing: VersionRecord, record: VersionRecord) -> bool:

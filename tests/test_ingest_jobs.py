@@ -124,8 +124,8 @@ def test_a_dataset_is_ingested_and_reported_as_the_cli_reports_it(
 
     # Jobs are not objects: verify and rebuild-index see the versions only, and keep jobs.
     assert IngestJobRow.__tablename__ not in OBJECT_TABLES
-    rebuilt = rebuild_index(fdo.store, fdo.index)
-    assert rebuilt.problems == [] and verify(fdo.store).problems == []
+    rebuilt = rebuild_index(fdo.reader, fdo.index)
+    assert rebuilt.problems == [] and verify(fdo.reader).problems == []
     assert client.get(url, headers=machine).json == done
 
 

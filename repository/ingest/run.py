@@ -65,7 +65,7 @@ from repository.services import FDOService, WriteResult, normalised_physical_id
 from resolver.pids import derived_suffix, find_pid, pid_url
 from storage.models import ObjectState
 from storage.objects import ObjectExists
-from storage.versions import VersionRecord, read_version
+from storage.versions import VersionRecord
 
 SPECIMENS, MEDIA = "digital-specimens", "digital-media"
 CREATED, UPDATED, UNCHANGED, REJECTED = "created", "updated", "unchanged", "rejected"
@@ -73,7 +73,7 @@ PID_ONLY = "pid-only"  # a PID record only (the licence allows no more), created
 MISSING, TOMBSTONED = "missing", "tombstoned"  # specimens the dataset no longer has
 CARRIED_PID_TERMS = ("dwc:otherCatalogNumbers", "dcterms:identifier")
 BATCH = 200  # records per batch: S3 writes in flight together, then one index commit
-WRITE_THREADS = 8  # S3 requests at once (a batch's reads of current versions and writes)
+WRITE_THREADS = 8  # S3 writes at once (reads go through the service's reader)
 DEFERRALS = 3  # how often a record may be put off to a later batch before it is rejected
 
 
@@ -568,9 +568,8 @@ class _Run:
         status. An object whose digest the index lacks is compared in full."""
         changed = [write for job in jobs for write in job.writes()
                    if write.state is not None and write.differs()]
-        store = self.service.store
-        currents = self.pool.map(lambda write: read_version(store, write.pid,
-                                                            write.state.version), changed)
+        currents = self.service.reader.versions(
+            (write.pid, write.state.version) for write in changed if write.state is not None)
         for write, current in zip(changed, currents, strict=True):
             write.current = current
         for job in jobs:
@@ -608,7 +607,7 @@ class _Run:
         object (a run interrupted between S3 and the index wrote it, and the record changed
         since), it is indexed now and the record goes on in the next batch, as an update;
         if it is another object's, the next batch draws another PID."""
-        existing = read_version(self.service.store, write.pid, 1)
+        existing = self.service.reader.version(write.pid, 1)
         mine = existing.kind == write.kind and (
             existing.content.get("ods:normalisedPhysicalSpecimenID")
             == write.client["ods:normalisedPhysicalSpecimenID"] if write.kind == SPECIMENS
