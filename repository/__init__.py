@@ -16,6 +16,7 @@ from repository.ingest.jobs import JobRunner
 from repository.keys import secret_key
 from repository.services import FDOService
 from repository.validation import Validator
+from repository.writes import PidPrefixes, VersionWriter
 from resolver.activity import FULL_PAGES_CACHED
 from resolver.lookup import BoundedCache, Lookup
 from resolver.pids import VersionConverter
@@ -47,8 +48,11 @@ def build_service(config: Config, bulk: bool = False, serving: bool = False) -> 
         # Start anyway: /health reports the index, and requests answer 503 until it is back.
         logging.getLogger(__name__).warning("index not reachable at start-up: %s", error)
     reader = VersionReader(store)  # the process's one pool for reading many versions
-    return FDOService(store, index, Validator(), reader, base_url=config.base_url,
-                      doi_prefix=config.doi_prefix, handle_prefix=config.handle_prefix)
+    writes = VersionWriter(store, index, Validator(), reader, base_url=config.base_url,
+                           prefixes=PidPrefixes(doi=config.doi_prefix,
+                                                handle=config.handle_prefix))
+    fdo = FDOService(store, index, reader, writes, base_url=config.base_url)
+    return fdo
 
 
 def create_app(config: Config | None = None) -> Flask:

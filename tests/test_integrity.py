@@ -56,7 +56,7 @@ def test_rebuild_index_from_s3_alone_equals_the_lost_index(service):
     before = snapshot(service)
     assert len(before[0]) == 4 and len(before[1]) == 7
     assert [relation for _, relation, _ in before[2]] == ["hasTarget"]  # the annotation
-    report = rebuild_index(service.reader, service.index)
+    report = rebuild_index(service)
     assert report.problems == [] and report.adopted == 7
     assert snapshot(service) == before
     in_feed_order = sorted(service.index.all_versions(), key=lambda row: row.sequence)
@@ -145,7 +145,7 @@ def test_a_crash_between_s3_and_index_is_adopted_on_retry(service, config):
     keys = list(service.store.keys(f"{KEY_ROOT}{created.pid}/"))
     assert keys == [version_key(created.pid, 1), version_key(created.pid, 2)]
     before = snapshot(service)
-    rebuild_index(service.reader, service.index)
+    rebuild_index(service)
     assert snapshot(service) == before
 
 
@@ -167,7 +167,7 @@ def test_reconcile_adopts_a_create_that_crashed(service, config):
     record = specimen()
     run_crashing_writer(config, {"op": "create", "document": record})
     assert service.index.object_count() == 0
-    report = reconcile(service.reader, service.index)
+    report = reconcile(service)
     assert report.adopted == 1 and report.problems == []
     row = next(service.index.all_objects())
     assert row.version == 1 and row.physical_id.startswith(record["ods:physicalSpecimenID"])
@@ -196,7 +196,7 @@ def test_a_create_that_crashed_is_adopted_when_it_is_sent_again(service, config)
     (key,) = service.store.keys(KEY_ROOT)
     row = next(service.index.all_objects())
     assert key == version_key(row.pid, 1) and refused.value.extra["existing"].endswith(row.pid)
-    assert rebuild_index(service.reader, service.index).problems == []
+    assert rebuild_index(service).problems == []
 
 
 def test_a_physical_specimen_digitised_again_after_a_tombstone_rebuilds_without_problems(
@@ -211,6 +211,6 @@ def test_a_physical_specimen_digitised_again_after_a_tombstone_rebuilds_without_
                           AGENT)
         service.create("digital-specimens", record, AGENT)
     before = snapshot(service)
-    report = rebuild_index(service.reader, service.index)
+    report = rebuild_index(service)
     assert report.problems == [] and report.adopted == 24
     assert snapshot(service) == before
