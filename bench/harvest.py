@@ -51,8 +51,8 @@ from specimens import CURATOR, KIND, load  # noqa: E402
 
 from repository import build_service  # noqa: E402
 from repository.config import Config  # noqa: E402
-from resolver.oai import READERS  # noqa: E402
 from storage.objects import ObjectStore  # noqa: E402
+from storage.reader import READ_THREADS as READERS  # noqa: E402
 from storage.versions import version_key  # noqa: E402
 
 OBJECTS = int(os.environ.get("BENCH_OBJECTS", "100000"))

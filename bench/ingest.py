@@ -46,6 +46,7 @@ from dwca_generator import write_archive  # noqa: E402
 from loadgen import run_benchmark  # noqa: E402
 
 from repository.config import Config  # noqa: E402
+from repository.ingest import report as ingest_report  # noqa: E402
 from repository.ingest import run as ingest_run  # noqa: E402
 from storage.objects import S3ObjectStore, S3Settings, s3_client  # noqa: E402
 from storage.versions import KEY_ROOT  # noqa: E402
@@ -161,7 +162,7 @@ def measure(folder: Path, s3: servers.S3Server, records: int) -> dict[str, Any]:
           f"zipped, generated in {archive['generate_seconds']:.1f}s)", flush=True)
     config = bucket_config(folder, s3, f"ingest-{records}")
     first = ingest_cli(config, folder / "archive.zip", folder / "ingest.log")
-    check_report(first.pop("report"), ingest_run.CREATED, records, media)
+    check_report(first.pop("report"), ingest_report.CREATED, records, media)
     objects = records + media
     first |= {"records_per_s": records / first["seconds"], "objects": objects,
               "objects_per_s": objects / first["seconds"]}
@@ -169,7 +170,7 @@ def measure(folder: Path, s3: servers.S3Server, records: int) -> dict[str, Any]:
           f"{first['objects_per_s']:7.0f} objects/s, peak RSS {first['peak_rss_mb']:.0f} MB",
           flush=True)
     again = ingest_cli(config, folder / "archive.zip", folder / "recheck.log")
-    check_report(again.pop("report"), ingest_run.UNCHANGED, records, media)
+    check_report(again.pop("report"), ingest_report.UNCHANGED, records, media)
     again["records_per_s"] = records / again["seconds"]
     print(f"  re-check: {again['seconds']:7.1f}s {again['records_per_s']:7.0f} records/s, "
           f"peak RSS {again['peak_rss_mb']:.0f} MB", flush=True)

@@ -16,12 +16,14 @@ from repository.ingest.job_runner import JobRunner
 from repository.keys import secret_key
 from repository.services import FDOService
 from repository.validation import Validator
+from repository.writes import PidPrefixes, VersionWriter
 from resolver.activity import FULL_PAGES_CACHED
 from resolver.lookup import BoundedCache, Lookup
 from resolver.pids import VersionConverter
 from resolver.representations import Renderings
 from storage.index import MAPPED_BYTES, Index
 from storage.objects import S3ObjectStore, S3Settings
+from storage.reader import VersionReader
 
 
 def build_service(config: Config, bulk: bool = False, serving: bool = False) -> FDOService:
@@ -45,8 +47,12 @@ def build_service(config: Config, bulk: bool = False, serving: bool = False) -> 
     except OperationalError as error:
         # Start anyway: /health reports the index, and requests answer 503 until it is back.
         logging.getLogger(__name__).warning("index not reachable at start-up: %s", error)
-    return FDOService(store, index, Validator(), base_url=config.base_url,
-                      doi_prefix=config.doi_prefix, handle_prefix=config.handle_prefix)
+    reader = VersionReader(store)  # the process's one pool for reading many versions
+    writes = VersionWriter(store, index, Validator(), reader, base_url=config.base_url,
+                           prefixes=PidPrefixes(doi=config.doi_prefix,
+                                                handle=config.handle_prefix))
+    fdo = FDOService(store, index, reader, writes, base_url=config.base_url)
+    return fdo
 
 
 def create_app(config: Config | None = None) -> Flask:
@@ -72,7 +78,7 @@ def create_app(config: Config | None = None) -> Flask:
     fdo = build_service(config, serving=True)
     app.extensions["fdo"] = fdo
     # The resolver reads storage directly (it never writes): repository -> resolver -> storage.
-    app.extensions["lookup"] = Lookup(fdo.store, fdo.index)
+    app.extensions["lookup"] = Lookup(fdo.reader, fdo.index)
     app.extensions["renderings"] = Renderings()
     app.extensions["feed_pages"] = BoundedCache(FULL_PAGES_CACHED)
     jobs = JobRunner(fdo, config.handle_prefix, Path(config.ingest_spool))

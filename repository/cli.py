@@ -15,11 +15,12 @@ from repository import build_service
 from repository.config import Config
 from repository.demo import load_demo
 from repository.dump_writer import DumpError, DumpOptions, export, publish
-from repository.ingest.abcd import AbcdDocuments
-from repository.ingest.dwca import Archive, ArchiveError
+from repository.ingest.datasets import DATASET_FORMATS, open_dataset
+from repository.ingest.dwca import ArchiveError
 from repository.ingest.mapping import ORGANISATION, Source
-from repository.ingest.run import Dataset, Listing, run, source_system_id, write_report
-from repository.integrity import Report, rebuild_index, reconcile, verify
+from repository.ingest.report import Listing, write_report
+from repository.ingest.run import run, source_system_id
+from repository.integrity import IntegrityReport, rebuild_index, reconcile, verify
 from repository.services import FDOService
 from repository.tokens import ROLES, create_token
 from schemas import KINDS
@@ -51,7 +52,7 @@ def cmd_tokens_create(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_report(report: Report, what: str) -> int:
+def _print_report(report: IntegrityReport, what: str) -> int:
     for problem in report.problems:
         print(problem)
     print(f"{what}: {report.checked} versions checked, {report.adopted} indexed, "
@@ -60,17 +61,17 @@ def _print_report(report: Report, what: str) -> int:
 
 
 def cmd_verify(_: argparse.Namespace) -> int:
-    return _print_report(verify(_service().store), "verify")
+    return _print_report(verify(_service().reader), "verify")
 
 
 def cmd_rebuild_index(_: argparse.Namespace) -> int:
     fdo = _service()
-    return _print_report(rebuild_index(fdo.store, fdo.index), "rebuild-index")
+    return _print_report(rebuild_index(fdo), "rebuild-index")
 
 
 def cmd_reconcile(_: argparse.Namespace) -> int:
     fdo = _service()
-    return _print_report(reconcile(fdo.store, fdo.index), "reconcile")
+    return _print_report(reconcile(fdo), "reconcile")
 
 
 def cmd_load_demo(args: argparse.Namespace) -> int:
@@ -86,13 +87,13 @@ def cmd_export(args: argparse.Namespace) -> int:
     options = DumpOptions(all_versions=args.all_versions, kind=args.kind, since=args.since,
                           max_file_bytes=args.max_file_mb * 1024 * 1024)
     try:
-        manifest = export(fdo.store, fdo.index, config.base_url, Path(args.out), options)
+        manifest = export(fdo.reader, fdo.index, config.base_url, Path(args.out), options)
         published = publish(fdo.store, Path(args.out)) if args.publish else None
     except DumpError as error:
         print(f"fdo export: {error}", file=sys.stderr)
         return 2
     finally:
-        fdo.index.close()
+        fdo.close()
     print(json.dumps({"feedPosition": manifest["feedPosition"], "counts": manifest["counts"],
                       "files": len(manifest["files"]), "published": published}))
     return 0
@@ -118,7 +119,7 @@ class Progress:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    """Ingest a Darwin Core Archive or ABCD documents; prints the report as JSON, rejected
+    """Ingest a dataset (a format of DATASET_FORMATS); prints the report as JSON, rejected
     and missing records included."""
     config = Config.from_environment()
     fdo = build_service(config, bulk=True)
@@ -128,16 +129,15 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     with Listing() as listing:
         try:
             with contextlib.ExitStack() as stack:
-                dataset: Dataset = (stack.enter_context(Archive(Path(args.path)))
-                                    if args.ingest_command == "dwca"
-                                    else AbcdDocuments([Path(path) for path in args.paths]))
+                dataset = open_dataset(stack, args.ingest_command,
+                                       [Path(path) for path in args.paths])
                 report = run(fdo, dataset, source, listing, dry_run=args.dry_run,
                              tombstone_missing=args.tombstone_missing, progress=Progress())
         except (ArchiveError, OSError) as error:
             print(f"fdo ingest: {error}", file=sys.stderr)
             return 2
         finally:
-            fdo.index.close()
+            fdo.close()
         write_report(report, listing, sys.stdout)
     print(report.readable(), file=sys.stderr)
     return 0
@@ -202,21 +202,20 @@ def parser() -> argparse.ArgumentParser:
     dump.set_defaults(run=cmd_export)
     ingest = commands.add_parser("ingest", help="enrol a dataset").add_subparsers(
         dest="ingest_command", required=True)
-    dwca = ingest.add_parser("dwca", help="ingest a Darwin Core Archive (zip or folder)")
-    dwca.add_argument("path")
-    abcd = ingest.add_parser("abcd", help="ingest ABCD 2.06 documents (BioCASe responses)")
-    abcd.add_argument("paths", nargs="+")
-    for kind in (dwca, abcd):
-        kind.add_argument("--source-system", required=True, help="the source system's name")
-        kind.add_argument("--organisation", type=organisation_id,
+    for dataset_format in DATASET_FORMATS.values():
+        command = ingest.add_parser(dataset_format.name, help=dataset_format.description)
+        command.add_argument("paths", nargs=1 if dataset_format.one_file else "+",
+                          metavar="path" if dataset_format.one_file else "paths")
+        command.add_argument("--source-system", required=True, help="the source system's name")
+        command.add_argument("--organisation", type=organisation_id,
                           help="ROR or Wikidata URL of the holding institution (default: "
                                "each record's institutionID, when it is one)")
-        kind.add_argument("--license", help="licence of records that name none")
-        kind.add_argument("--dry-run", action="store_true", help="map and check, write nothing")
-        kind.add_argument("--tombstone-missing", action="store_true",
+        command.add_argument("--license", help="licence of records that name none")
+        command.add_argument("--dry-run", action="store_true", help="map and check, write nothing")
+        command.add_argument("--tombstone-missing", action="store_true",
                           help="tombstone this source system's specimens the dataset no "
                                "longer has")
-        kind.set_defaults(run=cmd_ingest)
+        command.set_defaults(run=cmd_ingest)
     return main
 
 

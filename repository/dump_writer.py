@@ -10,7 +10,7 @@ loader knows what is gone. Each line is one JSON-LD object:
 - `all_versions`: `{"@context", "@graph": [content, provenance event]}` per version.
 
 Memory stays bounded whatever the size: versions are read from the index in keyset pages
-of BATCH and from S3 by READERS threads, and written straight into gzip files that are
+of BATCH and from S3 by the reader's threads, and written straight into gzip files that are
 closed once they pass `max_file_bytes`. Published dumps live in S3 under `dumps/<id>/`,
 the manifest uploaded last, so a listed dump is always complete.
 """
@@ -22,7 +22,6 @@ import hashlib
 import json
 from collections import Counter
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,10 +33,10 @@ from resolver.renderers import jsonld
 from schemas import TOMBSTONE
 from storage.index import Index
 from storage.objects import ObjectStore
-from storage.versions import VersionRecord, read_version
+from storage.reader import VersionReader, VersionRef
+from storage.versions import VersionRecord
 
 BATCH = 256
-READERS = 8
 MAX_FILE_BYTES = 256 * 1024 * 1024
 
 
@@ -53,7 +52,7 @@ class DumpError(Exception):
     """A dump cannot be written or published as asked."""
 
 
-def export(store: ObjectStore, index: Index, base_url: str, out: Path,
+def export(reader: VersionReader, index: Index, base_url: str, out: Path,
            options: DumpOptions) -> dict[str, Any]:
     """Write a dump into `out` (a new or empty folder) and return its manifest."""
     if out.exists() and any(out.iterdir()):
@@ -62,7 +61,7 @@ def export(store: ObjectStore, index: Index, base_url: str, out: Path,
     position = index.feed_length()
     counts: Counter[str] = Counter()
     files = _Files(out, options.max_file_bytes)
-    for record in _records(store, index, position, options):
+    for record in reader.versions(_refs(index, position, options)):
         files.write(_line(record, base_url, options.all_versions))
         counts["records"] += 1
         counts[record.kind] += 1
@@ -77,18 +76,13 @@ def export(store: ObjectStore, index: Index, base_url: str, out: Path,
     return manifest
 
 
-def _records(store: ObjectStore, index: Index, position: int,
-             options: DumpOptions) -> Iterator[VersionRecord]:
-    """The dump's versions in feed order, BATCH at a time, read from S3 concurrently."""
+def _refs(index: Index, position: int, options: DumpOptions) -> Iterator[VersionRef]:
+    """The dump's versions in feed order, read from the index BATCH at a time."""
     after = 0
-    with ThreadPoolExecutor(READERS) as pool:
-        while True:
-            batch = index.versions_at(position, after, BATCH, not options.all_versions,
-                                      options.kind, options.since)
-            if not batch:
-                return
-            yield from pool.map(lambda item: read_version(store, item[1], item[2]), batch)
-            after = batch[-1][0]
+    while batch := index.versions_at(position, after, BATCH, not options.all_versions,
+                                     options.kind, options.since):
+        yield from ((pid, number) for _, pid, number in batch)
+        after = batch[-1][0]
 
 
 def _line(record: VersionRecord, base_url: str, all_versions: bool) -> bytes:

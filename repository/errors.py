@@ -25,7 +25,7 @@ from werkzeug.exceptions import HTTPException
 from resolver.activity import UnknownPage
 from resolver.dump_catalog import UnknownDump
 from resolver.formats import Problem
-from resolver.lookup import UnknownPID, UnknownVersion
+from resolver.lookup import UnknownPID
 from resolver.memento import BadDatetime
 from resolver.negotiation import NotAcceptable, UnknownFormat
 from resolver.pids import MalformedPID
@@ -33,6 +33,7 @@ from resolver.renderers.citation import UnknownStyle
 from resolver.responses import json_error, negotiated_error
 from resolver.sitemaps import UnknownSitemap
 from storage.objects import StoreRequestFailed
+from storage.reader import UnknownVersion, VersionMissing
 
 log = logging.getLogger(__name__)
 # Seconds a client is asked to wait after a 503: about one S3 read timeout, after which a
@@ -96,6 +97,7 @@ ERROR_TABLE: dict[type[Exception], tuple[int, str]] = {
     PreconditionRequired: (428, "precondition_required"),
     StorageUnavailable: (503, "storage_unavailable"),
     IndexUnavailable: (503, "index_unavailable"),
+    VersionMissing: (503, "version_missing"),  # indexed, not in S3: the API's and resolver's
 }
 
 
@@ -136,7 +138,10 @@ def _from_resolver(error: Exception) -> Response:
         extra["offered"] = [{"type": offer.media_type, "format": offer.name}
                             for offer in error.offers]
     message = f"no object has the PID {error}" if isinstance(error, UnknownPID) else str(error)
-    return negotiated_error(Problem(status, code, message, extra=extra))
+    response = negotiated_error(Problem(status, code, message, extra=extra))
+    if status == 503:
+        response.headers["Retry-After"] = str(RETRY_AFTER)
+    return response
 
 
 def _from_http(error: HTTPException) -> Response:

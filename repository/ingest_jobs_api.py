@@ -10,8 +10,9 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from repository import errors
 from repository.api import service
+from repository.ingest.datasets import DATASET_FORMATS
 from repository.ingest.dwca import ArchiveError
-from repository.ingest.job_runner import DWCA, FORMATS, JobRunner, Submission
+from repository.ingest.job_runner import JobRunner, Submission
 from repository.ingest.mapping import ORGANISATION
 from repository.provenance import Agent
 from repository.tokens import agent_for
@@ -49,8 +50,9 @@ def submit() -> Response:
     uploads = [upload for upload in request.files.getlist("archive") if upload.filename]
     if not uploads:
         raise _bad("archive", "the dataset is missing: send it as the file field 'archive'")
-    if submission.format == DWCA and len(uploads) > 1:
-        raise _bad("archive", f"format=dwca takes one archive (got {len(uploads)})")
+    if DATASET_FORMATS[submission.format].one_file and len(uploads) > 1:
+        raise _bad("archive", f"format={submission.format} takes one archive "
+                              f"(got {len(uploads)})")
     job_id = str(uuid.uuid4())
     try:
         row = runner().submit(job_id, submission, [(upload.filename or "", upload.stream)
@@ -65,8 +67,8 @@ def submit() -> Response:
 
 def _submission(agent: Agent) -> Submission:
     dataset_format = request.form.get("format", "")
-    if dataset_format not in FORMATS:
-        raise _bad("format", f"format must be one of {', '.join(FORMATS)} "
+    if dataset_format not in DATASET_FORMATS:
+        raise _bad("format", f"format must be one of {', '.join(DATASET_FORMATS)} "
                              f"(got '{dataset_format}')")
     source_system = _text("sourceSystem", 512)
     if source_system is None:

@@ -2,24 +2,24 @@
 
 from __future__ import annotations
 
-import dataclasses
+from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from itertools import groupby, islice
+from itertools import groupby
 
-from repository.records import index_entry
+from repository.services import FDOService
+from repository.writes import WriteStatus
 from resolver.pids import VERSION_NUMBER
-from storage.index import Index, OutOfStep, PhysicalIdTaken, VersionClash
+from storage.index import Index
 from storage.objects import ObjectStore
+from storage.reader import VersionReader
 from storage.versions import KEY_ROOT, CorruptRecord, VersionRecord
-
-READ_THREADS = 16
-READ_BATCH = 256
 
 
 @dataclass
-class Report:
+class IntegrityReport:
+    """What `fdo verify`, `reconcile` or `rebuild-index` checked, indexed and found wrong."""
+
     checked: int = 0
     adopted: int = 0
     problems: list[str] = field(default_factory=list)
@@ -45,22 +45,26 @@ def _version_keys(store: ObjectStore) -> Iterator[tuple[str, int, str]]:
 VersionKey = tuple[str, int, str]  # (pid, version number, S3 key)
 
 
-def _with_bodies(store: ObjectStore,
+def _with_bodies(reader: VersionReader,
                  items: Iterable[VersionKey]) -> Iterator[tuple[str, int, str, bytes]]:
-    """Each item with its S3 body, in the order given, fetched concurrently in bounded
-    batches (memory stays bounded whatever the repository size)."""
-    item_iter = iter(items)
-    with ThreadPoolExecutor(READ_THREADS) as pool:
-        while batch := list(islice(item_iter, READ_BATCH)):
-            bodies = pool.map(store.get, [key for _, _, key in batch])
-            for (pid, number, key), body in zip(batch, bodies, strict=True):
-                yield pid, number, key, body
+    """Each item with its S3 body, in the order given, read concurrently by the reader
+    (memory stays bounded whatever the repository size)."""
+    on_the_way: deque[VersionKey] = deque()  # items whose bodies are being read, in order
+
+    def keys() -> Iterator[str]:
+        for item in items:
+            on_the_way.append(item)
+            yield item[2]
+
+    for body in reader.bodies(keys()):
+        pid, number, key = on_the_way.popleft()
+        yield pid, number, key, body
 
 
-def verify(store: ObjectStore) -> Report:
+def verify(reader: VersionReader) -> IntegrityReport:
     """Re-hash every stored version and walk every hash chain."""
-    report = Report()
-    stream = _with_bodies(store, _version_keys(store))
+    report = IntegrityReport()
+    stream = _with_bodies(reader, _version_keys(reader.store))
     for pid, versions in groupby(stream, key=lambda item: item[0]):
         previous_digest: str | None = None
         for expected, (_, number, key, body) in enumerate(versions, start=1):
@@ -93,21 +97,23 @@ def _check(label: str, body: bytes, pid: str, number: int,
     return problems, computed
 
 
-def reconcile(store: ObjectStore, index: Index) -> Report:
+def reconcile(fdo: FDOService) -> IntegrityReport:
     """Adopt every version S3 has and the index lacks (crash between S3 put and commit).
     Reads from S3 only the versions beyond what the index has as current."""
-    report = Report()
+    report = IntegrityReport()
     held: tuple[str, str, bytes] | None = None  # one version behind, to know the last
-    for pid, _, key, body in _with_bodies(store, _unindexed(index, report, store)):
+    unindexed = _unindexed(fdo.index, report, fdo.store)
+    for pid, _, key, body in _with_bodies(fdo.reader, unindexed):
         if held is not None:
-            _adopt(index, held[1], held[2], report, last=held[0] != pid)
+            _adopt(fdo, held[1], held[2], report, last=held[0] != pid)
         held = (pid, key, body)
     if held is not None:
-        _adopt(index, held[1], held[2], report, last=True)
+        _adopt(fdo, held[1], held[2], report, last=True)
     return report
 
 
-def _unindexed(index: Index, report: Report, store: ObjectStore) -> Iterator[VersionKey]:
+def _unindexed(index: Index, report: IntegrityReport,
+               store: ObjectStore) -> Iterator[VersionKey]:
     known: dict[str, int] = {}  # holds one pid at a time: keys come grouped by pid
     for pid, number, key in _version_keys(store):
         if pid not in known:
@@ -119,34 +125,30 @@ def _unindexed(index: Index, report: Report, store: ObjectStore) -> Iterator[Ver
             yield pid, number, key
 
 
-def _adopt(index: Index, key: str, body: bytes, report: Report, last: bool) -> None:
+def _adopt(fdo: FDOService, key: str, body: bytes, report: IntegrityReport,
+           last: bool) -> None:
     """Index one version. Only an object's last version in S3 claims its physical ID:
     what an earlier one held (a specimen since tombstoned, whose physical specimen has a
     new digital specimen now) is nobody's claim any more, in whatever order PIDs come."""
     try:
-        entry = index_entry(VersionRecord.from_bytes(body))
+        result = fdo.writes.reindex(VersionRecord.from_bytes(body), claims_physical_id=last)
     except (CorruptRecord, KeyError, TypeError, ValueError) as error:
         report.problems.append(f"{key}: unreadable record ({error}); not indexed")
         return
-    if not last:
-        entry = dataclasses.replace(entry, physical_id=None)
-    try:
-        index.record_version(entry)
-    except PhysicalIdTaken as taken:
-        # Two live specimens claim one physical ID (only after a crash race): keep both
-        # resolvable, index the later one without the claim, and say so.
-        report.problems.append(f"{key}: physical ID also claimed by {taken}; not indexed as such")
-        index.record_version(dataclasses.replace(entry, physical_id=None))
-    except (OutOfStep, VersionClash) as error:
-        report.problems.append(f"{key}: cannot be indexed ({type(error).__name__}: {error})")
+    if result.status is WriteStatus.UNCLAIMED:
+        # Two live specimens claim one physical ID (only after a crash race): both stay
+        # resolvable, the later one indexed without the claim.
+        report.problems.append(
+            f"{key}: physical ID also claimed by {result.holder}; not indexed as such")
+    elif result.status is not WriteStatus.WRITTEN:
+        report.problems.append(f"{key}: cannot be indexed ({result.reason})")
         return
     report.adopted += 1
 
 
-def rebuild_index(store: ObjectStore, index: Index) -> Report:
+def rebuild_index(fdo: FDOService) -> IntegrityReport:
     """Drop the object tables and recreate them from S3 alone (tokens are kept)."""
-    index.drop_object_tables()
-    index.create_schema()
-    report = reconcile(store, index)
-    index.renumber_feed()
+    fdo.writes.reset_index()
+    report = reconcile(fdo)
+    fdo.writes.renumber_feed()
     return report

@@ -1,59 +1,47 @@
 """The FDO lifecycle: create, replace, patch, tombstone and read versions.
 
-No flask here: the CLI, bulk ingest and tests call these directly. Every write follows
-the storage invariants of DESIGN.md section 3:
-1. the new version is written to its own S3 key once (conditional create);
-2. only then is it recorded in the index (the (pid, version) key allocates numbers);
-3. a version S3 has but the index lacks (a crash between 1 and 2) is adopted, never
-   duplicated: the next writer of that number finds the key taken and records it.
+No flask here: the CLI, bulk ingest and tests call these directly. Reads go through the
+process's `VersionReader` (storage/reader.py), every write through `VersionWriter`
+(repository/writes.py), which keeps the storage invariants of DESIGN.md section 3; this
+service checks what is asked and turns a write that did not happen into its error.
 """
 
 from __future__ import annotations
 
-from concurrent.futures import Executor, Future
 from typing import Any
 
 from repository import errors
 from repository.patching import apply_patch
-from repository.provenance import Agent, Change, json_patch, now_iso, provenance_event
-from repository.records import (
-    ACTIVE,
-    TOMBSTONE,
-    client_part,
-    index_entry,
-    patchable_part,
-    stored_content,
-)
-from repository.validation import Validator
+from repository.provenance import Agent
+from repository.records import TOMBSTONE, client_part
+from repository.writes import VersionWriter, WriteResult, WriteStatus
 from resolver.pids import (
     MalformedPID,
     PidRef,
     canonical_pid,
-    derived_suffix,
     mint_suffix,
     parse_pid,
     pid_url,
 )
-from schemas import KINDS, Kind
-from storage.index import Index, OutOfStep, PhysicalIdTaken, VersionClash
+from schemas import KINDS, SPECIMEN, Kind
+from storage.index import Index
 from storage.models import ObjectState, VersionRow
-from storage.objects import ObjectExists, ObjectMissing, ObjectStore
-from storage.versions import VersionRecord, read_version
+from storage.objects import ObjectStore
+from storage.reader import UnknownVersion, VersionReader, checked_number
+from storage.versions import VersionRecord
 
 MINT_ATTEMPTS = 8
 SLOT_ATTEMPTS = 64  # derived PIDs tried for one physical ID: one per tombstoned specimen
-WriteResult = VersionRecord | ObjectExists | errors.FDOError  # of one write of a batch
-REPLACED_BY = "IsReplacedWith"  # openDS tombstone-metadata's term for a successor
 
 
 class FDOService:
-    def __init__(self, store: ObjectStore, index: Index, validator: Validator, *,
-                 base_url: str, doi_prefix: str, handle_prefix: str) -> None:
-        self.store = store
-        self.index = index
-        self.validator = validator
+    def __init__(self, store: ObjectStore, index: Index, reader: VersionReader,
+                 writes: VersionWriter, *, base_url: str) -> None:
+        self.store = store  # for what is not a version: health, ingest job reports
+        self.index = index  # read here; written only through `writes`
+        self.reader = reader
+        self.writes = writes
         self.base_url = base_url
-        self.prefixes = {True: doi_prefix, False: handle_prefix}
 
     # -- reads -------------------------------------------------------------------------
 
@@ -67,9 +55,10 @@ class FDOService:
 
     def version(self, kind_name: str, prefix: str, suffix: str, number: int) -> VersionRecord:
         row = self._object(kind_name, prefix, suffix)
-        if not 1 <= number <= row.version:
-            raise errors.NotFound(f"{row.pid} has no version {number} (latest: {row.version})")
-        return self._load(row.pid, number)
+        try:
+            return self._load(row.pid, checked_number(row, number))
+        except UnknownVersion as error:
+            raise errors.NotFound(str(error)) from error
 
     def versions(self, kind_name: str, prefix: str, suffix: str) -> list[VersionRow]:
         row = self._object(kind_name, prefix, suffix)
@@ -85,19 +74,12 @@ class FDOService:
         for _ in range(MINT_ATTEMPTS):
             # The collision check is the conditional create itself: S3 refuses a key that
             # exists, indexed or not (an index lookup first would only cost a query).
-            pid = canonical_pid(self.prefixes[kind.uses_doi], mint_suffix())
-            record = self._new_version(kind, pid, 1, None, {}, client, ACTIVE, agent)
-            try:
-                return self._write(record)
-            except ObjectExists:
-                continue  # the PID is taken: draw again
+            pid = canonical_pid(self.writes.prefixes.of(kind), mint_suffix())
+            result = self.writes.write(self.writes.draft(kind.name, pid, client, agent))
+            if result.status is not WriteStatus.TAKEN:
+                return self._written(result)
+            # the PID is taken: draw again
         raise errors.Conflict("could not mint a free PID; try again")
-
-    def derived_pid(self, kind_name: str, attempt: int, *identity: str) -> str:
-        """The PID a new object gets from what identifies it, and the attempt number
-        should an earlier one be taken: the same for every writer (API and bulk ingest)."""
-        prefix = self.prefixes[KINDS[kind_name].uses_doi]
-        return canonical_pid(prefix, derived_suffix(kind_name, *identity, str(attempt)))
 
     def _create_specimen(self, kind: Kind, client: dict[str, Any],
                          agent: Agent) -> VersionRecord:
@@ -107,14 +89,13 @@ class FDOService:
         past PIDs whose specimen was tombstoned (or left this physical ID)."""
         physical_id = client["ods:normalisedPhysicalSpecimenID"]
         for attempt in range(SLOT_ATTEMPTS):
-            pid = self.derived_pid(kind.name, attempt, physical_id)
+            pid = self.writes.derived_pid(kind.name, attempt, physical_id)
             row = self.index.current(pid)
             if row is None:
-                record = self._new_version(kind, pid, 1, None, {}, client, ACTIVE, agent)
-                try:
-                    return self._write(record)
-                except ObjectExists:
-                    row = self._adopt_slot(pid, physical_id)
+                result = self.writes.write(self.writes.draft(kind.name, pid, client, agent))
+                if result.status is not WriteStatus.TAKEN:
+                    return self._written(result)
+                row = self._adopt_slot(pid, physical_id)
             if row is not None and row.physical_id == physical_id:
                 raise self._duplicate(pid)
         raise errors.Conflict(f"no free PID in {SLOT_ATTEMPTS} attempts for this physical ID")
@@ -123,10 +104,12 @@ class FDOService:
         """The derived PID's version 1 is in S3: a racing create's (about to be indexed)
         or one that crashed before the index. Indexed now, so this physical ID has its
         holder in the index too; None if it is another object's, for the next attempt."""
-        existing = self._load(pid, 1)
-        if existing.content.get("ods:normalisedPhysicalSpecimenID") != physical_id:
+        settled = self.writes.settle_taken(
+            pid, SPECIMEN.name,
+            lambda found: found.content.get("ods:normalisedPhysicalSpecimenID") == physical_id)
+        if settled.status is WriteStatus.TAKEN:
             return None
-        self._record(existing)
+        self._written(settled)
         return self.index.current(pid)
 
     def replace(self, kind_name: str, prefix: str, suffix: str, document: Any,
@@ -148,139 +131,29 @@ class FDOService:
         client = self._checked_client_part(kind, document, own_pid=row.pid)
         if client == client_part(current.content):
             return current, False
-        record = self._new_version(kind, row.pid, row.version + 1, current, current.content,
-                                   client, ACTIVE, agent)
-        return self._write(record), True
+        record = self.writes.draft(kind.name, row.pid, client, agent, current)
+        return self._written(self.writes.write(record)), True
 
     def tombstone(self, kind_name: str, prefix: str, suffix: str, reason: str,
                   replaced_by: str | None, if_match: str | None, agent: Agent) -> VersionRecord:
         row, current = self._writable(kind_name, prefix, suffix, if_match, required=False)
-        metadata: dict[str, Any] = {
-            "@type": "ods:Tombstone",
-            "ods:tombstoneDate": now_iso(),
-            "ods:tombstoneText": reason,
-            "ods:hasAgents": [agent.as_opends()],
-        }
-        if replaced_by:
-            successor = self._existing(replaced_by, "/replacedBy")
-            metadata["ods:hasRelatedPIDs"] = [
-                {"@type": "ods:RelatedPID",
-                 "dcterms:identifier": pid_url(self.base_url, successor.pid),
-                 "ods:relationshipType": REPLACED_BY}
-            ]
-        client = client_part(current.content)
-        record = self._new_version(KINDS[row.kind], row.pid, row.version + 1, current,
-                                   current.content, client, TOMBSTONE, agent, comment=reason,
-                                   extra=metadata)
-        return self._write(record)
+        successor = (pid_url(self.base_url, self._existing(replaced_by, "/replacedBy").pid)
+                     if replaced_by else None)
+        return self._written(self.writes.tombstone(current, reason, successor, agent))
 
-    # -- bulk writes (dataset ingest) --------------------------------------------------
-
-    def draft(self, kind_name: str, pid: str, client: dict[str, Any], agent: Agent,
-              current: VersionRecord | None = None) -> VersionRecord:
-        """The version a bulk write makes of `pid` with this client part: version 1, or the
-        one after `current`. Built, not written (`start_writes` writes). The caller has
-        validated the client part and found the PID free or its own."""
-        kind = self._kind(kind_name)
-        if current is None:
-            return self._new_version(kind, pid, 1, None, {}, client, ACTIVE, agent)
-        return self._new_version(kind, pid, current.version + 1, current, current.content,
-                                 client, ACTIVE, agent)
-
-    def start_writes(self, records: list[VersionRecord],
-                     pool: Executor) -> list[Future[WriteResult]]:
-        """Start writing versions (one per PID) to S3 on `pool`; `finish_writes` waits for
-        them and records them in the index. A bulk ingest plans its next batch meanwhile."""
-        return [pool.submit(self._put, record) for record in records]
-
-    def finish_writes(self, pending: list[Future[WriteResult]]) -> list[WriteResult]:
-        """Wait for writes to S3 and record all that were written in the index, in one
-        transaction. Answers, in order, each version as stored, or what stopped it:
-        - `ObjectExists`: a version 1 key holds another object (a PID already drawn);
-        - `errors.FDOError`: the object changed meanwhile, or its physical ID is taken.
-        A key that already holds this very change (written by a run that was interrupted
-        before it reached the index) counts as written: this is how a re-run resumes.
-        S3 failing stops the batch (`StoreRequestFailed`); what it wrote is found again."""
-        results = [future.result() for future in pending]
-        written = [result for result in results if isinstance(result, VersionRecord)]
-        if not self.index.record_versions([index_entry(record) for record in written]):
-            for number, result in enumerate(results):
-                if isinstance(result, VersionRecord):
-                    try:
-                        self._record(result)
-                    except errors.FDOError as error:
-                        results[number] = error
-        return results
-
-    def adopt(self, record: VersionRecord) -> None:
-        """Index a version found in S3 that the index lacks (a bulk write's, interrupted)."""
-        self._record(record)
-
-    def _put(self, record: VersionRecord) -> WriteResult:
-        try:
-            self.store.create(record.key, record.to_bytes())
-            return record
-        except ObjectExists as taken:
-            try:
-                existing = self._load(record.pid, record.version)
-                if existing.kind == record.kind and _same_change(existing, record):
-                    return existing
-                if record.version == 1:
-                    return taken
-                self._record(existing)  # a version the index lacks: adopted, never lost
-            except errors.FDOError as error:
-                return error
-            return errors.PreconditionFailed(f"{record.pid} changed meanwhile",
-                                             etag=existing.digest)
-
-    # -- building a version ------------------------------------------------------------
-
-    def _new_version(self, kind: Kind, pid: str, number: int, previous: VersionRecord | None,
-                     before: dict[str, Any], client: dict[str, Any], status: str, agent: Agent,
-                     comment: str | None = None,
-                     extra: dict[str, Any] | None = None) -> VersionRecord:
-        time = now_iso()
-        created = previous.content["dcterms:created"] if previous else time
-        content = stored_content(kind, pid_url(self.base_url, pid), number, created, time,
-                                 client, status)
-        if extra:
-            content["ods:hasTombstoneMetadata"] = extra
-        activity = "ods:Create" if number == 1 else (
-            "ods:Tombstone" if status == TOMBSTONE else "ods:Update")
-        change = Change(self.base_url, pid, kind.object_type, number, activity, agent,
-                        json_patch(patchable_part(before), patchable_part(content)), time,
-                        comment)
-        return VersionRecord(pid, kind.name, number, content, provenance_event(change),
-                             previous.digest if previous else None).sealed()
-
-    def _write(self, record: VersionRecord) -> VersionRecord:
-        try:
-            self.store.create(record.key, record.to_bytes())
-        except ObjectExists:
-            if record.version == 1:
-                raise
-            return self._adopt_taken(record)
-        self._record(record)
-        return record
-
-    def _adopt_taken(self, record: VersionRecord) -> VersionRecord:
-        """Our version number is already in S3: adopt what is there. If it is the same
-        change (a retry after a crash), that is our answer; otherwise we lost the race."""
-        existing = self._load(record.pid, record.version)
-        self._record(existing)
-        if _same_change(existing, record):
-            return existing
-        raise errors.PreconditionFailed(
-            f"{record.pid} changed meanwhile; its current version is {existing.version}",
-            etag=existing.digest)
-
-    def _record(self, record: VersionRecord) -> None:
-        try:
-            self.index.record_version(index_entry(record))
-        except PhysicalIdTaken as taken:
-            raise self._duplicate(str(taken)) from taken
-        except (VersionClash, OutOfStep) as error:
-            raise errors.PreconditionFailed(f"{record.pid} changed meanwhile") from error
+    def _written(self, result: WriteResult) -> VersionRecord:
+        """The version written, or the error that says why it was not."""
+        if result.written and result.record is not None:
+            return result.record
+        if result.status is WriteStatus.DUPLICATE:
+            raise self._duplicate(result.holder or "")
+        if result.status is WriteStatus.CHANGED and result.record is not None:
+            raise errors.PreconditionFailed(
+                f"{result.pid} changed meanwhile; its current version is "
+                f"{result.record.version}", etag=result.record.digest)
+        if result.status is WriteStatus.CHANGED:
+            raise errors.PreconditionFailed(f"{result.pid} changed meanwhile")
+        raise errors.Conflict(f"{result.pid} is another object's; try again")
 
     # -- checks ------------------------------------------------------------------------
 
@@ -289,7 +162,7 @@ class FDOService:
         if not isinstance(document, dict):
             raise errors.SchemaInvalid("the body must be a JSON object",
                                        [{"path": "", "message": "must be a JSON object"}])
-        violations = self.validator.violations(kind.name, document)
+        violations = self.writes.violations(kind.name, document)
         if violations:
             raise errors.SchemaInvalid(
                 f"the {kind.object_type} has {len(violations)} schema violation(s)",
@@ -355,18 +228,13 @@ class FDOService:
         return row
 
     def _load(self, pid: str, number: int) -> VersionRecord:
-        try:
-            return read_version(self.store, pid, number)
-        except ObjectMissing as error:
-            raise errors.StorageUnavailable(
-                f"{pid} version {number} is indexed but missing from S3") from error
+        """`VersionMissing` if the store lost it: one answer with the resolver's."""
+        return self.reader.version(pid, number)
 
-
-def _same_change(existing: VersionRecord, record: VersionRecord) -> bool:
-    """Whether a version found in S3 is the one `record` would write: a retry's."""
-    return (existing.previous_digest == record.previous_digest
-            and client_part(existing.content) == client_part(record.content)
-            and existing.content["ods:status"] == record.content["ods:status"])
+    def close(self) -> None:
+        """Stop the reader's threads and close the index's connections."""
+        self.reader.close()
+        self.index.close()
 
 
 def normalised_physical_id(client: dict[str, Any]) -> str:

@@ -1,5 +1,6 @@
 """Read-only access to what a PID resolves to: the index says which version is current,
-S3 holds the version. The resolver never writes, so it reads storage directly.
+S3 holds the version (read through the process's one `VersionReader`). The resolver
+never writes, so it reads storage directly.
 
 Versions are immutable, so a decoded version record is cached in-process by
 (PID, version number): after the first request, serving a version costs one index
@@ -16,8 +17,8 @@ from typing import Generic, TypeVar
 
 from storage.index import Index
 from storage.models import ObjectState, VersionRow
-from storage.objects import ObjectStore
-from storage.versions import VersionRecord, read_version
+from storage.reader import VersionReader, checked_number
+from storage.versions import VersionRecord
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -25,10 +26,6 @@ V = TypeVar("V")
 
 class UnknownPID(LookupError):
     """No object has this PID."""
-
-
-class UnknownVersion(LookupError):
-    """The object exists but has no such version."""
 
 
 class BoundedCache(Generic[K, V]):
@@ -60,8 +57,9 @@ class BoundedCache(Generic[K, V]):
 
 
 class Lookup:
-    def __init__(self, store: ObjectStore, index: Index, cache_size: int = 4096) -> None:
-        self.store = store
+    def __init__(self, reader: VersionReader, index: Index, cache_size: int = 4096) -> None:
+        self.reader = reader
+        self.store = reader.store  # for what is not a version (published dumps)
         self.index = index
         self._records: BoundedCache[tuple[str, int], VersionRecord] = BoundedCache(cache_size)
         self._times: BoundedCache[tuple[str, int], str] = BoundedCache(cache_size * 4)
@@ -76,19 +74,15 @@ class Lookup:
 
     def record(self, pid: str, number: int) -> VersionRecord:
         """Version `number` of `pid`; the caller has checked that it exists."""
-        return self._records.get((pid, number), lambda: read_version(self.store, pid, number))
+        return self._records.get((pid, number), lambda: self.reader.version(pid, number))
 
     def checked(self, row: ObjectState, number: int | None) -> int:
         """The version number asked for (None: the latest), once it exists."""
-        if number is None:
-            return row.version
-        if not 1 <= number <= row.version:
-            raise UnknownVersion(f"{row.pid} has no version {number} (latest: {row.version})")
-        return number
+        return checked_number(row, number)
 
     def version(self, row: ObjectState, number: int | None) -> VersionRecord:
         """The latest version of an object (None) or version `number` of it."""
-        return self.record(row.pid, self.checked(row, number))
+        return self.record(row.pid, checked_number(row, number))
 
     def version_times(self, pid: str, numbers: list[int]) -> dict[int, str]:
         """When each of these versions was made (immutable, so cached: a version response

@@ -29,7 +29,6 @@ import hashlib
 import hmac
 import json
 import re
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from importlib.resources import files
@@ -49,13 +48,11 @@ from resolver.responses import base_url
 from resolver.views import lookup
 from schemas import KINDS, TOMBSTONE
 from storage.harvest import HarvestItem, ItemFilter
-from storage.versions import read_version
 
 oai = Blueprint("oai", __name__)
 NAMESPACE = "http://www.openarchives.org/OAI/2.0/"
 SCHEMA = "http://www.openarchives.org/OAI/2.0/OAI-PMH.xsd"
 XML = "text/xml; charset=utf-8"
-READERS = 8  # S3 GETs in flight for one ListRecords page
 _LISTS = ("ListIdentifiers", "ListRecords")
 # verb -> (required arguments, optional arguments); `resumptionToken` is exclusive.
 VERBS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -394,15 +391,5 @@ def _record(item: HarvestItem, fmt: MetadataFormat, content: dict[str, Any] | No
 def _contents(items: list[HarvestItem]) -> dict[str, dict[str, Any]]:
     """The stored content of each live item's current version, read from S3
     concurrently (not through the resolver's cache: a harvest would flush it)."""
-    live = [item for item in items if item.status != TOMBSTONE]
-    store = lookup().store
-    records = _readers().map(lambda item: read_version(store, item.pid, item.version), live)
-    return {record.pid: record.content for record in records}
-
-
-def _readers() -> ThreadPoolExecutor:
-    pool: ThreadPoolExecutor | None = current_app.extensions.get("oai_readers")
-    if pool is None:  # threads start on first use, in the worker that uses them
-        pool = current_app.extensions.setdefault(
-            "oai_readers", ThreadPoolExecutor(READERS, thread_name_prefix="oai-reader"))
-    return pool
+    live = [(item.pid, item.version) for item in items if item.status != TOMBSTONE]
+    return {record.pid: record.content for record in lookup().reader.versions(live)}

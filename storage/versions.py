@@ -12,10 +12,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from storage.objects import ObjectStore
+from typing import Any
 
 KEY_ROOT = "fdo/"
 
@@ -97,7 +94,3 @@ class VersionRecord:
         except (ValueError, KeyError, TypeError) as error:
             raise CorruptRecord(str(error)) from error
 
-
-def read_version(store: ObjectStore, pid: str, number: int) -> VersionRecord:
-    """Version `number` of `pid`, read from the object store and decoded."""
-    return VersionRecord.from_bytes(store.get(version_key(pid, number)))

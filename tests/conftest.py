@@ -86,7 +86,7 @@ def config(s3_server: servers.S3Server, database_url: str) -> Config:
 def service(config: Config) -> Iterator[FDOService]:
     fdo = build_service(config)
     yield fdo
-    fdo.index.close()
+    fdo.close()
 
 
 @pytest.fixture
@@ -100,7 +100,7 @@ def make_app() -> Iterator[Callable[[Config], Flask]]:
 
     yield make
     for app in made:
-        app.extensions["fdo"].index.close()
+        app.extensions["fdo"].close()
 
 
 @pytest.fixture
@@ -153,4 +153,4 @@ def live(config: Config) -> Iterator[FDOService]:
         env=env, cwd=ROOT, ready_url=f"http://127.0.0.1:{port}/health")
     yield fdo
     servers.stop_process(process)
-    fdo.index.close()
+    fdo.close()

@@ -158,7 +158,7 @@ def test_turtle_and_json_ld_of_a_page_are_one_graph(feed, service):
 def test_rebuild_index_renumbers_the_feed_in_time_order(feed, service):
     records = [service.create(KIND, specimen(), AGENT) for _ in range(4)]
     before = items(feed)
-    rebuild_index(service.store, service.index)
+    rebuild_index(service)
     assert items(feed) == before
     newer = service.create(KIND, specimen(), AGENT)
     assert items(feed)[-1]["object"]["id"] == f"{BASE}/{newer.pid}/1"

@@ -57,7 +57,7 @@ def out(tmp_path: Path) -> Path:
 
 def test_a_dump_holds_each_objects_latest_version_at_its_feed_position(service, out):
     kept, updated, gone = populate(service)
-    manifest = export(service.store, service.index, BASE, out, DumpOptions())
+    manifest = export(service.reader, service.index, BASE, out, DumpOptions())
     assert manifest["feedPosition"] == 5
     assert manifest["counts"] == {"records": 3, KIND: 3, "tombstones": 1}
     found = {record["@id"]: record for record in lines(out, manifest)}
@@ -71,7 +71,7 @@ def test_a_dump_holds_each_objects_latest_version_at_its_feed_position(service, 
 
 def test_an_all_versions_dump_has_every_version_with_its_provenance(service, out):
     populate(service)
-    manifest = export(service.store, service.index, BASE, out, DumpOptions(all_versions=True))
+    manifest = export(service.reader, service.index, BASE, out, DumpOptions(all_versions=True))
     found = lines(out, manifest)
     assert manifest["counts"]["records"] == len(found) == 5
     events = [record["@graph"][1] for record in found]
@@ -83,14 +83,14 @@ def test_an_all_versions_dump_has_every_version_with_its_provenance(service, out
 
 def test_files_close_at_the_size_limit_and_filters_apply(service, tmp_path):
     kept, updated, gone = populate(service)
-    manifest = export(service.store, service.index, BASE, tmp_path / "split",
+    manifest = export(service.reader, service.index, BASE, tmp_path / "split",
                       DumpOptions(all_versions=True, max_file_bytes=1))
     assert [item["records"] for item in manifest["files"]] == [1] * 5
-    media = export(service.store, service.index, BASE, tmp_path / "media",
+    media = export(service.reader, service.index, BASE, tmp_path / "media",
                    DumpOptions(kind="digital-media"))
     assert media["counts"]["records"] == 0 and media["files"] == []
     since = str(gone.content["dcterms:modified"])
-    recent = export(service.store, service.index, BASE, tmp_path / "recent",
+    recent = export(service.reader, service.index, BASE, tmp_path / "recent",
                     DumpOptions(all_versions=True, since=since))
     assert [record["@graph"][0]["@id"] for record in lines(tmp_path / "recent", recent)] == [
         f"{BASE}/{gone.pid}", f"{BASE}/{updated.pid}", f"{BASE}/{gone.pid}"]
@@ -100,13 +100,13 @@ def test_export_refuses_a_folder_that_is_not_empty(service, out):
     out.mkdir()
     (out / "something").write_text("x")
     with pytest.raises(DumpError, match="not empty"):
-        export(service.store, service.index, BASE, out, DumpOptions())
+        export(service.reader, service.index, BASE, out, DumpOptions())
 
 
 def test_published_dumps_are_listed_and_served_with_their_digests(service, config, make_app,
                                                                    out):
     populate(service)
-    manifest = export(service.store, service.index, BASE, out, DumpOptions())
+    manifest = export(service.reader, service.index, BASE, out, DumpOptions())
     dump_id = publish(service.store, out)
     client = make_app(replace(config, feed_page_size=PAGE)).test_client()
     listing = client.get("/dumps/")
@@ -153,7 +153,7 @@ def test_an_aggregator_loads_a_dump_then_follows_the_feed_exactly_once(service, 
     writer.start()
     try:
         wait_for(1)
-        manifest = export(service.store, service.index, BASE, out, DumpOptions())
+        manifest = export(service.reader, service.index, BASE, out, DumpOptions())
         wait_for(rounds[0] + 2)  # and more after it
     finally:
         stop.set()

@@ -261,7 +261,7 @@ def pyhandle(handle_server: tuple[str, list[str]]) -> RESTHandleClient:
 def expected_values(service: FDOService, pid: str) -> list[dict[str, Any]]:
     row = service.index.current(pid)
     assert row is not None
-    record = Lookup(service.store, service.index).record(pid, row.version)
+    record = Lookup(service.reader, service.index).record(pid, row.version)
     return handle_values(record.content, pid, row.version, row.kind, service.base_url)
 
 

@@ -18,7 +18,7 @@ import pytest
 from repository import cli
 from repository.ingest import mapping
 from repository.ingest.dwca import Archive, ArchiveError
-from repository.ingest.run import (
+from repository.ingest.report import (
     CREATED,
     MISSING,
     PID_ONLY,
@@ -28,9 +28,9 @@ from repository.ingest.run import (
     UPDATED,
     Listing,
     Outcome,
-    source_system_id,
 )
 from repository.ingest.run import run as run_ingest
+from repository.ingest.run import source_system_id
 from repository.records import client_part
 from resolver.pids import find_pid
 from tests.material import files

@@ -14,7 +14,8 @@ from repository import cli
 from repository.ingest import mapping
 from repository.ingest.abcd import AbcdDocuments
 from repository.ingest.dwca import ArchiveError
-from repository.ingest.run import CREATED, PID_ONLY, UNCHANGED, source_system_id
+from repository.ingest.report import CREATED, PID_ONLY, UNCHANGED
+from repository.ingest.run import source_system_id
 from repository.validation import Validator
 from tests.material import files
 from tests.test_ingest import run

@@ -26,7 +26,7 @@ from repository import cli
 from repository.config import Config
 from repository.ingest.abcd import AbcdDocuments
 from repository.ingest.job_runner import STALE_SECONDS, report_key
-from repository.ingest.run import CREATED, UNCHANGED
+from repository.ingest.report import CREATED, UNCHANGED
 from repository.integrity import rebuild_index, verify
 from repository.tokens import create_token, token_hash
 from storage.models import OBJECT_TABLES, IngestJobRow, TokenRow, timestamp
@@ -124,8 +124,8 @@ def test_a_dataset_is_ingested_and_reported_as_the_cli_reports_it(
 
     # Jobs are not objects: verify and rebuild-index see the versions only, and keep jobs.
     assert IngestJobRow.__tablename__ not in OBJECT_TABLES
-    rebuilt = rebuild_index(fdo.store, fdo.index)
-    assert rebuilt.problems == [] and verify(fdo.store).problems == []
+    rebuilt = rebuild_index(fdo)
+    assert rebuilt.problems == [] and verify(fdo.reader).problems == []
     assert client.get(url, headers=machine).json == done
 
 

@@ -56,7 +56,7 @@ def test_rebuild_index_from_s3_alone_equals_the_lost_index(service):
     before = snapshot(service)
     assert len(before[0]) == 4 and len(before[1]) == 7
     assert [relation for _, relation, _ in before[2]] == ["hasTarget"]  # the annotation
-    report = rebuild_index(service.store, service.index)
+    report = rebuild_index(service)
     assert report.problems == [] and report.adopted == 7
     assert snapshot(service) == before
     in_feed_order = sorted(service.index.all_versions(), key=lambda row: row.sequence)
@@ -66,7 +66,7 @@ def test_rebuild_index_from_s3_alone_equals_the_lost_index(service):
 
 def test_verify_passes_then_names_the_one_altered_version(service):
     populate(service)
-    clean = verify(service.store)
+    clean = verify(service.reader)
     assert clean.problems == [] and clean.checked == 7
 
     victim = next(row for row in service.index.all_versions() if row.version == 3)
@@ -78,7 +78,7 @@ def test_verify_passes_then_names_the_one_altered_version(service):
     body[position] = ord("X")  # one byte, the JSON stays valid
     client.put_object(Bucket=bucket, Key=key, Body=bytes(body))
 
-    report = verify(service.store)
+    report = verify(service.reader)
     assert len(report.problems) == 2  # its own digest, and the chain to version 3
     assert f"{victim.pid} version 2" in report.problems[0]
     assert "digest mismatch" in report.problems[0]
@@ -145,7 +145,7 @@ def test_a_crash_between_s3_and_index_is_adopted_on_retry(service, config):
     keys = list(service.store.keys(f"{KEY_ROOT}{created.pid}/"))
     assert keys == [version_key(created.pid, 1), version_key(created.pid, 2)]
     before = snapshot(service)
-    rebuild_index(service.store, service.index)
+    rebuild_index(service)
     assert snapshot(service) == before
 
 
@@ -167,7 +167,7 @@ def test_reconcile_adopts_a_create_that_crashed(service, config):
     record = specimen()
     run_crashing_writer(config, {"op": "create", "document": record})
     assert service.index.object_count() == 0
-    report = reconcile(service.store, service.index)
+    report = reconcile(service)
     assert report.adopted == 1 and report.problems == []
     row = next(service.index.all_objects())
     assert row.version == 1 and row.physical_id.startswith(record["ods:physicalSpecimenID"])
@@ -181,7 +181,7 @@ def test_a_minted_pid_that_exists_is_never_overwritten(service, monkeypatch):
     assert second.pid.endswith("/ZZZ-ZZZ-ZZ1")
     prefix, suffix = first.pid.split("/")
     assert service.latest("digital-media", prefix, suffix).digest == first.digest
-    assert verify(service.store).problems == []
+    assert verify(service.reader).problems == []
 
 
 def test_a_create_that_crashed_is_adopted_when_it_is_sent_again(service, config):
@@ -196,7 +196,7 @@ def test_a_create_that_crashed_is_adopted_when_it_is_sent_again(service, config)
     (key,) = service.store.keys(KEY_ROOT)
     row = next(service.index.all_objects())
     assert key == version_key(row.pid, 1) and refused.value.extra["existing"].endswith(row.pid)
-    assert rebuild_index(service.store, service.index).problems == []
+    assert rebuild_index(service).problems == []
 
 
 def test_a_physical_specimen_digitised_again_after_a_tombstone_rebuilds_without_problems(
@@ -211,6 +211,6 @@ def test_a_physical_specimen_digitised_again_after_a_tombstone_rebuilds_without_
                           AGENT)
         service.create("digital-specimens", record, AGENT)
     before = snapshot(service)
-    report = rebuild_index(service.store, service.index)
+    report = rebuild_index(service)
     assert report.problems == [] and report.adopted == 24
     assert snapshot(service) == before

@@ -314,10 +314,12 @@ def test_provider_urls_cannot_break_link_headers(client: FlaskClient, fdo: FDOSe
     with pytest.raises(SchemaInvalid):  # refused on write now: no IRI has a line break
         fdo.create("digital-media", records.media(**fields), CURATOR)
     # As stored before links were checked on write (a bulk write checks nothing itself).
-    draft = fdo.draft("digital-media", "10.82621/AAA-BBB-CCC", records.media(**fields), CURATOR)
+    draft = fdo.writes.draft("digital-media", "10.82621/AAA-BBB-CCC", records.media(**fields),
+                             CURATOR)
     with ThreadPoolExecutor(1) as pool:
-        [injected] = fdo.finish_writes(fdo.start_writes([draft], pool))
-    assert isinstance(injected, VersionRecord)
+        [written] = fdo.writes.finish_writes(fdo.writes.start_writes([draft], pool))
+    injected = written.record
+    assert written.written and isinstance(injected, VersionRecord)
     response = client.get(path_of(injected), headers={"Accept": "text/turtle"})
     assert response.status_code == 200
     assert "Set-Cookie" not in response.headers

@@ -1,4 +1,7 @@
 """Dataset enrolment: Darwin Core Archives and ABCD into digital specimens and media.
 
-In progress (issue 5): `dwca` reads archives; mapping, ingest and re-checks follow.
+`datasets` names the formats (a reader each: `dwca`, `abcd`); `mapping` and `quality`
+map and check a record; `plans` plans a run's records and batches, `batch` holds them,
+`run` writes them through the service's one write path (repository/writes.py) and
+`report` says what happened; `jobs` runs ingests uploaded over HTTP.
 """

@@ -35,17 +35,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from repository.ingest.abcd import AbcdDocuments
-from repository.ingest.dwca import Archive, ArchiveError
+from repository.ingest.datasets import DATASET_FORMATS, open_dataset
+from repository.ingest.dwca import ArchiveError
 from repository.ingest.mapping import Source
-from repository.ingest.run import (
-    Dataset,
-    Listing,
-    Report,
-    run,
-    source_system_id,
-    write_report,
-)
+from repository.ingest.report import IngestReport, Listing, write_report
+from repository.ingest.run import run, source_system_id
 from repository.services import FDOService
 from storage.job_table import (
     FAILED,
@@ -58,8 +52,6 @@ from storage.models import IngestJobRow, timestamp
 from storage.objects import ObjectMissing
 
 log = logging.getLogger(__name__)
-DWCA, ABCD = "dwca", "abcd"
-FORMATS = (DWCA, ABCD)
 HEARTBEAT_SECONDS = 30
 STALE_SECONDS = 180  # six missed heartbeats: a slow database is not a dead process
 PROGRESS_SECONDS = 1.0  # at most one progress write a second
@@ -72,7 +64,7 @@ STOPPED = "the server process running the job was stopped; "
 class Submission:
     """What a client asked for, checked."""
 
-    format: str  # dwca | abcd
+    format: str  # a name in DATASET_FORMATS
     source_system: str  # the source system's name
     organisation_id: str | None
     licence: str | None
@@ -83,13 +75,6 @@ class Submission:
 
 def report_key(job_id: str) -> str:
     return f"ingest-jobs/{job_id}/report.json"
-
-
-def open_dataset(stack: contextlib.ExitStack, dataset_format: str, paths: list[Path]) -> Dataset:
-    """The files as a dataset, opened (cheap: no read-through); `ArchiveError` if not."""
-    if dataset_format == DWCA:
-        return stack.enter_context(Archive(paths[0]))
-    return AbcdDocuments(paths)
 
 
 class JobRunner:
@@ -115,7 +100,7 @@ class JobRunner:
         when that fails) and queue the job. Refused or failed, nothing is left behind."""
         folder = self.folder(job_id)
         try:
-            paths = _spooled(folder, uploads, ".zip" if submission.format == DWCA else ".xml")
+            paths = _spooled(folder, uploads, DATASET_FORMATS[submission.format].suffix)
             with contextlib.ExitStack() as stack:
                 open_dataset(stack, submission.format, paths)
             self._start()
@@ -231,7 +216,7 @@ class JobRunner:
             self.table.progress(job_id, done, total)
         return progress
 
-    def _save_report(self, job_id: str, report: Report, listing: Listing) -> None:
+    def _save_report(self, job_id: str, report: IngestReport, listing: Listing) -> None:
         path = self.folder(job_id) / "report.json"  # beside the uploads, deleted with them
         with path.open("w", encoding="utf-8") as out:
             write_report(report, listing, out)

@@ -8,7 +8,7 @@ Two weights:
   ISO 8601 and a `basisOfRecord` outside Darwin Core's vocabulary are facts about the
   source worth fixing there, not reasons to leave a specimen out.
 Missing mandatory fields (a physical ID, an organisation) and schema violations are
-checked by the ingest itself (repository/ingest/run.py).
+checked by the ingest itself (repository/ingest/plans.py).
 """
 
 from __future__ import annotations
