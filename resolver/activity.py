@@ -5,7 +5,7 @@ in sync, tombstones included.
 - `/activity` is an `OrderedCollection` with `totalItems` and its `first` and `last` pages.
 - `/activity/page/<k>` (k = 0, 1, ...) holds feed positions k*size+1 ... (k+1)*size, oldest
   first (`startIndex` k*size, zero-based). Positions are dense and become visible in
-  commit order (`storage.index._next_sequence`), so a page that is full never changes:
+  commit order (`storage.index_writes._next_sequence`), so a page that is full never changes:
   it is served with a strong ETag and `immutable`. A full page always links `next`, even
   while that page is still empty, so its bytes never change. The last page is the one
   still filling (empty when the feed is a multiple of the page size); it revalidates.

@@ -1,6 +1,6 @@
 """Content negotiation: from `Accept` (or `?format=`) to one offered representation.
 
-Rules (documented in the README):
+Rules (documented in docs/resolving.md, "Representations"):
 - `Accept` is parsed with its q-values; for each offer the most specific matching range
   gives its q (so `text/turtle;q=0` refuses Turtle even when `*/*` is present).
 - The highest q wins; ties go to the server's order of preference (the order of the

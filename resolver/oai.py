@@ -146,7 +146,7 @@ def token_key() -> bytes:
 @oai.route("/oai", methods=["GET", "POST"])
 def endpoint() -> Response:
     # Taken before any query: a harvester that passes it as `from` next time meets every
-    # version this response did not show (see the README on datestamps).
+    # version this response did not show (see docs/harvesting.md on datestamps).
     response_date = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     arguments: dict[str, str] = {}
     try:
