@@ -90,3 +90,20 @@ def test_no_commit_hash_in_the_documentation(document: Path):
 
 def test_the_readme_stays_short():
     assert len((ROOT / "README.md").read_text().splitlines()) < 250
+
+
+def test_the_readme_code_map_names_every_folder_of_code_and_no_other():
+    """The map of the code is a table whose first column names folders: each folder that
+    holds Python code (or the suite's data) is in it, and each folder in it exists."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Map of the code"):]
+    section = section[:section.index("\n## ", 1)]
+    mapped = set(re.findall(r"^\| `([^`]+)/` \|", section, re.MULTILINE))
+    skipped = {".venv", ".git", "var", "bench/results"}
+    folders = {str(path.parent.relative_to(ROOT)) for path in ROOT.rglob("*.py")
+               if not any(part.startswith(".") or part in ("var", "__pycache__")
+                          for part in path.relative_to(ROOT).parts)}
+    folders |= {"tests/data", "tests/xsd", "docs", ".ci", "resolver/templates"}
+    folders.discard(".")
+    assert folders - skipped <= mapped, sorted(folders - skipped - mapped)
+    assert all((ROOT / folder).is_dir() for folder in mapped), mapped
