@@ -27,7 +27,7 @@ MAX_DOCUMENT_BYTES = 2 * 1024 * 1024
 _GROWS = {"add": "value", "replace": "value", "copy": "from", "move": "from"}
 
 
-def apply_patch(document: dict[str, Any], operations: Any) -> Any:
+def apply_bounded_patch(document: dict[str, Any], operations: Any) -> Any:
     """`document` after `operations` (not changed itself); errors.TooLarge when the patch
     or the document it makes is too large, errors.Unprocessable when it cannot apply."""
     if not isinstance(operations, list):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from repository import errors
-from repository.patching import apply_patch
+from repository.patching import apply_bounded_patch
 from repository.provenance import Agent
 from repository.records import TOMBSTONE, client_part
 from repository.writes import VersionWriter, WriteResult, WriteStatus
@@ -122,7 +122,7 @@ class FDOService:
               if_match: str | None, agent: Agent) -> tuple[VersionRecord, bool]:
         """RFC 6902 patch applied to the client part of the current version."""
         row, current = self._writable(kind_name, prefix, suffix, if_match)
-        patched = apply_patch(client_part(current.content), operations)
+        patched = apply_bounded_patch(client_part(current.content), operations)
         return self._change(row, current, patched, agent)
 
     def _change(self, row: ObjectState, current: VersionRecord, document: Any,

@@ -48,11 +48,11 @@ def datacite_json(content: dict[str, Any], pid: str, version: int,
         "identifiers": _identifiers(summary),
         "url": summary.url,
         "types": _types(summary),
-        "creators": [_creator(summary.creator)],
+        "creators": [_datacite_creator(summary.creator)],
         "titles": [{"title": summary.title}],
         "publisher": _publisher(summary.publisher),
         "publicationYear": summary.year,
-        "subjects": _subjects(summary),
+        "subjects": _datacite_subjects(summary),
         "dates": _dates(summary),
         "formats": [summary.media_format] if summary.media_format else [],
         "version": str(version),
@@ -104,7 +104,7 @@ def _name_identifiers(agent: CitedAgent) -> list[dict[str, str]]:
     return [identifier]
 
 
-def _creator(agent: CitedAgent) -> dict[str, Any]:
+def _datacite_creator(agent: CitedAgent) -> dict[str, Any]:
     creator: dict[str, Any] = {"name": agent.name}
     name_type = {"Person": "Personal", "Organization": "Organizational"}.get(agent.schema_type)
     if name_type:
@@ -123,7 +123,7 @@ def _publisher(agent: CitedAgent) -> dict[str, str]:
     return publisher
 
 
-def _subjects(summary: Summary) -> list[dict[str, str]]:
+def _datacite_subjects(summary: Summary) -> list[dict[str, str]]:
     subjects = [{"subject": subject, "subjectScheme": scheme}
                 for scheme, subject in summary.subjects]
     if summary.taxon:
