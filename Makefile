@@ -43,19 +43,20 @@ chromium:
 	else echo "Chromium not installed: the browser tests will fail (run as root to install)"; fi
 
 # conftest starts SeaweedFS and PostgreSQL itself, through scripts/servers.py. Reads only
-# the repository (tests/data/); the upstream material is for test-upstream.
+# the repository (tests/data/): FDO_SHARED is cleared, so not even collection looks
+# outside it; the upstream material is for test-upstream.
 test: $(STAMP) postgresql chromium
-	$(PY) -m pytest -m 'not ceph and not upstream' -q
+	FDO_SHARED= $(PY) -m pytest -m 'not ceph and not upstream' -q
 
 # The same checks over all of the upstream material: every openDS schema and example and
 # every sample dataset in the shared folder beside the checkout (FDO_SHARED to put it
-# elsewhere). Fails when that folder is missing; runs nothing `make test` runs.
-FDO_SHARED ?= ../shared
+# elsewhere). Fails when that folder is missing; runs nothing `make test` runs. The only
+# target that looks outside the repository.
 test-upstream: $(STAMP) postgresql
-	@test -d "$(FDO_SHARED)" || { echo "make test-upstream: no upstream material at" \
-		"$(FDO_SHARED) (put the shared folder beside the checkout or set FDO_SHARED)" >&2; \
-		exit 1; }
-	FDO_SHARED="$(abspath $(FDO_SHARED))" $(PY) -m pytest -m 'upstream and not ceph' -q
+	@shared="$${FDO_SHARED:-../shared}"; \
+	test -d "$$shared" || { echo "make test-upstream: no upstream material at $$shared" \
+		"(put the shared folder beside the checkout or set FDO_SHARED)" >&2; exit 1; }; \
+	FDO_SHARED="$$(cd "$$shared" && pwd)" $(PY) -m pytest -m 'upstream and not ceph' -q
 
 # The S3 tests again, against Ceph RGW instead of SeaweedFS (FDO_TEST_S3 tells conftest).
 # PostgreSQL was covered by `make test`: here the index is SQLite only, which halves the run.

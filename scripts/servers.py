@@ -7,7 +7,7 @@ daemonized, nothing is found or killed by name. Also runnable:
     python scripts/servers.py seaweedfs|postgres|ceph [--data DIR] [--port N]
 
 which prints `export NAME=value` lines and runs until SIGINT or SIGTERM.
-Facts behind the settings: ../shared/notes/s3-servers.md. The launchers themselves live in
+Why each setting: docs/testing.md, "The real servers". The launchers themselves live in
 scripts/launchers/, one module per server; this module is the one name callers import.
 """
 

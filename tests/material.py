@@ -1,10 +1,11 @@
 """The real records and datasets the tests read.
 
 A few live in tests/data/ (part of the repository; `make test` reads only those). All of
-the upstream material (openDS schemas and examples, the sample datasets) lives in the
-shared folder beside the checkout, FDO_SHARED (default ../shared); the tests over it are
-marked `upstream` and run by `make test-upstream`, which fails when the folder is missing.
-tests/data/ mirrors the shared folder's layout, so one relative path names both.
+the upstream material (openDS schemas and examples, the sample datasets) lives in a
+folder outside the repository that only `make test-upstream` names, in FDO_SHARED; the
+tests over it are marked `upstream`, and fail when it is missing. Without FDO_SHARED
+nothing outside the repository is looked at, not even while collecting (`make test`
+clears it). tests/data/ mirrors the upstream layout, so one relative path names both.
 """
 
 from __future__ import annotations
@@ -20,15 +21,25 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data"
-SHARED = (ROOT / os.environ.get("FDO_SHARED", "../shared")).resolve()
+_NAMED = os.environ.get("FDO_SHARED", "")
+SHARED: Path | None = (ROOT / _NAMED).resolve() if _NAMED else None
 upstream = pytest.mark.upstream
 
 
 def require_shared() -> None:
     """Fail (never skip) a test of the upstream material when the material is missing."""
-    if not SHARED.is_dir():
-        pytest.fail(f"the upstream material is not at {SHARED}: put the shared folder beside "
-                    "the checkout or set FDO_SHARED to it", pytrace=False)
+    if SHARED is None or not SHARED.is_dir():
+        where = f"at {SHARED}" if SHARED else "named (FDO_SHARED is not set)"
+        pytest.fail(f"the upstream material is not {where}: run `make test-upstream` with "
+                    "the shared folder beside the checkout, or set FDO_SHARED to it",
+                    pytrace=False)
+
+
+def shared(*parts: str) -> Path:
+    """A path in the upstream material, for an `upstream` test; fails when it is not named."""
+    require_shared()
+    assert SHARED is not None
+    return SHARED.joinpath(*parts)
 
 
 def data_files(folder: str, pattern: str = "*.json") -> list[Path]:
@@ -48,8 +59,8 @@ def upstream_files(folder: str, pattern: str = "*.json", exclude: Iterable[Path]
     """pytest params, marked `upstream`: the shared folder's files, without those whose
     bytes are in `exclude` (`make test` reads them already). Without the shared folder, one
     placeholder that fails, so an empty selection cannot pass for a checked one."""
-    base = SHARED / folder
-    if not base.is_dir():
+    base = SHARED / folder if SHARED else Path(folder)
+    if SHARED is None or not base.is_dir():
         return [pytest.param(base, id=f"upstream:{folder}:missing", marks=upstream)]
     seen = {_digest(path) for path in exclude}
     return [pytest.param(path, id=f"upstream:{path.relative_to(base).as_posix()}",

@@ -380,7 +380,7 @@ def test_every_term_of_our_schemas_is_named_by_the_context() -> None:
 
 @material.upstream
 def test_every_term_of_the_upstream_schemas_is_named_by_the_context() -> None:
-    upstream = material.SHARED / "opends" / "schemas" / "fdo-type"
+    upstream = material.shared("opends", "schemas", "fdo-type")
     assert_every_term_is_named([path for directory in (*EXAMPLE_DIRS, "shared-model")
                                 for path in (upstream / directory).rglob("*.json")])
 

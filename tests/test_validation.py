@@ -18,7 +18,7 @@ from repository.validation import CHECKED_FORMATS, Validator, Violation
 from schemas import KINDS
 from tests import material
 
-UPSTREAM_SCHEMAS = material.SHARED / "opends" / "schemas" / "fdo-type"
+UPSTREAM_SCHEMAS = ("opends", "schemas", "fdo-type")  # in the upstream material
 SAMPLES = "samples/opends-records"
 EXAMPLES = "opends/examples/opends-examples/fdo-type"
 
@@ -169,7 +169,7 @@ def test_unknown_kind_is_a_programming_error(validator: Validator) -> None:
 def upstream_registry() -> Registry[Any]:
     """Each upstream file under its `$id` and under the URL its siblings `$ref` it by."""
     resources = []
-    for path in UPSTREAM_SCHEMAS.glob("*/*/*.json"):
+    for path in material.shared(*UPSTREAM_SCHEMAS).glob("*/*/*.json"):
         schema = json.loads(path.read_text(encoding="utf-8"))
         resource = Resource.from_contents(schema)
         url = (f"https://schemas.dissco.tech/schemas/fdo-type/{path.parent.parent.name}/"
@@ -179,7 +179,7 @@ def upstream_registry() -> Registry[Any]:
 
 
 def upstream_accepts(schema_path: str, document: object) -> bool:
-    schema = json.loads((UPSTREAM_SCHEMAS / schema_path).read_text(encoding="utf-8"))
+    schema = json.loads(material.shared(*UPSTREAM_SCHEMAS, schema_path).read_text(encoding="utf-8"))
     upstream = Draft202012Validator(schema, registry=upstream_registry(),
                                     format_checker=FormatChecker(formats=CHECKED_FORMATS))
     return upstream.is_valid(document)
@@ -296,7 +296,7 @@ def test_the_records_of_tests_data_that_opends_accepts_are_the_listed_ones() -> 
 
 @material.upstream
 def test_opends_accepts_every_valid_sample() -> None:
-    for path in sorted((material.SHARED / SAMPLES).glob("*.json")):
+    for path in sorted(material.shared(SAMPLES).glob("*.json")):
         found = candidate(path)
         assert found and upstream_accepts(found.upstream_schema, found.document), path.name
 
