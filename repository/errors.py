@@ -126,9 +126,7 @@ def _from_domain(error: FDOError) -> Response:
                                   error.extra))
     if status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="fdo"'
-    if status == 503:
-        response.headers["Retry-After"] = str(RETRY_AFTER)
-    return response
+    return _retry_later(response)
 
 
 def _from_resolver(error: Exception) -> Response:
@@ -138,8 +136,12 @@ def _from_resolver(error: Exception) -> Response:
         extra["offered"] = [{"type": offer.media_type, "format": offer.name}
                             for offer in error.offers]
     message = f"no object has the PID {error}" if isinstance(error, UnknownPID) else str(error)
-    response = negotiated_error(Problem(status, code, message, extra=extra))
-    if status == 503:
+    return _retry_later(negotiated_error(Problem(status, code, message, extra=extra)))
+
+
+def _retry_later(response: Response) -> Response:
+    """Every 503 says when to come back, in whichever format it is written."""
+    if response.status_code == 503:
         response.headers["Retry-After"] = str(RETRY_AFTER)
     return response
 

@@ -48,7 +48,7 @@ class FDOService:
     def latest(self, kind_name: str, prefix: str, suffix: str) -> VersionRecord:
         """The current version; `Gone` (carrying the tombstone) once tombstoned."""
         row = self._object(kind_name, prefix, suffix)
-        record = self._load(row.pid, row.version)
+        record = self.reader.version(row.pid, row.version)
         if row.status == TOMBSTONE:
             raise errors.Gone(f"{row.pid} was tombstoned", tombstone=record.content)
         return record
@@ -56,7 +56,7 @@ class FDOService:
     def version(self, kind_name: str, prefix: str, suffix: str, number: int) -> VersionRecord:
         row = self._object(kind_name, prefix, suffix)
         try:
-            return self._load(row.pid, checked_number(row, number))
+            return self.reader.version(row.pid, checked_number(row, number))
         except UnknownVersion as error:
             raise errors.NotFound(str(error)) from error
 
@@ -209,7 +209,7 @@ class FDOService:
         if if_match is not None and if_match not in (row.digest, "*"):
             raise errors.PreconditionFailed(
                 f"If-Match does not match the current version ({row.version})", etag=row.digest)
-        return row, self._load(row.pid, row.version)
+        return row, self.reader.version(row.pid, row.version)
 
     def _kind(self, kind_name: str) -> Kind:
         if kind_name not in KINDS:
@@ -226,10 +226,6 @@ class FDOService:
         if row is None or row.kind != kind_name:
             raise errors.NotFound(f"no {kind_name} object with PID {pid}")
         return row
-
-    def _load(self, pid: str, number: int) -> VersionRecord:
-        """`VersionMissing` if the store lost it: one answer with the resolver's."""
-        return self.reader.version(pid, number)
 
     def close(self) -> None:
         """Stop the reader's threads and close the index's connections."""

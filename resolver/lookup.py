@@ -76,10 +76,6 @@ class Lookup:
         """Version `number` of `pid`; the caller has checked that it exists."""
         return self._records.get((pid, number), lambda: self.reader.version(pid, number))
 
-    def checked(self, row: ObjectState, number: int | None) -> int:
-        """The version number asked for (None: the latest), once it exists."""
-        return checked_number(row, number)
-
     def version(self, row: ObjectState, number: int | None) -> VersionRecord:
         """The latest version of an object (None) or version `number` of it."""
         return self.record(row.pid, checked_number(row, number))

@@ -31,6 +31,7 @@ from resolver.responses import CORS_HEADERS, PreparedResponse, base_url, cors, j
 from resolver.signposting import LINKSET, LINKSET_JSON, header, links, linkset_json, linkset_text
 from schemas import TOMBSTONE
 from storage.models import ObjectState
+from storage.reader import checked_number
 
 resolver = Blueprint("resolver", __name__)
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -100,7 +101,7 @@ def resolve(ref: PidRef) -> Response:
     if ref.version is None and "Accept-Datetime" in request.headers:
         return _timegate(ref.pid)
     row = lookup().current(ref.pid)
-    number = lookup().checked(row, ref.version)
+    number = checked_number(row, ref.version)
     variant = choice.offer.variant(choice.params, args.get("style"))
     latest = ref.version is None
     offer = choice.offer
