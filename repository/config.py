@@ -46,6 +46,19 @@ class Config:
     ingest_max_mb: int = 2048
     # Signs OAI-PMH resumption tokens; empty: a key made once in var/secret-key.
     secret_key: str = ""
+    # OpenID Connect sign-in (docs/access.md). No issuer: API tokens only. The audience
+    # an access token must name defaults to the base URL; the ORCID iD is read from
+    # `oidc_orcid_claim` (`sub` for ORCID's own provider); roles optionally from a claim.
+    oidc_issuer: str = ""
+    oidc_client_id: str = ""
+    oidc_client_secret: str = ""
+    oidc_audience: str = ""
+    oidc_orcid_claim: str = "orcid"
+    oidc_roles_claim: str = ""
+    oidc_algorithms: str = "RS256,PS256,ES256,EdDSA"
+    # An ingest re-check stops before writing when it would tombstone more than this share
+    # of its source system's live specimens, unless the job is forced.
+    tombstone_max_share: float = 0.2
 
     def to_environment(self) -> dict[str, str]:
         """The FDO_* variables that reproduce this configuration in another process."""
@@ -72,6 +85,14 @@ class Config:
             "FDO_INGEST_SPOOL": self.ingest_spool,
             "FDO_INGEST_MAX_MB": str(self.ingest_max_mb),
             "FDO_SECRET_KEY": self.secret_key,
+            "FDO_OIDC_ISSUER": self.oidc_issuer,
+            "FDO_OIDC_CLIENT_ID": self.oidc_client_id,
+            "FDO_OIDC_CLIENT_SECRET": self.oidc_client_secret,
+            "FDO_OIDC_AUDIENCE": self.oidc_audience,
+            "FDO_OIDC_ORCID_CLAIM": self.oidc_orcid_claim,
+            "FDO_OIDC_ROLES_CLAIM": self.oidc_roles_claim,
+            "FDO_OIDC_ALGORITHMS": self.oidc_algorithms,
+            "FDO_TOMBSTONE_MAX_SHARE": str(self.tombstone_max_share),
         }
 
     @classmethod
@@ -102,6 +123,15 @@ class Config:
             ingest_spool=env.get("FDO_INGEST_SPOOL", defaults.ingest_spool),
             ingest_max_mb=int(env.get("FDO_INGEST_MAX_MB", defaults.ingest_max_mb)),
             secret_key=env.get("FDO_SECRET_KEY", defaults.secret_key),
+            oidc_issuer=env.get("FDO_OIDC_ISSUER", defaults.oidc_issuer).rstrip("/"),
+            oidc_client_id=env.get("FDO_OIDC_CLIENT_ID", defaults.oidc_client_id),
+            oidc_client_secret=env.get("FDO_OIDC_CLIENT_SECRET", defaults.oidc_client_secret),
+            oidc_audience=env.get("FDO_OIDC_AUDIENCE", defaults.oidc_audience),
+            oidc_orcid_claim=env.get("FDO_OIDC_ORCID_CLAIM", defaults.oidc_orcid_claim),
+            oidc_roles_claim=env.get("FDO_OIDC_ROLES_CLAIM", defaults.oidc_roles_claim),
+            oidc_algorithms=env.get("FDO_OIDC_ALGORITHMS", defaults.oidc_algorithms),
+            tombstone_max_share=float(env.get("FDO_TOMBSTONE_MAX_SHARE",
+                                              defaults.tombstone_max_share)),
         )
 
 
