@@ -280,7 +280,7 @@ def benchmark(tmp: Path, s3: servers.S3Server) -> dict[str, Any]:
     config = bench_config(tmp, s3)
     fdo(config, "init")
     bench = Run(tmp, config, fdo(config, "tokens", "create", "--name", "bench", "--role",
-                                 "machine").splitlines()[0])
+                                 "administrator").splitlines()[0])
     bench.app = gunicorn("wsgi:app", config.port, ROOT, tmp / "app.log",
                          config.to_environment(), options=GUNICORN)
     http, raw = {"http": config.base_url}, {"s3": bench.s3}

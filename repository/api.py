@@ -8,9 +8,9 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from repository import errors
-from repository.provenance import Agent
+from repository.access import Principal
+from repository.authentication import request_principal
 from repository.services import FDOService
-from repository.tokens import agent_for
 from resolver.pids import pid_url
 from storage.models import VersionRow
 from storage.versions import VersionRecord
@@ -28,9 +28,9 @@ def service() -> FDOService:
     return fdo
 
 
-def _agent() -> Agent:
-    fdo = service()
-    return agent_for(fdo.index, request.headers.get("Authorization"), fdo.base_url)
+def actor() -> Principal:
+    """Who is asking: 401 without a valid bearer credential."""
+    return request_principal(service())
 
 
 def _reject_constant(name: str) -> None:
@@ -76,8 +76,8 @@ def _object_response(record: VersionRecord, status: int = 200,
 
 @api.post("/<kind>")
 def create(kind: str) -> Response:
-    agent = _agent()
-    record = service().create(kind, _body(*JSON_TYPES), agent)
+    principal = actor()
+    record = service().create(kind, _body(*JSON_TYPES), principal)
     response = _object_response(record, 201)
     response.headers["Location"] = record.content["@id"]
     return response
@@ -90,21 +90,21 @@ def read_latest(kind: str, prefix: str, suffix: str) -> Response:
 
 @api.put(OBJECT)
 def replace(kind: str, prefix: str, suffix: str) -> Response:
-    agent = _agent()
-    record, _ = service().replace(kind, prefix, suffix, _body(*JSON_TYPES), _if_match(), agent)
+    principal = actor()
+    record, _ = service().replace(kind, prefix, suffix, _body(*JSON_TYPES), _if_match(), principal)
     return _object_response(record)
 
 
 @api.patch(OBJECT)
 def patch(kind: str, prefix: str, suffix: str) -> Response:
-    agent = _agent()
-    record, _ = service().patch(kind, prefix, suffix, _body(PATCH_TYPE), _if_match(), agent)
+    principal = actor()
+    record, _ = service().patch(kind, prefix, suffix, _body(PATCH_TYPE), _if_match(), principal)
     return _object_response(record)
 
 
 @api.delete(OBJECT)
 def tombstone(kind: str, prefix: str, suffix: str) -> Response:
-    agent = _agent()
+    principal = actor()
     body = _body(*JSON_TYPES)
     reason = body.get("reason") if isinstance(body, dict) else None
     replaced_by = body.get("replacedBy") if isinstance(body, dict) else None
@@ -115,7 +115,7 @@ def tombstone(kind: str, prefix: str, suffix: str) -> Response:
         raise errors.SchemaInvalid("replacedBy must be a PID",
                                    [{"path": "/replacedBy", "message": "must be a string"}])
     record = service().tombstone(kind, prefix, suffix, reason.strip(), replaced_by,
-                                 _if_match(), agent)
+                                 _if_match(), principal)
     return _object_response(record)
 
 

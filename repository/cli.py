@@ -1,4 +1,5 @@
-"""The `fdo` command: init, tokens, demo data, and the S3-is-truth tools."""
+"""The `fdo` command: init, demo data, ingest, and the S3-is-truth tools (tokens and
+grants: repository/access_cli.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from repository import build_service
+from repository.access_cli import add_access_commands
 from repository.config import Config
 from repository.demo import load_demo
 from repository.dump_writer import DumpError, DumpOptions, export, publish
@@ -22,7 +24,6 @@ from repository.ingest.report import Listing, write_report
 from repository.ingest.run import run, source_system_id
 from repository.integrity import IntegrityReport, rebuild_index, reconcile, verify
 from repository.services import FDOService
-from repository.tokens import ROLES, create_token
 from schemas import KINDS
 from storage.objects import S3ObjectStore
 
@@ -38,17 +39,6 @@ def cmd_init(_: argparse.Namespace) -> int:
         fdo.store.ensure_bucket()
     fdo.index.create_schema()
     print("bucket and index ready")
-    return 0
-
-
-def cmd_tokens_create(args: argparse.Namespace) -> int:
-    try:
-        token = create_token(_service().index, args.name, args.role, args.orcid)
-    except ValueError as error:
-        print(f"fdo: {error}", file=sys.stderr)
-        return 2
-    print(token)
-    print("(shown once: only its hash is stored)", file=sys.stderr)
     return 0
 
 
@@ -172,13 +162,7 @@ def parser() -> argparse.ArgumentParser:
     commands = main.add_subparsers(dest="command", required=True)
     commands.add_parser("init", help="create the bucket and the index").set_defaults(
         run=cmd_init)
-    tokens = commands.add_parser("tokens", help="API tokens").add_subparsers(
-        dest="tokens_command", required=True)
-    create = tokens.add_parser("create", help="create a token and print it once")
-    create.add_argument("--name", required=True)
-    create.add_argument("--orcid")
-    create.add_argument("--role", choices=ROLES, default="curator")
-    create.set_defaults(run=cmd_tokens_create)
+    add_access_commands(commands)
     commands.add_parser("verify", help="re-hash every version, walk every chain").set_defaults(
         run=cmd_verify)
     commands.add_parser("rebuild-index", help="recreate the index from S3 alone").set_defaults(

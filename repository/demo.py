@@ -11,6 +11,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+from repository.access import Principal, trusted
 from repository.provenance import Agent
 from repository.services import FDOService
 from schemas import ANNOTATION, MEDIA, SPECIMEN, Kind, kind_of_type
@@ -19,12 +20,14 @@ from storage.versions import VersionRecord
 DUPLICATE = "Duplicate of RMNH.AVES.87654: the ZMA bird skins were recatalogued at Naturalis"
 
 
-def _demo_agent(base_url: str) -> Agent:
-    return Agent(id=f"{base_url}/agents/demo-loader", name="demo loader", role="machine")
+def _demo_agent(base_url: str) -> Principal:
+    """The demo is loaded by the repository itself, which may write anything."""
+    return trusted(Agent(id=f"{base_url}/agents/demo-loader", name="demo loader",
+                         role="machine"))
 
 
-def _annotation_on(target: str, agent: Agent, time: str) -> dict[str, Any]:
-    creator = agent.as_opends()
+def _annotation_on(target: str, agent: Principal, time: str) -> dict[str, Any]:
+    creator = agent.agent.as_opends()
     return {
         "oa:motivation": "oa:commenting",
         "oa:hasTarget": {"@id": target, "@type": SPECIMEN.object_type},
@@ -56,7 +59,7 @@ def load_demo(fdo: FDOService, folder: Path | None = None) -> dict[str, Any]:
                        for r in loaded]}
 
 
-def _load_built_in(fdo: FDOService, agent: Agent) -> list[VersionRecord]:
+def _load_built_in(fdo: FDOService, agent: Principal) -> list[VersionRecord]:
     demo = json.loads((files("repository") / "demo.json").read_text(encoding="utf-8"))
     *specimens, duplicate = [fdo.create(SPECIMEN.name, record, agent)
                              for record in demo["specimens"]]
@@ -79,7 +82,7 @@ def _load_built_in(fdo: FDOService, agent: Agent) -> list[VersionRecord]:
     return loaded
 
 
-def _load_folder(fdo: FDOService, folder: Path, agent: Agent) -> list[VersionRecord]:
+def _load_folder(fdo: FDOService, folder: Path, agent: Principal) -> list[VersionRecord]:
     records = [json.loads(path.read_text()) for path in sorted(folder.glob("*.json"))]
     return [fdo.create((kind_of_type(record.get("@type")) or _guess_kind(record)).name,
                        record, agent) for record in records]

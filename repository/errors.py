@@ -62,7 +62,12 @@ class Conflict(FDOError): ...
 class DuplicateSpecimen(FDOError): ...
 class PreconditionRequired(FDOError): ...
 class PreconditionFailed(FDOError): ...
-class Unauthorized(FDOError): ...
+class Unauthorized(FDOError): ...  # no credentials sent
+
+
+class InvalidToken(Unauthorized): ...  # credentials sent and refused (RFC 6750 invalid_token)
+
+
 class Forbidden(FDOError): ...
 class UnsupportedMediaType(FDOError): ...
 class TooLarge(FDOError): ...
@@ -78,6 +83,7 @@ ERROR_TABLE: dict[type[Exception], tuple[int, str]] = {
     UnknownFormat: (400, "unknown_format"),
     UnknownStyle: (400, "unknown_style"),
     Unauthorized: (401, "unauthorized"),
+    InvalidToken: (401, "invalid_token"),
     Forbidden: (403, "forbidden"),
     NotFound: (404, "not_found"),
     UnknownPID: (404, "unknown_pid"),
@@ -125,8 +131,18 @@ def _from_domain(error: FDOError) -> Response:
     response = json_error(Problem(status, code, _short(error.message), _listed(error.errors),
                                   error.extra))
     if status == 401:
-        response.headers["WWW-Authenticate"] = 'Bearer realm="fdo"'
+        response.headers["WWW-Authenticate"] = _bearer_challenge(error)
     return _retry_later(response)
+
+
+def _bearer_challenge(error: FDOError) -> str:
+    """RFC 6750 section 3: no credentials get the bare challenge; refused ones say why."""
+    if not isinstance(error, InvalidToken):
+        return 'Bearer realm="fdo"'
+    # error_description allows printable ASCII but '"' and '\\' (section 3).
+    reason = "".join(char if " " <= char <= "~" and char not in '"\\' else "?"
+                     for char in _short(error.message))
+    return f'Bearer realm="fdo", error="invalid_token", error_description="{reason}"'
 
 
 def _from_resolver(error: Exception) -> Response:

@@ -9,18 +9,18 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from repository import errors
+from repository.access import ADMINISTRATOR, CURATOR, MACHINE, Principal
 from repository.api import service
+from repository.authentication import request_principal
 from repository.ingest.datasets import DATASET_FORMATS
 from repository.ingest.dwca import ArchiveError
 from repository.ingest.job_runner import JobRunner, Submission
 from repository.ingest.mapping import ORGANISATION
-from repository.provenance import Agent
-from repository.tokens import agent_for
 from storage.job_table import SUCCEEDED
 from storage.models import IngestJobRow
 
 jobs_api = Blueprint("ingest_jobs", __name__, url_prefix="/api/v1/ingest-jobs")
-INGEST_ROLES = ("curator", "machine")
+INGEST_ROLES = (CURATOR, MACHINE, ADMINISTRATOR)
 FLAGS = {"true": True, "false": False}
 
 
@@ -29,13 +29,14 @@ def runner() -> JobRunner:
     return jobs
 
 
-def _ingester() -> Agent:
-    """The agent of the request's token (401 without one), if it may enrol datasets."""
-    fdo = service()
-    agent = agent_for(fdo.index, request.headers.get("Authorization"), fdo.base_url)
-    if agent.role not in INGEST_ROLES:
-        raise errors.Forbidden(f"ingest jobs need a curator or machine token, not {agent.role}")
-    return agent
+def _ingester() -> Principal:
+    """The request's principal (401 without one), if it may enrol datasets."""
+    principal = request_principal(service())
+    if not any(grant.role in INGEST_ROLES for grant in principal.grants):
+        raise errors.Forbidden("ingest jobs need a curator, machine or administrator",
+                               permission="ingest-jobs:submit",
+                               allowedRoles=list(INGEST_ROLES))
+    return principal
 
 
 @jobs_api.post("")
@@ -65,7 +66,7 @@ def submit() -> Response:
     return response
 
 
-def _submission(agent: Agent) -> Submission:
+def _submission(principal: Principal) -> Submission:
     dataset_format = request.form.get("format", "")
     if dataset_format not in DATASET_FORMATS:
         raise _bad("format", f"format must be one of {', '.join(DATASET_FORMATS)} "
@@ -79,7 +80,7 @@ def _submission(agent: Agent) -> Submission:
         raise _bad("organisation", f"organisation must be a ROR or Wikidata URL "
                                    f"(got '{organisation}')")
     return Submission(dataset_format, source_system, organisation, _text("license", 512),
-                      _flag("dryRun"), _flag("tombstoneMissing"), agent.id)
+                      _flag("dryRun"), _flag("tombstoneMissing"), principal.agent.id)
 
 
 def _text(field: str, limit: int) -> str | None:

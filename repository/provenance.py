@@ -41,14 +41,17 @@ def now_iso() -> str:
 
 @dataclass(frozen=True)
 class Agent:
-    """Who asked for a change: the holder of an API token."""
+    """Who made a change: a person, a token's holder, or software such as a source
+    system's ingest; `on_behalf_of` the person a machine acted for (an ingest job's
+    submitter), named in the event as `prov:actedOnBehalfOf`."""
 
     id: str
     name: str
-    role: str  # curator | machine
+    role: str  # annotator | curator | machine | administrator (repository/access.py)
+    on_behalf_of: Agent | None = None
 
     def as_opends(self) -> dict[str, Any]:
-        agent_type = "schema:Person" if self.role == "curator" else "schema:SoftwareApplication"
+        agent_type = "schema:SoftwareApplication" if self.role == "machine" else "schema:Person"
         return {
             "@id": self.id,
             "@type": agent_type,
@@ -110,7 +113,7 @@ def provenance_event(change: Change) -> dict[str, Any]:
         previous = pid_url(change.base_url, change.pid, change.version - 1)
         activity["prov:used"] = previous
         entity["prov:wasRevisionOf"] = previous
-    return {
+    event = {
         "@id": event_id,
         "@type": "ods:CreateUpdateTombstoneEvent",
         "dcterms:identifier": event_id,
@@ -119,3 +122,12 @@ def provenance_event(change: Change) -> dict[str, Any]:
         "prov:Entity": entity,
         "ods:hasAgents": [change.agent.as_opends(), generator],
     }
+    principal = change.agent.on_behalf_of
+    if principal is not None:
+        # openDS's agents and associations admit no delegation, but the event is open:
+        # the triple <machine> prov:actedOnBehalfOf <person> is stated beside them
+        # (JSON-LD 1.1 @included), and the person is one of the event's agents.
+        event["ods:hasAgents"].insert(1, principal.as_opends())
+        event["@included"] = [{"@id": change.agent.id,
+                               "prov:actedOnBehalfOf": {"@id": principal.id}}]
+    return event

@@ -11,9 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from repository import errors
+from repository.access import Principal, require_object_write, require_own
 from repository.patching import apply_bounded_patch
 from repository.provenance import Agent
-from repository.records import TOMBSTONE, client_part
+from repository.records import TOMBSTONE, client_part, organisation_id
 from repository.writes import VersionWriter, WriteResult, WriteStatus
 from resolver.pids import (
     MalformedPID,
@@ -66,9 +67,11 @@ class FDOService:
 
     # -- writes ------------------------------------------------------------------------
 
-    def create(self, kind_name: str, document: Any, agent: Agent) -> VersionRecord:
+    def create(self, kind_name: str, document: Any, actor: Principal) -> VersionRecord:
         kind = self._kind(kind_name)
         client = self._checked_client_part(kind, document)
+        self._authorize(actor, kind, None, client)
+        agent = actor.agent
         if kind.physical_specimen:
             return self._create_specimen(kind, client, agent)
         for _ in range(MINT_ATTEMPTS):
@@ -113,33 +116,36 @@ class FDOService:
         return self.index.current(pid)
 
     def replace(self, kind_name: str, prefix: str, suffix: str, document: Any,
-                if_match: str | None, agent: Agent) -> tuple[VersionRecord, bool]:
+                if_match: str | None, actor: Principal) -> tuple[VersionRecord, bool]:
         """Full replacement. Returns the current version and whether it is new."""
-        row, current = self._writable(kind_name, prefix, suffix, if_match)
-        return self._change(row, current, document, agent)
+        row, current = self._writable(kind_name, prefix, suffix, if_match, actor)
+        return self._change(row, current, document, actor)
 
     def patch(self, kind_name: str, prefix: str, suffix: str, operations: Any,
-              if_match: str | None, agent: Agent) -> tuple[VersionRecord, bool]:
+              if_match: str | None, actor: Principal) -> tuple[VersionRecord, bool]:
         """RFC 6902 patch applied to the client part of the current version."""
-        row, current = self._writable(kind_name, prefix, suffix, if_match)
+        row, current = self._writable(kind_name, prefix, suffix, if_match, actor)
         patched = apply_bounded_patch(client_part(current.content), operations)
-        return self._change(row, current, patched, agent)
+        return self._change(row, current, patched, actor)
 
     def _change(self, row: ObjectState, current: VersionRecord, document: Any,
-                agent: Agent) -> tuple[VersionRecord, bool]:
+                actor: Principal) -> tuple[VersionRecord, bool]:
         kind = KINDS[row.kind]
         client = self._checked_client_part(kind, document, own_pid=row.pid)
+        self._authorize(actor, kind, None, client)  # where it goes, as where it was
         if client == client_part(current.content):
             return current, False
-        record = self.writes.draft(kind.name, row.pid, client, agent, current)
+        record = self.writes.draft(kind.name, row.pid, client, actor.agent, current)
         return self._written(self.writes.write(record)), True
 
     def tombstone(self, kind_name: str, prefix: str, suffix: str, reason: str,
-                  replaced_by: str | None, if_match: str | None, agent: Agent) -> VersionRecord:
-        row, current = self._writable(kind_name, prefix, suffix, if_match, required=False)
+                  replaced_by: str | None, if_match: str | None,
+                  actor: Principal) -> VersionRecord:
+        row, current = self._writable(kind_name, prefix, suffix, if_match, actor,
+                                      required=False, tombstone=True)
         successor = (pid_url(self.base_url, self._existing(replaced_by, "/replacedBy").pid)
                      if replaced_by else None)
-        return self._written(self.writes.tombstone(current, reason, successor, agent))
+        return self._written(self.writes.tombstone(current, reason, successor, actor.agent))
 
     def _written(self, result: WriteResult) -> VersionRecord:
         """The version written, or the error that says why it was not."""
@@ -198,8 +204,12 @@ class FDOService:
         return ref
 
     def _writable(self, kind_name: str, prefix: str, suffix: str, if_match: str | None,
-                  required: bool = True) -> tuple[ObjectState, VersionRecord]:
+                  actor: Principal, required: bool = True,
+                  tombstone: bool = False) -> tuple[ObjectState, VersionRecord]:
+        """The object to change and its current version, once the actor may change it
+        (checked before its preconditions: a 412 would tell a stranger its ETag)."""
         row = self._object(kind_name, prefix, suffix)
+        self._authorize(actor, KINDS[row.kind], row, None, tombstone=tombstone)
         if row.status == TOMBSTONE:
             raise errors.Conflict(f"{row.pid} is tombstoned; it cannot change any more")
         if if_match is None and required:
@@ -210,6 +220,23 @@ class FDOService:
             raise errors.PreconditionFailed(
                 f"If-Match does not match the current version ({row.version})", etag=row.digest)
         return row, self.reader.version(row.pid, row.version)
+
+    def _authorize(self, actor: Principal, kind: Kind, row: ObjectState | None,
+                   client: dict[str, Any] | None, tombstone: bool = False) -> None:
+        """`Forbidden` unless the actor may make this change (repository/access.py): to
+        an object as it is (`row`) or as it would become (`client`)."""
+        if kind.targets_object:  # an annotation: anyone makes one, its creator changes it
+            if row is not None:
+                first = self.index.version(row.pid, 1)
+                creator = first.agent_id if first else ""
+                require_own(actor, kind.name, creator, "tombstone" if tombstone else "change")
+            return
+        if row is not None:
+            require_object_write(actor, kind.name, row.organisation_id, row.source_system,
+                                 tombstone=tombstone)
+        if client is not None:
+            require_object_write(actor, kind.name, organisation_id(client),
+                                 str(client.get("ods:sourceSystemID") or "") or None)
 
     def _kind(self, kind_name: str) -> Kind:
         if kind_name not in KINDS:

@@ -1,51 +1,105 @@
-"""API tokens: bearer tokens for writes. Only the SHA-256 of a token is stored."""
+"""API tokens: bearer tokens for machines and local use. Only the SHA-256 of a token is
+stored; what it may do is its grants (agent `token:<name>`, repository/access.py)."""
 
 from __future__ import annotations
 
 import hashlib
 import re
 import secrets
+from datetime import UTC, date, datetime, timedelta
 from urllib.parse import quote
 
 from repository import errors
+from repository.access import ANNOTATOR, Grant, Principal, checked_grant, primary_role
 from repository.provenance import Agent, now_iso
+from storage.access_table import TokenHolder, token_agent
 from storage.index import Index
-from storage.models import TokenRow
+from storage.models import GrantRow, TokenRow
 
-ROLES = ("curator", "machine")
 _ORCID = re.compile(r"^(?:https?://orcid\.org/)?(\d{4}-\d{4}-\d{4}-\d{3}[\dX])$")
+LAST_USED_EVERY = timedelta(seconds=60)  # `last_used` is written at most this often
 
 
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_token(index: Index, name: str, role: str = "curator",
-                 orcid: str | None = None) -> str:
-    """Store a new token's hash and return the token: the only time it is ever shown."""
-    if role not in ROLES:
-        raise ValueError(f"role must be one of {', '.join(ROLES)}")
-    if not name.strip():
-        raise ValueError("a token needs a name")
-    orcid_url = None
-    if orcid:
-        match = _ORCID.match(orcid.strip())
-        if not match:
-            raise ValueError(f"'{orcid}' is not an ORCID iD (0000-0000-0000-0000)")
-        orcid_url = f"https://orcid.org/{match.group(1)}"
+def orcid_url(value: str) -> str:
+    """`https://orcid.org/<iD>` from an iD as people write it, or ValueError."""
+    match = _ORCID.match(value.strip())
+    if not match:
+        raise ValueError(f"'{value}' is not an ORCID iD (0000-0000-0000-0000)")
+    return f"https://orcid.org/{match.group(1)}"
+
+
+def expiry(value: str | None, today: date | None = None) -> str | None:
+    """When a token stops working, from an ISO 8601 date (the end of that day, UTC) or a
+    number of days from now; None for never."""
+    if not value:
+        return None
+    text = value.strip()
+    if text.isdigit():
+        moment = datetime.now(UTC) + timedelta(days=int(text))
+    else:
+        try:
+            day = date.fromisoformat(text)
+        except ValueError as error:
+            raise ValueError(f"expires must be a date (2027-01-31) or a number of days, "
+                             f"not '{value}'") from error
+        moment = datetime.combine(day, datetime.max.time(), tzinfo=UTC)
+    if moment <= datetime.now(UTC):
+        raise ValueError(f"expires {value} is already past")
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def create_token(index: Index, name: str, role: str = ANNOTATOR, *,
+                 organisation: str | None = None, source_system: str | None = None,
+                 expires: str | None = None, orcid: str | None = None,
+                 created_by: str = "fdo tokens create") -> str:
+    """Store a new token's hash and its grant; return the token, the only time it is
+    ever shown. ValueError for a bad name, role, scope, expiry or ORCID iD; a live
+    token of the same name is refused."""
+    name = name.strip()
+    if not name or len(name) > 256:
+        raise ValueError("a token needs a name of 1 to 256 characters")
+    grant = checked_grant(role, organisation, source_system)
     token = secrets.token_urlsafe(32)
-    index.add_token(TokenRow(token_hash=token_hash(token), name=name.strip(), orcid=orcid_url,
-                             role=role, created=now_iso()))
+    row = TokenRow(token_hash=token_hash(token), name=name, role=role, created=now_iso(),
+                   orcid=orcid_url(orcid) if orcid else None, expires=expiry(expires))
+    grant_row = None if role == ANNOTATOR else GrantRow(
+        agent=token_agent(name), role=grant.role, organisation_id=grant.organisation,
+        source_system=grant.source_system, created=row.created, created_by=created_by)
+    index.access.add_token(row, grant_row)
     return token
 
 
-def agent_for(index: Index, authorization: str | None, base_url: str) -> Agent:
-    """The agent behind an `Authorization: Bearer <token>` header, or `Unauthorized`."""
-    scheme, _, token = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise errors.Unauthorized("send 'Authorization: Bearer <token>' to write")
-    row = index.token(token_hash(token.strip()))
-    if row is None:
-        raise errors.Unauthorized("the bearer token is not valid")
-    agent_id = row.orcid or f"{base_url}/agents/{quote(row.name, safe='')}"
-    return Agent(id=agent_id, name=row.name, role=row.role)
+def token_principal(index: Index, token: str, base_url: str) -> Principal:
+    """The principal behind an API token, or `InvalidToken` saying why it is refused."""
+    hashed = token_hash(token)
+    holder = index.access.holder(hashed)
+    now = now_iso()
+    if holder is None:
+        raise errors.InvalidToken("the bearer token is not valid")
+    if holder.revoked:
+        raise errors.InvalidToken(f"the token '{holder.name}' was revoked")
+    if holder.expires and holder.expires <= now:
+        raise errors.InvalidToken(f"the token '{holder.name}' expired at {holder.expires}")
+    if _stale(holder.last_used, now):
+        index.access.touch(hashed, now)
+    return _principal(holder, base_url)
+
+
+def _principal(holder: TokenHolder, base_url: str) -> Principal:
+    grants = frozenset(Grant(role.role, role.organisation_id, role.source_system)
+                       for role in holder.roles) | {Grant(ANNOTATOR)}
+    role = primary_role(grants)
+    agent_id = holder.orcid or f"{base_url}/agents/{quote(holder.name, safe='')}"
+    return Principal(Agent(id=agent_id, name=holder.name, role=role), grants)
+
+
+def _stale(last_used: str | None, now: str) -> bool:
+    if last_used is None:
+        return True
+    then = datetime.fromisoformat(last_used.replace("Z", "+00:00"))
+    return datetime.fromisoformat(now.replace("Z", "+00:00")) - then >= LAST_USED_EVERY
+

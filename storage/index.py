@@ -1,6 +1,6 @@
 """The SQL index: which version of each object is current, and how to find things fast.
 
-It is derived data. Everything here except API tokens and ingest jobs can be rebuilt
+It is derived data. Everything here except API tokens, grants and ingest jobs can be rebuilt
 from S3 (`fdo rebuild-index`). The tables are in storage/models.py; the harvesters' reads
 (change feed, sitemaps, dumps, OAI-PMH) in storage/harvest.py; the write statements in
 storage/index_writes.py; the driver-level statement behind `current` in
@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError, ProgrammingError
 from sqlalchemy.orm import sessionmaker
 
 from schemas import TOMBSTONE
+from storage.access_table import AccessTable
 from storage.driver_statement import DriverStatement
 from storage.harvest import FEED_LENGTH, HarvestReads
 from storage.index_writes import OutOfStep, insert_version
@@ -30,7 +31,6 @@ from storage.models import (
     LinkRow,
     ObjectRow,
     ObjectState,
-    TokenRow,
     VersionEntry,
     VersionRow,
 )
@@ -97,6 +97,7 @@ class Index(HarvestReads):
         _enable_sqlite_foreign_keys(self.engine, mapped_bytes)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._current = DriverStatement(self.engine, _CURRENT)
+        self.access = AccessTable(self.engine)  # tokens and grants
 
     def close(self) -> None:
         """Close every pooled connection (tests and CLI runs end cleanly)."""
@@ -110,6 +111,7 @@ class Index(HarvestReads):
         for attempt in range(3):
             try:
                 Base.metadata.create_all(self.engine)
+                self.access.add_columns()
                 with self.engine.begin() as connection:
                     if connection.scalar(FEED_LENGTH) is None:
                         connection.execute(insert(CounterRow).values(name=FEED, value=0))
@@ -256,11 +258,3 @@ class Index(HarvestReads):
             return False
         return True
 
-    def add_token(self, row: TokenRow) -> None:
-        with self.sessions() as session:
-            session.add(row)
-            session.commit()
-
-    def token(self, token_hash: str) -> TokenRow | None:
-        with self.sessions() as session:
-            return session.get(TokenRow, token_hash)

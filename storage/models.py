@@ -10,7 +10,7 @@ from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, String, Text
+from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy import Index as SqlIndex
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -128,7 +128,10 @@ class LinkRow(Base):
 
 class TokenRow(Base):
     """API tokens: only the SHA-256 of the token is stored. Not rebuilt from S3 (secrets
-    do not belong in the object store); rebuild-index leaves this table alone."""
+    do not belong in the object store); rebuild-index leaves this table alone. What a
+    token may do is in `grants` (agent `token:<name>`); `role` only records the role it
+    was created with, for `fdo tokens list`. A revoked token keeps its row (who held it,
+    until when) and loses its grants."""
 
     __tablename__ = "api_tokens"
     token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -136,6 +139,29 @@ class TokenRow(Base):
     orcid: Mapped[str | None] = mapped_column(String(64))
     role: Mapped[str] = mapped_column(String(16))
     created: Mapped[str] = mapped_column(String(24))
+    expires: Mapped[str | None] = mapped_column(String(24))
+    last_used: Mapped[str | None] = mapped_column(String(24))
+    revoked: Mapped[str | None] = mapped_column(String(24))
+
+
+# Columns added to api_tokens after it was first created: an older index gains them.
+TOKEN_COLUMNS_ADDED = ("expires", "last_used", "revoked")
+
+
+class GrantRow(Base):
+    """A role held by an agent (`https://orcid.org/...` or `token:<name>`), scoped to an
+    organisation (curator) or a source system (machine). Not rebuilt from S3. Unscoped
+    columns hold '' rather than NULL, so that the unique constraint holds for them too."""
+
+    __tablename__ = "grants"
+    __table_args__ = (UniqueConstraint("agent", "role", "organisation_id", "source_system"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    agent: Mapped[str] = mapped_column(String(512))
+    role: Mapped[str] = mapped_column(String(16))
+    organisation_id: Mapped[str] = mapped_column(String(128), default="")
+    source_system: Mapped[str] = mapped_column(String(512), default="")
+    created: Mapped[str] = mapped_column(String(24))
+    created_by: Mapped[str] = mapped_column(String(512))
 
 
 class IngestJobRow(Base):
@@ -177,7 +203,7 @@ SqlIndex("ix_fdo_objects_source_system", ObjectRow.source_system, ObjectRow.kind
 SqlIndex("ix_fdo_links_target", LinkRow.target, LinkRow.relation)
 SqlIndex("ix_ingest_jobs_status_heartbeat", IngestJobRow.status, IngestJobRow.heartbeat)
 # Rebuilt from S3; dropped in this order (links and versions reference objects). Not
-# api_tokens or ingest_jobs: S3 does not hold them.
+# api_tokens, grants or ingest_jobs: S3 does not hold them.
 OBJECT_TABLES = ("fdo_links", "fdo_versions", "fdo_objects", "fdo_counters")
 FEED = "feed"
 

@@ -116,7 +116,7 @@ def client(app: Flask) -> FlaskClient:
 @pytest.fixture
 def token(app: Flask) -> str:
     fdo: FDOService = app.extensions["fdo"]
-    return create_token(fdo.index, "Ada Curator", "curator", "0000-0002-1825-0097")
+    return create_token(fdo.index, "Ada Curator", "administrator", orcid="0000-0002-1825-0097")
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from rdflib import Graph, URIRef
 from rdflib.compare import isomorphic
 from rdflib.namespace import RDF
 
+from repository.access import trusted
 from repository.integrity import rebuild_index
 from repository.provenance import Agent
 from resolver.renderers.jsonld import document_loader
@@ -22,8 +23,9 @@ from tests.threads import run_in_threads
 pytestmark = pytest.mark.s3
 BASE = "http://fdo.test"
 KIND = "digital-specimens"
-AGENT = Agent(id="https://orcid.org/0000-0002-1825-0097", name="Ada Curator", role="curator")
-LOADER = Agent(id="https://example.org/loader", name="loader", role="machine")
+AGENT = trusted(Agent(id="https://orcid.org/0000-0002-1825-0097", name="Ada Curator",
+                      role="curator"))
+LOADER = trusted(Agent(id="https://example.org/loader", name="loader", role="machine"))
 AS = "https://www.w3.org/ns/activitystreams#"
 PAGE = 3
 
@@ -70,7 +72,7 @@ def test_every_change_is_an_activity_oldest_first(feed, service):
     assert [item["id"] for item in found] == [f"{BASE}/activity/{n}" for n in (1, 2, 3, 4)]
     assert found[0]["object"] == {"id": f"{BASE}/{first.pid}/1", "type": "ods:DigitalSpecimen",
                                   "dcterms:isVersionOf": f"{BASE}/{first.pid}"}
-    assert found[0]["actor"] == {"id": AGENT.id, "type": "Person", "name": "Ada Curator"}
+    assert found[0]["actor"] == {"id": AGENT.agent.id, "type": "Person", "name": "Ada Curator"}
     assert found[1]["actor"]["type"] == "Application"
     assert found[0]["endTime"] == first.content["dcterms:modified"]
     page = get(feed, "/activity/page/1")

@@ -207,13 +207,19 @@ def test_pids_resolve_case_insensitively(client, auth):
                       ).status_code == 200
 
 
-@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer nope"},
-                                     {"Authorization": "Basic Zm9vOmJhcg=="}])
-def test_writes_need_a_valid_token(client, headers):
+@pytest.mark.parametrize(("headers", "code", "challenge"), [
+    ({}, "unauthorized", 'Bearer realm="fdo"'),
+    ({"Authorization": "Basic Zm9vOmJhcg=="}, "unauthorized", 'Bearer realm="fdo"'),
+    ({"Authorization": "Bearer nope"}, "invalid_token",
+     'Bearer realm="fdo", error="invalid_token", '
+     'error_description="the bearer token is not valid"'),
+])
+def test_writes_need_a_valid_token(client, headers, code, challenge):
+    """RFC 6750 section 3: no credentials, the bare challenge; refused ones, the reason."""
     response = client.post(SPECIMENS, json=specimen(), headers=headers)
     assert response.status_code == 401
-    assert response.json["code"] == "unauthorized"
-    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert response.json["code"] == code
+    assert response.headers["WWW-Authenticate"] == challenge
 
 
 def test_schema_errors_list_every_violation_with_json_pointers(client, auth):

@@ -159,7 +159,7 @@ def test_error_bodies_name_the_value_at_fault_without_repeating_it(client, auth)
 
 
 def test_patch_amplification_is_refused_through_gunicorn(gunicorn, service):
-    token = create_token(service.index, "Ada Curator", "curator", "0000-0002-1825-0097")
+    token = create_token(service.index, "Ada Curator", "administrator", orcid="0000-0002-1825-0097")
     session = requests.Session()
     session.headers["Authorization"] = f"Bearer {token}"
     created = session.post(f"{gunicorn}/api/v1/digital-specimens", json=specimen(), timeout=30)

@@ -15,6 +15,7 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.wait import WebDriverWait
 
+from repository.access import trusted
 from repository.provenance import Agent
 from repository.services import FDOService
 from resolver.pids import pid_url
@@ -26,7 +27,8 @@ if TYPE_CHECKING:  # imported at run time by pytest_plugins, which must import i
 pytest_plugins = ("tests.browser",)
 pytestmark = [pytest.mark.browser, pytest.mark.s3]
 
-CURATOR = Agent(id="https://orcid.org/0000-0002-1825-0097", name="Ada Curator", role="curator")
+CURATOR = trusted(Agent(id="https://orcid.org/0000-0002-1825-0097", name="Ada Curator",
+                        role="curator"))
 THUMBNAIL = "https://images.example.org/bombus-terrestris-dorsal.jpg"
 LONG_LOCALITY = "Wageningen, Binnenhaven, along the canal near the Rijnkade " * 3
 

@@ -26,16 +26,20 @@ def fdo(config, *args: str) -> subprocess.CompletedProcess[str]:
 
 def test_a_token_is_printed_once_stored_as_a_hash_and_names_its_agent(config, service,
                                                                       make_app):
+    source = "https://hdl.handle.net/20.500.14920/SRC-SRC-SRC"
     result = fdo(config, "tokens", "create", "--name", "Naturalis ingest", "--role", "machine",
-                 "--orcid", "https://orcid.org/0000-0002-1825-0097")
+                 "--source-system", source, "--orcid", "https://orcid.org/0000-0002-1825-0097")
     assert result.returncode == 0, result.stderr
     token = result.stdout.strip()
-    row = service.index.token(token_hash(token))
-    assert row is not None and row.role == "machine" and row.name == "Naturalis ingest"
-    assert token not in (row.token_hash, row.name)
+    holder = service.index.access.holder(token_hash(token))
+    assert holder is not None and holder.name == "Naturalis ingest"
+    assert [(role.role, role.source_system) for role in holder.roles] == [
+        ("machine", "20.500.14920/SRC-SRC-SRC")]  # the PID, whatever URL holds it
+    assert token not in fdo(config, "tokens", "list").stdout
 
     client = make_app(config).test_client()
-    created = client.post("/api/v1/digital-specimens", json=specimen(),
+    created = client.post("/api/v1/digital-specimens",
+                          json=specimen(**{"ods:sourceSystemID": source}),
                           headers={"Authorization": f"Bearer {token}"})
     assert created.status_code == 201
     provenance = client.get(

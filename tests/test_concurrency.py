@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
+from repository.access import trusted
 from repository.provenance import Agent
 from repository.services import FDOService
 from repository.tokens import create_token
@@ -34,9 +35,10 @@ def writer(base: str, path: str, token: str, writer_id: int) -> list[tuple[int, 
 
 
 def test_concurrent_writers_never_share_or_skip_a_version(gunicorn, service: FDOService):
-    agent = Agent(id="https://orcid.org/0000-0002-1825-0097", name="Ada", role="curator")
+    agent = trusted(Agent(id="https://orcid.org/0000-0002-1825-0097", name="Ada",
+                          role="curator"))
     created = service.create("digital-specimens", specimen(), agent)
-    token = create_token(service.index, "racer", "machine")
+    token = create_token(service.index, "racer", "administrator")
     path = f"/api/v1/digital-specimens/{created.pid}"
     with ThreadPoolExecutor(WRITERS) as pool:
         runs = list(pool.map(writer, [gunicorn] * WRITERS, [path] * WRITERS,

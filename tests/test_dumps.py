@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from repository.access import trusted
 from repository.dump_writer import DumpError, DumpOptions, export, publish
 from repository.provenance import Agent
 from tests.records import specimen
@@ -23,7 +24,8 @@ from tests.test_cli import fdo
 pytestmark = pytest.mark.s3
 BASE = "http://fdo.test"
 KIND = "digital-specimens"
-AGENT = Agent(id="https://orcid.org/0000-0002-1825-0097", name="Ada Curator", role="curator")
+AGENT = trusted(Agent(id="https://orcid.org/0000-0002-1825-0097", name="Ada Curator",
+                      role="curator"))
 PAGE = 4
 
 

@@ -20,6 +20,7 @@ from pyhandle.handleclient import RESTHandleClient
 from pyhandle.handleexceptions import GenericHandleError, HandleNotFoundException
 from werkzeug.serving import make_server
 
+from repository.access import trusted
 from repository.provenance import Agent
 from repository.records import client_part, stored_content
 from repository.services import FDOService
@@ -46,7 +47,8 @@ SAMPLES = DATA / "samples" / "opends-records"
 PIDS = {"digital-specimens": "10.82621/ABC-DEF-GHJ", "digital-media": "10.82621/MMM-DEF-GHJ",
         "annotations": "20.500.14920/AAA-BBB-CCC"}
 CREATED, MODIFIED = "2026-03-01T10:00:00.123Z", "2026-03-02T11:30:45.987Z"
-CURATOR = Agent(id="https://orcid.org/0000-0002-1825-0097", name="Ada Curator", role="curator")
+CURATOR = trusted(Agent(id="https://orcid.org/0000-0002-1825-0097", name="Ada Curator",
+                        role="curator"))
 s3 = pytest.mark.s3
 
 

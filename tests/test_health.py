@@ -7,11 +7,13 @@ from dataclasses import replace
 import pytest
 import servers
 
+from repository.access import trusted
 from repository.provenance import Agent
 from tests.records import specimen
 
 pytestmark = pytest.mark.s3
-CURATOR = Agent(id="https://orcid.org/0000-0002-1825-0097", name="Ada Curator", role="curator")
+CURATOR = trusted(Agent(id="https://orcid.org/0000-0002-1825-0097", name="Ada Curator",
+                        role="curator"))
 
 
 def test_health_is_ok_when_both_parts_answer(client):

@@ -11,11 +11,13 @@ from typing import Any
 
 import pytest
 
+from repository.access import trusted
 from repository.provenance import Agent
 from tests.records import media, specimen
 
 pytestmark = pytest.mark.s3
-AGENT = Agent(id="https://orcid.org/0000-0002-1825-0097", name="Ada Curator", role="curator")
+AGENT = trusted(Agent(id="https://orcid.org/0000-0002-1825-0097", name="Ada Curator",
+                      role="curator"))
 REQUESTS = 2500
 TEXTS = ["", " ", ";", "\u00b2", "\u0663", "\uff11", "%00", "%0D%0A", "%ff", "..", "/", "*",
          "A" * 300, "https://[\u00fc", "http://\u00fc:99999999", "1e999", "-1", "0", "2",

@@ -144,7 +144,7 @@ def start_site(s3: servers.S3Server, folder: Path, timeout: float = 20,
     if s3_timeout is not None:
         config = replace(config, s3_connect_timeout=s3_timeout, s3_read_timeout=s3_timeout)
     fdo = build_service(config)
-    token = create_token(fdo.index, "Ada Curator", "curator", "0000-0002-1825-0097")
+    token = create_token(fdo.index, "Ada Curator", "administrator", orcid="0000-0002-1825-0097")
     fdo.index.close()
     log = folder / "gunicorn.log"
     process = servers.start_process(

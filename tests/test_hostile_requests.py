@@ -7,11 +7,13 @@ import pytest
 import requests
 from rdflib import Graph
 
+from repository.access import trusted
 from repository.provenance import Agent
 from tests.records import specimen
 
 pytestmark = pytest.mark.s3
-AGENT = Agent(id="https://orcid.org/0000-0002-1825-0097", name="Ada Curator", role="curator")
+AGENT = trusted(Agent(id="https://orcid.org/0000-0002-1825-0097", name="Ada Curator",
+                      role="curator"))
 # Each malformed Accept, and what it amounts to once its malformed ranges are dropped.
 BAD_ACCEPTS = {";": None, "text/html, ;": "text/html", ",;,": None, ";;q=0.5": None,
                "text/turtle;q=x, ;": None, '"': None, "/": None, "a/b/c": None,

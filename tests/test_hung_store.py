@@ -27,6 +27,7 @@ import requests
 import servers
 
 from repository import build_service
+from repository.access import trusted
 from repository.config import Config
 from repository.provenance import Agent
 from repository.tokens import create_token
@@ -36,7 +37,8 @@ from tests.records import specimen
 # it a second time.
 ROOT = Path(__file__).resolve().parents[1]
 ANSWER_WITHIN = 10
-CURATOR = Agent(id="https://orcid.org/0000-0002-1825-0097", name="Ada Curator", role="curator")
+CURATOR = trusted(Agent(id="https://orcid.org/0000-0002-1825-0097", name="Ada Curator",
+                        role="curator"))
 
 
 @dataclass
@@ -62,7 +64,7 @@ def served(tmp_path: Path) -> Iterator[Served]:
                          s3_connect_timeout=1.0, s3_read_timeout=2.0)
         fdo = build_service(config)
         made = fdo.create("digital-specimens", specimen(), CURATOR)
-        token = create_token(fdo.index, "Ada Curator", "curator", "0000-0002-1825-0097")
+        token = create_token(fdo.index, "Ada Curator", "administrator", orcid="0000-0002-1825-0097")
         fdo.index.close()
         process = servers.start_process(
             [sys.executable, "-m", "gunicorn", "wsgi:app", "--bind", f"127.0.0.1:{port}",

@@ -9,11 +9,13 @@ import threading
 import pytest
 from sqlalchemy import create_engine, text
 
+from repository.access import trusted
 from repository.provenance import Agent
 from tests.records import specimen
 from tests.threads import run_in_threads
 
-AGENT = Agent(id="https://orcid.org/0000-0002-1825-0097", name="Ada Curator", role="curator")
+AGENT = trusted(Agent(id="https://orcid.org/0000-0002-1825-0097", name="Ada Curator",
+                      role="curator"))
 KIND = "digital-specimens"
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from repository.access import trusted
 from repository.ingest import run as ingest_run
 from repository.ingest.dwca import Archive
 from repository.ingest.report import CREATED, MISSING, TOMBSTONED, UNCHANGED, UPDATED
@@ -27,7 +28,7 @@ from storage.versions import KEY_ROOT, VersionRecord
 from tests.test_ingest import NATURALIS, ROOT, run, source
 
 pytestmark = pytest.mark.s3
-CURATOR = Agent(id="https://orcid.org/0000-0002-1825-0097", name="Someone", role="curator")
+CURATOR = trusted(Agent(id="https://orcid.org/0000-0002-1825-0097", name="Someone", role="curator"))
 MEDIA_TYPE = "http://rs.gbif.org/terms/1.0/Multimedia"
 META = (
     '<archive xmlns="http://rs.tdwg.org/dwc/text/">'
@@ -256,7 +257,7 @@ def test_a_specimen_changed_meanwhile_is_put_off_to_the_next_batch_and_then_upda
     assert raced == [2]
     versions = service.index.versions(target)
     assert [(row.version, row.agent_id) for row in versions] == [
-        (1, source(service).system_id), (2, CURATOR.id), (3, source(service).system_id)]
+        (1, source(service).system_id), (2, CURATOR.agent.id), (3, source(service).system_id)]
     latest = service.latest("digital-specimens", *target.split("/"))
     assert latest.previous_digest == versions[1].digest  # the chain runs through the edit
     activity = latest.provenance["prov:Activity"]

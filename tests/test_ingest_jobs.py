@@ -49,7 +49,7 @@ def config(config: Config, tmp_path: Path) -> Config:
 
 @pytest.fixture
 def machine(app) -> dict[str, str]:
-    token = create_token(app.extensions["fdo"].index, "Naturalis ingest", "machine")
+    token = create_token(app.extensions["fdo"].index, "Naturalis ingest", "administrator")
     return {"Authorization": f"Bearer {token}"}
 
 
@@ -302,7 +302,7 @@ def test_a_process_that_exits_cleanly_interrupts_its_jobs(app, config, auth, tmp
 
 
 def test_any_gunicorn_worker_answers_for_any_job(gunicorn, service, tmp_path):
-    token = create_token(service.index, "Naturalis ingest", "machine")
+    token = create_token(service.index, "Naturalis ingest", "administrator")
     headers = {"Authorization": f"Bearer {token}"}
     with archive(tmp_path / "occ.zip", ROWS).open("rb") as stream:
         response = requests.post(f"{gunicorn}{JOBS}", headers=headers, data=FIELDS,

@@ -10,6 +10,7 @@ from dataclasses import asdict
 
 import pytest
 
+from repository.access import trusted
 from repository.config import Config
 from repository.integrity import rebuild_index, reconcile, verify
 from repository.provenance import Agent
@@ -19,7 +20,8 @@ from tests.conftest import ROOT
 from tests.records import annotation, media, specimen
 
 pytestmark = pytest.mark.s3
-AGENT = Agent(id="https://orcid.org/0000-0002-1825-0097", name="Ada Curator", role="curator")
+AGENT = trusted(Agent(id="https://orcid.org/0000-0002-1825-0097", name="Ada Curator",
+                      role="curator"))
 
 
 def populate(fdo: FDOService) -> None:
@@ -107,13 +109,14 @@ CRASHING_WRITER = """
 import json, os, sys
 from repository import build_service
 from repository.config import Config
+from repository.access import trusted
 from repository.provenance import Agent
 fdo = build_service(Config.from_environment())
 def crash(entry):  # the process dies after the S3 put, before the index commit
     os._exit(137)
 fdo.index.record_version = crash
 job = json.loads(sys.argv[1])
-agent = Agent(**job["agent"])
+agent = trusted(Agent(**job["agent"]))
 if job["op"] == "create":
     fdo.create("digital-specimens", job["document"], agent)
 else:

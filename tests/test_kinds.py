@@ -67,7 +67,7 @@ def collections_app(with_collections: Kind, config: Config,
 @pytest.fixture
 def curator(collections_app: Flask) -> dict[str, str]:
     fdo: FDOService = collections_app.extensions["fdo"]
-    token = create_token(fdo.index, "Ada Curator", "curator", "0000-0002-1825-0097")
+    token = create_token(fdo.index, "Ada Curator", "administrator", orcid="0000-0002-1825-0097")
     return {"Authorization": f"Bearer {token}"}
 
 

@@ -13,13 +13,15 @@ import rdflib
 from pyld import jsonld
 from rdflib.compare import isomorphic
 
+from repository.access import trusted
 from repository.provenance import Agent
 from repository.services import FDOService
 from tests import records
 from tests.material import DATA
 
 pytestmark = pytest.mark.s3
-CURATOR = Agent(id="https://orcid.org/0000-0002-1825-0097", name="Ada Curator", role="curator")
+CURATOR = trusted(Agent(id="https://orcid.org/0000-0002-1825-0097", name="Ada Curator",
+                        role="curator"))
 SAMPLE = DATA / "samples" / "opends-records" / "bgbm-herbarium-ZZZ-X4T-YYV.json"
 
 

@@ -17,13 +17,15 @@ import signposting
 from flask import Flask
 from flask.testing import FlaskClient
 
+from repository.access import trusted
 from repository.provenance import Agent
 from repository.services import FDOService
 from storage.versions import VersionRecord
 from tests import records
 
 pytestmark = pytest.mark.s3
-CURATOR = Agent(id="https://orcid.org/0000-0002-1825-0097", name="Ada Curator", role="curator")
+CURATOR = trusted(Agent(id="https://orcid.org/0000-0002-1825-0097", name="Ada Curator",
+                        role="curator"))
 BASE = "http://fdo.test"
 
 

@@ -22,6 +22,7 @@ from sickle import Sickle
 from sickle.oaiexceptions import NoRecordsMatch
 from sqlalchemy import text
 
+from repository.access import trusted
 from repository.keys import secret_key
 from repository.provenance import Agent
 from resolver.oai import item_filter
@@ -33,7 +34,8 @@ from tests.records import annotation, media, specimen
 pytestmark = pytest.mark.s3
 BASE = "http://fdo.test"
 PAGE = 3
-AGENT = Agent(id="https://orcid.org/0000-0002-1825-0097", name="Ada Curator", role="curator")
+AGENT = trusted(Agent(id="https://orcid.org/0000-0002-1825-0097", name="Ada Curator",
+                      role="curator"))
 OAI = "http://www.openarchives.org/OAI/2.0/"
 NS = {"o": OAI, "oai_dc": OAI_DC, "dc": DC, "d": DATACITE, "ods": ODS_JSONLD}
 XSD = Path(__file__).parent / "xsd"

@@ -19,6 +19,7 @@ import requests
 from sqlalchemy import create_engine, select
 
 from repository import errors
+from repository.access import trusted
 from repository.config import Config
 from repository.provenance import Agent
 from repository.services import FDOService, normalised_physical_id
@@ -31,7 +32,8 @@ from tests.records import annotation, media, specimen
 pytestmark = pytest.mark.s3
 RACERS = 12
 SPECIMENS = "/api/v1/digital-specimens"
-AGENT = Agent(id="https://orcid.org/0000-0002-1825-0097", name="Ada Curator", role="curator")
+AGENT = trusted(Agent(id="https://orcid.org/0000-0002-1825-0097", name="Ada Curator",
+                      role="curator"))
 # S3 holds neither the order in which the index committed versions nor when: a rebuild
 # numbers the feed by version time (`renumber_feed`), so these columns differ after
 # concurrent writes and are checked for consistency instead (`assert_feed_consistent`).
@@ -134,7 +136,7 @@ def assert_rebuild_equals_live(request: pytest.FixtureRequest, config: Config) -
 
 def test_racing_creates_of_one_physical_specimen_leave_one_object_in_s3(
         gunicorn, service, config, request):
-    token = create_token(service.index, "racer", "machine")
+    token = create_token(service.index, "racer", "administrator")
     record = specimen()
     documents = [{**record, "dwc:preparations": f"racer {n}"} for n in range(RACERS)]
     responses = together([poster(gunicorn, token, document) for document in documents])
@@ -196,7 +198,7 @@ def test_after_a_mixed_workload_an_index_rebuilt_from_s3_equals_the_live_one(
         gunicorn, service, config, request):
     """Racing duplicate creates, racing updates of one object, a tombstone and racing
     creates after it, media and an annotation (links), and refused writes of every kind."""
-    token = create_token(service.index, "racer", "machine")
+    token = create_token(service.index, "racer", "administrator")
     target = service.create("digital-specimens", specimen(), AGENT)
     gone_record = specimen()
     gone = service.create("digital-specimens", gone_record, AGENT)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from lxml import etree
 
+from repository.access import trusted
 from repository.provenance import Agent
 from resolver import sitemaps
 from tests.records import specimen
@@ -13,7 +14,8 @@ from tests.records import specimen
 pytestmark = pytest.mark.s3
 BASE = "http://fdo.test"
 KIND = "digital-specimens"
-AGENT = Agent(id="https://orcid.org/0000-0002-1825-0097", name="Ada Curator", role="curator")
+AGENT = trusted(Agent(id="https://orcid.org/0000-0002-1825-0097", name="Ada Curator",
+                      role="curator"))
 NS = {"s": sitemaps.NAMESPACE}
 
 

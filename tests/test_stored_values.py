@@ -11,6 +11,7 @@ import pytest
 import requests
 from rdflib import Graph
 
+from repository.access import trusted
 from repository.provenance import Agent
 from repository.services import FDOService
 from repository.tokens import create_token
@@ -18,7 +19,8 @@ from storage.versions import VersionRecord
 from tests.records import media, specimen
 
 pytestmark = pytest.mark.s3
-AGENT = Agent(id="https://orcid.org/0000-0002-1825-0097", name="Ada Curator", role="curator")
+AGENT = trusted(Agent(id="https://orcid.org/0000-0002-1825-0097", name="Ada Curator",
+                      role="curator"))
 BAD_LINKS = ["https://[ü", "http://ü:abc", "http://ü:99999999", "http://[::1ü]/"]
 RDF_FORMATS = {"text/turtle": "turtle", "application/n-triples": "nt",
                "application/rdf+xml": "xml"}
@@ -150,7 +152,7 @@ def test_non_numbers_are_not_json(client, auth, literal):
 
 
 def test_numbers_json_cannot_carry_are_refused_through_gunicorn(gunicorn, service):
-    token = create_token(service.index, "Ada Curator", "curator", "0000-0002-1825-0097")
+    token = create_token(service.index, "Ada Curator", "administrator", orcid="0000-0002-1825-0097")
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     fine = requests.post(f"{gunicorn}/api/v1/digital-specimens", headers=headers, timeout=30,
                          data=with_sample_size(str(2**53 - 1)))

@@ -7,6 +7,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from repository.access import trusted
 from repository.provenance import Agent
 from repository.services import FDOService
 from storage.reader import VersionMissing
@@ -53,7 +54,8 @@ def test_a_version_missing_from_s3_answers_503_version_missing_from_api_and_reso
 
 def test_the_reader_raises_version_missing_for_one_version_and_for_many(
         service: FDOService) -> None:
-    agent = Agent(id="https://orcid.org/0000-0002-1825-0097", name="Ada", role="curator")
+    agent = trusted(Agent(id="https://orcid.org/0000-0002-1825-0097", name="Ada",
+                          role="curator"))
     pids = [service.create("digital-specimens", specimen(), agent).pid for _ in range(3)]
     service.store.client.delete_object(Bucket=service.store.bucket,
                                        Key=version_key(pids[1], 1))

@@ -1,0 +1,60 @@
+"""Who sent a request to the JSON API: `Authorization: Bearer <credential>`, where the
+credential is a JWT access token of the configured identity provider or an API token.
+
+The API reads no cookies: a signed-in browser session is for the HTML pages
+(repository/signin.py), so the API needs no CSRF defence and may allow any origin.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from flask import current_app, request
+
+from repository import errors
+from repository.access import ANNOTATOR, Grant, Principal, grants_from_claim, primary_role
+from repository.provenance import Agent
+from repository.services import FDOService
+from repository.tokens import token_principal
+
+
+class AccessTokenVerifier(Protocol):
+    def verify(self, token: str) -> dict[str, Any]: ...
+
+
+class Identity(Protocol):
+    """A person as the identity provider's claims name them."""
+
+    orcid: str
+    name: str
+    roles: list[str]
+
+
+def request_principal(fdo: FDOService) -> Principal:
+    """The principal behind this request's bearer credential: `Unauthorized` without one,
+    `InvalidToken` for one that is refused (RFC 6750)."""
+    scheme, _, credential = (request.headers.get("Authorization") or "").partition(" ")
+    credential = credential.strip()
+    if scheme.lower() != "bearer" or not credential:
+        raise errors.Unauthorized("send 'Authorization: Bearer <token>' to write")
+    if credential.count(".") != 2:  # API tokens are base64url: never a dot
+        return token_principal(fdo.index, credential, fdo.base_url)
+    verifier: AccessTokenVerifier | None = current_app.extensions.get("access_tokens")
+    if verifier is None:
+        raise errors.InvalidToken("this repository takes no JWT access tokens: "
+                                  "no identity provider is configured")
+    return person_principal(fdo, identity_of(verifier.verify(credential)))
+
+
+def person_principal(fdo: FDOService, person: Identity) -> Principal:
+    """A signed-in person: their grants in the index and those their roles claim gives."""
+    grants = frozenset(Grant(role.role, role.organisation_id, role.source_system)
+                       for role in fdo.index.access.roles_of(person.orcid))
+    grants |= grants_from_claim(person.roles) | {Grant(ANNOTATOR)}
+    return Principal(Agent(id=person.orcid, name=person.name or person.orcid,
+                           role=primary_role(grants)), grants)
+
+
+def identity_of(claims: dict[str, Any]) -> Identity:
+    from repository.identity import identity_from_claims  # the identity provider's part
+    return identity_from_claims(claims, current_app.config["FDO_OIDC_CLAIMS"])
