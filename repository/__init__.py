@@ -85,6 +85,7 @@ def create_app(config: Config | None = None) -> Flask:
     jobs.recover()  # jobs an earlier process left unfinished are interrupted
     app.extensions["ingest_jobs"] = jobs
 
+    from repository.access_api import access_api
     from repository.api import api
     from repository.ingest_jobs_api import jobs_api
     from resolver.activity import activity
@@ -96,6 +97,7 @@ def create_app(config: Config | None = None) -> Flask:
 
     app.url_map.converters["int"] = VersionConverter  # before any rule is added
     app.register_blueprint(api)
+    app.register_blueprint(access_api)
     app.register_blueprint(jobs_api)
     app.register_blueprint(handles)
     app.register_blueprint(activity)

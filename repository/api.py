@@ -37,7 +37,7 @@ def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def _body(*media_types: str) -> Any:
+def json_body(*media_types: str) -> Any:
     """The request body as JSON, after checking its media type (415) and syntax (400)."""
     if request.mimetype not in media_types:
         raise errors.UnsupportedMediaType(
@@ -77,7 +77,7 @@ def _object_response(record: VersionRecord, status: int = 200,
 @api.post("/<kind>")
 def create(kind: str) -> Response:
     principal = actor()
-    record = service().create(kind, _body(*JSON_TYPES), principal)
+    record = service().create(kind, json_body(*JSON_TYPES), principal)
     response = _object_response(record, 201)
     response.headers["Location"] = record.content["@id"]
     return response
@@ -91,21 +91,22 @@ def read_latest(kind: str, prefix: str, suffix: str) -> Response:
 @api.put(OBJECT)
 def replace(kind: str, prefix: str, suffix: str) -> Response:
     principal = actor()
-    record, _ = service().replace(kind, prefix, suffix, _body(*JSON_TYPES), _if_match(), principal)
+    document = json_body(*JSON_TYPES)
+    record, _ = service().replace(kind, prefix, suffix, document, _if_match(), principal)
     return _object_response(record)
 
 
 @api.patch(OBJECT)
 def patch(kind: str, prefix: str, suffix: str) -> Response:
     principal = actor()
-    record, _ = service().patch(kind, prefix, suffix, _body(PATCH_TYPE), _if_match(), principal)
+    record, _ = service().patch(kind, prefix, suffix, json_body(PATCH_TYPE), _if_match(), principal)
     return _object_response(record)
 
 
 @api.delete(OBJECT)
 def tombstone(kind: str, prefix: str, suffix: str) -> Response:
     principal = actor()
-    body = _body(*JSON_TYPES)
+    body = json_body(*JSON_TYPES)
     reason = body.get("reason") if isinstance(body, dict) else None
     replaced_by = body.get("replacedBy") if isinstance(body, dict) else None
     if not isinstance(reason, str) or not reason.strip():
