@@ -1,7 +1,8 @@
 // Local OpenID provider (oidc-provider 9) for the tests and `make serve-oidc`; 127.0.0.1 only.
-//   node oidc/provider.mjs --port N --keys FILE --users FILE --client-secret S
+//   OIDC_CLIENT_SECRET=S node oidc/provider.mjs --port N --keys FILE --users FILE
 //        --redirect URI [--redirect URI...] --resource URL
 //        [--post-logout URI...] [--ttl SECONDS] [--client-id ID] [--rotate]
+// The client secret comes from the environment: a command line is visible to every user.
 // Sources of the configuration: node_modules/oidc-provider/lib/helpers/defaults.js,
 // lib/models/formats/jwt.js and the project's recipes/skip_consent.md.
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
@@ -11,11 +12,13 @@ import { Provider } from 'oidc-provider';
 
 const { values: opt } = parseArgs({ options: {
   port: { type: 'string' }, keys: { type: 'string' }, users: { type: 'string' },
-  'client-id': { type: 'string', default: 'fdo' }, 'client-secret': { type: 'string' },
+  'client-id': { type: 'string', default: 'fdo' },
   redirect: { type: 'string', multiple: true }, 'post-logout': { type: 'string', multiple: true },
   resource: { type: 'string' }, ttl: { type: 'string', default: '300' },
   rotate: { type: 'boolean', default: false } } });
 const issuer = `http://127.0.0.1:${opt.port}`;
+const clientSecret = process.env.OIDC_CLIENT_SECRET;
+if (!clientSecret) throw new Error('OIDC_CLIENT_SECRET is not set');
 const ttl = Number(opt.ttl);
 // {"ada": {"password": "...", "name": "...", "orcid": "https://orcid.org/...",
 //          "roles": ["curator:https://ror.org/..."]}}
@@ -33,13 +36,13 @@ if (keys.length === 0 || opt.rotate) keys = [newKey(), ...keys].slice(0, 2);
 writeFileSync(opt.keys, JSON.stringify({ keys }), { mode: 0o600 });
 
 const provider = new Provider(issuer, {
-  clients: [{ client_id: opt['client-id'], client_secret: opt['client-secret'],
+  clients: [{ client_id: opt['client-id'], client_secret: clientSecret,
     redirect_uris: opt.redirect, post_logout_redirect_uris: postLogout,
     grant_types: ['authorization_code'], response_types: ['code'],
     token_endpoint_auth_method: 'client_secret_basic' }],
   pkce: { required: () => true },          // v9 offers S256 only
   jwks: { keys },
-  cookies: { keys: [opt['client-secret']] },
+  cookies: { keys: [clientSecret] },
   claims: { openid: ['sub'], profile: ['name'], orcid: ['orcid'], roles: ['roles'] },
   conformIdTokenClaims: false,             // the ID token itself carries name, orcid, roles
   async findAccount(ctx, sub) {

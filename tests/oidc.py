@@ -44,7 +44,7 @@ import servers  # noqa: E402
 from launchers.oidc import PROVIDER_DIR  # noqa: E402
 
 BASE_URL = "http://fdo.test"  # conftest's config.base_url
-RESOURCE = f"{BASE_URL}/api/v1"  # the API's default audience
+RESOURCE = BASE_URL  # the access tokens' audience: FDO_OIDC_AUDIENCE defaults to the base URL
 CALLBACK = f"{BASE_URL}/auth/callback"
 SCOPE = "openid profile orcid roles"
 ORGANISATION = "https://ror.org/0566bfb96"

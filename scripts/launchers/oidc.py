@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import shutil
 from collections.abc import Mapping, Sequence
@@ -24,7 +25,7 @@ class OidcServer:
 
     issuer: str
     port: int
-    process: Process
+    process: Process | None
     keys_file: Path
     client_id: str
     client_secret: str
@@ -32,14 +33,24 @@ class OidcServer:
     arguments: list[str] = field(repr=False)
 
     def stop(self) -> None:
-        stop_process(self.process)
+        if self.process is not None:
+            stop_process(self.process)
 
     def restart(self, rotate: bool = True) -> None:
         """Stop and start again on the same port with the same keys file; `rotate` puts a
         new signing key first and keeps the previous one published."""
         self.stop()
-        self.process = _launch(self.arguments + (["--rotate"] if rotate else []),
-                               self.issuer, self.data_dir)
+        self.process = self.launch(rotate)
+
+    def launch(self, rotate: bool = False) -> Process:
+        """The provider process; the client secret goes in its environment, not on its
+        command line (which every user of the machine can read)."""
+        return start_process(
+            [node_program(), str(PROVIDER_DIR / "provider.mjs"), *self.arguments,
+             *(["--rotate"] if rotate else [])],
+            ready_url=f"{self.issuer}/.well-known/openid-configuration",
+            env={**os.environ, "OIDC_CLIENT_SECRET": self.client_secret},
+            cwd=PROVIDER_DIR, log=self.data_dir / "oidc.log", timeout=30)
 
     def signing_kid(self) -> str:
         """The kid of the key that signs from now on (the first in the keys file)."""
@@ -49,25 +60,29 @@ class OidcServer:
 def start_oidc(data_dir: Path, *, redirects: Sequence[str], resource: str,
                users: Users | Path, port: int | None = None, rotate: bool = False,
                keys_file: Path | None = None, access_token_ttl: int = 300,
-               client_id: str = "fdo", client_secret: str | None = None) -> OidcServer:
+               client_id: str = "fdo", client_secret: str | None = None,
+               post_logout: Sequence[str] = ()) -> OidcServer:
     """Start the provider for one client (`client_id`, secret generated unless given)
     allowed to redirect to `redirects`, issuing JWT access tokens for `resource` (their
     `aud`). `users` maps a login to password, name, orcid and roles, or is such a JSON
-    file. Keys live in `keys_file` (data_dir/oidc-keys.json), made on the first start."""
+    file. Keys live in `keys_file` (data_dir/oidc-keys.json), made on the first start.
+    After sign-out the provider may send the browser to `post_logout` (default: the root
+    of each redirect's origin)."""
     data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
     keys_file = (keys_file or data_dir / "oidc-keys.json").resolve()
     client_secret = client_secret or secrets.token_urlsafe(24)
-    arguments = ["--port", str(port), "--keys", str(keys_file),
-                 "--users", str(_users_file(data_dir, users)), "--resource", resource,
-                 "--client-id", client_id, "--client-secret", client_secret,
-                 "--ttl", str(access_token_ttl),
-                 *(argument for uri in redirects for argument in ("--redirect", uri))]
+    arguments = [f"--port={port}", f"--keys={keys_file}",
+                 f"--users={_users_file(data_dir, users)}", f"--resource={resource}",
+                 f"--client-id={client_id}", f"--ttl={access_token_ttl}",
+                 *(f"--redirect={uri}" for uri in redirects),
+                 *(f"--post-logout={uri}" for uri in post_logout)]
     issuer = f"http://{HOST}:{port}"
-    process = _launch(arguments + (["--rotate"] if rotate else []), issuer, data_dir)
-    return OidcServer(issuer, port, process, keys_file, client_id, client_secret, data_dir,
-                      arguments)
+    server = OidcServer(issuer, port, None, keys_file, client_id, client_secret, data_dir,
+                        arguments)
+    server.process = server.launch(rotate)
+    return server
 
 
 def node_program() -> str:
@@ -88,8 +103,3 @@ def _users_file(data_dir: Path, users: Users | Path) -> Path:
     path.write_text(json.dumps(users))
     return path
 
-
-def _launch(arguments: list[str], issuer: str, data_dir: Path) -> Process:
-    return start_process([node_program(), str(PROVIDER_DIR / "provider.mjs"), *arguments],
-                         ready_url=f"{issuer}/.well-known/openid-configuration",
-                         cwd=PROVIDER_DIR, log=data_dir / "oidc.log", timeout=30)
