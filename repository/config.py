@@ -56,6 +56,8 @@ class Config:
     oidc_orcid_claim: str = "orcid"
     oidc_roles_claim: str = ""
     oidc_algorithms: str = "RS256,PS256,ES256,EdDSA"
+    # Seconds at least between two fetches of the issuer's keys for an unknown `kid`.
+    oidc_jwks_refresh: float = 10.0
     # An ingest re-check stops before writing when it would tombstone more than this share
     # of its source system's live specimens, unless the job is forced.
     tombstone_max_share: float = 0.2
@@ -92,6 +94,7 @@ class Config:
             "FDO_OIDC_ORCID_CLAIM": self.oidc_orcid_claim,
             "FDO_OIDC_ROLES_CLAIM": self.oidc_roles_claim,
             "FDO_OIDC_ALGORITHMS": self.oidc_algorithms,
+            "FDO_OIDC_JWKS_REFRESH": str(self.oidc_jwks_refresh),
             "FDO_TOMBSTONE_MAX_SHARE": str(self.tombstone_max_share),
         }
 
@@ -130,6 +133,8 @@ class Config:
             oidc_orcid_claim=env.get("FDO_OIDC_ORCID_CLAIM", defaults.oidc_orcid_claim),
             oidc_roles_claim=env.get("FDO_OIDC_ROLES_CLAIM", defaults.oidc_roles_claim),
             oidc_algorithms=env.get("FDO_OIDC_ALGORITHMS", defaults.oidc_algorithms),
+            oidc_jwks_refresh=float(env.get("FDO_OIDC_JWKS_REFRESH",
+                                            defaults.oidc_jwks_refresh)),
             tombstone_max_share=float(env.get("FDO_TOMBSTONE_MAX_SHARE",
                                               defaults.tombstone_max_share)),
         )

@@ -73,6 +73,7 @@ class UnsupportedMediaType(FDOError): ...
 class TooLarge(FDOError): ...
 class StorageUnavailable(FDOError): ...
 class IndexUnavailable(FDOError): ...
+class IssuerUnavailable(FDOError): ...  # the OpenID provider, for keys (repository/identity.py)
 
 
 ERROR_TABLE: dict[type[Exception], tuple[int, str]] = {
@@ -103,6 +104,7 @@ ERROR_TABLE: dict[type[Exception], tuple[int, str]] = {
     PreconditionRequired: (428, "precondition_required"),
     StorageUnavailable: (503, "storage_unavailable"),
     IndexUnavailable: (503, "index_unavailable"),
+    IssuerUnavailable: (503, "identity_provider_unavailable"),
     VersionMissing: (503, "version_missing"),  # indexed, not in S3: the API's and resolver's
 }
 
