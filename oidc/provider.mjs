@@ -61,9 +61,9 @@ const provider = new Provider(issuer, {
                  accessTokenTTL: ttl, jwt: { sign: { alg: 'RS256' } } };
       } },
   },
-  async extraTokenClaims(ctx, token) {     // orcid and roles in the access token too
-    const user = USERS[token.accountId];
-    return user && { orcid: user.orcid, roles: user.roles ?? [] };
+  async extraTokenClaims(ctx, token) {     // name, orcid and roles in the access token too
+    const user = USERS[token.accountId];   // (as Keycloak's profile scope puts name there)
+    return user && { name: user.name, orcid: user.orcid, roles: user.roles ?? [] };
   },
   async loadExistingGrant(ctx) {           // first-party client: no consent page
     const grantId = ctx.oidc.result?.consent?.grantId

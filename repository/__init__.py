@@ -12,6 +12,7 @@ from repository.config import Config, credentials_problem
 from repository.connections import DrainRefusedBodies
 from repository.errors import register_error_handlers
 from repository.health import health
+from repository.identity import verifier_from_config
 from repository.ingest.job_runner import JobRunner
 from repository.keys import secret_key
 from repository.services import FDOService
@@ -76,6 +77,9 @@ def create_app(config: Config | None = None) -> Flask:
     app.config["FDO_INGEST_MAX_BYTES"] = config.ingest_max_mb * 1024 * 1024
     app.config["FDO_TOKEN_KEY"] = secret_key(config.secret_key)
     fdo = build_service(config, serving=True)
+    # JWT access tokens of the identity provider, when one is configured (docs/access.md).
+    app.extensions["access_tokens"] = verifier_from_config(config)
+    app.config["FDO_OIDC_CLAIMS"] = (config.oidc_orcid_claim, config.oidc_roles_claim)
     app.extensions["fdo"] = fdo
     # The resolver reads storage directly (it never writes): repository -> resolver -> storage.
     app.extensions["lookup"] = Lookup(fdo.reader, fdo.index)

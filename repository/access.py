@@ -113,7 +113,7 @@ def grants_from_claim(values: object) -> frozenset[Grant]:
     `curator:<organisation URL>`, `machine:<source system PID URL>`. Anything else is
     logged and ignored: a provider's other roles are not ours."""
     found = set()
-    for value in values if isinstance(values, list) else []:
+    for value in values if isinstance(values, list | tuple) else []:
         role, _, scope = str(value).partition(":")
         try:
             found.add(checked_grant(role, scope if role == CURATOR else None,

@@ -7,27 +7,14 @@ The API reads no cookies: a signed-in browser session is for the HTML pages
 
 from __future__ import annotations
 
-from typing import Any, Protocol
-
 from flask import current_app, request
 
 from repository import errors
 from repository.access import ANNOTATOR, Grant, Principal, grants_from_claim, primary_role
+from repository.identity import AccessTokenVerifier, Person, person_from_claims
 from repository.provenance import Agent
 from repository.services import FDOService
 from repository.tokens import token_principal
-
-
-class AccessTokenVerifier(Protocol):
-    def verify(self, token: str) -> dict[str, Any]: ...
-
-
-class Identity(Protocol):
-    """A person as the identity provider's claims name them."""
-
-    orcid: str
-    name: str
-    roles: list[str]
 
 
 def request_principal(fdo: FDOService) -> Principal:
@@ -43,18 +30,16 @@ def request_principal(fdo: FDOService) -> Principal:
     if verifier is None:
         raise errors.InvalidToken("this repository takes no JWT access tokens: "
                                   "no identity provider is configured")
-    return person_principal(fdo, identity_of(verifier.verify(credential)))
+    orcid_claim, roles_claim = current_app.config["FDO_OIDC_CLAIMS"]
+    person = person_from_claims(verifier.verify(credential), orcid_claim, roles_claim)
+    return person_principal(fdo, person)
 
 
-def person_principal(fdo: FDOService, person: Identity) -> Principal:
+def person_principal(fdo: FDOService, person: Person) -> Principal:
     """A signed-in person: their grants in the index and those their roles claim gives."""
     grants = frozenset(Grant(role.role, role.organisation_id, role.source_system)
                        for role in fdo.index.access.roles_of(person.orcid))
-    grants |= grants_from_claim(person.roles) | {Grant(ANNOTATOR)}
+    grants |= grants_from_claim(person.idp_roles) | {Grant(ANNOTATOR)}
     return Principal(Agent(id=person.orcid, name=person.name or person.orcid,
                            role=primary_role(grants)), grants)
 
-
-def identity_of(claims: dict[str, Any]) -> Identity:
-    from repository.identity import identity_from_claims  # the identity provider's part
-    return identity_from_claims(claims, current_app.config["FDO_OIDC_CLAIMS"])

@@ -127,9 +127,14 @@ def _listed(details: list[dict[str, str]]) -> list[dict[str, str]]:
     return listed
 
 
+def _status_and_code(error: Exception) -> tuple[int, str]:
+    """The table's row for the error's class, or for the nearest class it derives from."""
+    return next(ERROR_TABLE[cls] for cls in type(error).__mro__ if cls in ERROR_TABLE)
+
+
 def _from_domain(error: FDOError) -> Response:
     """The API's errors (and the resolver's failing backends): JSON, whatever is asked."""
-    status, code = ERROR_TABLE[type(error)]
+    status, code = _status_and_code(error)
     response = json_error(Problem(status, code, _short(error.message), _listed(error.errors),
                                   error.extra))
     if status == 401:
@@ -148,7 +153,7 @@ def _bearer_challenge(error: FDOError) -> str:
 
 
 def _from_resolver(error: Exception) -> Response:
-    status, code = ERROR_TABLE[type(error)]
+    status, code = _status_and_code(error)
     extra: dict[str, Any] = {}
     if isinstance(error, NotAcceptable | UnknownFormat):
         extra["offered"] = [{"type": offer.media_type, "format": offer.name}

@@ -48,7 +48,7 @@ __all__ = ["AccessTokenVerifier", "InvalidAccessToken", "IssuerUnavailable", "Pe
            "allowed_algorithms", "person_from_claims", "verifier_from_config"]
 
 
-class InvalidAccessToken(errors.Unauthorized):
+class InvalidAccessToken(errors.InvalidToken):
     """A JWT that is not a valid access token for us; `reason` says why (RFC 6750's
     error_description)."""
 

@@ -113,7 +113,7 @@ def provenance_event(change: Change) -> dict[str, Any]:
         previous = pid_url(change.base_url, change.pid, change.version - 1)
         activity["prov:used"] = previous
         entity["prov:wasRevisionOf"] = previous
-    event = {
+    event: dict[str, Any] = {
         "@id": event_id,
         "@type": "ods:CreateUpdateTombstoneEvent",
         "dcterms:identifier": event_id,

@@ -73,7 +73,7 @@ def test_a_token_from_the_sign_in_flow_verifies(oidc_server: servers.OidcServer)
     assert claims["orcid"] == USERS["ada"]["orcid"]
     assert claims["roles"] == USERS["ada"]["roles"]
     person = person_from_claims(claims, "orcid", "roles")
-    assert person == (USERS["ada"]["orcid"], USERS["ada"]["orcid"], tuple(USERS["ada"]["roles"]))
+    assert person == (USERS["ada"]["orcid"], "Ada Curator", tuple(USERS["ada"]["roles"]))
 
 
 @pytest.mark.parametrize(("claims", "reason"), [

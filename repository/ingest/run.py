@@ -52,6 +52,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from repository import errors
+from repository.access import trusted
 from repository.ingest import mapping
 from repository.ingest.batch import Batch, ObjectWrite, Planned, RecordJob
 from repository.ingest.datasets import Dataset
@@ -158,6 +159,8 @@ class _Run:
         self.dry_run = dry_run
         self.tombstone_missing = tombstone_missing
         self.agent = Agent(id=source.system_id, name=source.system_name, role="machine")
+        # The job was authorised when it was submitted: its writes are the repository's.
+        self.actor = trusted(self.agent)
         self._folder = tempfile.TemporaryDirectory(prefix="fdo-ingest-")
         self.seen = sqlite3.connect(Path(self._folder.name) / "run.sqlite3")
         self.seen.executescript("""
@@ -292,7 +295,7 @@ class _Run:
         with contextlib.suppress(errors.Conflict, errors.NotFound):  # tombstoned already
             self.service.tombstone(MEDIA.name, prefix, suffix,
                                    f"no longer in the dataset of {self.source.system_name}",
-                                   None, None, self.agent)
+                                   None, None, self.actor)
 
     def missing(self) -> Iterator[Outcome]:
         """The live specimens of this source system that the dataset no longer has. One
@@ -322,7 +325,7 @@ class _Run:
             if tombstone:
                 service.tombstone(SPECIMEN.name, prefix, suffix,
                                   f"no longer in the dataset of {self.source.system_name}",
-                                  None, None, self.agent)
+                                  None, None, self.actor)
             yield Outcome(0, "", TOMBSTONED if tombstone else MISSING, pid,
                           code="possible-duplicate" if twin else None, problems=problems)
 
