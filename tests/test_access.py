@@ -5,7 +5,7 @@ version, feed entry, S3 object, job, grant or token)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
@@ -17,16 +17,19 @@ from repository.provenance import Agent
 from repository.services import FDOService
 from repository.tokens import create_token, token_hash
 from storage.models import GrantRow, IngestJobRow, TokenRow
+from tests.oidc import ORGANISATION, USERS, sign_in_tokens
 from tests.records import annotation, specimen
 
+pytest_plugins = ("tests.oidc",)
 pytestmark = pytest.mark.s3
-ORG_A, ORG_B = "https://ror.org/0566bfb96", "https://ror.org/039zvsn29"
+ORG_A, ORG_B = ORGANISATION, "https://ror.org/039zvsn29"  # ada of tests.oidc curates A
 SOURCE_A = "https://hdl.handle.net/20.500.14920/SRC-AAA-AAA"
 SOURCE_B = "https://hdl.handle.net/20.500.14920/SRC-BBB-BBB"
 OTHER = trusted(Agent(id="https://orcid.org/0000-0001-5109-3700", name="Someone Else",
                       role="annotator"))
 SPECIMENS = "/api/v1/digital-specimens"
-# Who asks: the token's grant (None: no token; "expired"/"revoked": a refused token).
+# Who asks: the token's grant (None: no token; "expired"/"revoked": a refused token; a
+# person of tests.oidc signed in at the local provider, roles by its roles claim).
 PRINCIPALS: dict[str, tuple[str, dict[str, str]] | str | None] = {
     "anonymous": None,
     "expired": "expired",
@@ -37,11 +40,19 @@ PRINCIPALS: dict[str, tuple[str, dict[str, str]] | str | None] = {
     "machine of A": ("machine", {"source_system": SOURCE_A}),
     "machine of B": ("machine", {"source_system": SOURCE_B}),
     "administrator": ("administrator", {}),
+    "signed-in curator of A": ("person", {"user": "ada"}),
+    "signed-in annotator": ("person", {"user": "ben"}),
 }
 REFUSED = {"anonymous": 401, "expired": 401, "revoked": 401}
 
 
-def headers_for(service: FDOService, who: str) -> dict[str, str]:
+@pytest.fixture
+def app(config, make_app, oidc_server):
+    """The app taking the local provider's access tokens besides API tokens."""
+    return make_app(replace(config, oidc_issuer=oidc_server.issuer, oidc_roles_claim="roles"))
+
+
+def headers_for(service: FDOService, who: str, provider: Any = None) -> dict[str, str]:
     held = PRINCIPALS[who]
     if held is None:
         return {}
@@ -57,6 +68,10 @@ def headers_for(service: FDOService, who: str) -> dict[str, str]:
                         expires="2026-01-01T00:00:00.000Z"))
         return {"Authorization": f"Bearer {token}"}
     role, scope = held
+    if role == "person":
+        user = scope["user"]
+        access, _ = sign_in_tokens(provider, user, USERS[user]["password"])
+        return {"Authorization": f"Bearer {access}"}
     return {"Authorization": f"Bearer {create_token(index, who, role, **scope)}"}
 
 
@@ -96,23 +111,26 @@ ROUTES = {
     "create specimen": Route(
         lambda client, headers, _: client.post(SPECIMENS, headers=headers, json=specimen(
             **{"ods:organisationID": ORG_A, "ods:sourceSystemID": SOURCE_A})),
-        {"curator of A": 201, "machine of A": 201, "administrator": 201}),
+        {"curator of A": 201, "machine of A": 201, "administrator": 201,
+         "signed-in curator of A": 201}),
     "replace specimen": Route(
         lambda client, headers, target: client.put(
             _object_path(target), headers={**headers, **_match(target)},
             json={**target.content, "dwc:preparations": "pinned"}),
-        {"curator of A": 200, "machine of A": 200, "administrator": 200}),
+        {"curator of A": 200, "machine of A": 200, "administrator": 200,
+         "signed-in curator of A": 200}),
     "patch specimen": Route(
         lambda client, headers, target: client.patch(
             _object_path(target), headers={**headers, **_match(target),
                                            "Content-Type": "application/json-patch+json"},
             json=[{"op": "add", "path": "/dwc:preparations", "value": "pinned"}]),
-        {"curator of A": 200, "machine of A": 200, "administrator": 200}),
+        {"curator of A": 200, "machine of A": 200, "administrator": 200,
+         "signed-in curator of A": 200}),
     "tombstone specimen": Route(
         lambda client, headers, target: client.delete(
             _object_path(target), headers={**headers, **_match(target)},
             json={"reason": "a duplicate"}),
-        {"curator of A": 200, "administrator": 200}),
+        {"curator of A": 200, "administrator": 200, "signed-in curator of A": 200}),
     "annotate": Route(
         lambda client, headers, target: client.post(
             "/api/v1/annotations", headers=headers,
@@ -139,8 +157,9 @@ def _stored_specimen(service: FDOService) -> Any:
         "ods:organisationID": ORG_A, "ods:sourceSystemID": SOURCE_A}), OTHER)
 
 
-def _check(service: FDOService, client: FlaskClient, route: Route, who: str) -> None:
-    headers = headers_for(service, who)
+def _check(service: FDOService, client: FlaskClient, route: Route, who: str,
+           provider: Any) -> None:
+    headers = headers_for(service, who, provider)
     target = _stored_specimen(service)
     before = written(service)
     response = route.send(client, headers, target)
@@ -157,20 +176,21 @@ def _check(service: FDOService, client: FlaskClient, route: Route, who: str) -> 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 @pytest.mark.parametrize("route", ROUTES)
-def test_every_write_route_for_every_principal(app, route: str) -> None:
+def test_every_write_route_for_every_principal(app, oidc_server, route: str) -> None:
     """The whole matrix on SQLite: each principal against a fresh object."""
     service: FDOService = app.extensions["fdo"]
     for who in PRINCIPALS:
-        _check(service, app.test_client(), ROUTES[route], who)
+        _check(service, app.test_client(), ROUTES[route], who, oidc_server)
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 @pytest.mark.parametrize(("route", "who"), [
     ("replace specimen", "curator of B"), ("replace specimen", "machine of A"),
     ("tombstone specimen", "machine of A"), ("create specimen", "revoked"),
-    ("create a token", "curator of A"), ("annotate", "annotator")])
-def test_the_matrix_holds_on_postgresql(app, route: str, who: str) -> None:
-    _check(app.extensions["fdo"], app.test_client(), ROUTES[route], who)
+    ("create a token", "curator of A"), ("annotate", "annotator"),
+    ("patch specimen", "signed-in curator of A"), ("create specimen", "signed-in annotator")])
+def test_the_matrix_holds_on_postgresql(app, oidc_server, route: str, who: str) -> None:
+    _check(app.extensions["fdo"], app.test_client(), ROUTES[route], who, oidc_server)
 
 
 def test_a_403_names_the_missing_permission_and_the_objects_scope(app, client) -> None:
