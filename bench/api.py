@@ -21,7 +21,9 @@ baseline request, pair by pair in this order:
 - cached resolution: the same URLs, BENCH_API_CACHED_ROUNDS (5) times over, once every
   worker has served each of them, against bench/baseline_app.py (a bare Flask app under
   the same gunicorn options answering the same status, headers and bytes from memory),
-  BENCH_API_ROUNDS (3) runs of each, interleaved; the median runs are compared.
+  BENCH_API_ROUNDS (3) runs of each, interleaved; the median runs are compared;
+- create by a curator with a JWT access token of the local OpenID provider against a
+  curator with an API token (bench/api_access.py), BENCH_API_ROUNDS interleaved pairs.
 Raw S3 requests go through `S3ObjectStore.create`/`get`: botocore's SigV4 signer on a
 urllib3 keep-alive pool, as the service itself sends them (If-None-Match: * and
 Content-MD5 on every PUT). The connections each gunicorn worker held are reported (without
@@ -50,6 +52,7 @@ sys.path.insert(0, str(BENCH))
 sys.path.insert(0, str(ROOT / "scripts"))
 sys.path.insert(0, str(ROOT))  # first: the `resolver` package, not bench/resolver.py
 
+import api_access  # noqa: E402
 import servers  # noqa: E402
 from loadgen import Served, bench_config, connection_split, gunicorn, run_benchmark  # noqa: E402
 from loadgen import warm_up as warm_every_worker  # noqa: E402
@@ -277,10 +280,11 @@ def _figures(result: dict[str, Any], split: bool) -> tuple[str, ...]:
 
 
 def benchmark(tmp: Path, s3: servers.S3Server) -> dict[str, Any]:
-    config = bench_config(tmp, s3)
+    provider, config = api_access.start_provider(tmp, bench_config(tmp, s3))
     fdo(config, "init")
     bench = Run(tmp, config, fdo(config, "tokens", "create", "--name", "bench", "--role",
-                                 "administrator").splitlines()[0])
+                                 "administrator").splitlines()[-1])
+    curator_token = api_access.curator_token(fdo, config)
     bench.app = gunicorn("wsgi:app", config.port, ROOT, tmp / "app.log",
                          config.to_environment(), options=GUNICORN)
     http, raw = {"http": config.base_url}, {"s3": bench.s3}
@@ -290,8 +294,11 @@ def benchmark(tmp: Path, s3: servers.S3Server) -> dict[str, Any]:
         groups = thirds(writes_and_reads(bench, http, raw))
         first_resolutions(bench, http, raw, groups)
         cached_resolutions(bench, http, groups)
+        api_access.compare_credentials(bench, http, provider, curator_token, measure, writes,
+                                       compare, ROUNDS, max(OBJECTS // ROUNDS, 1))
     finally:
         servers.stop_process(bench.app.process)
+        provider.stop()
     print(f"\n{table(bench.rows)}", flush=True)
     return {"objects": OBJECTS, "threads": THREADS, "cached_rounds": CACHED_ROUNDS,
             "rounds": ROUNDS,
