@@ -15,6 +15,7 @@ from repository.ingest.dwca import ArchiveError
 from repository.ingest.job_runner import JobRunner, Submission
 from repository.ingest.mapping import ORGANISATION
 from repository.provenance import Agent
+from repository.source_systems import resolve_source_system
 from repository.tokens import agent_for
 from storage.job_table import SUCCEEDED
 from storage.models import IngestJobRow
@@ -66,20 +67,25 @@ def submit() -> Response:
 
 
 def _submission(agent: Agent) -> Submission:
-    dataset_format = request.form.get("format", "")
-    if dataset_format not in DATASET_FORMATS:
-        raise _bad("format", f"format must be one of {', '.join(DATASET_FORMATS)} "
-                             f"(got '{dataset_format}')")
-    source_system = _text("sourceSystem", 512)
-    if source_system is None:
-        raise _bad("sourceSystem", "sourceSystem is required: the name of the system the "
-                                   "dataset comes from")
+    """The form, checked: the source system (its PID) is read from the index, so an
+    unknown or tombstoned one is refused (422) before the upload is spooled."""
+    named = _text("sourceSystem", 512)
+    if named is None:
+        raise _bad("sourceSystem", "sourceSystem is required: the PID of the source system "
+                                   "the dataset comes from")
     organisation = _text("organisation", 128)
     if organisation is not None and not ORGANISATION.match(organisation):
         raise _bad("organisation", f"organisation must be a ROR or Wikidata URL "
                                    f"(got '{organisation}')")
-    return Submission(dataset_format, source_system, organisation, _text("license", 512),
-                      _flag("dryRun"), _flag("tombstoneMissing"), agent.id)
+    source_system = resolve_source_system(service(), named)
+    source_system.check_organisation(organisation, "organisation")
+    # The format defaults to the one the source system serves (its ods:translatorType).
+    dataset_format = request.form.get("format", "") or source_system.dataset_format or ""
+    if dataset_format not in DATASET_FORMATS:
+        raise _bad("format", f"format must be one of {', '.join(DATASET_FORMATS)} "
+                             f"(got '{dataset_format}')")
+    return Submission(dataset_format, source_system, _text("license", 512), _flag("dryRun"),
+                      _flag("tombstoneMissing"), _flag("force"), agent.id)
 
 
 def _text(field: str, limit: int) -> str | None:

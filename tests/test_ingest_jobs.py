@@ -31,6 +31,7 @@ from repository.integrity import rebuild_index, verify
 from repository.tokens import create_token, token_hash
 from storage.models import OBJECT_TABLES, IngestJobRow, TokenRow, timestamp
 from tests.material import data_files
+from tests.source_systems import source_system
 from tests.test_ingest import COLUMNS, META, NATURALIS, ROWS, archive
 from tests.test_ingest_abcd import document
 
@@ -38,8 +39,8 @@ pytestmark = pytest.mark.s3
 ROOT = Path(__file__).resolve().parents[1]
 JOBS = "/api/v1/ingest-jobs"
 CC0 = "https://creativecommons.org/publicdomain/zero/1.0/"
-FIELDS = {"format": "dwca", "sourceSystem": "Test CMS", "organisation": NATURALIS,
-          "license": CC0}
+# and sourceSystem: the PID of the test's "Test CMS" source system (`submit`).
+FIELDS = {"format": "dwca", "organisation": NATURALIS, "license": CC0}
 
 
 @pytest.fixture
@@ -56,8 +57,9 @@ def machine(app) -> dict[str, str]:
 def submit(client: FlaskClient, auth: dict[str, str], *paths: Path,
            **fields: str | None) -> Any:
     """POST the files as `archive` fields, with FIELDS changed by `fields` (None: left out)."""
-    data: dict[str, Any] = {name: value for name, value in {**FIELDS, **fields}.items()
-                            if value is not None}
+    system = source_system(client.application.extensions["fdo"]).pid
+    data: dict[str, Any] = {name: value for name, value in {
+        "sourceSystem": system, **FIELDS, **fields}.items() if value is not None}
     if paths:
         data["archive"] = [(io.BytesIO(path.read_bytes()), path.name) for path in paths]
     return client.post(JOBS, data=data, headers=auth, content_type="multipart/form-data")
@@ -95,8 +97,9 @@ def test_a_dataset_is_ingested_and_reported_as_the_cli_reports_it(
     assert response.headers["Location"] == job["links"]["self"] == url
     assert job["links"]["report"] == f"{url}/report"
     assert job["status"] in ("queued", "running", "succeeded")
-    assert (job["sourceSystem"], job["format"], job["dryRun"], job["tombstoneMissing"]) == (
-        "Test CMS", "dwca", False, False)
+    system = source_system(app.extensions["fdo"])
+    assert (job["sourceSystem"], job["organisation"], job["format"], job["dryRun"],
+            job["tombstoneMissing"]) == (system.pid_url, NATURALIS, "dwca", False, False)
     assert set(job["progress"]) == {"done", "total"} and job["created"]
 
     done = finished(client, machine, url)
@@ -115,7 +118,7 @@ def test_a_dataset_is_ingested_and_reported_as_the_cli_reports_it(
     for name, value in config.to_environment().items():
         monkeypatch.setenv(name, value)
     assert cli.main(["ingest", "dwca", str(tmp_path / "occ.zip"), "--source-system",
-                     "Test CMS", "--organisation", NATURALIS, "--license", CC0]) == 0
+                     system.pid, "--organisation", NATURALIS, "--license", CC0]) == 0
     by_cli = json.loads(capsys.readouterr().out)
     again = ingested(client, machine, tmp_path / "occ.zip")
     assert again["summary"]["counts"][UNCHANGED] == 3
@@ -133,14 +136,15 @@ def test_a_dry_run_writes_nothing(app, client, auth, tmp_path):
     job = ingested(client, auth, archive(tmp_path / "occ.zip", ROWS), dryRun="true")
     assert job["status"] == "succeeded" and job["dryRun"] is True
     assert job["summary"]["dryRun"] is True and job["summary"]["counts"][CREATED] == 3
-    assert app.extensions["fdo"].index.feed_length() == 0
+    assert app.extensions["fdo"].index.feed_length() == 1  # the source system's version
 
 
 @pytest.mark.parametrize("sample", data_files("samples/abcd", "*.xml")[:1],
                          ids=lambda path: path.name)
 def test_abcd_documents_are_ingested_as_one_dataset(app, client, machine, tmp_path, sample):
     made = document(tmp_path / "made.xml", "RMNH.AVES.1", "RMNH.AVES.2")
-    job = ingested(client, machine, sample, made, format="abcd", sourceSystem="Test BioCASe",
+    biocase = source_system(app.extensions["fdo"], "Test BioCASe", licence=None).pid
+    job = ingested(client, machine, sample, made, format="abcd", sourceSystem=biocase,
                    license="")
     assert job["status"] == "succeeded", job
     units = AbcdDocuments([sample, made]).check()
@@ -148,7 +152,7 @@ def test_abcd_documents_are_ingested_as_one_dataset(app, client, machine, tmp_pa
     report = client.get(job["links"]["report"], headers=machine).json
     assert report["rejected"] == [] and report["counts"] == job["summary"]["counts"]
     again = ingested(client, machine, sample, made, format="abcd",
-                     sourceSystem="Test BioCASe", license="")
+                     sourceSystem=biocase, license="")
     assert set(k for k, n in again["summary"]["counts"].items() if n) <= {UNCHANGED, "pid-only"}
 
 
@@ -161,7 +165,8 @@ def test_an_archive_that_fails_its_read_through_fails_and_writes_nothing(app, cl
         zipped.writestr("occ.csv", ("\n".join(lines) + "\n").encode() + b"r9,caf\xe9\n")
     job = ingested(client, auth, path)
     assert job["status"] == "failed" and "occ.csv is not UTF-8" in job["error"]
-    assert job["summary"] is None and app.extensions["fdo"].index.feed_length() == 0
+    assert job["summary"] is None
+    assert app.extensions["fdo"].index.feed_length() == 1  # the source system's version
     report = client.get(job["links"]["report"], headers=auth)
     assert report.status_code == 404 and "it is failed" in report.json["message"]
 
@@ -284,7 +289,7 @@ from repository.ingest import job_runner
 job_runner.run = lambda *args, **kwargs: threading.Event().wait()  # a job that never ends
 client = create_app(Config.from_environment()).test_client()
 response = client.post("/api/v1/ingest-jobs", headers={"Authorization": sys.argv[1]},
-                       data={"format": "dwca", "sourceSystem": "S",
+                       data={"format": "dwca", "sourceSystem": sys.argv[3],
                              "archive": (open(sys.argv[2], "rb"), "occ.zip")})
 print(response.json["id"])
 """
@@ -293,7 +298,8 @@ print(response.json["id"])
 def test_a_process_that_exits_cleanly_interrupts_its_jobs(app, config, auth, tmp_path):
     env = {**os.environ, **config.to_environment()}
     result = subprocess.run([sys.executable, "-c", STOPPING, auth["Authorization"],
-                             str(archive(tmp_path / "occ.zip", ROWS))],
+                             str(archive(tmp_path / "occ.zip", ROWS)),
+                             source_system(app.extensions["fdo"]).pid],
                             env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     row = app.extensions["ingest_jobs"].table.get(result.stdout.strip())
@@ -305,7 +311,8 @@ def test_any_gunicorn_worker_answers_for_any_job(gunicorn, service, tmp_path):
     token = create_token(service.index, "Naturalis ingest", "machine")
     headers = {"Authorization": f"Bearer {token}"}
     with archive(tmp_path / "occ.zip", ROWS).open("rb") as stream:
-        response = requests.post(f"{gunicorn}{JOBS}", headers=headers, data=FIELDS,
+        response = requests.post(f"{gunicorn}{JOBS}", headers=headers, data={
+            **FIELDS, "sourceSystem": source_system(service).pid},
                                  files={"archive": ("occ.zip", stream)}, timeout=30)
     assert response.status_code == 202, response.text
     url = f"{gunicorn}{JOBS}/{response.json()['id']}"
