@@ -53,6 +53,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -136,9 +137,11 @@ def run(service: FDOService, archive: Dataset, source: mapping.Source, listing: 
     total = archive.check()
     with _Run(service, source, dry_run, tombstone_missing, force, max_share) as state:
         if tombstone_missing:
+            started = time.monotonic()
             share = count_missing(service.index, archive, source, state.seen,
                                   max_share, force)
-            report.guard = share.as_json(source.system_name)
+            report.guard = {**share.as_json(source.system_name),
+                            "seconds": round(time.monotonic() - started, 3)}
             if share.stops and not dry_run:
                 raise TooManyMissing(share, source.system_name)
         for outcome in _ingest(state, archive, total, progress):
