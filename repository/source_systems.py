@@ -12,6 +12,7 @@ from typing import Any
 from repository import errors
 from repository.ingest.mapping import Source
 from repository.provenance import Agent
+from repository.records import organisation_id
 from repository.services import FDOService
 from resolver.pids import MalformedPID, parse_pid, pid_url
 from schemas import SOURCE_SYSTEM
@@ -28,7 +29,7 @@ class SourceSystem:
     pid: str  # prefix/suffix
     pid_url: str  # what its specimens carry as ods:sourceSystemID
     name: str  # schema:name, their ods:sourceSystemName
-    organisation_id: str  # ods:organisationID: the organisation it belongs to
+    organisation_id: str  # ods:organisationID (https form, as the index keeps it)
     organisation_name: str | None
     default_licence: str | None  # ods:defaultLicense: of records that name none
     dataset_format: str | None  # a name of DATASET_FORMATS, from ods:translatorType
@@ -37,7 +38,7 @@ class SourceSystem:
         """A job or `fdo ingest` may name the organisation too, but only the source
         system's own: every record it ingests is that organisation's. `Unprocessable`
         naming `field` otherwise."""
-        if organisation is not None and organisation != self.organisation_id:
+        if organisation is not None and _https(organisation) != self.organisation_id:
             message = (f"the source system {self.pid_url} belongs to {self.organisation_id}, "
                        f"not {organisation}: leave {field} out or give that one")
             raise errors.Unprocessable(message, [{"path": f"/{field}", "message": message}])
@@ -80,10 +81,15 @@ def _read(pid: str, url: str, content: dict[str, Any]) -> SourceSystem:
     formats = {translator: name for name, translator in TRANSLATOR_TYPES.items()}
     return SourceSystem(
         pid=pid, pid_url=url, name=str(content["schema:name"]),
-        organisation_id=str(content["ods:organisationID"]),
+        organisation_id=_https(str(content["ods:organisationID"])),
         organisation_name=content.get("ods:organisationName"),
         default_licence=content.get("ods:defaultLicense"),
         dataset_format=formats.get(str(content.get("ods:translatorType"))))
+
+
+def _https(organisation: str) -> str:
+    """An organisation ID in the https form the index keeps (openDS allows http too)."""
+    return organisation_id({"ods:organisationID": organisation}) or organisation
 
 
 def create_source_system(service: FDOService, agent: Agent, name: str, organisation: str,

@@ -250,3 +250,5 @@ def test_the_cli_creates_a_source_system_and_its_guard_exits_non_zero(
     assert cli.main(["ingest", "dwca", str(tmp_path / "one.zip"), "--source-system", made,
                      "--organisation", "https://ror.org/04z8k9a98"]) == 2
     assert "belongs to https://ror.org/0566bfb96" in capsys.readouterr().err
+    assert cli.main(["ingest", "dwca", str(tmp_path / "one.zip"), "--source-system", made,
+                     "--organisation", "http://ror.org/0566bfb96", "--dry-run"]) == 0  # the same
