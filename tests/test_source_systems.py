@@ -23,7 +23,7 @@ from rdflib.compare import isomorphic
 from repository import cli
 from repository.config import Config
 from repository.ingest.dwca import Archive
-from repository.ingest.report import CREATED, MISSING, TOMBSTONED, UNCHANGED
+from repository.ingest.report import CREATED, MISSING, REJECTED, TOMBSTONED, UNCHANGED
 from repository.provenance import Agent
 from repository.services import FDOService
 from repository.source_systems import resolve_source_system
@@ -217,6 +217,24 @@ def test_a_re_check_within_the_share_tombstones_what_is_missing(
         "missing": 1, "live": 10, "share": 0.1, "maxShare": 0.2, "forced": False,
         "stops": False, "seconds": 0}  # and how long the count took
     assert [outcome.status for outcome in listed] == [TOMBSTONED]
+
+
+def test_records_rejected_past_the_share_are_reported_and_not_tombstoned(
+        service: FDOService, tmp_path: Path) -> None:
+    """The guard counts a record in the dataset as present; should the run reject it, its
+    specimen is missing after all, and past the share it is kept."""
+    system = source_system(service).ingest_source(None)
+    with Archive(archive(tmp_path / "all.zip", TEN)) as opened:
+        run(service, opened, system)
+    bad = [(*row[:5], "north", row[6]) if n < 3 else row for n, row in enumerate(TEN)]
+    with Archive(archive(tmp_path / "bad.zip", bad)) as opened:
+        report, listed = run(service, opened, system, tombstone_missing=True)
+    assert report.counts == {UNCHANGED: 7, REJECTED: 3, MISSING: 3}
+    assert (report.guard or {})["missing"] == 0  # the count found all ten named
+    held = [outcome for outcome in listed if outcome.status == MISSING]
+    assert len(held) == 3 and all("none was tombstoned" in outcome.problems[-1]["message"]
+                                  for outcome in held)
+    assert all(service.index.current(outcome.pid).status == "Active" for outcome in held)
 
 
 def test_the_cli_creates_a_source_system_and_its_guard_exits_non_zero(

@@ -46,12 +46,15 @@ class MissingShare:
         """Whether a run that tombstones them stops before writing anything."""
         return not self.forced and self.share > self.max_share
 
-    def refusal(self, source_name: str) -> str:
+    def refusal(self, source_name: str, written: bool = False) -> str:
+        """Why the run stopped before writing; `written`: why, its records written, it
+        tombstoned none of them."""
         return (f"tombstoneMissing would tombstone {self.missing} of the {self.live} live "
                 f"specimens of {source_name} ({self.share:.0%}), more than the "
-                f"{self.max_share:.0%} FDO_TOMBSTONE_MAX_SHARE allows: nothing was written. "
-                "Check that the dataset is complete; to tombstone them all the same, submit "
-                "it again with force=true (fdo ingest --force)")
+                f"{self.max_share:.0%} FDO_TOMBSTONE_MAX_SHARE allows: "
+                f"{'none was tombstoned' if written else 'nothing was written'}. Check that "
+                "the dataset is complete; to tombstone them all the same, submit it again "
+                "with force=true (fdo ingest --force)")
 
     def as_json(self, source_name: str) -> dict[str, Any]:
         return {"missing": self.missing, "live": self.live, "share": round(self.share, 4),

@@ -57,6 +57,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from repository import errors
 from repository.ingest import mapping
@@ -313,42 +314,48 @@ class _Run:
         whose catalogNumber a specimen created in this run has is a possible duplicate:
         probably the same specimen under a changed physical ID, without its DOI to say
         so."""
-        service = self.service
+        gone, live = self._gone()
+        # The guard counted before the run; records it found named but the run rejected
+        # are gone too: past the share after all, they are reported, not tombstoned.
+        share = MissingShare(len(gone), live, self.max_share, self.force)
+        held = ({"path": "", "message": share.refusal(self.source.system_name, written=True)}
+                if self.tombstone_missing and share.stops else None)
+        tombstone = self.tombstone_missing and not self.dry_run and held is None
+        for pid in gone:  # after the listing: tombstoning changes what it lists
+            prefix, suffix = pid.split("/")
+            twin = self._twin(self.service.latest(SPECIMEN.name, prefix, suffix).content)
+            problems = ({"path": "/dwc:catalogNumber", "message":
+                         f"the new specimen {twin} has the same catalogNumber: if it is this "
+                         "specimen under a changed physical ID, carry this specimen's DOI in "
+                         "dwc:otherCatalogNumbers and ingest again"},) if twin else ()
+            if tombstone:
+                self.service.tombstone(SPECIMEN.name, prefix, suffix,
+                                       f"no longer in the dataset of {self.source.system_name}",
+                                       None, None, self.agent)
+            yield Outcome(0, "", TOMBSTONED if tombstone else MISSING, pid,
+                          code="possible-duplicate" if twin else None,
+                          problems=problems + ((held,) if held and not self.dry_run else ()))
+
+    def _gone(self) -> tuple[list[str], int]:
+        """The live specimens of this source system the run did not ingest, and how many
+        live specimens it has."""
         gone: list[str] = []
         after = ""
         live = 0
-        while page := service.index.live_objects_of_source(self.source.system_id, SPECIMEN.name,
-                                                           after):
+        while page := self.service.index.live_objects_of_source(self.source.system_id,
+                                                                SPECIMEN.name, after):
             ingested = {pid for (pid,) in self.seen.execute(
                 f"SELECT pid FROM ingested WHERE pid IN ({','.join('?' * len(page))})", page)}
             gone += [pid for pid in page if pid not in ingested]
             live += len(page)
             after = page[-1]
-        # The guard counted before the run; records it found named but the run rejected
-        # are gone too: past the share after all, they are reported, not tombstoned.
-        share = MissingShare(len(gone), live, self.max_share, self.force)
-        held = self.tombstone_missing and not self.dry_run and share.stops
-        tombstone = self.tombstone_missing and not self.dry_run and not held
-        for pid in gone:  # after the listing: tombstoning changes what it lists
-            prefix, suffix = pid.split("/")
-            catalog = mapping.identifier(service.latest(SPECIMEN.name, prefix, suffix).content,
-                                         "dwc:catalogNumber")
-            twin = self.seen.execute("SELECT pid FROM created WHERE catalog = ?",
-                                     (catalog,)).fetchone() if catalog else None
-            problems: tuple[dict[str, str], ...] = ({
-                "path": "/dwc:catalogNumber", "message":
-                f"the new specimen {twin[0]} has the same catalogNumber: if it is this "
-                "specimen under a changed physical ID, carry this specimen's DOI in "
-                "dwc:otherCatalogNumbers and ingest again"},) if twin else ()
-            if tombstone:
-                service.tombstone(SPECIMEN.name, prefix, suffix,
-                                  f"no longer in the dataset of {self.source.system_name}",
-                                  None, None, self.agent)
-            if held:
-                problems += ({"path": "", "message": "not tombstoned: " + share.refusal(
-                    self.source.system_name).replace("nothing was written", "the run's "
-                                                     "records were written")},)
-            yield Outcome(0, "", TOMBSTONED if tombstone else MISSING, pid,
-                          code="possible-duplicate" if twin else None, problems=problems)
+        return gone, live
+
+    def _twin(self, content: dict[str, Any]) -> str | None:
+        """The specimen created in this run with this one's catalogNumber, if any."""
+        catalog = mapping.identifier(content, "dwc:catalogNumber")
+        found = self.seen.execute("SELECT pid FROM created WHERE catalog = ?",
+                                  (catalog,)).fetchone() if catalog else None
+        return str(found[0]) if found else None
 
 
