@@ -5,12 +5,16 @@
 
 For each size in BENCH_SIZES: a realistic archive of that many records (about 30% with
 one to three images, bench/dwca_generator.py; its generation is not measured), a fresh
-bucket on SeaweedFS and a fresh SQLite index. Then:
+bucket on SeaweedFS and a fresh SQLite index, with a source system made by `fdo
+source-systems create --name "Bench CMS" --organisation <Naturalis>`. Then:
 - ingest: the real CLI in its own process, `fdo ingest dwca ARCHIVE --source-system
-  "Bench CMS" --organisation <Naturalis>`: wall time, records/s, objects written/s
+  <its PID>`: wall time, records/s, objects written/s
   (specimens and media, from the report's counts) and the process's peak RSS
   (`os.wait4`'s ru_maxrss: its own, no one else's). Every record must be created;
 - re-check: the same command again, every record and image unchanged: the same figures;
+- guarded re-check: again with `--tombstone-missing`, so the tombstone share guard first
+  reads the dataset's physical IDs through and pages the source system's live specimens
+  (repository/ingest/guard.py): its wall time, and what it costs over the re-check;
 - raw puts: as many objects as records, each the average size of the objects the ingest
   stored under `fdo/`, on as many threads as the ingest writes with
   (`repository.ingest.run.WRITE_THREADS`), into a bucket of their own, as signed PUTs
@@ -53,7 +57,7 @@ from storage.versions import KEY_ROOT  # noqa: E402
 
 SIZES = [int(size) for size in os.environ.get("BENCH_SIZES", "10000,100000").split(",")]
 THREADS: int = getattr(ingest_run, "WRITE_THREADS", 8)
-SOURCE_SYSTEM = "Bench CMS"
+SOURCE_SYSTEM_NAME = "Bench CMS"
 NATURALIS = "https://ror.org/0566bfb96"
 RATIO_TARGET = 0.5  # ingest records/s over raw puts/s, at least
 RSS_TARGET = 1.2  # peak RSS at the largest size over that at the smallest, at most
@@ -67,10 +71,22 @@ def bucket_config(folder: Path, s3: servers.S3Server, bucket: str) -> Config:
                    s3_region=s3.region, database_url=f"sqlite:///{folder}/index.sqlite3")
 
 
-def ingest_cli(config: Config, archive: Path, log: Path) -> dict[str, Any]:
+def source_system(config: Config) -> str:
+    """The PID of a new source system, made by `fdo source-systems create` (it prints it
+    last)."""
+    made = subprocess.run(
+        [sys.executable, "-m", "repository.cli", "source-systems", "create", "--name",
+         SOURCE_SYSTEM_NAME, "--organisation", NATURALIS],
+        env={**os.environ, **config.to_environment()}, cwd=ROOT, capture_output=True,
+        text=True, check=True)
+    return made.stdout.strip().splitlines()[-1]
+
+
+def ingest_cli(config: Config, archive: Path, log: Path, system: str,
+               *options: str) -> dict[str, Any]:
     """`fdo ingest dwca` in its own process: wall time, peak RSS, CPU time and its report."""
     command = [sys.executable, "-m", "repository.cli", "ingest", "dwca", str(archive),
-               "--source-system", SOURCE_SYSTEM, "--organisation", NATURALIS]
+               "--source-system", system, *options]
     out = log.with_suffix(".json")
     started = time.perf_counter()
     with out.open("wb") as stdout, log.open("wb") as stderr:
@@ -161,7 +177,8 @@ def measure(folder: Path, s3: servers.S3Server, records: int) -> dict[str, Any]:
     print(f"\n{records:,} records ({media:,} media rows, {archive['bytes'] / 1e6:.1f} MB "
           f"zipped, generated in {archive['generate_seconds']:.1f}s)", flush=True)
     config = bucket_config(folder, s3, f"ingest-{records}")
-    first = ingest_cli(config, folder / "archive.zip", folder / "ingest.log")
+    system = source_system(config)
+    first = ingest_cli(config, folder / "archive.zip", folder / "ingest.log", system)
     check_report(first.pop("report"), ingest_report.CREATED, records, media)
     objects = records + media
     first |= {"records_per_s": records / first["seconds"], "objects": objects,
@@ -169,11 +186,18 @@ def measure(folder: Path, s3: servers.S3Server, records: int) -> dict[str, Any]:
     print(f"  ingest:   {first['seconds']:7.1f}s {first['records_per_s']:7.0f} records/s "
           f"{first['objects_per_s']:7.0f} objects/s, peak RSS {first['peak_rss_mb']:.0f} MB",
           flush=True)
-    again = ingest_cli(config, folder / "archive.zip", folder / "recheck.log")
+    again = ingest_cli(config, folder / "archive.zip", folder / "recheck.log", system)
     check_report(again.pop("report"), ingest_report.UNCHANGED, records, media)
     again["records_per_s"] = records / again["seconds"]
     print(f"  re-check: {again['seconds']:7.1f}s {again['records_per_s']:7.0f} records/s, "
           f"peak RSS {again['peak_rss_mb']:.0f} MB", flush=True)
+    guarded = ingest_cli(config, folder / "archive.zip", folder / "guarded.log", system,
+                         "--tombstone-missing")
+    guard = guarded.pop("report").get("tombstoneGuard")
+    guarded |= {"guard": guard, "over_recheck_seconds": guarded["seconds"] - again["seconds"]}
+    print(f"  guarded:  {guarded['seconds']:7.1f}s (--tombstone-missing; its guard's count "
+          f"{guard['seconds']:.2f}s of it; {guarded['over_recheck_seconds']:+.1f}s over the "
+          f"re-check; {guard['missing']} of {guard['live']:,} missing)", flush=True)
     kept = stored(config)
     raw = raw_puts(bucket_config(folder, s3, f"raw-{records}"), records,
                    round(kept["average_bytes"]))
@@ -182,7 +206,8 @@ def measure(folder: Path, s3: servers.S3Server, records: int) -> dict[str, Any]:
           f"{raw['bytes']:,} bytes ({THREADS} threads); ingest {ratio:.2f}x raw "
           f"(boto3 put_object {raw['boto3_puts_per_s']:.0f}/s)", flush=True)
     return {"records": records, "archive": archive, "stored": kept, "ingest": first,
-            "recheck": again, "raw_put": raw, "ingest_vs_raw_put": ratio,
+            "recheck": again, "guarded_recheck": guarded, "raw_put": raw,
+            "ingest_vs_raw_put": ratio,
             "ingest_vs_boto3_put": first["records_per_s"] / raw["boto3_puts_per_s"],
             "met": ratio >= RATIO_TARGET}
 

@@ -74,6 +74,8 @@ def create_app(config: Config | None = None) -> Flask:
         raise ValueError("FDO_S3_MAX_IN_FLIGHT must be at least 1")
     if config.ingest_max_mb < 1:
         raise ValueError("FDO_INGEST_MAX_MB must be at least 1")
+    if not 0 <= config.tombstone_max_share <= 1:
+        raise ValueError("FDO_TOMBSTONE_MAX_SHARE must be a share from 0 to 1")
     app.config["FDO_INGEST_MAX_BYTES"] = config.ingest_max_mb * 1024 * 1024
     app.config["FDO_TOKEN_KEY"] = secret_key(config.secret_key)
     fdo = build_service(config, serving=True)
@@ -85,7 +87,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.extensions["lookup"] = Lookup(fdo.reader, fdo.index)
     app.extensions["renderings"] = Renderings()
     app.extensions["feed_pages"] = BoundedCache(FULL_PAGES_CACHED)
-    jobs = JobRunner(fdo, config.handle_prefix, Path(config.ingest_spool))
+    jobs = JobRunner(fdo, config.tombstone_max_share, Path(config.ingest_spool))
     jobs.recover()  # jobs an earlier process left unfinished are interrupted
     app.extensions["ingest_jobs"] = jobs
 

@@ -146,6 +146,34 @@ def require_object_write(actor: Principal, kind_name: str, organisation: str | N
         sourceSystem=source_system, allowedRoles=allowed + [ADMINISTRATOR])
 
 
+def require_ingest(actor: Principal, source_system: str, organisation: str,
+                   tombstone_missing: bool) -> None:
+    """A source system's ingest jobs are run by its organisation's curators and its own
+    machines; only curators may have a run tombstone what its dataset no longer has."""
+    if actor.curates(organisation):
+        return
+    if actor.runs(source_system) and not tombstone_missing:
+        return
+    allowed = [f"curator of {organisation}"]
+    if not tombstone_missing:
+        allowed.append(f"machine of {source_system}")
+    what = "with tombstoneMissing " if tombstone_missing else ""
+    raise errors.Forbidden(
+        f"to run this source system's ingest jobs {what}you need to be "
+        f"{' or '.join(allowed + [ADMINISTRATOR])}",
+        permission="ingest-jobs:tombstone-missing" if tombstone_missing else "ingest-jobs:run",
+        organisation=organisation, sourceSystem=source_system,
+        allowedRoles=allowed + [ADMINISTRATOR])
+
+
+def may_see_job(actor: Principal, submitted_by: str, organisation: str | None,
+                source_system: str | None) -> bool:
+    """An ingest job (and its report) is shown to whoever may run its source system's
+    jobs, and to whoever submitted it."""
+    return (actor.agent.id == submitted_by or actor.curates(organisation)
+            or actor.runs(source_system))
+
+
 def require_own(actor: Principal, kind_name: str, creator: str, action: str) -> None:
     """Only its creator (or an administrator) changes or tombstones an annotation."""
     if actor.administrator or actor.agent.id == creator:

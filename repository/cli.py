@@ -1,5 +1,6 @@
-"""The `fdo` command: init, demo data, ingest, and the S3-is-truth tools (tokens and
-grants: repository/access_cli.py)."""
+"""The `fdo` command: init, source systems, ingest, demo data, and the S3-is-truth
+tools (tokens and grants: repository/access_cli.py). It acts as the repository itself: no
+token is asked for."""
 
 from __future__ import annotations
 
@@ -12,18 +13,25 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from repository import build_service
+from repository import build_service, errors
+from repository.access import trusted
 from repository.access_cli import add_access_commands
 from repository.config import Config
 from repository.demo import load_demo
 from repository.dump_writer import DumpError, DumpOptions, export, publish
 from repository.ingest.datasets import DATASET_FORMATS, open_dataset
 from repository.ingest.dwca import ArchiveError
-from repository.ingest.mapping import ORGANISATION, Source
+from repository.ingest.mapping import ORGANISATION
 from repository.ingest.report import Listing, write_report
-from repository.ingest.run import run, source_system_id
+from repository.ingest.run import TooManyMissing, run
 from repository.integrity import IntegrityReport, rebuild_index, reconcile, verify
+from repository.provenance import Agent
 from repository.services import FDOService
+from repository.source_systems import (
+    TRANSLATOR_TYPES,
+    create_source_system,
+    resolve_source_system,
+)
 from schemas import KINDS
 from storage.objects import S3ObjectStore
 
@@ -39,6 +47,28 @@ def cmd_init(_: argparse.Namespace) -> int:
         fdo.store.ensure_bucket()
     fdo.index.create_schema()
     print("bucket and index ready")
+    return 0
+
+
+def cli_agent(base_url: str) -> Agent:
+    """Who the provenance names for a change made with this command."""
+    return Agent(id=f"{base_url}/agents/fdo-cli", name="fdo command line", role="machine")
+
+
+def cmd_source_systems_create(args: argparse.Namespace) -> int:
+    """Create a source system; its PID URL is printed last (ingest names it so)."""
+    fdo = _service()
+    try:
+        created = create_source_system(fdo, trusted(cli_agent(fdo.base_url)), args.name,
+                                       args.organisation, args.url, args.format, args.license)
+    except errors.FDOError as error:
+        problems = "; ".join(f"{item['path']}: {item['message']}" for item in error.errors)
+        print(f"fdo: {error}{': ' + problems if problems else ''}", file=sys.stderr)
+        return 2
+    finally:
+        fdo.close()
+    print(f"source system {created.name!r} of {created.organisation_id}", file=sys.stderr)
+    print(created.pid_url)
     return 0
 
 
@@ -113,19 +143,23 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     and missing records included."""
     config = Config.from_environment()
     fdo = build_service(config, bulk=True)
-    source = Source(
-        source_system_id(args.source_system, config.base_url, config.handle_prefix),
-        args.source_system, args.organisation, args.license)
     with Listing() as listing:
         try:
+            system = resolve_source_system(fdo, args.source_system, "source-system")
+            system.check_organisation(args.organisation, "organisation")
             with contextlib.ExitStack() as stack:
                 dataset = open_dataset(stack, args.ingest_command,
                                        [Path(path) for path in args.paths])
-                report = run(fdo, dataset, source, listing, dry_run=args.dry_run,
-                             tombstone_missing=args.tombstone_missing, progress=Progress())
-        except (ArchiveError, OSError) as error:
+                report = run(fdo, dataset, system.ingest_source(args.license), listing,
+                             dry_run=args.dry_run, tombstone_missing=args.tombstone_missing,
+                             force=args.force, max_share=config.tombstone_max_share,
+                             progress=Progress())
+        except (ArchiveError, OSError, errors.FDOError) as error:
             print(f"fdo ingest: {error}", file=sys.stderr)
             return 2
+        except TooManyMissing as error:
+            print(f"fdo ingest: {error}", file=sys.stderr)
+            return 1
         finally:
             fdo.close()
         write_report(report, listing, sys.stdout)
@@ -184,21 +218,36 @@ def parser() -> argparse.ArgumentParser:
     dump.add_argument("--publish", action="store_true",
                       help="upload the dump to S3, listed at /dumps/")
     dump.set_defaults(run=cmd_export)
+    systems = commands.add_parser("source-systems", help="where datasets come from"
+                                  ).add_subparsers(dest="systems_command", required=True)
+    system = systems.add_parser("create", help="create a source system and print its PID")
+    system.add_argument("--name", required=True, help="as its records will carry it")
+    system.add_argument("--organisation", type=organisation_id, required=True,
+                        help="ROR or Wikidata URL of the organisation it belongs to")
+    system.add_argument("--url", help="where its dataset can be fetched")
+    system.add_argument("--format", choices=sorted(TRANSLATOR_TYPES),
+                        help="the format its dataset comes in")
+    system.add_argument("--license", help="licence of its records that name none")
+    system.set_defaults(run=cmd_source_systems_create)
     ingest = commands.add_parser("ingest", help="enrol a dataset").add_subparsers(
         dest="ingest_command", required=True)
     for dataset_format in DATASET_FORMATS.values():
         command = ingest.add_parser(dataset_format.name, help=dataset_format.description)
         command.add_argument("paths", nargs=1 if dataset_format.one_file else "+",
                           metavar="path" if dataset_format.one_file else "paths")
-        command.add_argument("--source-system", required=True, help="the source system's name")
+        command.add_argument("--source-system", required=True,
+                             help="the source system's PID (fdo source-systems create)")
         command.add_argument("--organisation", type=organisation_id,
-                          help="ROR or Wikidata URL of the holding institution (default: "
-                               "each record's institutionID, when it is one)")
-        command.add_argument("--license", help="licence of records that name none")
+                             help="the source system's organisation, if you want it checked")
+        command.add_argument("--license", help="licence of records that name none (default: "
+                                               "the source system's)")
         command.add_argument("--dry-run", action="store_true", help="map and check, write nothing")
         command.add_argument("--tombstone-missing", action="store_true",
-                          help="tombstone this source system's specimens the dataset no "
-                               "longer has")
+                             help="tombstone this source system's specimens the dataset no "
+                                  "longer has")
+        command.add_argument("--force", action="store_true",
+                             help="with --tombstone-missing: even more than "
+                                  "FDO_TOMBSTONE_MAX_SHARE of them")
         command.set_defaults(run=cmd_ingest)
     return main
 

@@ -1,8 +1,9 @@
-"""Demo data for `make serve`, from the project itself (repository/demo.json): specimens
-with media that point at them, each specimen then updated to link its media (a second
-version), an annotation, and a specimen tombstoned as the duplicate of another, so every
-page and format has something to show. The records are made up in the shape of a
-natural-history collection's (Naturalis's organisation ID, invented catalogue numbers)."""
+"""Demo data for `make serve`, from the project itself (repository/demo.json): a source
+system, specimens from it with media that point at them, each specimen then updated to
+link its media (a second version), an annotation, and a specimen tombstoned as the
+duplicate of another, so every page and format has something to show. The records are
+made up in the shape of a natural-history collection's (Naturalis's organisation ID,
+invented catalogue numbers)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from typing import Any
 from repository.access import Principal, trusted
 from repository.provenance import Agent
 from repository.services import FDOService
-from schemas import ANNOTATION, MEDIA, SPECIMEN, Kind, kind_of_type
+from schemas import ANNOTATION, MEDIA, SOURCE_SYSTEM, SPECIMEN, Kind, kind_of_type
 from storage.versions import VersionRecord
 
 DUPLICATE = "Duplicate of RMNH.AVES.87654: the ZMA bird skins were recatalogued at Naturalis"
@@ -61,9 +62,12 @@ def load_demo(fdo: FDOService, folder: Path | None = None) -> dict[str, Any]:
 
 def _load_built_in(fdo: FDOService, agent: Principal) -> list[VersionRecord]:
     demo = json.loads((files("repository") / "demo.json").read_text(encoding="utf-8"))
-    *specimens, duplicate = [fdo.create(SPECIMEN.name, record, agent)
+    system = fdo.create(SOURCE_SYSTEM.name, demo["sourceSystem"], agent)
+    source = {"ods:sourceSystemID": system.content["@id"],
+              "ods:sourceSystemName": system.content["schema:name"]}
+    *specimens, duplicate = [fdo.create(SPECIMEN.name, {**record, **source}, agent)
                              for record in demo["specimens"]]
-    loaded = []
+    loaded = [system]
     for specimen, media in zip(specimens, demo["media"], strict=True):
         url = specimen.content["@id"]
         image = fdo.create(MEDIA.name, {

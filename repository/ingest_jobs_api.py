@@ -9,18 +9,18 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from repository import errors
-from repository.access import ADMINISTRATOR, CURATOR, MACHINE, Principal
+from repository.access import Principal, may_see_job, require_ingest
 from repository.api import service
 from repository.authentication import request_principal
 from repository.ingest.datasets import DATASET_FORMATS
 from repository.ingest.dwca import ArchiveError
 from repository.ingest.job_runner import JobRunner, Submission
 from repository.ingest.mapping import ORGANISATION
+from repository.source_systems import resolve_source_system
 from storage.job_table import SUCCEEDED
 from storage.models import IngestJobRow
 
 jobs_api = Blueprint("ingest_jobs", __name__, url_prefix="/api/v1/ingest-jobs")
-INGEST_ROLES = (CURATOR, MACHINE, ADMINISTRATOR)
 FLAGS = {"true": True, "false": False}
 
 
@@ -29,25 +29,15 @@ def runner() -> JobRunner:
     return jobs
 
 
-def _ingester() -> Principal:
-    """The request's principal (401 without one), if it may enrol datasets."""
-    principal = request_principal(service())
-    if not any(grant.role in INGEST_ROLES for grant in principal.grants):
-        raise errors.Forbidden("ingest jobs need a curator, machine or administrator",
-                               permission="ingest-jobs:submit",
-                               allowedRoles=list(INGEST_ROLES))
-    return principal
-
-
 @jobs_api.post("")
 def submit() -> Response:
-    agent = _ingester()
+    principal = request_principal(service())
     if request.mimetype != "multipart/form-data":
         raise errors.UnsupportedMediaType(
             f"send the dataset as multipart/form-data (got '{request.mimetype or 'none'}')")
     # Datasets are larger than any JSON body: their own limit (413 past it).
     request.max_content_length = current_app.config["FDO_INGEST_MAX_BYTES"]
-    submission = _submission(agent)
+    submission = _submission(principal)
     uploads = [upload for upload in request.files.getlist("archive") if upload.filename]
     if not uploads:
         raise _bad("archive", "the dataset is missing: send it as the file field 'archive'")
@@ -67,20 +57,28 @@ def submit() -> Response:
 
 
 def _submission(principal: Principal) -> Submission:
-    dataset_format = request.form.get("format", "")
-    if dataset_format not in DATASET_FORMATS:
-        raise _bad("format", f"format must be one of {', '.join(DATASET_FORMATS)} "
-                             f"(got '{dataset_format}')")
-    source_system = _text("sourceSystem", 512)
-    if source_system is None:
-        raise _bad("sourceSystem", "sourceSystem is required: the name of the system the "
-                                   "dataset comes from")
+    """The form, checked: the source system (its PID) is read from the index, so an
+    unknown or tombstoned one is refused (422) before the upload is spooled."""
+    named = _text("sourceSystem", 512)
+    if named is None:
+        raise _bad("sourceSystem", "sourceSystem is required: the PID of the source system "
+                                   "the dataset comes from")
     organisation = _text("organisation", 128)
     if organisation is not None and not ORGANISATION.match(organisation):
         raise _bad("organisation", f"organisation must be a ROR or Wikidata URL "
                                    f"(got '{organisation}')")
-    return Submission(dataset_format, source_system, organisation, _text("license", 512),
-                      _flag("dryRun"), _flag("tombstoneMissing"), principal.agent.id)
+    source_system = resolve_source_system(service(), named)
+    source_system.check_organisation(organisation, "organisation")
+    tombstone_missing = _flag("tombstoneMissing")
+    require_ingest(principal, source_system.pid_url, source_system.organisation_id,
+                   tombstone_missing)
+    # The format defaults to the one the source system serves (its ods:translatorType).
+    dataset_format = request.form.get("format", "") or source_system.dataset_format or ""
+    if dataset_format not in DATASET_FORMATS:
+        raise _bad("format", f"format must be one of {', '.join(DATASET_FORMATS)} "
+                             f"(got '{dataset_format}')")
+    return Submission(dataset_format, source_system, _text("license", 512), _flag("dryRun"),
+                      tombstone_missing, _flag("force"), principal.agent)
 
 
 def _text(field: str, limit: int) -> str | None:
@@ -103,13 +101,11 @@ def _bad(field: str, message: str) -> errors.BadRequest:
 
 @jobs_api.get("/<job_id>")
 def read(job_id: str) -> Response:
-    _ingester()
     return _job_response(_job(job_id))
 
 
 @jobs_api.get("/<job_id>/report")
 def report(job_id: str) -> Response:
-    _ingester()
     row = _job(job_id)
     found = runner().report(row.id) if row.status == SUCCEEDED else None
     if found is None:
@@ -119,6 +115,9 @@ def report(job_id: str) -> Response:
 
 
 def _job(job_id: str) -> IngestJobRow:
+    """The job, if the request's principal may see it: its submitter, and whoever may run
+    its source system's jobs."""
+    principal = request_principal(service())
     try:
         canonical = str(uuid.UUID(job_id))
     except ValueError as error:
@@ -126,6 +125,11 @@ def _job(job_id: str) -> IngestJobRow:
     row = runner().job(canonical)
     if row is None:
         raise errors.NotFound(f"there is no ingest job {canonical}")
+    if not may_see_job(principal, row.submitted_by, row.organisation_id, row.source_system):
+        raise errors.Forbidden(
+            "an ingest job is shown to its submitter, its organisation's curators and its "
+            "source system's machines", permission="ingest-jobs:read",
+            organisation=row.organisation_id, sourceSystem=row.source_system)
     return row
 
 

@@ -36,7 +36,16 @@ from markupsafe import Markup, escape
 
 from resolver.lookup import Lookup, UnknownPID
 from resolver.pids import MalformedPID, PidRef, canonical_pid, pid_url
-from schemas import ANNOTATION, KINDS, MEDIA, SPECIMEN, TOMBSTONE, Kind, kind_of_type
+from schemas import (
+    ANNOTATION,
+    KINDS,
+    MEDIA,
+    SOURCE_SYSTEM,
+    SPECIMEN,
+    TOMBSTONE,
+    Kind,
+    kind_of_type,
+)
 
 RC_SUCCESS, RC_PROTOCOL_ERROR, RC_HANDLE_NOT_FOUND = 1, 4, 100
 RC_INVALID_HANDLE, RC_VALUES_NOT_FOUND = 102, 200
@@ -60,6 +69,7 @@ INDICES: dict[str, int] = {
     "primaryMediaIdName": 406, "mediaType": 407, "mimeType": 408, "licenseName": 409,
     "licenseUrl": 410, "rightsHolder": 411, "rightsHolderPid": 412,
     "targetPid": 500, "targetType": 501, "targetTypeName": 502,
+    "sourceSystemName": 600,
 }
 CATALOG_NUMBER_TITLES = ("dwc:catalogNumber", "abcd:unitID")
 RIGHTS_OWNER_ROLES = ("rightsowner", "rightsholder", "copyrightowner")
@@ -227,13 +237,18 @@ def _annotation(content: dict[str, Any]) -> Attributes:
             ("targetTypeName", target_kind.label if target_kind else None)]
 
 
+def _source_system(content: dict[str, Any]) -> Attributes:
+    return [("sourceSystemName", content.get("schema:name"))]
+
+
 def _no_attributes(content: dict[str, Any]) -> Attributes:
     """A kind without a profile of its own has the kernel attributes only."""
     return []
 
 
 # The attributes of each kind's FDO profile beyond the kernel.
-_KIND_ATTRIBUTES = {SPECIMEN: _specimen, MEDIA: _media, ANNOTATION: _annotation}
+_KIND_ATTRIBUTES = {SPECIMEN: _specimen, MEDIA: _media, ANNOTATION: _annotation,
+                    SOURCE_SYSTEM: _source_system}
 
 
 def _is_url(text: str) -> bool:

@@ -75,7 +75,16 @@ ANNOTATION = Kind(
     handle_profile="https://doi.org/21.T11148/cf458ca9ee1d44a5608f",
     datacite_description="Other", schema_org_class="Comment", targets_object=True)
 
-KINDS: dict[str, Kind] = {kind.name: kind for kind in (SPECIMEN, MEDIA, ANNOTATION)}
+# Where an organisation's records come from: ingest jobs name one by its Handle.
+SOURCE_SYSTEM = Kind(
+    name="source-systems", object_type="ods:SourceSystem",
+    fdo_type="https://doi.org/21.T11148/417a4f472f60f7974c12",
+    schema_file="source-system-v1.0.0.json", pid_scheme=HANDLE, label="Source System",
+    handle_profile="https://doi.org/21.T11148/417a4f472f60f7974c12",
+    datacite_type="Service", dcmi_type="Service", schema_org_class="DataCatalog")
+
+KINDS: dict[str, Kind] = {kind.name: kind for kind in (SPECIMEN, MEDIA, ANNOTATION,
+                                                       SOURCE_SYSTEM)}
 
 
 def kind_of_type(object_type: object) -> Kind | None:

@@ -64,7 +64,7 @@ def test_init_and_load_demo_into_an_empty_repository_only(config, service):
     first = fdo(config, "load-demo")
     assert first.returncode == 0, first.stderr
     count = service.index.object_count()
-    assert count == 8  # what the test below checks the demo holds
+    assert count == 9  # what the test below checks the demo holds
     again = fdo(config, "load-demo")
     assert again.returncode == 0 and service.index.object_count() == count
     assert fdo(config, "verify").returncode == 0
@@ -74,7 +74,9 @@ def test_the_demo_has_specimens_with_media_an_annotation_an_update_and_a_tombsto
         service, client):
     loaded = load_demo(service)["loaded"]
     by_kind = Counter(item["kind"] for item in loaded)
-    assert by_kind == {"digital-specimens": 4, "digital-media": 3, "annotations": 1}
+    assert by_kind == {"digital-specimens": 4, "digital-media": 3, "annotations": 1,
+                       "source-systems": 1}
+    (system,) = [item["@id"] for item in loaded if item["kind"] == "source-systems"]
     objects = {row.pid: row for row in service.index.all_objects()}
     specimens = [pid for pid, row in objects.items() if row.kind == "digital-specimens"]
     tombstoned = [pid for pid in specimens if objects[pid].status == "Tombstone"]
@@ -84,6 +86,7 @@ def test_the_demo_has_specimens_with_media_an_annotation_an_update_and_a_tombsto
         media = {row.pid for relation, row in service.index.linked(pid)
                  if relation == "hasDigitalSpecimen"}
         content = service.latest("digital-specimens", *pid.split("/")).content
+        assert content["ods:sourceSystemID"] == system  # from the demo's source system
         assert {find_pid(link["dwc:relatedResourceID"])
                 for link in content["ods:hasEntityRelationships"]} == media and len(media) == 1
     (note,) = [row for row in objects.values() if row.kind == "annotations"]

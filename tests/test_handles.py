@@ -42,10 +42,12 @@ from tests.material import DATA
 BASE = "http://fdo.test"
 PROFILES = DATA / "opends" / "schemas" / "fdo-profile"
 PROFILE_NAMES = {"digital-specimens": "digital-specimen", "digital-media": "digital-media",
-                 "annotations": "annotation"}
+                 "annotations": "annotation", "source-systems": "source-system"}
+# The profile's file, where it is not named as its folder.
+PROFILE_FILES = {"source-systems": "source-system-fdo-profile.json"}
 SAMPLES = DATA / "samples" / "opends-records"
 PIDS = {"digital-specimens": "10.82621/ABC-DEF-GHJ", "digital-media": "10.82621/MMM-DEF-GHJ",
-        "annotations": "20.500.14920/AAA-BBB-CCC"}
+        "annotations": "20.500.14920/AAA-BBB-CCC", "source-systems": "20.500.14920/SSS-YYY-ZZZ"}
 CREATED, MODIFIED = "2026-03-01T10:00:00.123Z", "2026-03-02T11:30:45.987Z"
 CURATOR = trusted(Agent(id="https://orcid.org/0000-0002-1825-0097", name="Ada Curator",
                         role="curator"))
@@ -67,12 +69,13 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 def profile(kind: str) -> dict[str, Any]:
     name = PROFILE_NAMES[kind]
-    schema: dict[str, Any] = json.loads((PROFILES / name / "1.0.0" / f"{name}.json").read_text())
+    file_name = PROFILE_FILES.get(kind, f"{name}.json")
+    schema: dict[str, Any] = json.loads((PROFILES / name / "1.0.0" / file_name).read_text())
     return schema
 
 
 def profile_index(prop: dict[str, Any]) -> int:
-    return int(str(prop["$comment"]).removeprefix("idx = "))
+    return int(str(prop["$comment"]).removeprefix("idx").strip(" ="))  # "idx = 5", "idx=600"
 
 
 def sample(name: str) -> dict[str, Any]:
@@ -86,6 +89,9 @@ def full_client(kind: str) -> dict[str, Any]:
                 "ods:topicCategory": "Seed plants"}
     if kind == "digital-media":
         return sample("nhmd-media-WVW-SCM-C9Z.json")
+    if kind == "source-systems":
+        return {"schema:name": "Herbarium of University of Coimbra (COI)",
+                "ods:organisationID": "https://ror.org/04z8k9a98"}
     return records.annotation(f"{BASE}/{PIDS['digital-specimens']}")
 
 

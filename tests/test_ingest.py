@@ -30,14 +30,13 @@ from repository.ingest.report import (
     Outcome,
 )
 from repository.ingest.run import run as run_ingest
-from repository.ingest.run import source_system_id
 from repository.records import client_part
 from resolver.pids import find_pid
 from tests.material import files
+from tests.source_systems import NATURALIS, source_system
 
 pytestmark = pytest.mark.s3
 ROOT = Path(__file__).resolve().parents[1]
-NATURALIS = "https://ror.org/0566bfb96"
 OCCURRENCE = "http://rs.tdwg.org/dwc/terms/Occurrence"
 DWC = "http://rs.tdwg.org/dwc/terms/"
 DCTERMS = "http://purl.org/dc/terms/"
@@ -72,9 +71,7 @@ def run(service, dataset, source: mapping.Source, **options):
 
 
 def source(service) -> mapping.Source:
-    return mapping.Source(source_system_id("Test CMS", service.base_url, "20.500.14920"),
-                          "Test CMS", NATURALIS,
-                          "https://creativecommons.org/publicdomain/zero/1.0/")
+    return source_system(service).ingest_source(None)
 
 
 def ingest(service, path: Path, dry_run: bool = False):
@@ -215,7 +212,7 @@ def test_the_cli_ingests_and_reports(service, config, tmp_path, monkeypatch, cap
     for name, value in config.to_environment().items():
         monkeypatch.setenv(name, value)
     path = archive(tmp_path / "v1.zip", ROWS)
-    arguments = ["ingest", "dwca", str(path), "--source-system", "Test CMS",
+    arguments = ["ingest", "dwca", str(path), "--source-system", source_system(service).pid,
                  "--organisation", NATURALIS, "--license", "CC-BY-4.0"]
     assert cli.main(arguments) == 0
     assert json.loads(capsys.readouterr().out)["counts"] == {
@@ -227,10 +224,11 @@ def test_the_cli_ingests_and_reports(service, config, tmp_path, monkeypatch, cap
     assert printed.err.strip() == "Test CMS: 3 unchanged"
     not_an_archive = tmp_path / "x.csv"
     not_an_archive.write_text("id\n")
-    assert cli.main(["ingest", "dwca", str(not_an_archive), "--source-system", "S"]) == 2
+    system = source_system(service).pid_url
+    assert cli.main(["ingest", "dwca", str(not_an_archive), "--source-system", system]) == 2
     assert "neither a zip file nor a folder" in capsys.readouterr().err
     with pytest.raises(SystemExit):
-        cli.main(["ingest", "dwca", str(path), "--source-system", "S",
+        cli.main(["ingest", "dwca", str(path), "--source-system", system,
                   "--organisation", "Naturalis"])
 
 
@@ -272,8 +270,11 @@ def test_specimens_the_dataset_no_longer_has_are_reported_or_tombstoned(service,
     assert [(outcome.status, outcome.pid) for outcome in kept] == [(MISSING, gone)]
     assert service.index.current(gone).status == "Active"  # only reported
     with Archive(archive(tmp_path / "v3.zip", ROWS[:2])) as opened:
-        report, kept = run(service, opened, source(service), tombstone_missing=True)
+        # One of three is past the share (tests/test_source_systems.py): forced.
+        report, kept = run(service, opened, source(service), tombstone_missing=True,
+                           force=True)
     assert report.counts == {UNCHANGED: 2, TOMBSTONED: 1}
+    assert (report.guard or {})["missing"] == 1 and (report.guard or {})["forced"]
     tombstone = service.version("digital-specimens", *gone.split("/"), 2).content
     assert tombstone["ods:status"] == "Tombstone"
     assert "no longer in the dataset of Test CMS" in (
@@ -288,9 +289,10 @@ def test_an_archive_unreadable_half_way_writes_nothing(service, tmp_path):
     with zipfile.ZipFile(path, "w") as zipped:
         zipped.writestr("meta.xml", META)
         zipped.writestr("occ.csv", ("\n".join(lines) + "\n").encode() + b"r9,caf\xe9\n")
+    system = source(service)
     length = service.index.feed_length()
     with pytest.raises(ArchiveError, match="is not UTF-8"), Archive(path) as opened:
-        run(service, opened, source(service))
+        run(service, opened, system)
     assert service.index.feed_length() == length
 
 
@@ -328,7 +330,7 @@ def test_a_changed_physical_id_with_the_doi_updates_without_it_is_flagged(servic
 
 
 @pytest.mark.parametrize("ci", [False, True])
-def test_a_terminal_shows_progress_and_ci_does_not(config, tmp_path, ci):
+def test_a_terminal_shows_progress_and_ci_does_not(service, config, tmp_path, ci):
     """Through a real pseudo-terminal, as a person runs it."""
     path = archive(tmp_path / "v1.zip", ROWS)
     main, terminal = os.openpty()
@@ -336,7 +338,7 @@ def test_a_terminal_shows_progress_and_ci_does_not(config, tmp_path, ci):
     env |= config.to_environment() | ({"CI": "true"} if ci else {})
     process = subprocess.run(
         [sys.executable, "-m", "repository.cli", "ingest", "dwca", str(path),
-         "--source-system", "Test CMS", "--organisation", NATURALIS, "--license", "CC0"],
+         "--source-system", source_system(service).pid, "--license", "CC0"],
         stderr=terminal, stdout=subprocess.PIPE, env=env, cwd=ROOT, timeout=120, check=True)
     os.close(terminal)
     shown = b""
@@ -372,8 +374,8 @@ def test_the_report_lists_rejected_and_pid_only_records_and_unmapped_terms(
     with zipfile.ZipFile(path, "w") as zipped:
         zipped.writestr("meta.xml", meta)
         zipped.writestr("occ.csv", "\n".join(["id," + ",".join(columns), *rows]) + "\n")
-    assert cli.main(["ingest", "dwca", str(path), "--source-system", "Test CMS",
-                     "--organisation", NATURALIS]) == 0
+    assert cli.main(["ingest", "dwca", str(path), "--source-system",
+                     source_system(service, licence=None).pid]) == 0
     printed = capsys.readouterr()
     report = json.loads(printed.out)
     assert report["counts"][CREATED] == 1 and report["counts"][PID_ONLY] == 1

@@ -15,9 +15,9 @@ from repository.ingest import mapping
 from repository.ingest.abcd import AbcdDocuments
 from repository.ingest.dwca import ArchiveError
 from repository.ingest.report import CREATED, PID_ONLY, UNCHANGED
-from repository.ingest.run import source_system_id
 from repository.validation import Validator
 from tests.material import files
+from tests.source_systems import source_system
 from tests.test_ingest import run
 
 SAMPLES = files("samples/abcd", "*.xml")
@@ -70,9 +70,8 @@ def document(path: Path, *unit_ids: str, licence: str = "CC BY 4.0") -> Path:
     return path
 
 
-def source(base_url: str) -> mapping.Source:
-    return mapping.Source(source_system_id("Test BioCASe", base_url, "20.500.14920"),
-                          "Test BioCASe", NATURALIS)
+def source(service) -> mapping.Source:
+    return source_system(service, "Test BioCASe", licence=None).ingest_source(None)
 
 
 @pytest.mark.parametrize("sample", SAMPLES)
@@ -80,7 +79,8 @@ def test_every_unit_of_the_real_samples_maps_to_a_valid_specimen(sample: Path) -
     documents = AbcdDocuments([sample])
     assert documents.check() >= 1
     for record in documents.records():
-        content = mapping.specimen(record, source("http://fdo.test"))
+        content = mapping.specimen(record, mapping.Source(
+            "http://fdo.test/20.500.14920/ABC-DEF-GHJ", "Test BioCASe", NATURALIS))
         assert Validator().violations("digital-specimens", content) == [], record.row_id
 
 
@@ -103,23 +103,23 @@ def test_units_read_as_darwin_core_terms(tmp_path: Path) -> None:
 @pytest.mark.s3
 def test_abcd_ingests_with_media_and_re_ingests_unchanged(service, tmp_path: Path) -> None:
     path = document(tmp_path / "a.xml", "RMNH.AVES.1", "RMNH.AVES.2")
-    first, rejected = run(service, AbcdDocuments([path]), source(service.base_url))
+    first, rejected = run(service, AbcdDocuments([path]), source(service))
     assert rejected == [] and first.counts == {CREATED: 2} and first.media == {CREATED: 2}
-    again, _ = run(service, AbcdDocuments([path]), source(service.base_url))
+    again, _ = run(service, AbcdDocuments([path]), source(service))
     assert again.counts == {UNCHANGED: 2} and again.media == {UNCHANGED: 2}
     closed = document(tmp_path / "b.xml", "RMNH.AVES.3", licence="CC BY-NC-ND 4.0")
-    report, _ = run(service, AbcdDocuments([closed]), source(service.base_url))
+    report, _ = run(service, AbcdDocuments([closed]), source(service))
     assert report.counts[PID_ONLY] == 1
 
 
 @pytest.mark.s3
 @pytest.mark.parametrize("sample", SAMPLES)
 def test_the_real_samples_ingest_and_re_ingest_unchanged(service, sample: Path) -> None:
-    first, listed = run(service, AbcdDocuments([sample]), source(service.base_url))
+    first, listed = run(service, AbcdDocuments([sample]), source(service))
     assert {outcome.status for outcome in listed} <= {PID_ONLY}  # nothing rejected
     assert sum(first.counts.values()) == AbcdDocuments([sample]).check()
     assert len(listed) == first.counts[PID_ONLY]  # the report names every PID-only one
-    again, _ = run(service, AbcdDocuments([sample]), source(service.base_url))
+    again, _ = run(service, AbcdDocuments([sample]), source(service))
     assert set(again.counts) <= {UNCHANGED, PID_ONLY} and again.counts.total() == (
         first.counts.total())
 
@@ -144,8 +144,8 @@ def test_the_cli_ingests_abcd(service, config, tmp_path, monkeypatch, capsys) ->
     for name, value in config.to_environment().items():
         monkeypatch.setenv(name, value)
     path = document(tmp_path / "a.xml", "RMNH.AVES.1")
-    assert cli.main(["ingest", "abcd", str(path), "--source-system", "Test BioCASe",
-                     "--organisation", NATURALIS]) == 0
+    system = source_system(service, "Test BioCASe", licence=None).pid
+    assert cli.main(["ingest", "abcd", str(path), "--source-system", system]) == 0
     assert json.loads(capsys.readouterr().out)["counts"][CREATED] == 1
     assert cli.main(["ingest", "abcd", str(tmp_path / "none.xml"),
-                     "--source-system", "S"]) == 2
+                     "--source-system", system]) == 2

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import rdflib
 import requests
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
@@ -28,9 +29,10 @@ from repository.ingest.abcd import AbcdDocuments
 from repository.ingest.job_runner import STALE_SECONDS, report_key
 from repository.ingest.report import CREATED, UNCHANGED
 from repository.integrity import rebuild_index, verify
-from repository.tokens import create_token, token_hash
-from storage.models import OBJECT_TABLES, IngestJobRow, TokenRow, timestamp
+from repository.tokens import create_token
+from storage.models import OBJECT_TABLES, IngestJobRow, timestamp
 from tests.material import data_files
+from tests.source_systems import source_system
 from tests.test_ingest import COLUMNS, META, NATURALIS, ROWS, archive
 from tests.test_ingest_abcd import document
 
@@ -38,8 +40,8 @@ pytestmark = pytest.mark.s3
 ROOT = Path(__file__).resolve().parents[1]
 JOBS = "/api/v1/ingest-jobs"
 CC0 = "https://creativecommons.org/publicdomain/zero/1.0/"
-FIELDS = {"format": "dwca", "sourceSystem": "Test CMS", "organisation": NATURALIS,
-          "license": CC0}
+# and sourceSystem: the PID of the test's "Test CMS" source system (`submit`).
+FIELDS = {"format": "dwca", "organisation": NATURALIS, "license": CC0}
 
 
 @pytest.fixture
@@ -56,8 +58,9 @@ def machine(app) -> dict[str, str]:
 def submit(client: FlaskClient, auth: dict[str, str], *paths: Path,
            **fields: str | None) -> Any:
     """POST the files as `archive` fields, with FIELDS changed by `fields` (None: left out)."""
-    data: dict[str, Any] = {name: value for name, value in {**FIELDS, **fields}.items()
-                            if value is not None}
+    system = source_system(client.application.extensions["fdo"]).pid
+    data: dict[str, Any] = {name: value for name, value in {
+        "sourceSystem": system, **FIELDS, **fields}.items() if value is not None}
     if paths:
         data["archive"] = [(io.BytesIO(path.read_bytes()), path.name) for path in paths]
     return client.post(JOBS, data=data, headers=auth, content_type="multipart/form-data")
@@ -95,8 +98,9 @@ def test_a_dataset_is_ingested_and_reported_as_the_cli_reports_it(
     assert response.headers["Location"] == job["links"]["self"] == url
     assert job["links"]["report"] == f"{url}/report"
     assert job["status"] in ("queued", "running", "succeeded")
-    assert (job["sourceSystem"], job["format"], job["dryRun"], job["tombstoneMissing"]) == (
-        "Test CMS", "dwca", False, False)
+    system = source_system(app.extensions["fdo"])
+    assert (job["sourceSystem"], job["organisation"], job["format"], job["dryRun"],
+            job["tombstoneMissing"]) == (system.pid_url, NATURALIS, "dwca", False, False)
     assert set(job["progress"]) == {"done", "total"} and job["created"]
 
     done = finished(client, machine, url)
@@ -115,7 +119,7 @@ def test_a_dataset_is_ingested_and_reported_as_the_cli_reports_it(
     for name, value in config.to_environment().items():
         monkeypatch.setenv(name, value)
     assert cli.main(["ingest", "dwca", str(tmp_path / "occ.zip"), "--source-system",
-                     "Test CMS", "--organisation", NATURALIS, "--license", CC0]) == 0
+                     system.pid, "--organisation", NATURALIS, "--license", CC0]) == 0
     by_cli = json.loads(capsys.readouterr().out)
     again = ingested(client, machine, tmp_path / "occ.zip")
     assert again["summary"]["counts"][UNCHANGED] == 3
@@ -133,14 +137,15 @@ def test_a_dry_run_writes_nothing(app, client, auth, tmp_path):
     job = ingested(client, auth, archive(tmp_path / "occ.zip", ROWS), dryRun="true")
     assert job["status"] == "succeeded" and job["dryRun"] is True
     assert job["summary"]["dryRun"] is True and job["summary"]["counts"][CREATED] == 3
-    assert app.extensions["fdo"].index.feed_length() == 0
+    assert app.extensions["fdo"].index.feed_length() == 1  # the source system's version
 
 
 @pytest.mark.parametrize("sample", data_files("samples/abcd", "*.xml")[:1],
                          ids=lambda path: path.name)
 def test_abcd_documents_are_ingested_as_one_dataset(app, client, machine, tmp_path, sample):
     made = document(tmp_path / "made.xml", "RMNH.AVES.1", "RMNH.AVES.2")
-    job = ingested(client, machine, sample, made, format="abcd", sourceSystem="Test BioCASe",
+    biocase = source_system(app.extensions["fdo"], "Test BioCASe", licence=None).pid
+    job = ingested(client, machine, sample, made, format="abcd", sourceSystem=biocase,
                    license="")
     assert job["status"] == "succeeded", job
     units = AbcdDocuments([sample, made]).check()
@@ -148,7 +153,7 @@ def test_abcd_documents_are_ingested_as_one_dataset(app, client, machine, tmp_pa
     report = client.get(job["links"]["report"], headers=machine).json
     assert report["rejected"] == [] and report["counts"] == job["summary"]["counts"]
     again = ingested(client, machine, sample, made, format="abcd",
-                     sourceSystem="Test BioCASe", license="")
+                     sourceSystem=biocase, license="")
     assert set(k for k, n in again["summary"]["counts"].items() if n) <= {UNCHANGED, "pid-only"}
 
 
@@ -161,24 +166,48 @@ def test_an_archive_that_fails_its_read_through_fails_and_writes_nothing(app, cl
         zipped.writestr("occ.csv", ("\n".join(lines) + "\n").encode() + b"r9,caf\xe9\n")
     job = ingested(client, auth, path)
     assert job["status"] == "failed" and "occ.csv is not UTF-8" in job["error"]
-    assert job["summary"] is None and app.extensions["fdo"].index.feed_length() == 0
+    assert job["summary"] is None
+    assert app.extensions["fdo"].index.feed_length() == 1  # the source system's version
     report = client.get(job["links"]["report"], headers=auth)
     assert report.status_code == 404 and "it is failed" in report.json["message"]
 
 
-def test_only_curator_and_machine_tokens_may_submit_or_read(app, client, auth, tmp_path):
+def test_who_may_run_and_read_a_source_systems_jobs(app, client, auth, tmp_path):
+    """A source system's jobs are run by its organisation's curators and its machines
+    (tombstoneMissing by curators only) and read by them and their submitter; a refused
+    job leaves no row."""
     path = archive(tmp_path / "occ.zip", ROWS)
+    index = app.extensions["fdo"].index
+    system = source_system(app.extensions["fdo"])
+
+    def bearer(name: str, role: str, **scope: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {create_token(index, name, role, **scope)}"}
+
+    own_machine = bearer("its robot", "machine", source_system=system.pid_url)
+    refused = {
+        "annotator": bearer("reader", "annotator"),
+        "another organisation's curator": bearer("them", "curator",
+                                                 organisation="https://ror.org/039zvsn29"),
+        "another source system's machine": bearer(
+            "their robot", "machine", source_system="20.500.14920/SRC-BBB-BBB")}
     assert submit(client, {}, path).status_code == 401
-    reader = "reader-token"
-    app.extensions["fdo"].index.add_token(TokenRow(
-        token_hash=token_hash(reader), name="Reader", orcid=None, role="reader",
-        created=timestamp()))
-    refused = submit(client, {"Authorization": f"Bearer {reader}"}, path)
-    assert refused.status_code == 403 and refused.json["code"] == "forbidden"
-    job = ingested(client, auth, path)  # a curator's token
+    for who, headers in refused.items():
+        response = submit(client, headers, path)
+        assert response.status_code == 403, who
+        assert response.json["permission"] == "ingest-jobs:run", who
+        assert response.json["sourceSystem"] == system.pid_url
+    robot_tombstoning = submit(client, own_machine, path, tombstoneMissing="true")
+    assert robot_tombstoning.status_code == 403
+    assert robot_tombstoning.json["permission"] == "ingest-jobs:tombstone-missing"
+    assert job_count(app) == 0
+    job = ingested(client, own_machine, path)
+    assert job["submittedBy"].endswith("/agents/its%20robot")
+    curator = bearer("curator", "curator", organisation=system.organisation_id)
+    assert ingested(client, curator, path, tombstoneMissing="true")["status"] == "succeeded"
     assert client.get(job["links"]["self"]).status_code == 401
-    assert client.get(job["links"]["report"],
-                      headers={"Authorization": f"Bearer {reader}"}).status_code == 403
+    for headers, status in ((own_machine, 200), (curator, 200), (auth, 200),
+                            (refused["another organisation's curator"], 403)):
+        assert client.get(job["links"]["report"], headers=headers).status_code == status
 
 
 @pytest.mark.parametrize(("fields", "with_archive", "path"), [
@@ -284,7 +313,7 @@ from repository.ingest import job_runner
 job_runner.run = lambda *args, **kwargs: threading.Event().wait()  # a job that never ends
 client = create_app(Config.from_environment()).test_client()
 response = client.post("/api/v1/ingest-jobs", headers={"Authorization": sys.argv[1]},
-                       data={"format": "dwca", "sourceSystem": "S",
+                       data={"format": "dwca", "sourceSystem": sys.argv[3],
                              "archive": (open(sys.argv[2], "rb"), "occ.zip")})
 print(response.json["id"])
 """
@@ -293,7 +322,8 @@ print(response.json["id"])
 def test_a_process_that_exits_cleanly_interrupts_its_jobs(app, config, auth, tmp_path):
     env = {**os.environ, **config.to_environment()}
     result = subprocess.run([sys.executable, "-c", STOPPING, auth["Authorization"],
-                             str(archive(tmp_path / "occ.zip", ROWS))],
+                             str(archive(tmp_path / "occ.zip", ROWS)),
+                             source_system(app.extensions["fdo"]).pid],
                             env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     row = app.extensions["ingest_jobs"].table.get(result.stdout.strip())
@@ -305,7 +335,8 @@ def test_any_gunicorn_worker_answers_for_any_job(gunicorn, service, tmp_path):
     token = create_token(service.index, "Naturalis ingest", "administrator")
     headers = {"Authorization": f"Bearer {token}"}
     with archive(tmp_path / "occ.zip", ROWS).open("rb") as stream:
-        response = requests.post(f"{gunicorn}{JOBS}", headers=headers, data=FIELDS,
+        response = requests.post(f"{gunicorn}{JOBS}", headers=headers, data={
+            **FIELDS, "sourceSystem": source_system(service).pid},
                                  files={"archive": ("occ.zip", stream)}, timeout=30)
     assert response.status_code == 202, response.text
     url = f"{gunicorn}{JOBS}/{response.json()['id']}"
@@ -316,3 +347,26 @@ def test_any_gunicorn_worker_answers_for_any_job(gunicorn, service, tmp_path):
     assert job["status"] == "succeeded" and job["summary"]["counts"][CREATED] == 3
     report = requests.get(f"{url}/report", headers=headers, timeout=30)
     assert report.json()["counts"] == job["summary"]["counts"]
+
+
+def test_the_provenance_names_the_source_system_and_the_person_it_acted_for(app, client, auth,
+                                                                            tmp_path):
+    """A job's writes are its source system's (the Requestor), on behalf of the person who
+    submitted it: an agent of the event, and <system> prov:actedOnBehalfOf <person> in the
+    event's RDF."""
+    job = ingested(client, auth, archive(tmp_path / "occ.zip", ROWS))
+    system = source_system(app.extensions["fdo"])
+    pid = app.extensions["fdo"].index.live_objects_of_source(system.pid_url,
+                                                             "digital-specimens")[0]
+    event = client.get(f"/{pid}/1/provenance", headers={"Accept": "application/ld+json"})
+    assert event.status_code == 200
+    person = "https://orcid.org/0000-0002-1825-0097"  # conftest's token's holder
+    assert job["submittedBy"] == person
+    document = event.json
+    associated = document["prov:Activity"]["prov:wasAssociatedWith"]
+    assert associated[0] == {"@id": system.pid_url, "prov:hadRole": "Requestor"}
+    assert [agent["@id"] for agent in document["ods:hasAgents"]][:2] == [system.pid_url, person]
+    turtle = client.get(f"/{pid}/1/provenance", headers={"Accept": "text/turtle"})
+    graph = rdflib.Graph().parse(data=turtle.data, format="turtle")
+    acted = rdflib.URIRef("http://www.w3.org/ns/prov#actedOnBehalfOf")
+    assert list(graph.objects(rdflib.URIRef(system.pid_url), acted)) == [rdflib.URIRef(person)]

@@ -73,15 +73,15 @@ def curator(collections_app: Flask) -> dict[str, str]:
 
 def test_the_kind_table_holds_every_fact_once() -> None:
     assert [kind.name for kind in KINDS.values()] == [
-        "digital-specimens", "digital-media", "annotations"]
+        "digital-specimens", "digital-media", "annotations", "source-systems"]
     assert all(kind_of_type(kind.object_type) is kind for kind in KINDS.values())
     assert kind_of_type("ods:Unknown") is None
     assert [kind.sentence_label for kind in KINDS.values()] == [
-        "Digital specimen", "Digital media", "Annotation"]
+        "Digital specimen", "Digital media", "Annotation", "Source system"]
     # The specimen's Handle profile is not its fdoType; the others' are.
     assert schemas.SPECIMEN.handle_profile != schemas.SPECIMEN.fdo_type
     assert schemas.MEDIA.handle_profile == schemas.MEDIA.fdo_type
-    assert [kind.uses_doi for kind in KINDS.values()] == [True, True, False]
+    assert [kind.uses_doi for kind in KINDS.values()] == [True, True, False, False]
     assert (ACTIVE, TOMBSTONE) == ("Active", "Tombstone")
 
 

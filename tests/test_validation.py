@@ -33,8 +33,11 @@ ANNOTATION: dict[str, Any] = {
     "oa:hasTarget": {"@id": "https://fdo.example/10.3535/ABC-DEF-GHJ"},
     "oa:hasBody": {"@type": "oa:TextualBody", "oa:value": ["Collected by Linnaeus?"]},
 }
+SOURCE_SYSTEM: dict[str, Any] = {"schema:name": "Naturalis CRS",
+                                  "ods:organisationID": "https://ror.org/0566bfb96"}
 MINIMAL: dict[str, dict[str, Any]] = {
-    "digital-specimens": SPECIMEN, "digital-media": MEDIA, "annotations": ANNOTATION}
+    "digital-specimens": SPECIMEN, "digital-media": MEDIA, "annotations": ANNOTATION,
+    "source-systems": SOURCE_SYSTEM}
 KIND_OF_TYPE = {"ods:DigitalSpecimen": ("digital-specimens", "digital-specimen"),
                 "ods:DigitalMedia": ("digital-media", "digital-media"),
                 "ods:Annotation": ("annotations", "annotation")}
@@ -78,6 +81,8 @@ def test_server_owned_terms_are_loosely_typed(validator: Validator) -> None:
     ("annotations", "oa:motivation"),
     ("annotations", "oa:hasTarget"),
     ("annotations", "oa:hasBody"),
+    ("source-systems", "schema:name"),
+    ("source-systems", "ods:organisationID"),
 ])
 def test_missing_required_term_is_reported_at_its_pointer(
         validator: Validator, kind: str, term: str) -> None:

@@ -37,10 +37,11 @@ from typing import IO
 
 from repository.ingest.datasets import DATASET_FORMATS, open_dataset
 from repository.ingest.dwca import ArchiveError
-from repository.ingest.mapping import Source
 from repository.ingest.report import IngestReport, Listing, write_report
-from repository.ingest.run import run, source_system_id
+from repository.ingest.run import TooManyMissing, run
+from repository.provenance import Agent
 from repository.services import FDOService
+from repository.source_systems import SourceSystem
 from storage.job_table import (
     FAILED,
     QUEUED,
@@ -65,12 +66,14 @@ class Submission:
     """What a client asked for, checked."""
 
     format: str  # a name in DATASET_FORMATS
-    source_system: str  # the source system's name
-    organisation_id: str | None
-    licence: str | None
+    # The live source system the job named (`resolve_source_system`): its PID URL and its
+    # organisation are the job row's `source_system` and `organisation_id`.
+    source_system: SourceSystem
+    licence: str | None  # of records that name none; else the source system's default
     dry_run: bool
     tombstone_missing: bool
-    submitted_by: str  # the agent ID of the token
+    force: bool  # tombstone more than the share of its live specimens all the same
+    submitter: Agent  # who asked: the provenance names them as the one the run acted for
 
 
 def report_key(job_id: str) -> str:
@@ -80,9 +83,9 @@ def report_key(job_id: str) -> str:
 class JobRunner:
     """This process's queue of ingest jobs and the thread that works through it."""
 
-    def __init__(self, service: FDOService, handle_prefix: str, spool: Path) -> None:
+    def __init__(self, service: FDOService, tombstone_max_share: float, spool: Path) -> None:
         self.service = service
-        self.handle_prefix = handle_prefix
+        self.tombstone_max_share = tombstone_max_share
         self.spool = spool
         self.table = JobTable(service.index.engine)
         self.worker = ""  # host:pid:random, once this process has started its threads
@@ -107,10 +110,11 @@ class JobRunner:
             now = timestamp()
             row = IngestJobRow(
                 id=job_id, status=QUEUED, format=submission.format,
-                source_system=submission.source_system,
-                organisation_id=submission.organisation_id, licence=submission.licence,
+                source_system=submission.source_system.pid_url,
+                organisation_id=submission.source_system.organisation_id,
+                licence=submission.licence,
                 dry_run=submission.dry_run, tombstone_missing=submission.tombstone_missing,
-                submitted_by=submission.submitted_by, created=now, done=0,
+                submitted_by=submission.submitter.id, created=now, done=0,
                 worker=self.worker, heartbeat=now)
             self.table.add(row)
         except BaseException:
@@ -182,10 +186,8 @@ class JobRunner:
     def _run(self, job_id: str, submission: Submission, paths: list[Path]) -> None:
         if not self.table.start(job_id):
             return  # interrupted while it waited
-        source = Source(source_system_id(submission.source_system, self.service.base_url,
-                                         self.handle_prefix),
-                        submission.source_system, submission.organisation_id,
-                        submission.licence)
+        source = submission.source_system.ingest_source(submission.licence,
+                                                        submission.submitter)
         try:
             with contextlib.ExitStack() as stack:
                 dataset = open_dataset(stack, submission.format, paths)
@@ -193,9 +195,10 @@ class JobRunner:
                 report = run(self.service, dataset, source, listing,
                              dry_run=submission.dry_run,
                              tombstone_missing=submission.tombstone_missing,
+                             force=submission.force, max_share=self.tombstone_max_share,
                              progress=self._progress(job_id))
                 self._save_report(job_id, report, listing)
-        except ArchiveError as error:  # found in the read-through, before any write
+        except (ArchiveError, TooManyMissing) as error:  # found before any write
             self.table.finish(job_id, FAILED, error=str(error))
         except Exception as error:  # noqa: BLE001 - the job fails, the runner goes on
             log.exception("ingest job %s failed", job_id)

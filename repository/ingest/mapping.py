@@ -59,6 +59,7 @@ from importlib.resources import files
 from typing import Any
 
 from repository.ingest.dwca import Record
+from repository.provenance import Agent
 from resolver.renderers.crosswalk import Licence, licence_of
 from schemas import MEDIA, SPECIMEN
 
@@ -84,6 +85,9 @@ class Source:
     system_name: str
     organisation_id: str | None = None
     licence: str | None = None
+    # The person the run acts for (an ingest job's submitter): provenance names them as
+    # the one the source system acted on behalf of.
+    started_by: Agent | None = None
 
 
 @cache

@@ -41,6 +41,8 @@ class IngestReport:
     warnings: Counter[str] = field(default_factory=Counter)  # by code
     media: Counter[str] = field(default_factory=Counter)
     unmapped_terms: set[str] = field(default_factory=set)
+    # With tombstoneMissing: the share guard's count (repository/ingest/guard.py).
+    guard: dict[str, Any] | None = None
 
     def summary(self) -> dict[str, Any]:
         return {"sourceSystem": self.source_system, "dryRun": self.dry_run,
@@ -50,7 +52,8 @@ class IngestReport:
                 "media": {status: self.media[status]
                           for status in (CREATED, UPDATED, UNCHANGED, REJECTED)},
                 "warnings": dict(sorted(self.warnings.items())),
-                "unmappedTerms": sorted(self.unmapped_terms)}
+                "unmappedTerms": sorted(self.unmapped_terms),
+                **({"tombstoneGuard": self.guard} if self.guard is not None else {})}
 
     def readable(self) -> str:
         """The summary in a few lines, for people (the CLI prints it to stderr)."""
@@ -65,6 +68,10 @@ class IngestReport:
         if self.warnings:
             lines.append("warnings: " + ", ".join(f"{number:,} {code}" for code, number
                                                    in sorted(self.warnings.items())))
+        if self.guard is not None:
+            lines.append(self.guard.get("message") or (
+                f"tombstone guard: {self.guard['missing']:,} of {self.guard['live']:,} live "
+                f"specimens missing{' (forced)' if self.guard['forced'] else ''}"))
         return "\n".join(lines)
 
 

@@ -34,7 +34,13 @@ A record whose licence is not CC0, CC BY or public domain gets a PID record only
 (`mapping.pid_record`), reported as `pid-only`.
 
 Specimens of the source system that the dataset no longer has are reported as `missing`
-(with `tombstone_missing`, tombstoned with the reason).
+(with `tombstone_missing`, tombstoned with the reason). A run asked to tombstone them
+first counts them (`MissingShare`): a pass over the dataset's physical IDs (and the DOIs
+its rows carry) against the source system's live specimens, before anything is written.
+If more than `max_share` of those would go, the run stops there (`TooManyMissing`) unless
+forced; a dry run reports the count and goes on. A record that is in the dataset but
+rejected counts as present in that pass; should the run end with more missing than the
+share after all, they are reported and not tombstoned.
 
 A record whose physical ID changed but that carries its specimen's DOI (in
 `dwc:otherCatalogNumbers` or `dcterms:identifier`) updates that specimen; without it, the
@@ -47,9 +53,11 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from repository import errors
 from repository.access import trusted
@@ -57,6 +65,7 @@ from repository.ingest import mapping
 from repository.ingest.batch import Batch, ObjectWrite, Planned, RecordJob
 from repository.ingest.datasets import Dataset
 from repository.ingest.dwca import Record
+from repository.ingest.guard import TOMBSTONE_MAX_SHARE, MissingShare, TooManyMissing, count_missing
 from repository.ingest.plans import Planner
 from repository.ingest.report import (
     CREATED,
@@ -73,7 +82,6 @@ from repository.provenance import Agent
 from repository.records import client_part
 from repository.services import FDOService
 from repository.writes import WriteStatus
-from resolver.pids import derived_suffix
 from schemas import MEDIA, SPECIMEN
 
 BATCH = 200  # records per batch: S3 writes in flight together, then one index commit
@@ -81,65 +89,70 @@ WRITE_THREADS = 8  # S3 writes at once (reads go through the service's reader)
 DEFERRALS = 3  # how often a record may be put off to a later batch before it is rejected
 
 
-def source_system_id(name: str, base_url: str, handle_prefix: str) -> str:
-    """A stable PID URL naming a source system, derived from its name (source systems
-    are not objects of this repository yet)."""
-    return f"{base_url}/{handle_prefix}/{derived_suffix(name)}"
-
-
-def ingest(service: FDOService, archive: Dataset, source: mapping.Source,
-           dry_run: bool = False, tombstone_missing: bool = False,
-           progress: Callable[[int, int], None] | None = None) -> Iterator[Outcome]:
+def _ingest(run: _Run, archive: Dataset, total: int,
+            progress: Callable[[int, int], None] | None) -> Iterator[Outcome]:
     """Ingest every record of the archive, yielding what happened to each, then each
     specimen of this source system the dataset no longer has (`missing`, or with
-    `tombstone_missing`, `tombstoned`). `dry_run` maps and checks everything, and says
-    what a real run would do, but writes nothing.
-
-    The archive is read through once before anything is written, so one that turns out
-    unreadable half-way (bytes not in its encoding, a corrupt member) leaves nothing
-    half-ingested. Records are then written a batch at a time (`BATCH`).
+    `tombstone_missing`, `tombstoned`). Records are written a batch at a time (`BATCH`).
     `progress(done, total)` is called as records are done."""
-    total = archive.check()
     done = 0
-    with _Run(service, source, dry_run, tombstone_missing) as run:
-        pending: list[Planned] = []
-        started: Batch | None = None  # its S3 writes in flight while the next is planned
-        for record in archive.records():
-            planned = run.plan(record)
-            if isinstance(planned, Outcome):
-                done += 1
-                yield planned
-            else:
-                pending.append(planned)
-            if len(pending) >= BATCH:
-                outcomes, started = run.advance(started, pending)
-                pending = []
-                done += len(outcomes)
-                yield from outcomes
-            if progress is not None:
-                progress(done, total)
-        while started is not None or pending:
+    pending: list[Planned] = []
+    started: Batch | None = None  # its S3 writes in flight while the next is planned
+    for record in archive.records():
+        planned = run.plan(record)
+        if isinstance(planned, Outcome):
+            done += 1
+            yield planned
+        else:
+            pending.append(planned)
+        if len(pending) >= BATCH:
             outcomes, started = run.advance(started, pending)
             pending = []
             done += len(outcomes)
             yield from outcomes
         if progress is not None:
             progress(done, total)
-        yield from run.missing()
+    while started is not None or pending:
+        outcomes, started = run.advance(started, pending)
+        pending = []
+        done += len(outcomes)
+        yield from outcomes
+    if progress is not None:
+        progress(done, total)
+    yield from run.missing()
 
 
 def run(service: FDOService, archive: Dataset, source: mapping.Source, listing: Listing,
-        dry_run: bool = False, tombstone_missing: bool = False,
+        dry_run: bool = False, tombstone_missing: bool = False, force: bool = False,
+        max_share: float = TOMBSTONE_MAX_SHARE,
         progress: Callable[[int, int], None] | None = None) -> IngestReport:
-    """`ingest` with its report; the outcomes it lists one by one go to `listing`."""
+    """Ingest the dataset and report what happened; the outcomes the report lists one by
+    one go to `listing`. `dry_run` maps and checks everything, and says what a real run
+    would do, but writes nothing. `tombstone_missing` tombstones the source system's
+    specimens the dataset no longer has, unless they are more than `max_share` of its
+    live specimens: then `TooManyMissing`, before anything is written, unless `force`.
+
+    The archive is read through once before anything is written, so one that turns out
+    unreadable half-way (bytes not in its encoding, a corrupt member) leaves nothing
+    half-ingested (`ArchiveError`)."""
     report = IngestReport(source.system_name, dry_run)
-    for outcome in ingest(service, archive, source, dry_run, tombstone_missing, progress):
-        report.counts[outcome.status] += 1
-        report.warnings.update(warning["code"] for warning in outcome.warnings)
-        report.media.update(outcome.media)
-        report.unmapped_terms.update(outcome.unmapped)
-        if outcome.status in Listing.LISTED:
-            listing.add(outcome)
+    total = archive.check()
+    with _Run(service, source, dry_run, tombstone_missing, force, max_share) as state:
+        if tombstone_missing:
+            started = time.monotonic()
+            share = count_missing(service.index, archive, source, state.seen,
+                                  max_share, force)
+            report.guard = {**share.as_json(source.system_name),
+                            "seconds": round(time.monotonic() - started, 3)}
+            if share.stops and not dry_run:
+                raise TooManyMissing(share, source.system_name)
+        for outcome in _ingest(state, archive, total, progress):
+            report.counts[outcome.status] += 1
+            report.warnings.update(warning["code"] for warning in outcome.warnings)
+            report.media.update(outcome.media)
+            report.unmapped_terms.update(outcome.unmapped)
+            if outcome.status in Listing.LISTED:
+                listing.add(outcome)
     return report
 
 
@@ -152,13 +165,16 @@ class _Run:
     whatever the dataset's size."""
 
     def __init__(self, service: FDOService, source: mapping.Source, dry_run: bool,
-                 tombstone_missing: bool) -> None:
+                 tombstone_missing: bool, force: bool, max_share: float) -> None:
         self.service = service
         self.writes = service.writes  # every write of the run goes through it
         self.source = source
         self.dry_run = dry_run
         self.tombstone_missing = tombstone_missing
-        self.agent = Agent(id=source.system_id, name=source.system_name, role="machine")
+        self.force = force
+        self.max_share = max_share
+        self.agent = Agent(id=source.system_id, name=source.system_name, role="machine",
+                           on_behalf_of=source.started_by)
         # The job was authorised when it was submitted: its writes are the repository's.
         self.actor = trusted(self.agent)
         self._folder = tempfile.TemporaryDirectory(prefix="fdo-ingest-")
@@ -302,31 +318,48 @@ class _Run:
         whose catalogNumber a specimen created in this run has is a possible duplicate:
         probably the same specimen under a changed physical ID, without its DOI to say
         so."""
-        service = self.service
+        gone, live = self._gone()
+        # The guard counted before the run; records it found named but the run rejected
+        # are gone too: past the share after all, they are reported, not tombstoned.
+        share = MissingShare(len(gone), live, self.max_share, self.force)
+        held = ({"path": "", "message": share.refusal(self.source.system_name, written=True)}
+                if self.tombstone_missing and share.stops else None)
+        tombstone = self.tombstone_missing and not self.dry_run and held is None
+        for pid in gone:  # after the listing: tombstoning changes what it lists
+            prefix, suffix = pid.split("/")
+            twin = self._twin(self.service.latest(SPECIMEN.name, prefix, suffix).content)
+            problems = ({"path": "/dwc:catalogNumber", "message":
+                         f"the new specimen {twin} has the same catalogNumber: if it is this "
+                         "specimen under a changed physical ID, carry this specimen's DOI in "
+                         "dwc:otherCatalogNumbers and ingest again"},) if twin else ()
+            if tombstone:
+                self.service.tombstone(SPECIMEN.name, prefix, suffix,
+                                       f"no longer in the dataset of {self.source.system_name}",
+                                       None, None, self.actor)
+            yield Outcome(0, "", TOMBSTONED if tombstone else MISSING, pid,
+                          code="possible-duplicate" if twin else None,
+                          problems=problems + ((held,) if held and not self.dry_run else ()))
+
+    def _gone(self) -> tuple[list[str], int]:
+        """The live specimens of this source system the run did not ingest, and how many
+        live specimens it has."""
         gone: list[str] = []
         after = ""
-        while page := service.index.live_objects_of_source(self.source.system_id, SPECIMEN.name,
-                                                           after):
+        live = 0
+        while page := self.service.index.live_objects_of_source(self.source.system_id,
+                                                                SPECIMEN.name, after):
             ingested = {pid for (pid,) in self.seen.execute(
                 f"SELECT pid FROM ingested WHERE pid IN ({','.join('?' * len(page))})", page)}
             gone += [pid for pid in page if pid not in ingested]
+            live += len(page)
             after = page[-1]
-        tombstone = self.tombstone_missing and not self.dry_run
-        for pid in gone:  # after the listing: tombstoning changes what it lists
-            prefix, suffix = pid.split("/")
-            catalog = mapping.identifier(service.latest(SPECIMEN.name, prefix, suffix).content,
-                                         "dwc:catalogNumber")
-            twin = self.seen.execute("SELECT pid FROM created WHERE catalog = ?",
-                                     (catalog,)).fetchone() if catalog else None
-            problems = ({"path": "/dwc:catalogNumber", "message":
-                         f"the new specimen {twin[0]} has the same catalogNumber: if it is "
-                         "this specimen under a changed physical ID, carry this specimen's "
-                         "DOI in dwc:otherCatalogNumbers and ingest again"},) if twin else ()
-            if tombstone:
-                service.tombstone(SPECIMEN.name, prefix, suffix,
-                                  f"no longer in the dataset of {self.source.system_name}",
-                                  None, None, self.actor)
-            yield Outcome(0, "", TOMBSTONED if tombstone else MISSING, pid,
-                          code="possible-duplicate" if twin else None, problems=problems)
+        return gone, live
+
+    def _twin(self, content: dict[str, Any]) -> str | None:
+        """The specimen created in this run with this one's catalogNumber, if any."""
+        catalog = mapping.identifier(content, "dwc:catalogNumber")
+        found = self.seen.execute("SELECT pid FROM created WHERE catalog = ?",
+                                  (catalog,)).fetchone() if catalog else None
+        return str(found[0]) if found else None
 
 

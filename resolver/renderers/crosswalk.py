@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from resolver.pids import PidRef, find_pid, pid_url
-from schemas import ANNOTATION, MEDIA, SPECIMEN, TOMBSTONE, Kind, kind_of_type
+from schemas import ANNOTATION, MEDIA, SOURCE_SYSTEM, SPECIMEN, TOMBSTONE, Kind, kind_of_type
 
 _RELATIONS = {"hasDigitalSpecimen": "digitalSpecimen", "hasDigitalMedia": "digitalMedia"}
 # Epoch milliseconds (seen in real openDS records), ASCII digits up to the year 2286:
@@ -185,8 +185,13 @@ def _annotation_title(content: dict[str, Any]) -> str:
     return f"{title} on {target_name}" if target_name else title
 
 
+def _source_system_title(content: dict[str, Any]) -> str:
+    return _text(content.get("schema:name")) or SOURCE_SYSTEM.label
+
+
 # Kind-specific titles; any other kind is titled by dcterms:title, else its label.
-_TITLES = {SPECIMEN: _specimen_title, MEDIA: _media_title, ANNOTATION: _annotation_title}
+_TITLES = {SPECIMEN: _specimen_title, MEDIA: _media_title, ANNOTATION: _annotation_title,
+           SOURCE_SYSTEM: _source_system_title}
 # Kinds cited by their own author; the others by the institution that holds them.
 _AUTHORED = (ANNOTATION,)
 
@@ -238,8 +243,14 @@ def _annotation_description(content: dict[str, Any], publisher: CitedAgent) -> s
     return body or f"{_annotation_title(content)}."
 
 
+def _source_system_description(content: dict[str, Any], publisher: CitedAgent) -> str:
+    return _text(content.get("schema:description")) or (
+        f"Source system of {publisher.name}: where its records come from.")
+
+
 _DESCRIPTIONS = {SPECIMEN: _specimen_description, MEDIA: _media_description,
-                 ANNOTATION: _annotation_description}
+                 ANNOTATION: _annotation_description,
+                 SOURCE_SYSTEM: _source_system_description}
 
 
 def licence_of(content: dict[str, Any]) -> Licence | None:

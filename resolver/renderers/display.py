@@ -15,7 +15,7 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
-from schemas import ANNOTATION, MEDIA, SPECIMEN, Kind
+from schemas import ANNOTATION, MEDIA, SOURCE_SYSTEM, SPECIMEN, Kind
 
 
 @dataclass(frozen=True)
@@ -215,6 +215,20 @@ def annotation_facts(content: dict[str, Any]) -> list[Fact]:
     ]
 
 
+def source_system_facts(content: dict[str, Any]) -> list[Fact]:
+    url = content.get("schema:url")
+    return [
+        *linked("Name", content.get("schema:name")),
+        *linked("Description", content.get("schema:description")),
+        *institution(content),
+        *linked("Dataset", url, url),
+        *linked("Format", content.get("ods:translatorType")),
+        *linked("Collection management system", content.get("ltc:collectionManagementSystem")),
+        *linked("Default licence", content.get("ods:defaultLicense"),
+                content.get("ods:defaultLicense")),
+    ]
+
+
 def field_name(path: Any) -> str:
     """The term a selector's JSONPath ends in: `$['ods:hasEvents'][0]['dwc:country']` ->
     `dwc:country`; anything else as given."""
@@ -254,6 +268,10 @@ def annotation_title(content: dict[str, Any]) -> str:
         or f"Annotation ({motivation(content) or 'unspecified'})"
 
 
+def source_system_title(content: dict[str, Any]) -> str:
+    return text(content.get("schema:name")) or "Source system"
+
+
 def generic_facts(content: dict[str, Any]) -> list[Fact]:
     """What any openDS object may say of itself, for a kind without a reader of its own."""
     return [
@@ -268,8 +286,10 @@ def facts_of(kind: Kind, content: dict[str, Any]) -> list[Fact]:
     return _FACTS.get(kind, generic_facts)(content)
 
 
-_TITLES = {SPECIMEN: specimen_title, MEDIA: media_title, ANNOTATION: annotation_title}
-_FACTS = {SPECIMEN: specimen_facts, MEDIA: media_facts, ANNOTATION: annotation_facts}
+_TITLES = {SPECIMEN: specimen_title, MEDIA: media_title, ANNOTATION: annotation_title,
+           SOURCE_SYSTEM: source_system_title}
+_FACTS = {SPECIMEN: specimen_facts, MEDIA: media_facts, ANNOTATION: annotation_facts,
+          SOURCE_SYSTEM: source_system_facts}
 
 
 def successors(tombstone: dict[str, Any]) -> list[Fact]:

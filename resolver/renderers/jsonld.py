@@ -223,8 +223,14 @@ def _is_date_time(value: object) -> bool:
 
 
 def rdf_safe(document: dict[str, Any]) -> dict[str, Any]:
-    """A copy of `document` that expands to valid RDF (the rules in the module docstring)."""
-    return _node(document)
+    """A copy of `document` that expands to valid RDF (the rules in the module docstring).
+    A top-level `@included` is kept: only the repository writes one (a provenance event's
+    delegation); every kind's schema refuses unknown top-level members from clients."""
+    safe = _node(document)
+    included = document.get("@included")
+    if isinstance(included, list):
+        safe["@included"] = [_node(node) for node in included if isinstance(node, dict)]
+    return safe
 
 
 def _node(node: dict[str, Any]) -> dict[str, Any]:
