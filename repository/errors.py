@@ -68,10 +68,13 @@ class UnsupportedMediaType(FDOError): ...
 class TooLarge(FDOError): ...
 class StorageUnavailable(FDOError): ...
 class IndexUnavailable(FDOError): ...
+class SignInFailed(FDOError): ...
+class IdentityProviderUnavailable(FDOError): ...
 
 
 ERROR_TABLE: dict[type[Exception], tuple[int, str]] = {
     BadRequest: (400, "bad_request"),
+    SignInFailed: (400, "sign_in_failed"),
     MalformedJSON: (400, "malformed_json"),
     MalformedPID: (400, "malformed_pid"),
     BadDatetime: (400, "bad_accept_datetime"),
@@ -97,6 +100,7 @@ ERROR_TABLE: dict[type[Exception], tuple[int, str]] = {
     PreconditionRequired: (428, "precondition_required"),
     StorageUnavailable: (503, "storage_unavailable"),
     IndexUnavailable: (503, "index_unavailable"),
+    IdentityProviderUnavailable: (503, "identity_provider_unavailable"),
     VersionMissing: (503, "version_missing"),  # indexed, not in S3: the API's and resolver's
 }
 
@@ -127,6 +131,13 @@ def _from_domain(error: FDOError) -> Response:
     if status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="fdo"'
     return _retry_later(response)
+
+
+def page_error(error: FDOError) -> Response:
+    """A domain error of the HTML pages (sign-in, account): in the negotiated format, a
+    page for people; the API's errors stay JSON (`_from_domain`)."""
+    status, code = ERROR_TABLE[type(error)]
+    return _retry_later(negotiated_error(Problem(status, code, _short(error.message))))
 
 
 def _from_resolver(error: Exception) -> Response:
