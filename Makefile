@@ -9,7 +9,7 @@ APT := DEBIAN_FRONTEND=noninteractive apt-get -y -qq
 # Installing Debian packages needs root; CI runs as root and must never skip for lack of one.
 AS_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo yes)
 
-.PHONY: venv serve test test-upstream test-ceph lint bench clean postgresql ceph chromium
+.PHONY: venv serve test test-upstream test-ceph lint bench clean postgresql ceph chromium oidc
 
 venv: $(STAMP)
 
@@ -42,10 +42,25 @@ chromium:
 		apt-get update -qq && $(APT) install chromium chromium-driver; \
 	else echo "Chromium not installed: the browser tests will fail (run as root to install)"; fi
 
+# The local OpenID provider (oidc/provider.mjs, npm's oidc-provider) for the sign-in tests
+# and `make serve-oidc`. Needs Node.js 20 or newer (installed, never apt-installed here:
+# Debian bookworm's nodejs is 18). npm ci installs exactly the lock, again only when the lock
+# is newer than the last install; oidc/.npmrc keeps registry hosts out of the lock.
+OIDC_STAMP := oidc/node_modules/.package-lock.json
+
+oidc: $(OIDC_STAMP)
+
+$(OIDC_STAMP): oidc/package-lock.json oidc/package.json
+	@major=$$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null); \
+	if [ -z "$$major" ]; then echo "make oidc: Node.js 20 or newer is needed (no node on PATH)" >&2; exit 1; fi; \
+	if [ "$$major" -lt 20 ]; then echo "make oidc: Node.js 20 or newer is needed (found $$(node --version))" >&2; exit 1; fi
+	npm ci --prefix oidc --no-audit --no-fund
+	touch $(OIDC_STAMP)
+
 # conftest starts SeaweedFS and PostgreSQL itself, through scripts/servers.py. Reads only
 # the repository (tests/data/): FDO_SHARED is cleared, so not even collection looks
 # outside it; the upstream material is for test-upstream.
-test: $(STAMP) postgresql chromium
+test: $(STAMP) postgresql chromium oidc
 	FDO_SHARED= $(PY) -m pytest -m 'not ceph and not upstream' -q
 
 # The same checks over all of the upstream material: every openDS schema and example and

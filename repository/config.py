@@ -56,6 +56,8 @@ class Config:
     oidc_orcid_claim: str = "orcid"
     oidc_roles_claim: str = ""
     oidc_algorithms: str = "RS256,PS256,ES256,EdDSA"
+    # Seconds at least between two fetches of the issuer's keys for an unknown `kid`.
+    oidc_jwks_refresh: float = 10.0
     # The scopes browser sign-in asks for: those that put the ORCID iD, name and roles into
     # the ID token (the local provider's; ORCID's own provider wants `openid` alone).
     oidc_scopes: str = "openid profile orcid roles"
@@ -97,6 +99,7 @@ class Config:
             "FDO_OIDC_ORCID_CLAIM": self.oidc_orcid_claim,
             "FDO_OIDC_ROLES_CLAIM": self.oidc_roles_claim,
             "FDO_OIDC_ALGORITHMS": self.oidc_algorithms,
+            "FDO_OIDC_JWKS_REFRESH": str(self.oidc_jwks_refresh),
             "FDO_OIDC_SCOPES": self.oidc_scopes,
             "FDO_SESSION_HOURS": str(self.session_hours),
             "FDO_TOMBSTONE_MAX_SHARE": str(self.tombstone_max_share),
@@ -137,6 +140,8 @@ class Config:
             oidc_orcid_claim=env.get("FDO_OIDC_ORCID_CLAIM", defaults.oidc_orcid_claim),
             oidc_roles_claim=env.get("FDO_OIDC_ROLES_CLAIM", defaults.oidc_roles_claim),
             oidc_algorithms=env.get("FDO_OIDC_ALGORITHMS", defaults.oidc_algorithms),
+            oidc_jwks_refresh=float(env.get("FDO_OIDC_JWKS_REFRESH",
+                                            defaults.oidc_jwks_refresh)),
             oidc_scopes=env.get("FDO_OIDC_SCOPES", defaults.oidc_scopes),
             session_hours=float(env.get("FDO_SESSION_HOURS", defaults.session_hours)),
             tombstone_max_share=float(env.get("FDO_TOMBSTONE_MAX_SHARE",

@@ -69,7 +69,7 @@ class TooLarge(FDOError): ...
 class StorageUnavailable(FDOError): ...
 class IndexUnavailable(FDOError): ...
 class SignInFailed(FDOError): ...
-class IdentityProviderUnavailable(FDOError): ...
+class IssuerUnavailable(FDOError): ...  # the OpenID provider, for keys (repository/identity.py)
 
 
 ERROR_TABLE: dict[type[Exception], tuple[int, str]] = {
@@ -100,7 +100,7 @@ ERROR_TABLE: dict[type[Exception], tuple[int, str]] = {
     PreconditionRequired: (428, "precondition_required"),
     StorageUnavailable: (503, "storage_unavailable"),
     IndexUnavailable: (503, "index_unavailable"),
-    IdentityProviderUnavailable: (503, "identity_provider_unavailable"),
+    IssuerUnavailable: (503, "identity_provider_unavailable"),
     VersionMissing: (503, "version_missing"),  # indexed, not in S3: the API's and resolver's
 }
 

@@ -16,7 +16,6 @@ Without FDO_OIDC_ISSUER none of this is registered and /auth/* answers 404.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -32,6 +31,7 @@ from werkzeug.wrappers import Response
 from repository import errors
 from repository.config import Config
 from repository.csrf import check_form, check_origin
+from repository.identity import InvalidAccessToken, Person, person_from_claims
 from repository.keys import purpose_key
 from repository.web_sessions import SignedIn, WebSessions
 from resolver.responses import base_url
@@ -45,7 +45,6 @@ CLIENT = "identity_provider"
 AFTER_SIGN_IN = "/account"
 # Seconds to connect to the identity provider and to wait for its answer.
 TIMEOUTS = (2, 5)
-_ORCID = re.compile(r"^(?:https?://orcid\.org/)?(\d{4}-\d{4}-\d{4}-\d{3}[\dX])$")
 
 
 def register_signin(app: Flask, config: Config, index: Index, secret: bytes) -> None:
@@ -101,12 +100,6 @@ def local_path(target: str | None) -> str:
     return target
 
 
-def orcid_url(value: Any) -> str | None:
-    """An ORCID iD as its URL (a bare iD too: ORCID's own provider sends one in `sub`)."""
-    match = _ORCID.match(value.strip()) if isinstance(value, str) else None
-    return f"https://orcid.org/{match.group(1)}" if match else None
-
-
 @signin.get("/auth/login")
 def login() -> Response:
     client = current_app.extensions[CLIENT]
@@ -132,10 +125,10 @@ def callback() -> Response:
     claims = token.get("userinfo")
     if not claims:
         raise errors.SignInFailed("sign-in failed: the identity provider sent no ID token")
-    agent, name, roles = _person(claims)
+    person = _person(claims)
     session.clear()  # the login is over: its cookie goes
     response = redirect(local_path(pending.get("next")))
-    _sessions().start(response, agent, name, roles)
+    _sessions().start(response, person.orcid, person.name, list(person.idp_roles))
     return response
 
 
@@ -164,18 +157,13 @@ def _sessions() -> WebSessions:
     return sessions
 
 
-def _person(claims: dict[str, Any]) -> tuple[str, str, list[str]]:
-    """(ORCID iD URL, name, roles) from the ID token's claims."""
+def _person(claims: dict[str, Any]) -> Person:
+    """The ORCID iD, name and roles of the ID token's claims (as for access tokens)."""
     orcid_claim, roles_claim = current_app.config["FDO_OIDC_CLAIMS"]
-    agent = orcid_url(claims.get(orcid_claim))
-    if agent is None:
-        raise errors.SignInFailed(f"sign-in failed: the identity provider sent no ORCID iD "
-                                  f"in the claim {orcid_claim!r}")
-    name = claims.get("name")
-    roles = claims.get(roles_claim, []) if roles_claim else []
-    roles = [roles] if isinstance(roles, str) else roles
-    return (agent, name if isinstance(name, str) and name.strip() else agent,
-            [role for role in roles if isinstance(role, str)])
+    try:
+        return person_from_claims(claims, orcid_claim, roles_claim)
+    except InvalidAccessToken as error:
+        raise errors.SignInFailed(f"sign-in failed: {error.reason}") from error
 
 
 def _end_session_url() -> str:
@@ -205,7 +193,7 @@ def _provider_call() -> Iterator[None]:
     try:
         yield
     except requests.RequestException as error:
-        raise errors.IdentityProviderUnavailable(
+        raise errors.IssuerUnavailable(
             "the identity provider cannot be reached right now; retry later") from error
 
 

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from launchers.ceph import ceph_installed, start_ceph_rgw
+from launchers.oidc import OidcServer, start_oidc
 from launchers.postgres import PostgresServer, start_postgres
 from launchers.processes import (
     HOST,
@@ -36,10 +37,10 @@ from launchers.processes import (
 from launchers.s3 import S3Server, create_bucket, s3_client, wait_for_s3
 from launchers.seaweedfs import start_seaweedfs
 
-__all__ = ["HOST", "PostgresServer", "Process", "S3Server", "ceph_installed", "create_bucket",
-           "free_port", "free_ports", "run_command", "s3_client", "start_ceph_rgw",
-           "start_postgres", "start_process", "start_seaweedfs", "stop_process", "wait_for_s3",
-           "wait_http"]
+__all__ = ["HOST", "OidcServer", "PostgresServer", "Process", "S3Server", "ceph_installed",
+           "create_bucket", "free_port", "free_ports", "run_command", "s3_client",
+           "start_ceph_rgw", "start_oidc", "start_postgres", "start_process",
+           "start_seaweedfs", "stop_process", "wait_for_s3", "wait_http"]
 
 
 # -- command line -------------------------------------------------------------------------

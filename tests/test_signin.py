@@ -211,7 +211,7 @@ def test_a_callback_with_a_forged_state_is_refused_with_400_and_signs_nobody_in(
 def test_a_person_without_an_orcid_id_is_not_signed_in(site: Site) -> None:
     _, callback = sign_in(site, "nemo")
     assert callback.status_code == 400
-    assert "no ORCID iD in the claim 'orcid'" in callback.text
+    assert "no ORCID iD in the 'orcid' claim" in callback.text
     assert "fdo_session" not in callback.cookies
 
 
