@@ -19,14 +19,20 @@ import pytest
 import requests
 import servers  # scripts/ is on sys.path (conftest)
 from flask import Flask
+from flask.testing import FlaskClient
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.wait import WebDriverWait
 
 from repository.config import Config
+from repository.signin import current_session_agent
+from repository.web_sessions import session_hash
+from storage.models import WebSessionRow, timestamp
 from tests.conftest import serve_app
 from tests.oidc import USERS, start_test_provider
 
 if TYPE_CHECKING:  # imported at run time by pytest_plugins, which must import it first
+    from werkzeug.test import TestResponse
+
     from tests.browser import Browser
 
 pytest_plugins = ("tests.browser", "tests.oidc")
@@ -83,15 +89,17 @@ def follow(web: requests.Session, response: requests.Response,
     raise AssertionError("too many redirects")
 
 
-def provider_login(web: requests.Session, site: Site, start: str, user: str,
-                   password: str) -> requests.Response:
-    """From `start` (a sign-in URL of the app) through the provider's login form, up to
-    the redirect back to the app's callback (not followed)."""
+def provider_login(web: requests.Session, start: str, provider: servers.OidcServer,
+                   callback: str, user: str = "ada", password: str = ADA["password"]) -> str:
+    """From `start` (a sign-in URL of the app, or the provider's authorization URL it led
+    to) through the provider's login form: the URL of the redirect back to `callback`,
+    not followed."""
     form = follow(web, web.get(start, allow_redirects=False, timeout=TIMEOUT))
-    assert form.url.startswith(site.provider.issuer) and 'name="password"' in form.text
+    assert form.url.startswith(provider.issuer) and 'name="password"' in form.text
     submitted = web.post(f"{form.url}/login", data={"login": user, "password": password},
                          allow_redirects=False, timeout=TIMEOUT)
-    return follow(web, submitted, stop_at=f"{site.url}/auth/callback")
+    back = follow(web, submitted, stop_at=callback)
+    return urljoin(back.url, back.headers["Location"])
 
 
 def sign_in(site: Site, user: str = "ada", next_path: str | None = None
@@ -99,10 +107,9 @@ def sign_in(site: Site, user: str = "ada", next_path: str | None = None
     """A signed-in `requests` session and the app's answer to the callback."""
     web = requests.Session()
     start = f"{site.url}/auth/login" + (f"?next={next_path}" if next_path else "")
-    back = provider_login(web, site, start, user, USERS[user]["password"])
-    callback = web.get(urljoin(back.url, back.headers["Location"]), allow_redirects=False,
-                       timeout=TIMEOUT)
-    return web, callback
+    back = provider_login(web, start, site.provider, f"{site.url}/auth/callback", user,
+                          USERS[user]["password"])
+    return web, web.get(back, allow_redirects=False, timeout=TIMEOUT)
 
 
 def csrf_token_of(page: str) -> str:
@@ -191,8 +198,8 @@ def test_a_session_cookie_is_httponly_and_lax_and_the_login_cookie_goes_at_the_c
 def test_a_callback_with_a_forged_state_is_refused_with_400_and_signs_nobody_in(
         site: Site) -> None:
     web = requests.Session()
-    back = provider_login(web, site, f"{site.url}/auth/login", "ada", ADA["password"])
-    real = urljoin(back.url, back.headers["Location"])
+    real = provider_login(web, f"{site.url}/auth/login", site.provider,
+                          f"{site.url}/auth/callback")
     forged = re.sub(r"state=[^&]+", "state=forged", real)
     answer = web.get(forged, allow_redirects=False, timeout=TIMEOUT,
                      headers={"Accept": "application/json"})
@@ -267,29 +274,80 @@ def test_sign_in_answers_503_while_the_provider_cannot_be_reached(site: Site) ->
 # -- without a server -----------------------------------------------------------------
 
 
-def test_the_session_cookie_is_secure_when_the_base_url_is_https(
-        config: Config, make_app: Any, tmp_path: Path) -> None:
-    base = "https://fdo.test"
-    provider = start_test_provider(tmp_path / "oidc", redirects=(f"{base}/auth/callback",))
+HTTPS = "https://fdo.test"
+
+
+@dataclass
+class HttpsApp:
+    """The app in the test client at an https base URL, with a provider of its own."""
+
+    app: Flask
+    client: FlaskClient
+    provider: servers.OidcServer
+
+    def callback_url(self, login: TestResponse) -> str:
+        """Sign in at the provider that `login` (the app's answer to /auth/login) sent
+        the browser to: the callback URL, with its code and state."""
+        return provider_login(requests.Session(), login.headers["Location"], self.provider,
+                              f"{HTTPS}/auth/callback")
+
+
+@pytest.fixture
+def https_app(config: Config, make_app: Any, tmp_path: Path) -> Iterator[HttpsApp]:
+    provider = start_test_provider(tmp_path / "oidc", redirects=(f"{HTTPS}/auth/callback",))
     try:
-        app: Flask = make_app(signin_config(config, base, provider))
-        client = app.test_client()
-        login = client.get("/auth/login", base_url=base)
-        assert "Secure" in login.headers["Set-Cookie"]
-        web = requests.Session()
-        form = follow(web, web.get(login.headers["Location"], allow_redirects=False,
-                                   timeout=TIMEOUT))
-        submitted = web.post(f"{form.url}/login",
-                             data={"login": "ada", "password": ADA["password"]},
-                             allow_redirects=False, timeout=TIMEOUT)
-        back = follow(web, submitted, stop_at=f"{base}/auth/callback")
-        callback = client.get(urljoin(back.url, back.headers["Location"]), base_url=base)
-        assert callback.status_code == 302
-        session = next(value for value in callback.headers.getlist("Set-Cookie")
-                       if value.startswith("fdo_session="))
-        assert "Secure" in session and "HttpOnly" in session and "SameSite=Lax" in session
+        app: Flask = make_app(signin_config(config, HTTPS, provider))
+        yield HttpsApp(app, app.test_client(), provider)
     finally:
         provider.stop()
+
+
+def test_the_cookies_are_secure_when_the_base_url_is_https(https_app: HttpsApp) -> None:
+    login = https_app.client.get("/auth/login", base_url=HTTPS)
+    assert "Secure" in login.headers["Set-Cookie"]
+    assert login.headers["Set-Cookie"].startswith("fdo_login=")
+    callback = https_app.client.get(https_app.callback_url(login), base_url=HTTPS)
+    assert callback.status_code == 302
+    session = next(value for value in callback.headers.getlist("Set-Cookie")
+                   if value.startswith("fdo_session="))
+    assert "Secure" in session and "HttpOnly" in session and "SameSite=Lax" in session
+
+
+def test_an_id_token_for_another_nonce_is_refused_with_400(https_app: HttpsApp) -> None:
+    """The login cookie is re-signed with the app's own key and another nonce: what the
+    provider then signs no longer matches it."""
+    client = https_app.client
+    login = client.get("/auth/login", base_url=HTTPS)
+    signer = https_app.app.session_interface.get_signing_serializer(  # type: ignore[attr-defined]
+        https_app.app)
+    cookie = client.get_cookie("fdo_login", domain="fdo.test")
+    assert cookie is not None
+    pending = signer.loads(cookie.value)
+    for value in pending.values():
+        value["data"]["nonce"] = "another-nonce"
+    client.set_cookie("fdo_login", signer.dumps(pending), domain="fdo.test")
+    callback = client.get(https_app.callback_url(login), base_url=HTTPS,
+                          headers={"Accept": "application/json"})
+    assert callback.status_code == 400
+    assert "nonce" in callback.get_json()["message"]
+    assert client.get_cookie("fdo_session", domain="fdo.test") is None
+
+
+def test_an_expired_session_is_not_signed_in(https_app: HttpsApp) -> None:
+    sessions = https_app.app.extensions["web_sessions"]
+    for value, expires, signed_in in (("live", timestamp(-60), True),
+                                      ("expired", timestamp(60), False)):
+        sessions.table.add(WebSessionRow(
+            id_hash=session_hash(value), agent=ADA["orcid"], name=ADA["name"],
+            idp_roles=ADA["roles"], created=timestamp(120), expires=expires, ended=None))
+        https_app.client.set_cookie("fdo_session", value, domain="fdo.test")
+        page = https_app.client.get("/account", base_url=HTTPS).get_data(as_text=True)
+        assert (ADA["name"] in page) is signed_in
+        assert ("You are not signed in." in page) is not signed_in
+        with https_app.app.test_request_context(
+                "/account", base_url=HTTPS, headers={"Cookie": f"fdo_session={value}"}):
+            expected = (ADA["orcid"], ADA["name"], ADA["roles"]) if signed_in else None
+            assert current_session_agent() == expected
 
 
 def test_without_an_issuer_auth_answers_404_and_the_account_page_says_so(
