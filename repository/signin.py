@@ -24,7 +24,8 @@ from urllib.parse import urlsplit
 import requests
 from authlib.common.errors import AuthlibBaseError
 from authlib.integrations.flask_client import OAuth
-from flask import Blueprint, Flask, current_app, redirect, request, session
+from flask import Blueprint, Flask, Request, current_app, redirect, request, session
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from joserfc.errors import JoseError
 from werkzeug.wrappers import Response
 
@@ -55,6 +56,7 @@ def register_signin(app: Flask, config: Config, index: Index, secret: bytes) -> 
         return
     secure = urlsplit(config.base_url).scheme == "https"
     app.secret_key = purpose_key(secret, "flask-session")
+    app.session_interface = LoginCookie()
     app.config.update(SESSION_COOKIE_NAME=LOGIN_COOKIE, SESSION_COOKIE_HTTPONLY=True,
                       SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_SECURE=secure)
     app.config["FDO_CSRF_KEY"] = purpose_key(secret, "csrf")
@@ -68,6 +70,16 @@ def register_signin(app: Flask, config: Config, index: Index, secret: bytes) -> 
                        "default_timeout": TIMEOUTS})
     app.config["FDO_OIDC_CLAIMS"] = (config.oidc_orcid_claim, config.oidc_roles_claim)
     app.register_blueprint(signin)
+
+
+class LoginCookie(SecureCookieSessionInterface):
+    """Flask's signed cookie, holding only a login under way, opened only on /auth/*:
+    no other request (the API's, the landing pages') reads or verifies it."""
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if not request.path.startswith("/auth/"):
+            return None  # Flask's null session: nothing to read, nothing written
+        return super().open_session(app, request)
 
 
 def web_sessions() -> WebSessions | None:
@@ -128,7 +140,9 @@ def callback() -> Response:
     person = _person(claims)
     session.clear()  # the login is over: its cookie goes
     response = redirect(local_path(pending.get("next")))
-    _sessions().start(response, person.orcid, person.name, list(person.idp_roles))
+    sessions = _sessions()
+    sessions.start(response, person.orcid, person.name, list(person.idp_roles),
+                   replacing=sessions.current(request))
     return response
 
 

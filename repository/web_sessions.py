@@ -50,9 +50,13 @@ class WebSessions:
         self.seconds = int(hours * 3600)
         self.secure = secure
 
-    def start(self, response: Response, agent: str, name: str,
-              idp_roles: list[str]) -> SignedIn:
-        """A new session for this person, its cookie set on `response`."""
+    def start(self, response: Response, agent: str, name: str, idp_roles: list[str],
+              replacing: SignedIn | None = None) -> SignedIn:
+        """A new session for this person, its cookie set on `response`. Every sign-in gets
+        a new value, and the session this browser had before (`replacing`) ends: no
+        value outlives a new sign-in."""
+        if replacing is not None:
+            self.table.end(replacing.id_hash)
         value = secrets.token_urlsafe(32)
         row = WebSessionRow(id_hash=session_hash(value), agent=agent, name=name,
                             idp_roles=idp_roles, created=timestamp(),

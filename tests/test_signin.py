@@ -93,8 +93,10 @@ def provider_login(web: requests.Session, start: str, provider: servers.OidcServ
                    callback: str, user: str = "ada", password: str = ADA["password"]) -> str:
     """From `start` (a sign-in URL of the app, or the provider's authorization URL it led
     to) through the provider's login form: the URL of the redirect back to `callback`,
-    not followed."""
-    form = follow(web, web.get(start, allow_redirects=False, timeout=TIMEOUT))
+    not followed. A browser already signed in at the provider goes straight back."""
+    form = follow(web, web.get(start, allow_redirects=False, timeout=TIMEOUT), callback)
+    if "Location" in form.headers:
+        return urljoin(form.url, form.headers["Location"])
     assert form.url.startswith(provider.issuer) and 'name="password"' in form.text
     submitted = web.post(f"{form.url}/login", data={"login": user, "password": password},
                          allow_redirects=False, timeout=TIMEOUT)
@@ -102,10 +104,11 @@ def provider_login(web: requests.Session, start: str, provider: servers.OidcServ
     return urljoin(back.url, back.headers["Location"])
 
 
-def sign_in(site: Site, user: str = "ada", next_path: str | None = None
-            ) -> tuple[requests.Session, requests.Response]:
-    """A signed-in `requests` session and the app's answer to the callback."""
-    web = requests.Session()
+def sign_in(site: Site, user: str = "ada", next_path: str | None = None,
+            web: requests.Session | None = None) -> tuple[requests.Session, requests.Response]:
+    """A signed-in `requests` session (`web`, or a new one) and the app's answer to the
+    callback."""
+    web = web or requests.Session()
     start = f"{site.url}/auth/login" + (f"?next={next_path}" if next_path else "")
     back = provider_login(web, start, site.provider, f"{site.url}/auth/callback", user,
                           USERS[user]["password"])
@@ -193,6 +196,13 @@ def test_a_session_cookie_is_httponly_and_lax_and_the_login_cookie_goes_at_the_c
     assert "Expires=Thu, 01 Jan 1970" in login  # deleted
     page = site.account(web)
     assert ADA["name"] in page and ADA["orcid"] in page
+    # Signing in again in the same browser (the provider remembers it): a new value, and
+    # the one before is ended.
+    first = web.cookies["fdo_session"]
+    sign_in(site, web=web)
+    assert web.cookies["fdo_session"] != first
+    assert ADA["name"] in site.account(web)
+    assert "You are not signed in." in site.account(fdo_session=first)
 
 
 def test_a_callback_with_a_forged_state_is_refused_with_400_and_signs_nobody_in(
