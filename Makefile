@@ -22,6 +22,12 @@ $(STAMP): pyproject.toml
 serve: $(STAMP)
 	$(PY) scripts/serve.py
 
+# make serve plus the local OpenID provider (FDO_OIDC_PORT, 8010) with demo people to sign
+# in as: oidc/users.json, passwords printed (docs/access.md).
+.PHONY: serve-oidc
+serve-oidc: $(STAMP) oidc
+	$(PY) scripts/serve.py --oidc
+
 # A machine may have the PostgreSQL client (psql) without the server: look for `postgres`.
 postgresql:
 	@ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 \

@@ -5,10 +5,15 @@ FDO_S3_ACCESS_KEY, FDO_S3_SECRET_KEY) to use an S3 you run yourself instead of t
 SeaweedFS, which listens on FDO_SEAWEEDFS_PORT (8333) with credentials generated once
 into var/s3-credentials.json. Waits until S3 answers before the setup steps; a step that
 fails is shown with its output. docs/operations.md.
+
+`make serve-oidc` (`--oidc`) also starts the local OpenID provider (oidc/provider.mjs) on
+FDO_OIDC_PORT (8010) with the demo people of oidc/users.json and its keys in
+var/oidc-keys.json, and points the app at it (docs/access.md).
 """
 
 from __future__ import annotations
 
+import argparse
 import itertools
 import json
 import os
@@ -18,6 +23,7 @@ import subprocess
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import Protocol
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -31,8 +37,16 @@ from storage.index import Index  # noqa: E402
 VAR = ROOT / "var"
 CREDENTIALS = VAR / "s3-credentials.json"
 SEAWEEDFS_PORT = int(os.environ.get("FDO_SEAWEEDFS_PORT", "8333"))
+OIDC_PORT = int(os.environ.get("FDO_OIDC_PORT", "8010"))
+DEMO_PEOPLE = ROOT / "oidc" / "users.json"  # demo passwords: never for a real deployment
 # bench/api.py serves the app with these too, so its figures are those of `make serve`.
 GUNICORN = ["--workers", "2", "--threads", "4", "--access-logfile", "-"]
+
+
+class Stoppable(Protocol):
+    """A server we started (S3, the OpenID provider): stopped in order at the end."""
+
+    def stop(self) -> None: ...
 
 
 class StepFailed(Exception):
@@ -60,7 +74,7 @@ def local_credentials(path: Path = CREDENTIALS) -> tuple[str, str]:
     return str(stored["access_key"]), str(stored["secret_key"])
 
 
-def start_s3(config: Config, started: list[servers.S3Server]) -> Config:
+def start_s3(config: Config, started: list[Stoppable]) -> Config:
     """The bundled SeaweedFS, unless FDO_S3_ENDPOINT names another S3; either way, return
     once S3 answers signed requests (its port opens before its filer is ready)."""
     if "FDO_S3_ENDPOINT" in os.environ:
@@ -77,20 +91,39 @@ def start_s3(config: Config, started: list[servers.S3Server]) -> Config:
     return config
 
 
-def main() -> int:
+def start_identity_provider(config: Config, started: list[Stoppable], var: Path = VAR,
+                            port: int = OIDC_PORT) -> Config:
+    """The local OpenID provider for `make serve-oidc`, and the app's config naming it."""
+    provider = servers.start_oidc(var / "oidc", redirects=[f"{config.base_url}/auth/callback"],
+                                  resource=config.oidc_audience or config.base_url,
+                                  users=DEMO_PEOPLE, port=port, keys_file=var / "oidc-keys.json")
+    started.append(provider)
+    return replace(config, oidc_issuer=provider.issuer, oidc_client_id=provider.client_id,
+                   oidc_client_secret=provider.client_secret)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--oidc", action="store_true",
+                        help="also start the local OpenID provider with demo people")
+    with_oidc = parser.parse_args(argv).oidc
     VAR.mkdir(exist_ok=True)
     config = Config.from_environment()
-    started: list[servers.S3Server] = []
+    started: list[Stoppable] = []
+    step = "S3 is not answering"
     try:
         config = start_s3(config, started)
+        base = f"http://127.0.0.1:{config.port}"
+        if "FDO_BASE_URL" not in os.environ:
+            config = replace(config, base_url=base)
+        step = "the OpenID provider did not start"
+        if with_oidc:
+            config = start_identity_provider(config, started)
     except RuntimeError as error:
-        print(f"make serve: S3 is not answering: {error}", file=sys.stderr)
+        print(f"make serve: {step}: {error}", file=sys.stderr)
         for server in started:
             server.stop()
         return 1
-    base = f"http://127.0.0.1:{config.port}"
-    if "FDO_BASE_URL" not in os.environ:
-        config = replace(config, base_url=base)
     env = {**os.environ, **config.to_environment()}
     gunicorn = None
     try:
@@ -102,7 +135,7 @@ def main() -> int:
             [sys.executable, "-m", "gunicorn", "wsgi:app", "--bind", f"127.0.0.1:{config.port}",
              *GUNICORN],
             env=env, cwd=ROOT, ready_url=f"{base}/health", log=VAR / "gunicorn.log")
-        print_welcome(base, token, config)
+        print_welcome(base, token, config, demo_people(config) if with_oidc else "")
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         gunicorn.wait()
     except (StepFailed, RuntimeError) as error:  # RuntimeError: gunicorn did not start
@@ -130,7 +163,7 @@ def demo_paths(config: Config, limit: int = 6) -> list[str]:
         index.close()
 
 
-def print_welcome(base: str, token: str, config: Config) -> None:
+def print_welcome(base: str, token: str, config: Config, more: str = "") -> None:
     paths = demo_paths(config)
     specimen = next((p for p in paths if f"/{SPECIMEN.name}/" in p), paths[0])
     demo = f"curl -s {base}{specimen}"
@@ -152,8 +185,20 @@ FDO repository running at {base}   (S3: {config.s3_endpoint}, index: {config.dat
   write token     {token}
   create one      curl -s -X POST {base}/api/v1/{SPECIMEN.name} \\
                     -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' \\
-                    -d '{{"ods:physicalSpecimenID":"MY.1","ods:physicalSpecimenIDType":"Local","ods:organisationID":"https://ror.org/0566bfb96"}}'
+                    -d '{{"ods:physicalSpecimenID":"MY.1","ods:physicalSpecimenIDType":"Local","ods:organisationID":"https://ror.org/0566bfb96"}}'{more}
 Ctrl-C stops everything.""", flush=True)
+
+
+def demo_people(config: Config) -> str:
+    """Who can sign in at the local provider, with their (demo) passwords."""
+    people = json.loads(DEMO_PEOPLE.read_text())
+    rows = "\n".join(f"                  {login:<6} {person['password']:<11} {person['name']}, "
+                     f"roles {' '.join(person.get('roles', [])) or '-'}"
+                     for login, person in people.items())
+    return f"""
+  sign in         {config.base_url}/auth/login   (provider {config.oidc_issuer})
+  demo people     (oidc/users.json: demo passwords, for this machine only)
+{rows}"""
 
 
 if __name__ == "__main__":
