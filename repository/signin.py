@@ -102,8 +102,8 @@ def current_session_agent() -> tuple[str, str, list[str]] | None:
 
 
 def local_path(target: str | None) -> str:
-    """`target` if it is a path on this site, else the account page: a sign-in link must
-    not send anyone on to another site (an open redirect)."""
+    """`target` if it is a path on this site (below FDO_BASE_URL), else the account page:
+    a sign-in link must not send anyone on to another site (an open redirect)."""
     if not target or not target.startswith("/") or target.startswith("//"):
         return AFTER_SIGN_IN
     parts = urlsplit(target)
@@ -139,7 +139,7 @@ def callback() -> Response:
         raise errors.SignInFailed("sign-in failed: the identity provider sent no ID token")
     person = _person(claims)
     session.clear()  # the login is over: its cookie goes
-    response = redirect(local_path(pending.get("next")))
+    response = redirect(base_url() + local_path(pending.get("next")))
     sessions = _sessions()
     sessions.start(response, person.orcid, person.name, list(person.idp_roles),
                    replacing=sessions.current(request))

@@ -188,7 +188,7 @@ def test_a_session_cookie_is_httponly_and_lax_and_the_login_cookie_goes_at_the_c
         site: Site) -> None:
     web, callback = sign_in(site)
     assert callback.status_code == 302
-    assert callback.headers["Location"] == "/account"
+    assert callback.headers["Location"] == f"{site.url}/account"
     set_cookies = callback.raw.headers.getlist("Set-Cookie")
     session = next(value for value in set_cookies if value.startswith("fdo_session="))
     assert "HttpOnly" in session and "SameSite=Lax" in session and "Secure" not in session
@@ -234,11 +234,11 @@ def test_a_person_without_an_orcid_id_is_not_signed_in(site: Site) -> None:
 
 def test_next_is_followed_only_to_a_path_on_the_site(site: Site) -> None:
     _, callback = sign_in(site, next_path="/sitemap.xml")
-    assert callback.headers["Location"] == "/sitemap.xml"
+    assert callback.headers["Location"] == f"{site.url}/sitemap.xml"
     for target in ("https://elsewhere.example/", "//elsewhere.example/x",
                    "/\\elsewhere.example", "javascript:alert(1)"):
         _, callback = sign_in(site, next_path=requests.utils.quote(target, safe=""))
-        assert callback.headers["Location"] == "/account", target
+        assert callback.headers["Location"] == f"{site.url}/account", target
 
 
 def test_sign_out_without_the_csrf_token_or_from_another_origin_is_403_and_keeps_the_session(
