@@ -92,8 +92,10 @@ def create_app(config: Config | None = None) -> Flask:
     app.extensions["ingest_jobs"] = jobs
 
     from repository.access_api import access_api
+    from repository.account import account
     from repository.api import api
     from repository.ingest_jobs_api import jobs_api
+    from repository.signin import register_signin
     from resolver.activity import activity
     from resolver.dump_catalog import dump_catalog
     from resolver.handles import handles
@@ -110,6 +112,8 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(sitemaps)
     app.register_blueprint(dump_catalog)
     app.register_blueprint(oai)
+    register_signin(app, config, fdo.index, app.config["FDO_TOKEN_KEY"])  # /auth/*
+    app.register_blueprint(account)
     app.register_blueprint(resolver)  # its catch-all PID-as-URL rule is the least specific
     app.add_url_rule("/health", view_func=health)
     register_error_handlers(app)

@@ -58,6 +58,11 @@ class Config:
     oidc_algorithms: str = "RS256,PS256,ES256,EdDSA"
     # Seconds at least between two fetches of the issuer's keys for an unknown `kid`.
     oidc_jwks_refresh: float = 10.0
+    # The scopes browser sign-in asks for: those that put the ORCID iD, name and roles into
+    # the ID token (the local provider's; ORCID's own provider wants `openid` alone).
+    oidc_scopes: str = "openid profile orcid roles"
+    # How long a browser sign-in lasts (repository/web_sessions.py).
+    session_hours: float = 8.0
     # An ingest re-check stops before writing when it would tombstone more than this share
     # of its source system's live specimens, unless the job is forced.
     tombstone_max_share: float = 0.2
@@ -95,6 +100,8 @@ class Config:
             "FDO_OIDC_ROLES_CLAIM": self.oidc_roles_claim,
             "FDO_OIDC_ALGORITHMS": self.oidc_algorithms,
             "FDO_OIDC_JWKS_REFRESH": str(self.oidc_jwks_refresh),
+            "FDO_OIDC_SCOPES": self.oidc_scopes,
+            "FDO_SESSION_HOURS": str(self.session_hours),
             "FDO_TOMBSTONE_MAX_SHARE": str(self.tombstone_max_share),
         }
 
@@ -135,6 +142,8 @@ class Config:
             oidc_algorithms=env.get("FDO_OIDC_ALGORITHMS", defaults.oidc_algorithms),
             oidc_jwks_refresh=float(env.get("FDO_OIDC_JWKS_REFRESH",
                                             defaults.oidc_jwks_refresh)),
+            oidc_scopes=env.get("FDO_OIDC_SCOPES", defaults.oidc_scopes),
+            session_hours=float(env.get("FDO_SESSION_HOURS", defaults.session_hours)),
             tombstone_max_share=float(env.get("FDO_TOMBSTONE_MAX_SHARE",
                                               defaults.tombstone_max_share)),
         )

@@ -73,11 +73,13 @@ class UnsupportedMediaType(FDOError): ...
 class TooLarge(FDOError): ...
 class StorageUnavailable(FDOError): ...
 class IndexUnavailable(FDOError): ...
+class SignInFailed(FDOError): ...
 class IssuerUnavailable(FDOError): ...  # the OpenID provider, for keys (repository/identity.py)
 
 
 ERROR_TABLE: dict[type[Exception], tuple[int, str]] = {
     BadRequest: (400, "bad_request"),
+    SignInFailed: (400, "sign_in_failed"),
     MalformedJSON: (400, "malformed_json"),
     MalformedPID: (400, "malformed_pid"),
     BadDatetime: (400, "bad_accept_datetime"),
@@ -150,6 +152,13 @@ def _bearer_challenge(error: FDOError) -> str:
     reason = "".join(char if " " <= char <= "~" and char not in '"\\' else "?"
                      for char in _short(error.message))
     return f'Bearer realm="fdo", error="invalid_token", error_description="{reason}"'
+
+
+def page_error(error: FDOError) -> Response:
+    """A domain error of the HTML pages (sign-in, account): in the negotiated format, a
+    page for people; the API's errors stay JSON (`_from_domain`)."""
+    status, code = _status_and_code(error)
+    return _retry_later(negotiated_error(Problem(status, code, _short(error.message))))
 
 
 def _from_resolver(error: Exception) -> Response:

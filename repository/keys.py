@@ -3,6 +3,8 @@ resumption tokens): FDO_SECRET_KEY, or else one made once for this machine."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import secrets
 from pathlib import Path
@@ -30,3 +32,9 @@ def secret_key(configured: str, path: Path = KEY_FILE) -> bytes:
         finally:
             made.unlink()
     return path.read_text().strip().encode()
+
+
+def purpose_key(secret: bytes, purpose: str) -> bytes:
+    """A key of its own for one use of the secret (Flask's signed cookie, ...): what one
+    use signs can never pass as another's."""
+    return hmac.new(secret, purpose.encode(), hashlib.sha256).digest()

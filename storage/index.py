@@ -1,9 +1,9 @@
 """The SQL index: which version of each object is current, and how to find things fast.
 
-It is derived data. Everything here except API tokens, grants and ingest jobs can be rebuilt
-from S3 (`fdo rebuild-index`). The tables are in storage/models.py; the harvesters' reads
-(change feed, sitemaps, dumps, OAI-PMH) in storage/harvest.py; the write statements in
-storage/index_writes.py; the driver-level statement behind `current` in
+It is derived data. Everything here except API tokens, grants, ingest jobs and browser
+sessions can be rebuilt from S3 (`fdo rebuild-index`). The tables are in storage/models.py;
+the harvesters' reads (change feed, sitemaps, dumps, OAI-PMH) in storage/harvest.py; the
+write statements in storage/index_writes.py; the driver-level statement behind `current` in
 storage/driver_statement.py.
 """
 

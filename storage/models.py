@@ -193,6 +193,21 @@ class IngestJobRow(Base):
     heartbeat: Mapped[str] = mapped_column(String(24))
 
 
+class WebSessionRow(Base):
+    """A browser sign-in (repository/web_sessions.py). The cookie holds a random value and
+    only its SHA-256 is stored, like tokens. Every request reads the row, so an ended
+    session is refused by every worker at once. Not rebuilt from S3."""
+
+    __tablename__ = "web_sessions"
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    agent: Mapped[str] = mapped_column(String(512))  # https://orcid.org/...
+    name: Mapped[str] = mapped_column(String(512))
+    idp_roles: Mapped[list[str]] = mapped_column(JSON)  # as the identity provider sent them
+    created: Mapped[str] = mapped_column(String(24))
+    expires: Mapped[str] = mapped_column(String(24))
+    ended: Mapped[str | None] = mapped_column(String(24))  # signed out
+
+
 OBJECT_COLUMNS = tuple(ObjectRow.__table__.columns)
 if [column.name for column in OBJECT_COLUMNS] != [f.name for f in fields(ObjectState)]:
     raise TypeError("ObjectState must list ObjectRow's columns in table order")
@@ -202,8 +217,9 @@ SqlIndex("ix_fdo_versions_recorded", VersionRow.recorded, VersionRow.sequence)
 SqlIndex("ix_fdo_objects_source_system", ObjectRow.source_system, ObjectRow.kind, ObjectRow.pid)
 SqlIndex("ix_fdo_links_target", LinkRow.target, LinkRow.relation)
 SqlIndex("ix_ingest_jobs_status_heartbeat", IngestJobRow.status, IngestJobRow.heartbeat)
+SqlIndex("ix_web_sessions_expires", WebSessionRow.expires)
 # Rebuilt from S3; dropped in this order (links and versions reference objects). Not
-# api_tokens, grants or ingest_jobs: S3 does not hold them.
+# api_tokens, grants, ingest_jobs or web_sessions: S3 does not hold them.
 OBJECT_TABLES = ("fdo_links", "fdo_versions", "fdo_objects", "fdo_counters")
 FEED = "feed"
 

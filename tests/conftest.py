@@ -124,15 +124,21 @@ def auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+def serve_app(config: Config, port: int, workers: int = 2) -> servers.Process:
+    """The app under a real gunicorn on 127.0.0.1:`port`, four threads per worker, once it
+    answers /health. The caller stops it (`servers.stop_process`)."""
+    env = {**os.environ, **config.to_environment()}
+    return servers.start_process(
+        [sys.executable, "-m", "gunicorn", "wsgi:app", "--bind", f"127.0.0.1:{port}",
+         "--workers", str(workers), "--threads", "4", "--log-level", "warning"],
+        env=env, cwd=ROOT, ready_url=f"http://127.0.0.1:{port}/health")
+
+
 @pytest.fixture
 def gunicorn(config: Config) -> Iterator[str]:
     """The app under a real gunicorn on 127.0.0.1: two worker processes, four threads each."""
     port = servers.free_port()
-    env = {**os.environ, **config.to_environment()}
-    process = servers.start_process(
-        [sys.executable, "-m", "gunicorn", "wsgi:app", "--bind", f"127.0.0.1:{port}",
-         "--workers", "2", "--threads", "4", "--log-level", "warning"],
-        env=env, cwd=ROOT, ready_url=f"http://127.0.0.1:{port}/health")
+    process = serve_app(config, port)
     yield f"http://127.0.0.1:{port}"
     servers.stop_process(process)
 
@@ -145,12 +151,8 @@ def live(config: Config) -> Iterator[FDOService]:
     server's address."""
     port = servers.free_port()
     served = replace(config, base_url=f"http://127.0.0.1:{port}")
-    env = {**os.environ, **served.to_environment()}
     fdo = build_service(served)
-    process = servers.start_process(
-        [sys.executable, "-m", "gunicorn", "wsgi:app", "--bind", f"127.0.0.1:{port}",
-         "--workers", "1", "--threads", "4", "--log-level", "warning"],
-        env=env, cwd=ROOT, ready_url=f"http://127.0.0.1:{port}/health")
+    process = serve_app(served, port, workers=1)
     yield fdo
     servers.stop_process(process)
     fdo.close()
