@@ -23,7 +23,6 @@ from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.compare import isomorphic
 from rdflib.namespace import DCTERMS, RDF, XSD
 
-from repository.access import trusted
 from repository.ingest import mapping
 from repository.ingest.dwca import Record
 from repository.provenance import Agent, Change, json_patch, provenance_event
@@ -47,7 +46,7 @@ EXAMPLES = "opends/examples/opends-examples/fdo-type"
 EVENT = "ods:CreateUpdateTombstoneEvent"
 EXAMPLE_DIRS = ("digital-specimen", "digital-media", "annotation", "create-update-tombstone-event")
 KIND_OF_TYPE = {kind.object_type: kind for kind in KINDS.values()}
-CURATOR = trusted(Agent("https://orcid.org/0000-0002-1825-0097", "Ada Curator", "curator"))
+CURATOR = Agent("https://orcid.org/0000-0002-1825-0097", "Ada Curator", "curator")
 _ABSOLUTE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:\S+$")
 
 # A record with what real openDS data does wrong for RDF (each case from the samples).
@@ -76,7 +75,7 @@ def tombstoned(document: dict[str, Any]) -> dict[str, Any]:
     last = {**document, "ods:status": TOMBSTONE, "ods:version": 2}
     last["ods:hasTombstoneMetadata"] = {
         "@type": "ods:Tombstone", "ods:tombstoneDate": TIME, "ods:tombstoneText": "duplicate",
-        "ods:hasAgents": [CURATOR.agent.as_opends()],
+        "ods:hasAgents": [CURATOR.as_opends()],
         "ods:hasRelatedPIDs": [{"dcterms:identifier": f"{BASE}/10.82621/XYZ-XYZ-XYZ",
                                 "ods:relationshipType": "IsReplacedWith"}],
     }
