@@ -4,6 +4,8 @@ version, feed entry, S3 object, job, grant or token)."""
 
 from __future__ import annotations
 
+import io
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -19,11 +21,14 @@ from repository.tokens import create_token, token_hash
 from storage.models import GrantRow, IngestJobRow, TokenRow
 from tests.oidc import ORGANISATION, USERS, sign_in_tokens
 from tests.records import annotation, specimen
+from tests.test_ingest import COLUMNS, META, ROWS
+from tests.test_ingest_jobs import finished
 
 pytest_plugins = ("tests.oidc",)
 pytestmark = pytest.mark.s3
 ORG_A, ORG_B = ORGANISATION, "https://ror.org/039zvsn29"  # ada of tests.oidc curates A
-SOURCE_A = "https://hdl.handle.net/20.500.14920/SRC-AAA-AAA"
+SOURCE_A_PID = "20.500.14920/SRC-AAA-AAA"
+SOURCE_A = f"https://hdl.handle.net/{SOURCE_A_PID}"
 SOURCE_B = "https://hdl.handle.net/20.500.14920/SRC-BBB-BBB"
 OTHER = trusted(Agent(id="https://orcid.org/0000-0001-5109-3700", name="Someone Else",
                       role="annotator"))
@@ -47,9 +52,18 @@ REFUSED = {"anonymous": 401, "expired": 401, "revoked": 401}
 
 
 @pytest.fixture
-def app(config, make_app, oidc_server):
-    """The app taking the local provider's access tokens besides API tokens."""
-    return make_app(replace(config, oidc_issuer=oidc_server.issuer, oidc_roles_claim="roles"))
+def app(config, make_app, oidc_server, tmp_path):
+    """The app taking the local provider's access tokens besides API tokens, with the
+    source system A of ORG_A as an object (at SOURCE_A's PID) for its ingest jobs."""
+    made = make_app(replace(config, oidc_issuer=oidc_server.issuer, oidc_roles_claim="roles",
+                            ingest_spool=str(tmp_path / "spool")))
+    writes = made.extensions["fdo"].writes
+    system = {"schema:name": "Matrix CMS", "ods:organisationID": ORG_A,
+              "ods:translatorType": "dwca"}
+    written_system = writes.write(writes.draft("source-systems", SOURCE_A_PID, system,
+                                               OTHER.agent))
+    assert written_system.written
+    return made
 
 
 def headers_for(service: FDOService, who: str, provider: Any = None) -> dict[str, str]:
@@ -144,10 +158,34 @@ ROUTES = {
         lambda client, headers, _: client.post("/api/v1/tokens", headers=headers, json={
             "name": "new robot", "role": "machine", "sourceSystem": SOURCE_B}),
         {"administrator": 201}),
+    "submit an ingest job": Route(
+        lambda client, headers, _: client.post(
+            "/api/v1/ingest-jobs", headers=headers, content_type="multipart/form-data",
+            data={"sourceSystem": SOURCE_A_PID, "archive": (io.BytesIO(DATASET), "occ.zip")}),
+        {"curator of A": 202, "machine of A": 202, "administrator": 202,
+         "signed-in curator of A": 202}),
+    "create a source system": Route(
+        lambda client, headers, _: client.post("/api/v1/source-systems", headers=headers,
+                                               json={"schema:name": "Another CMS",
+                                                     "ods:organisationID": ORG_A}),
+        {"curator of A": 201, "administrator": 201, "signed-in curator of A": 201}),
     "revoke a token": Route(
         lambda client, headers, _: client.delete("/api/v1/tokens/bystander", headers=headers),
         {"administrator": 204}),
 }
+
+
+def _dataset() -> bytes:
+    """A three-record Darwin Core Archive (tests/test_ingest.py's)."""
+    lines = ["id," + ",".join(COLUMNS)] + [",".join(row) for row in ROWS]
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zipped:
+        zipped.writestr("meta.xml", META)
+        zipped.writestr("occ.csv", "\n".join(lines) + "\n")
+    return buffer.getvalue()
+
+
+DATASET = _dataset()
 
 
 def _stored_specimen(service: FDOService) -> Any:
@@ -165,6 +203,8 @@ def _check(service: FDOService, client: FlaskClient, route: Route, who: str,
     response = route.send(client, headers, target)
     expected = route.allowed.get(who) or REFUSED.get(who, 403)
     assert response.status_code == expected, (who, response.get_json())
+    if expected == 202:  # let the job end before the next principal's snapshot
+        assert finished(client, headers, response.headers["Location"])["status"] == "succeeded"
     if expected >= 400:
         assert written(service) == before, f"{who}: a refused write left something behind"
         body = response.get_json()
@@ -188,7 +228,9 @@ def test_every_write_route_for_every_principal(app, oidc_server, route: str) -> 
     ("replace specimen", "curator of B"), ("replace specimen", "machine of A"),
     ("tombstone specimen", "machine of A"), ("create specimen", "revoked"),
     ("create a token", "curator of A"), ("annotate", "annotator"),
-    ("patch specimen", "signed-in curator of A"), ("create specimen", "signed-in annotator")])
+    ("patch specimen", "signed-in curator of A"), ("create specimen", "signed-in annotator"),
+    ("submit an ingest job", "machine of B"), ("submit an ingest job", "machine of A"),
+    ("create a source system", "machine of A")])
 def test_the_matrix_holds_on_postgresql(app, oidc_server, route: str, who: str) -> None:
     _check(app.extensions["fdo"], app.test_client(), ROUTES[route], who, oidc_server)
 
