@@ -98,8 +98,10 @@ def start_identity_provider(config: Config, started: list[Stoppable], var: Path 
                                   resource=config.oidc_audience or config.base_url,
                                   users=DEMO_PEOPLE, port=port, keys_file=var / "oidc-keys.json")
     started.append(provider)
+    # The demo people's roles are in the provider's `roles` claim (oidc/users.json).
     return replace(config, oidc_issuer=provider.issuer, oidc_client_id=provider.client_id,
-                   oidc_client_secret=provider.client_secret)
+                   oidc_client_secret=provider.client_secret,
+                   oidc_roles_claim=config.oidc_roles_claim or "roles")
 
 
 def main(argv: list[str] | None = None) -> int:

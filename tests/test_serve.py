@@ -67,6 +67,7 @@ def test_make_serve_oidc_starts_a_provider_whose_demo_people_sign_in(tmp_path):
         for server in started:
             server.stop()
     assert config.oidc_issuer == started[0].issuer and config.oidc_client_id == "fdo"
-    assert person_from_claims(claims, config.oidc_orcid_claim, "roles").idp_roles \
-        == tuple(people["ada"]["roles"])
+    assert config.oidc_roles_claim == "roles"  # the demo people's roles apply
+    assert person_from_claims(claims, config.oidc_orcid_claim,
+                              config.oidc_roles_claim).idp_roles == tuple(people["ada"]["roles"])
     assert (tmp_path / "oidc-keys.json").exists()
