@@ -207,7 +207,7 @@ def test_a_derived_pid_that_is_taken_is_drawn_again(service, tmp_path, small_bat
     stranger = service.writes.draft("digital-specimens", taken, {
         "ods:physicalSpecimenID": "OTHER", "ods:physicalSpecimenIDType": "Local",
         "ods:organisationID": NATURALIS, "ods:normalisedPhysicalSpecimenID": "OTHER:x"},
-        CURATOR)
+        CURATOR.agent)
     service.store.create(stranger.key, stranger.to_bytes())
     nine, rejected = ingest(service, dataset(tmp_path / "f.zip", 10, media={}))
     assert rejected == [] and nine.counts == {CREATED: 7, UNCHANGED: 3}
@@ -253,7 +253,7 @@ def test_a_specimen_changed_meanwhile_is_put_off_to_the_next_batch_and_then_upda
 
     def racing_draft(kind, pid, client, agent, current=None):
         # A curator saves an edit just before the ingest (whose own write drafts too).
-        if pid == target and not raced and agent != CURATOR:
+        if pid == target and not raced and agent != CURATOR.agent:
             edited = {**client_part(current.content), "dwc:preparations": "skin"}
             raced.append(service.replace("digital-specimens", *pid.split("/"), edited, "*",
                                          CURATOR)[0].version)

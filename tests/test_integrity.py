@@ -127,7 +127,7 @@ else:
 
 def run_crashing_writer(config: Config, job: dict) -> None:
     env = {**os.environ, **config.to_environment()}
-    job = {**job, "agent": asdict(AGENT)}
+    job = {**job, "agent": asdict(AGENT.agent)}
     result = subprocess.run([sys.executable, "-c", CRASHING_WRITER, json.dumps(job)],
                             env=env, cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 137, result.stderr

@@ -317,7 +317,7 @@ def test_provider_urls_cannot_break_link_headers(client: FlaskClient, fdo: FDOSe
         fdo.create("digital-media", records.media(**fields), CURATOR)
     # As stored before links were checked on write (a bulk write checks nothing itself).
     draft = fdo.writes.draft("digital-media", "10.82621/AAA-BBB-CCC", records.media(**fields),
-                             CURATOR)
+                             CURATOR.agent)
     with ThreadPoolExecutor(1) as pool:
         [written] = fdo.writes.finish_writes(fdo.writes.start_writes([draft], pool))
     injected = written.record

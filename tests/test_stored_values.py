@@ -84,7 +84,7 @@ def test_a_link_with_spaces_as_providers_write_it_is_accepted_and_reads_in_every
 def stored_unchecked(service: FDOService, kind: str, client_part: dict) -> VersionRecord:
     """An object as a version without today's checks left it in S3 and the index."""
     record = service.writes.draft(kind, "10.82621/" + client_part.pop("suffix"), client_part,
-                                  AGENT)
+                                  AGENT.agent)
     with ThreadPoolExecutor(1) as pool:
         [written] = service.writes.finish_writes(service.writes.start_writes([record], pool))
     assert written.written and isinstance(written.record, VersionRecord)
