@@ -16,6 +16,7 @@ a lock. Unknown kid and the fetch fails: 503; fetched and still unknown: 401.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import threading
@@ -38,6 +39,7 @@ log = logging.getLogger(__name__)
 LEEWAY = 30  # seconds of clock difference tolerated on exp, nbf and iat
 MAX_TOKEN = 16 * 1024  # bytes; larger values are refused before any parsing
 MAX_DOCUMENT = 1024 * 1024  # bytes of a discovery document or JWKS read
+VERIFIED_KEPT = 10_000  # verified tokens a process remembers (about 10 MB at most)
 ACCESS_TOKEN_TYPES = frozenset({"at+jwt", "application/at+jwt"})
 # Asymmetric signatures only: `none` signs nothing, and an HMAC "verified" with a published
 # public key proves nothing (anyone can compute it).
@@ -87,9 +89,24 @@ class AccessTokenVerifier:
         self._jwks_uri: str | None = None
         self._last_fetch = float("-inf")  # monotonic time of the last attempt
         self._last_fetch_failed = False
+        # Tokens verified already, by their SHA-256: a client sends one token for many
+        # requests, and a signed token cannot change. Each is kept until it expires (the
+        # same rule as `_check_claims`); grants are still read per request.
+        self._verified: dict[bytes, dict[str, Any]] = {}
 
     def verify(self, token: str) -> dict[str, Any]:
         """The claims of a valid access token; else InvalidAccessToken or IssuerUnavailable."""
+        digest = hashlib.sha256(token.encode()).digest()
+        known = self._verified.get(digest)
+        if known is not None and time.time() <= known["exp"] + LEEWAY:
+            return known
+        claims = self._verified_claims(token)
+        if len(self._verified) >= VERIFIED_KEPT:
+            self._verified.clear()  # simpler than an LRU, and as bounded
+        self._verified[digest] = claims
+        return claims
+
+    def _verified_claims(self, token: str) -> dict[str, Any]:
         header = self._header(token)
         key = self._key(str(header["kid"]))
         try:

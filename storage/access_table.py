@@ -11,21 +11,36 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import and_, bindparam, delete, inspect, select, text, update
+from sqlalchemy import (
+    String,
+    and_,
+    bindparam,
+    delete,
+    inspect,
+    literal_column,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
+from storage.driver_statement import DriverStatement
 from storage.models import TOKEN_COLUMNS_ADDED, GrantRow, TokenRow
 
 TOKEN_AGENT = "token:"  # a token's grants are held by the agent `token:<name>`
 
-# One statement per request: the token and its grants, read together.
+# The statements every write runs, compiled once (storage/driver_statement.py): the token
+# and its grants read together, or a signed-in person's grants.
+_SCOPED_ROLE = (GrantRow.role, GrantRow.organisation_id, GrantRow.source_system)
 _TOKEN_WITH_GRANTS = (
-    select(TokenRow.name, TokenRow.orcid, TokenRow.expires, TokenRow.revoked,
-           TokenRow.last_used, GrantRow.role, GrantRow.organisation_id, GrantRow.source_system)
-    .outerjoin(GrantRow, GrantRow.agent == TOKEN_AGENT + TokenRow.name)
+    select(*(TokenRow.name, TokenRow.orcid, TokenRow.expires, TokenRow.revoked,
+             TokenRow.last_used, *_SCOPED_ROLE))
+    .outerjoin(GrantRow, GrantRow.agent == literal_column(f"'{TOKEN_AGENT}'", String)
+               + TokenRow.name)
     .where(TokenRow.token_hash == bindparam("token_hash")))
+_ROLES_OF = select(*_SCOPED_ROLE).where(GrantRow.agent == bindparam("agent"))
 
 
 class NameTaken(Exception):
@@ -67,6 +82,12 @@ class AccessTable:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.sessions = sessionmaker(engine, expire_on_commit=False)
+        self._holder = DriverStatement(engine, _TOKEN_WITH_GRANTS)
+        self._roles_of = DriverStatement(engine, _ROLES_OF)
+
+    def close(self) -> None:
+        self._holder.close()
+        self._roles_of.close()
 
     def add_columns(self) -> None:
         """Give an index made before tokens could expire or be revoked their columns."""
@@ -92,8 +113,7 @@ class AccessTable:
                 session.add(grant)
 
     def holder(self, token_hash: str) -> TokenHolder | None:
-        with self.engine.connect() as connection:
-            rows = connection.execute(_TOKEN_WITH_GRANTS, {"token_hash": token_hash}).all()
+        rows = self._holder.all({"token_hash": token_hash})
         if not rows:
             return None
         name, orcid, expires, revoked, last_used = rows[0][:5]
@@ -131,10 +151,7 @@ class AccessTable:
     # -- grants --------------------------------------------------------------------------
 
     def roles_of(self, agent: str) -> tuple[ScopedRole, ...]:
-        query = (select(GrantRow.role, GrantRow.organisation_id, GrantRow.source_system)
-                 .where(GrantRow.agent == agent))
-        with self.engine.connect() as connection:
-            return tuple(ScopedRole(*row) for row in connection.execute(query))
+        return tuple(ScopedRole(*row) for row in self._roles_of.all({"agent": agent}))
 
     def add_grant(self, row: GrantRow) -> GrantRow:
         try:

@@ -1,5 +1,6 @@
 """A read-only statement run on the database driver's own connection, for the lookups that
-every resolution makes (storage/index.py's `Index.current`)."""
+every resolution or write makes (storage/index.py's `Index.current`, the token and grants
+reads of storage/access_table.py)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ class DriverStatement:
     A connection that fails (a restarted server) is dropped and the call tried once more
     on a new one; `close` closes them all."""
 
-    def __init__(self, engine: Engine, statement: Select[Any]) -> None:
+    def __init__(self, engine: Engine, statement: Select[*tuple[Any, ...]]) -> None:
         compiled = statement.compile(dialect=engine.dialect)
         self.engine = engine
         self.sql = str(compiled)
@@ -31,6 +32,13 @@ class DriverStatement:
         self._lock = threading.Lock()
 
     def first(self, values: dict[str, Any]) -> tuple[Any, ...] | None:
+        rows = self._run(values, many=False)
+        return rows[0] if rows else None
+
+    def all(self, values: dict[str, Any]) -> list[tuple[Any, ...]]:
+        return self._run(values, many=True)
+
+    def _run(self, values: dict[str, Any], many: bool) -> list[tuple[Any, ...]]:
         params: Any = (tuple(values[name] for name in self.positions)
                        if self.positions is not None else values)
         for attempt in (1, 2):
@@ -38,9 +46,9 @@ class DriverStatement:
             try:
                 cursor = connection.cursor()
                 cursor.execute(self.sql, params)
-                row = cursor.fetchone()
+                rows = cursor.fetchall() if many else [cursor.fetchone()]
                 cursor.close()
-                return tuple(row) if row is not None else None
+                return [tuple(row) for row in rows if row is not None]
             except self.engine.dialect.loaded_dbapi.Error:
                 self._drop(connection)
                 if attempt == 2:

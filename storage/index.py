@@ -102,6 +102,7 @@ class Index(HarvestReads):
     def close(self) -> None:
         """Close every pooled connection (tests and CLI runs end cleanly)."""
         self._current.close()
+        self.access.close()
         self.engine.dispose()
 
     def create_schema(self) -> None:

@@ -256,3 +256,16 @@ def test_roles_from_a_list_a_string_or_a_nested_claim() -> None:
     assert person_from_claims(nested, roles_claim="realm_access.roles").idp_roles \
         == ("annotator",)
     assert person_from_claims({"orcid": orcid, "roles": ["administrator"]}).idp_roles == ()
+
+
+def test_a_verified_token_is_remembered_until_it_expires(
+        oidc_server: servers.OidcServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A client sends one token many times: it is verified once, then recognised until
+    its `exp` (plus the leeway), after which it is refused like any expired token."""
+    verifier = verifier_for(oidc_server)
+    token = signed_in(oidc_server)
+    first = verifier.verify(token)
+    assert verifier.verify(token) is first  # remembered, not verified again
+    later = time.time() + 3600  # past the provider's five-minute tokens
+    monkeypatch.setattr(time, "time", lambda: later)
+    assert "expired" in refused(verifier, token)
