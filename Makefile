@@ -82,7 +82,7 @@ test-upstream: $(STAMP) postgresql
 # The S3 tests again, against Ceph RGW instead of SeaweedFS (FDO_TEST_S3 tells conftest).
 # PostgreSQL was covered by `make test`: here the index is SQLite only, which halves the run.
 # The upstream material is left out, so this too passes in a clone with nothing beside it.
-test-ceph: $(STAMP) ceph
+test-ceph: $(STAMP) ceph oidc
 	FDO_TEST_S3=ceph $(PY) -m pytest -m '(ceph or s3) and not upstream' -k 'not postgresql' -q
 
 lint: $(STAMP)
