@@ -69,15 +69,10 @@ $(OIDC_STAMP): oidc/package-lock.json oidc/package.json
 test: $(STAMP) postgresql chromium oidc
 	FDO_SHARED= $(PY) -m pytest -m 'not ceph and not upstream' -q
 
-# The same checks over all of the upstream material: every openDS schema and example and
-# every sample dataset in the shared folder beside the checkout (FDO_SHARED to put it
-# elsewhere). Fails when that folder is missing; runs nothing `make test` runs. The only
-# target that looks outside the repository.
+# The same checks over all of the upstream material beside the checkout: the only target
+# that looks outside the repository (scripts/test-upstream.sh says where and how).
 test-upstream: $(STAMP) postgresql
-	@shared="$${FDO_SHARED:-../shared}"; \
-	test -d "$$shared" || { echo "make test-upstream: no upstream material at $$shared" \
-		"(put the shared folder beside the checkout or set FDO_SHARED)" >&2; exit 1; }; \
-	FDO_SHARED="$$(cd "$$shared" && pwd)" $(PY) -m pytest -m 'upstream and not ceph' -q
+	PY=$(PY) bash scripts/test-upstream.sh
 
 # The S3 tests again, against Ceph RGW instead of SeaweedFS (FDO_TEST_S3 tells conftest).
 # PostgreSQL was covered by `make test`: here the index is SQLite only, which halves the run.

@@ -31,12 +31,12 @@ sys.exit(int(code))
 """
 
 
-@pytest.mark.parametrize("shared", ["", None], ids=["cleared, as make test does", "unset"])
+@pytest.mark.parametrize("folder", ["", None], ids=["cleared, as make test does", "unset"])
 def test_collecting_make_tests_selection_looks_at_nothing_beside_the_checkout(
-        shared: str | None) -> None:
+        folder: str | None) -> None:
     env = {name: value for name, value in os.environ.items() if name != "FDO_SHARED"}
-    if shared is not None:
-        env["FDO_SHARED"] = shared
+    if folder is not None:
+        env["FDO_SHARED"] = folder
     done = subprocess.run([sys.executable, "-c", COLLECT], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
