@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from repository import errors
 from repository.ingest.mapping import ORGANISATION
 from repository.provenance import Agent
+from repository.records import organisation_id
 from resolver.pids import MalformedPID, canonical_pid
 
 ANNOTATOR, CURATOR, MACHINE, ADMINISTRATOR = "annotator", "curator", "machine", "administrator"
@@ -94,7 +95,9 @@ def checked_grant(role: str, organisation: str | None = None,
         raise ValueError("a curator is scoped to an organisation, a machine to a source system")
     if organisation and not ORGANISATION.match(organisation):
         raise ValueError(f"'{organisation}' is not a ROR or Wikidata URL")
-    return Grant(role, organisation, source_system_key(source_system))
+    # In the https form the index keeps, so a grant matches however either was written.
+    https = organisation_id({"ods:organisationID": organisation}) if organisation else ""
+    return Grant(role, https or "", source_system_key(source_system))
 
 
 def source_system_key(value: str | None) -> str:

@@ -11,7 +11,7 @@ from repository import errors
 from repository.access import ANNOTATOR, Grant, Principal, checked_grant, require_administrator
 from repository.api import JSON_TYPES, actor, json_body, service
 from repository.provenance import now_iso
-from repository.tokens import create_token, orcid_url
+from repository.tokens import checked_orcid, create_token
 from storage.access_table import GrantExists, NameTaken, ScopedRole, token_agent
 from storage.models import GrantRow, TokenRow
 
@@ -56,7 +56,7 @@ def _agent(value: str | None) -> str:
             raise _invalid("/agent", f"no live token is named '{text.removeprefix('token:')}'")
         return text
     try:
-        return orcid_url(text)
+        return checked_orcid(text)
     except ValueError as error:
         raise _invalid("/agent", f"{error}; or token:<name> for a token") from error
 

@@ -13,7 +13,7 @@ from repository import build_service
 from repository.access import ANNOTATOR, ROLES, checked_grant
 from repository.config import Config
 from repository.provenance import now_iso
-from repository.tokens import create_token, orcid_url
+from repository.tokens import checked_orcid, create_token
 from storage.access_table import GrantExists, NameTaken, ScopedRole, token_agent
 from storage.index import Index
 from storage.models import GrantRow
@@ -68,7 +68,7 @@ def cmd_tokens_revoke(args: argparse.Namespace) -> int:
 def agent_key(index: Index, agent: str) -> str:
     """The grants table's name for an agent typed as an ORCID iD or a token's name."""
     try:
-        return orcid_url(agent)
+        return checked_orcid(agent)
     except ValueError:
         if not index.access.live_token(agent.strip()):
             raise ValueError(f"'{agent}' is neither an ORCID iD nor the name of a live "

@@ -1,5 +1,5 @@
-"""CSRF protection for the HTML forms that change state (sign-out, and the lead's grant
-forms): both checks must pass, or the request is refused with 403 naming which failed.
+"""CSRF protection for the HTML forms that change state (sign-out, and any form added to
+/account): both checks must pass, or the request is refused with 403 naming which failed.
 
 - A synchronizer token in a hidden field: HMAC(secret, "csrf:" + session id). It is bound
   to the session, so it needs no storage and changes with every sign-in; another site

@@ -4,19 +4,18 @@ stored; what it may do is its grants (agent `token:<name>`, repository/access.py
 from __future__ import annotations
 
 import hashlib
-import re
 import secrets
 from datetime import UTC, date, datetime, timedelta
 from urllib.parse import quote
 
 from repository import errors
 from repository.access import ANNOTATOR, Grant, Principal, checked_grant, primary_role
+from repository.identity import orcid_url
 from repository.provenance import Agent, now_iso
 from storage.access_table import TokenHolder, token_agent
 from storage.index import Index
 from storage.models import GrantRow, TokenRow
 
-_ORCID = re.compile(r"^(?:https?://orcid\.org/)?(\d{4}-\d{4}-\d{4}-\d{3}[\dX])$")
 LAST_USED_EVERY = timedelta(seconds=60)  # `last_used` is written at most this often
 
 
@@ -24,12 +23,13 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def orcid_url(value: str) -> str:
-    """`https://orcid.org/<iD>` from an iD as people write it, or ValueError."""
-    match = _ORCID.match(value.strip())
-    if not match:
+def checked_orcid(value: str) -> str:
+    """`https://orcid.org/<iD>` from an iD as people write it (its check digit checked,
+    as the identity provider's are: `identity.orcid_url`), or ValueError."""
+    url = orcid_url(value)
+    if url is None:
         raise ValueError(f"'{value}' is not an ORCID iD (0000-0000-0000-0000)")
-    return f"https://orcid.org/{match.group(1)}"
+    return url
 
 
 def expiry(value: str | None, today: date | None = None) -> str | None:
@@ -65,7 +65,7 @@ def create_token(index: Index, name: str, role: str = ANNOTATOR, *,
     grant = checked_grant(role, organisation, source_system)
     token = secrets.token_urlsafe(32)
     row = TokenRow(token_hash=token_hash(token), name=name, role=role, created=now_iso(),
-                   orcid=orcid_url(orcid) if orcid else None, expires=expiry(expires))
+                   orcid=checked_orcid(orcid) if orcid else None, expires=expiry(expires))
     grant_row = None if role == ANNOTATOR else GrantRow(
         agent=token_agent(name), role=grant.role, organisation_id=grant.organisation,
         source_system=grant.source_system, created=row.created, created_by=created_by)

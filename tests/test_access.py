@@ -281,3 +281,14 @@ def test_an_annotation_is_changed_only_by_its_creator_or_an_administrator(app, c
     refused = client.delete(f"/api/v1/annotations/{theirs.pid}", json={"reason": "spam"},
                             headers={**mine, **_match(theirs)})
     assert refused.status_code == 403 and refused.get_json()["creator"] == OTHER.agent.id
+
+
+def test_an_organisation_granted_in_its_http_form_is_the_same_organisation(app, client):
+    """openDS allows http and https organisation URLs; the index keeps the https form, and
+    so does a grant, whichever form it was given in."""
+    service: FDOService = app.extensions["fdo"]
+    token = create_token(service.index, "http curator", "curator",
+                         organisation=ORG_A.replace("https://", "http://"))
+    created = client.post(SPECIMENS, json=specimen(**{"ods:organisationID": ORG_A}),
+                          headers={"Authorization": f"Bearer {token}"})
+    assert created.status_code == 201, created.get_json()

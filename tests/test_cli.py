@@ -102,3 +102,37 @@ def test_the_demo_has_specimens_with_media_an_annotation_an_update_and_a_tombsto
     assert service.index.object_count() == len(objects)
     assert load_demo(service) == {
         "loaded": [], "note": "the repository already has objects; nothing loaded"}
+
+
+def test_tokens_expire_are_listed_without_secrets_and_are_revoked_once(config, service):
+    past = fdo(config, "tokens", "create", "--name", "old", "--expires", "2020-01-01")
+    assert past.returncode == 2 and "already past" in past.stderr
+    made = fdo(config, "tokens", "create", "--name", "robot", "--role", "machine",
+               "--source-system", "20.500.14920/SRC-SRC-SRC", "--expires", "30")
+    assert made.returncode == 0, made.stderr
+    token = made.stdout.strip()
+    listed = fdo(config, "tokens", "list").stdout
+    row = next(line.split("\t") for line in listed.splitlines() if line.startswith("robot\t"))
+    assert row[1] == "machine of 20.500.14920/SRC-SRC-SRC" and row[3] == "never"
+    assert row[4] > row[2]  # expires after it was created, about 30 days on
+    assert token not in listed
+    assert fdo(config, "tokens", "create", "--name", "robot").returncode == 2  # name taken
+    assert fdo(config, "tokens", "revoke", "robot").returncode == 0
+    assert fdo(config, "tokens", "revoke", "robot").returncode == 2  # no live token left
+    holder = service.index.access.holder(token_hash(token))
+    assert holder is not None and holder.revoked and holder.roles == ()
+
+
+def test_grants_are_added_listed_and_removed(config):
+    orcid = "https://orcid.org/0000-0002-1825-0097"
+    scope = ["--agent", "0000-0002-1825-0097", "--role", "curator",
+             "--organisation", "https://ror.org/0566bfb96"]
+    assert fdo(config, "grants", "add", *scope).returncode == 0
+    assert fdo(config, "grants", "add", *scope).returncode == 2  # held already
+    assert f"{orcid}\tcurator of https://ror.org/0566bfb96" in fdo(config, "grants",
+                                                                  "list").stdout
+    assert fdo(config, "grants", "add", "--agent", "nobody", "--role", "annotator"
+               ).returncode == 2  # neither an ORCID iD nor a live token's name
+    assert fdo(config, "grants", "remove", *scope).returncode == 0
+    assert fdo(config, "grants", "remove", *scope).returncode == 2
+    assert orcid not in fdo(config, "grants", "list").stdout
