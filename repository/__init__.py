@@ -14,7 +14,8 @@ from repository.errors import register_error_handlers
 from repository.health import health
 from repository.identity import verifier_from_config
 from repository.ingest.job_runner import JobRunner
-from repository.keys import secret_key
+from repository.keys import purpose_key, secret_key
+from repository.search import Search
 from repository.services import FDOService
 from repository.validation import Validator
 from repository.writes import PidPrefixes, VersionWriter
@@ -90,11 +91,14 @@ def create_app(config: Config | None = None) -> Flask:
     jobs = JobRunner(fdo, config.tombstone_max_share, Path(config.ingest_spool))
     jobs.recover()  # jobs an earlier process left unfinished are interrupted
     app.extensions["ingest_jobs"] = jobs
+    app.extensions["search"] = Search(fdo.index, config.base_url, purpose_key(
+        app.config["FDO_TOKEN_KEY"], "search-cursor"))
 
     from repository.access_api import access_api
     from repository.account import account
     from repository.api import api
     from repository.ingest_jobs_api import jobs_api
+    from repository.search_api import search_api
     from repository.signin import register_signin
     from resolver.activity import activity
     from resolver.dump_catalog import dump_catalog
@@ -104,6 +108,7 @@ def create_app(config: Config | None = None) -> Flask:
     from resolver.views import resolver
 
     app.url_map.converters["int"] = VersionConverter  # before any rule is added
+    app.register_blueprint(search_api)  # before api: /<kind>/search is not an object
     app.register_blueprint(api)
     app.register_blueprint(access_api)
     app.register_blueprint(jobs_api)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from repository.search_document import search_document
 from resolver.pids import find_pid
 from schemas import ACTIVE, KINDS, TOMBSTONE, Kind
 from storage.models import VersionEntry
@@ -137,6 +138,7 @@ def index_entry(record: VersionRecord) -> VersionEntry:
         organisation_name=str(content.get("ods:organisationName") or "")[:512] or None,
         source_system=str(content.get("ods:sourceSystemID") or "")[:512] or None,
         client_digest=client_digest(content),
+        search=search_document(record.kind, content),
     )
 
 

@@ -1,7 +1,8 @@
 """The SQL index: which version of each object is current, and how to find things fast.
 
-It is derived data. Everything here except API tokens, grants, ingest jobs and browser
-sessions can be rebuilt from S3 (`fdo rebuild-index`). The tables are in storage/models.py;
+It is derived data, and so is the search index beside it (storage/search_*.py):
+everything here except API tokens, grants, ingest jobs and browser sessions can be
+rebuilt from S3 (`fdo rebuild-index`). The tables are in storage/models.py;
 the harvesters' reads (change feed, sitemaps, dumps, OAI-PMH) in storage/harvest.py; the
 write statements in storage/index_writes.py; the driver-level statement behind `current` in
 storage/driver_statement.py.
@@ -26,6 +27,7 @@ from storage.models import (
     FEED,
     OBJECT_COLUMNS,
     OBJECT_TABLES,
+    SEARCH_TABLES,
     Base,
     CounterRow,
     LinkRow,
@@ -34,6 +36,7 @@ from storage.models import (
     VersionEntry,
     VersionRow,
 )
+from storage.search_reads import SearchReads
 
 # The resolver's hot statements, built once: building a statement costs more than
 # running it on an indexed key.
@@ -98,6 +101,7 @@ class Index(HarvestReads):
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._current = DriverStatement(self.engine, _CURRENT)
         self.access = AccessTable(self.engine)  # tokens and grants
+        self.search = SearchReads(self.engine)
 
     def close(self) -> None:
         """Close every pooled connection (tests and CLI runs end cleanly)."""
@@ -122,7 +126,7 @@ class Index(HarvestReads):
                     raise
 
     def drop_object_tables(self) -> None:
-        tables = [Base.metadata.tables[name] for name in OBJECT_TABLES]
+        tables = [Base.metadata.tables[name] for name in SEARCH_TABLES + OBJECT_TABLES]
         Base.metadata.drop_all(self.engine, tables=tables)
 
     def ping(self) -> None:

@@ -1,6 +1,7 @@
 """The index's write statements: recording one version moves the object row from n-1 to n,
-adds the version row, takes the next change-feed position and replaces the links, all in
-the caller's transaction (storage/index.py's `Index.record_version(s)`)."""
+adds the version row, takes the next change-feed position, replaces the links and updates
+the search entry (storage/search_writes.py), all in the caller's transaction
+(storage/index.py's `Index.record_version(s)`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from sqlalchemy import bindparam, case, delete, insert, select, update
 from sqlalchemy.engine import Connection
 
 from storage.models import FEED, CounterRow, LinkRow, ObjectRow, VersionEntry, VersionRow, timestamp
+from storage.search_writes import record_search
 
 _LINK_TARGETS = select(LinkRow.target).where(LinkRow.source == bindparam("source"))
 _LINK_SOURCES = select(LinkRow.source).where(LinkRow.target == bindparam("target"))
@@ -80,10 +82,11 @@ def insert_version(connection: Connection, entry: VersionEntry) -> None:
         "agent_name": entry.agent_name, "status": entry.status,
         "summary": entry.summary[:512], "agent_type": entry.agent_type[:64],
         "sequence": sequence, "recorded": recorded})
-    _replace_links(connection, entry)
+    touched = _replace_links(connection, entry)
+    record_search(connection, entry, touched)
 
 
-def _replace_links(connection: Connection, entry: VersionEntry) -> None:
+def _replace_links(connection: Connection, entry: VersionEntry) -> list[str]:
     """Replace the links of this object, and stamp every object linked with it, before or
     now, in either direction: their responses show this object, so their cached
     responses must change (the resolver caches by `linked_modified`)."""
@@ -100,3 +103,4 @@ def _replace_links(connection: Connection, entry: VersionEntry) -> None:
     touched = sorted(before | {target for _, target in links} | sources)
     if touched:  # sorted, so concurrent writers lock rows in one order
         connection.execute(_TOUCH_LINKED, {"pids": touched, "time": entry.created})
+    return touched

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy import Index as SqlIndex
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+if TYPE_CHECKING:
+    from storage.search_tables import SearchDocument
 
 
 def timestamp(seconds_ago: float = 0) -> str:
@@ -221,6 +224,9 @@ SqlIndex("ix_web_sessions_expires", WebSessionRow.expires)
 # Rebuilt from S3; dropped in this order (links and versions reference objects). Not
 # api_tokens, grants, ingest_jobs or web_sessions: S3 does not hold them.
 OBJECT_TABLES = ("fdo_links", "fdo_versions", "fdo_objects", "fdo_counters")
+# Rebuilt from S3 too, dropped before the object tables (they reference fdo_objects); kept
+# apart because their row ids depend on the order a rebuild meets the versions in.
+SEARCH_TABLES = ("search_terms", "search_entries")
 FEED = "feed"
 
 
@@ -264,4 +270,6 @@ class VersionEntry:
     organisation_name: str | None = None
     source_system: str | None = None
     client_digest: str | None = None  # of the client part (records.client_digest)
+    # What the search index keeps (storage/search_tables.py); None: no search entry.
+    search: SearchDocument | None = None
 

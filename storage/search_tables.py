@@ -1,0 +1,124 @@
+"""The search index's tables: one entry per object (its current version) and the terms it
+is filtered and faceted by, beside the object index and written in the same transaction
+(storage/search_writes.py), so that what a write returns 201 for is found by the next
+request. Like the object index, derived data: `fdo rebuild-index` rebuilds it from S3.
+
+Free text is engine-specific, set up here once when the entries table is created:
+- SQLite: an FTS5 table over `search_entries.text` (external content, rowid = entry id),
+  kept in step by triggers, with the Porter stemmer and prefix indexes for 2 and 3
+  characters;
+- PostgreSQL: a stored `tsvector` column generated from `text` (English stemming) with a
+  GIN index, and `pg_trgm` on term keys for prefix and fuzzy suggestions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import DDL, Float, ForeignKey, Integer, String, Text, event
+from sqlalchemy import Index as SqlIndex
+from sqlalchemy.orm import Mapped, mapped_column
+
+from storage.models import Base
+
+# Longest value kept per term and for names: a facet or a filter on 10 kB of text helps
+# nobody, and an index key must stay well under PostgreSQL's 2.7 kB btree limit.
+TERM_LENGTH = 200
+# Term keys compare byte-wise (prefix ranges for suggestions): PostgreSQL's default
+# collation would order them by locale rules, which a `key >= 'ab'` range cannot use.
+_KEY = String(TERM_LENGTH * 4).with_variant(String(TERM_LENGTH * 4, collation="C"),
+                                             "postgresql")
+
+
+class SearchEntryRow(Base):
+    """One row per object: what a hit shows and what it is sorted by."""
+
+    __tablename__ = "search_entries"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    pid: Mapped[str] = mapped_column(ForeignKey("fdo_objects.pid"), unique=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))
+    version: Mapped[int]
+    modified: Mapped[str] = mapped_column(String(24))  # when the version was made
+    name: Mapped[str] = mapped_column(String(TERM_LENGTH * 4))
+    # The catalogue number as the record gives it, and folded for sorting ('' if none).
+    catalogue: Mapped[str] = mapped_column(String(TERM_LENGTH * 4))
+    catalogue_key: Mapped[str] = mapped_column(_KEY)
+    # The collecting date, ISO 8601 (YYYY, YYYY-MM or YYYY-MM-DD; '' if none).
+    event_date: Mapped[str] = mapped_column(String(10))
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    thumbnail: Mapped[str | None] = mapped_column(String(2048))  # a media object's file
+    text: Mapped[str] = mapped_column(Text)  # what free text searches
+
+
+class SearchTermRow(Base):
+    """A value an entry is filtered and faceted by: (field, key) with the entry's kind and
+    status copied in, so that a filter or a facet over live specimens reads one index
+    range. `key` is the value case-folded (what filters match); `value` as written (what
+    facets show)."""
+
+    __tablename__ = "search_terms"
+    field: Mapped[str] = mapped_column(String(32), primary_key=True)
+    key: Mapped[str] = mapped_column(_KEY, primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("search_entries.id"), primary_key=True)
+    value: Mapped[str] = mapped_column(String(TERM_LENGTH * 4))
+    kind: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))
+
+
+SqlIndex("ix_search_terms_scope", SearchTermRow.field, SearchTermRow.kind,
+         SearchTermRow.status, SearchTermRow.key, SearchTermRow.entry_id)
+SqlIndex("ix_search_terms_entry", SearchTermRow.entry_id, SearchTermRow.field)
+for _column in ("modified", "catalogue_key", "event_date"):
+    SqlIndex(f"ix_search_entries_{_column}", SearchEntryRow.kind, SearchEntryRow.status,
+             getattr(SearchEntryRow, _column), SearchEntryRow.id)
+    SqlIndex(f"ix_search_entries_all_{_column}", SearchEntryRow.status,
+             getattr(SearchEntryRow, _column), SearchEntryRow.id)
+
+_SQLITE_TEXT = (
+    "CREATE VIRTUAL TABLE search_text USING fts5(text, content='search_entries', "
+    "content_rowid='id', tokenize='porter unicode61 remove_diacritics 2', prefix='2 3')",
+    "CREATE TRIGGER search_text_insert AFTER INSERT ON search_entries BEGIN "
+    "INSERT INTO search_text(rowid, text) VALUES (new.id, new.text); END",
+    "CREATE TRIGGER search_text_delete AFTER DELETE ON search_entries BEGIN "
+    "INSERT INTO search_text(search_text, rowid, text) VALUES ('delete', old.id, old.text); "
+    "END",
+    "CREATE TRIGGER search_text_update AFTER UPDATE OF text ON search_entries BEGIN "
+    "INSERT INTO search_text(search_text, rowid, text) VALUES ('delete', old.id, old.text); "
+    "INSERT INTO search_text(rowid, text) VALUES (new.id, new.text); END",
+)
+_POSTGRESQL_TEXT = (
+    "CREATE EXTENSION IF NOT EXISTS pg_trgm",
+    "ALTER TABLE search_entries ADD COLUMN text_vector tsvector "
+    "GENERATED ALWAYS AS (to_tsvector('english', text)) STORED",
+    "CREATE INDEX ix_search_entries_text ON search_entries USING gin (text_vector)",
+    "CREATE INDEX ix_search_terms_trigram ON search_terms USING gin (key gin_trgm_ops) "
+    "WHERE field IN ('specimenName', 'physicalSpecimenID')",
+)
+for _statement in _SQLITE_TEXT:
+    event.listen(SearchEntryRow.__table__, "after_create",
+                 DDL(_statement).execute_if(dialect="sqlite"))
+for _statement in _POSTGRESQL_TEXT[:3]:
+    event.listen(SearchEntryRow.__table__, "after_create",
+                 DDL(_statement).execute_if(dialect="postgresql"))
+event.listen(SearchTermRow.__table__, "after_create",
+             DDL(_POSTGRESQL_TEXT[3]).execute_if(dialect="postgresql"))
+event.listen(SearchEntryRow.__table__, "before_drop",
+             DDL("DROP TABLE IF EXISTS search_text").execute_if(dialect="sqlite"))
+
+
+@dataclass(frozen=True)
+class SearchDocument:
+    """What the search index keeps about one version, derived from its content alone
+    (repository/search_document.py builds it). Values arrive already cut to their
+    column lengths, so what `fdo verify` reads back compares equal."""
+
+    name: str = ""
+    catalogue: str = ""
+    event_date: str = ""
+    latitude: float | None = None
+    longitude: float | None = None
+    thumbnail: str | None = None
+    text: str = ""
+    terms: tuple[tuple[str, str], ...] = ()  # (field, value), sorted, unique by key
