@@ -27,8 +27,8 @@ from sqlalchemy import (
     tuple_,
 )
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.types import Double
 from sqlalchemy.sql import Select
+from sqlalchemy.types import Double
 
 from schemas import ACTIVE, MEDIA
 from storage.models import LinkRow, ObjectRow
