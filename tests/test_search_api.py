@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from repository.access import trusted
-from storage import search_reads
 from repository.provenance import Agent
+from storage import search_reads
 from tests.records import annotation, media, specimen
 
 AGENT = trusted(Agent(id="https://orcid.org/0000-0002-1825-0097", name="Ada Curator",
