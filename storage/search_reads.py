@@ -11,7 +11,6 @@ here and each is quoted (FTS5) or written as a lexeme prefix (PostgreSQL)."""
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from typing import Any
@@ -146,9 +145,13 @@ class SearchReads:
                 total = connection.scalar(select(func.count()).select_from(ENTRY)
                                           .where(*_scope(query)))
             else:
-                ids = list(connection.scalars(matching.limit(DENSE_HITS + 1)))
-                if len(ids) <= DENSE_HITS:
-                    total, among = len(ids), self._among(ids)
+                first = matching.limit(DENSE_HITS + 1).subquery()
+                # The ids as one value (a JSON text, an array): no row per hit to fetch.
+                gathered = (func.array_agg(first.c.id) if self.postgresql
+                            else func.json_group_array(first.c.id))
+                total, ids = connection.execute(select(func.count(), gathered)).one()
+                if total <= DENSE_HITS:
+                    among = self._among(ids)
                 else:
                     total = connection.scalar(select(func.count()).select_from(
                         matching.subquery()))
@@ -158,13 +161,13 @@ class SearchReads:
         more = len(hits) > query.page_size
         return SearchPage(int(total or 0), hits[:query.page_size], more, facets)
 
-    def _among(self, ids: list[int]) -> Among:
+    def _among(self, ids: list[int] | str | None) -> Among:
         """A condition that a column holds one of these ids, as one bound value: a
-        PostgreSQL array, or a JSON array SQLite reads with json_each."""
+        PostgreSQL array, or a JSON array (text) SQLite reads with json_each."""
         if self.postgresql:
-            listed = bindparam("ids", ids, type_=ARRAY(Integer))
+            listed = bindparam("ids", ids or [], type_=ARRAY(Integer))
             return lambda column: column == any_(listed)
-        values = func.json_each(bindparam("ids", json.dumps(ids))).table_valued("value")
+        values = func.json_each(bindparam("ids", ids or "[]")).table_valued("value")
         return lambda column: column.in_(select(values.c.value))
 
     # -- what matches ------------------------------------------------------------------
@@ -231,14 +234,20 @@ class SearchReads:
             statement, position = self._ranked(query, matching, among)
         else:
             position = ENTRY.c[SORT_COLUMNS[query.sort] or "modified"]
-            statement = select(*_HIT_COLUMNS, position).select_from(_WITH_OBJECT)
-            statement = statement.where(*self._hits(query, ENTRY.c.id, matching, among))
+            statement = select(ENTRY.c.id, position.label("position")).where(
+                *self._hits(query, ENTRY.c.id, matching, among))
         descending = query.descending and query.sort != "relevance"
         if query.after is not None:
             key, after = tuple_(position, ENTRY.c.id), tuple_(*query.after)
             statement = statement.where(key < after if descending else key > after)
         order = (position.desc(), ENTRY.c.id.desc()) if descending else (position, ENTRY.c.id)
-        rows = connection.execute(statement.order_by(*order).limit(query.page_size + 1))
+        # The page's ids first; the rest of each hit, and its organisation, for them only.
+        page = statement.order_by(*order).limit(query.page_size + 1).subquery("page")
+        shown = page.c.position.desc() if descending else page.c.position
+        rows = connection.execute(
+            select(*_HIT_COLUMNS, page.c.position)
+            .select_from(_WITH_OBJECT.join(page, page.c.id == ENTRY.c.id))
+            .order_by(shown, ENTRY.c.id.desc() if descending else ENTRY.c.id))
         return [_hit(tuple(row)) for row in rows]
 
     @staticmethod
@@ -254,7 +263,7 @@ class SearchReads:
 
     def _ranked(self, query: SearchQuery, matching: Select[Any] | None,
                 among: Among | None) -> tuple[Select[Any], Any]:
-        """Hits in relevance order: best first, by FTS5's bm25 (smaller is better) or
+        """Hit ids in relevance order: best first, by FTS5's bm25 (smaller is better) or
         minus PostgreSQL's ts_rank."""
         if self.postgresql:
             # As double precision: a real sent out and back as a cursor would not compare
@@ -262,11 +271,11 @@ class SearchReads:
             rank = -func.ts_rank(_VECTOR, self._ts_query(query.words)).cast(Double)
             hit = among(ENTRY.c.id) if among is not None else ENTRY.c.id.in_(
                 matching if matching is not None else self._matching(query))
-            return select(*_HIT_COLUMNS, rank).select_from(_WITH_OBJECT).where(hit), rank
+            return select(ENTRY.c.id, rank.label("position")).where(hit), rank
         ranks = (select(_FTS_ID.label("id"), literal_column("rank").label("rank"))
                  .select_from(_FTS).where(self._fts_match(query.words)).subquery("ranks"))
-        statement = (select(*_HIT_COLUMNS, ranks.c.rank)
-                     .select_from(_WITH_OBJECT.join(ranks, ranks.c.id == ENTRY.c.id))
+        statement = (select(ENTRY.c.id, ranks.c.rank.label("position"))
+                     .select_from(ENTRY.join(ranks, ranks.c.id == ENTRY.c.id))
                      .where(*_checked_scope(query), *_entry_conditions(query)))
         if among is not None:
             statement = statement.where(among(ENTRY.c.id))
