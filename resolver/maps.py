@@ -76,8 +76,9 @@ def _countries_layer(counts: Mapping[str, int],
     for code, path in _world_paths().items():
         count = counts.get(code, 0)
         name = geo.country_names()[code]
+        label = f"{name}: {count_text(count)}" if counts else name
         shape = (f'<path class="land {shade_class(count, largest)}" d="{path}">'
-                 f"{tooltip(f'{name}: {count_text(count)}')}</path>")
+                 f"{tooltip(label)}</path>")
         shapes.append(linked(country_link(code) if count and country_link else None, shape))
     return "".join(shapes)
 
