@@ -160,13 +160,33 @@ def test_place_map_marks_the_point_among_the_outlines(lat: Any, lon: Any, code: 
         assert any(path.attrib.get("class") == "land" for path in elements(root, "path"))
 
 
-def test_place_map_across_the_antimeridian_draws_both_sides() -> None:
-    """Chukotka lies on both sides of 180°: the land path reaches both halves."""
+def test_place_map_across_the_antimeridian_draws_both_sides_without_a_seam() -> None:
+    """Chukotka lies on both sides of 180°: its pieces are filled on both halves, and
+    their coasts drawn as lines that leave out the cut along the antimeridian."""
     root = parse(maps.place_map(66.0, 179.0))
-    land = next(path for path in elements(root, "path") if path.attrib.get("class") == "land")
-    starts = [float(part.split()[0]) for part in land.attrib["d"].split("M")[1:]]
-    assert min(starts) < 180 < max(starts)  # x = 180 is the antimeridian in this frame
+    paths = {path.attrib["class"]: path.attrib["d"] for path in elements(root, "path")}
+    xs = [x for line in polylines(paths["land cut"]) for x, _ in line]
+    assert min(xs) < 190 < max(xs)  # x = 190 is the antimeridian in this frame
+    lines = polylines(paths["border"])
+    assert lines and "z" not in paths["border"]
+    steps = [(a, b) for line in lines for a, b in zip(line, line[1:], strict=False)]
+    assert not [step for step in steps if step[0][0] == step[1][0] == 190]
     assert len(str(maps.place_map(66.0, 179.0))) < 20_000
+
+
+def polylines(data: str) -> list[list[tuple[float, float]]]:
+    """Absolute points of path data made of "Mx y" and relative "ldx dy" steps."""
+    lines = []
+    for part in data.replace("z", "").split("M")[1:]:
+        first, *steps = part.split("l")
+        x, y = (float(v) for v in first.split())
+        line = [(x, y)]
+        for step in steps:
+            dx, dy = (float(v) for v in step.split())
+            x, y = round(x + dx, 1), round(y + dy, 1)
+            line.append((x, y))
+        lines.append(line)
+    return lines
 
 
 @pytest.mark.parametrize(("lat", "lon"), [
