@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from resolver import charts, geo, maps
 from resolver.svg import count_text
+from scripts import country_outlines
 
 SVG = "{http://www.w3.org/2000/svg}"
 HOSTILE = '</text><script>alert("x")</script>&amp; <b>"\'bold\''
@@ -272,3 +273,25 @@ def test_place_map_of_any_input_is_a_map_with_its_marker_inside_or_none(lat: Any
     width, height = (float(v) for v in root.attrib["viewBox"].split()[2:])
     x, y = marker(root)
     assert 0 <= x <= width and 0 <= y <= height
+
+
+def test_the_conversion_script_decodes_topojson_and_splits_at_the_antimeridian() -> None:
+    """A made-up topology: one square across 180° (arc 0) with a hole (arc 1) east of it,
+    quantized with a scale of 1 and delta-encoded as TopoJSON is."""
+    topology = {"transform": {"scale": [1, 1], "translate": [0, 0]}, "arcs": [
+        [[178, 10], [4, 0], [0, 10], [-4, 0], [0, -10]],  # 178..182 at lat 10..20
+        [[178, 12], [1, 0], [0, 2], [-1, 0], [0, -2]]]}
+    arcs = country_outlines.decode_arcs(topology)
+    assert arcs[0][:3] == [(178, 10), (182, 10), (182, 20)]
+    # 182 is written -178 in the data, as Natural Earth writes it
+    arcs[0] = [(lon - 360 if lon > 180 else lon, lat) for lon, lat in arcs[0]]
+    polygons = country_outlines.polygons_of({"type": "Polygon", "arcs": [[0], [1]]}, arcs)
+    boxes = sorted(geo.bbox_of([tuple(map(tuple, polygon[0]))]) for polygon in polygons)
+    assert boxes == [(-180, 10, -178, 20), (178, 10, 180, 20)]
+    assert [len(polygon) for polygon in sorted(polygons)] == [1, 2]  # the hole: 178..179
+
+
+def test_the_conversion_script_closes_a_ring_around_the_pole() -> None:
+    ring = [[-180.0, -80.0], [0.0, -70.0], [180.0, -80.0]]
+    [piece] = country_outlines.planar_pieces(ring)
+    assert piece[-2:] == [[180.0, -90.0], [-180.0, -90.0]]
