@@ -82,12 +82,16 @@ def record_search(connection: Connection, entry: VersionEntry, touched: list[str
         entry_id = updated if updated is not None else connection.execute(_INSERT_ENTRY, {
             **values, "pid": entry.pid, "kind": entry.kind}).scalar_one()
         connection.execute(_DELETE_TERMS, {"entry": entry_id})
-    if document.terms:
+    terms = list(document.terms)
+    if entry.kind == SPECIMEN.name and not touched:
+        terms.append((HAS_MEDIA, "false"))  # nothing is linked with it: known, not read
+    if terms:
         connection.execute(_INSERT_TERMS, [
             {"field": field, "key": fold(value), "value": value, "entry_id": entry_id,
-             "kind": entry.kind, "status": entry.status} for field, value in document.terms])
-    refresh = sorted({entry.pid, *touched} if entry.kind in (SPECIMEN.name, MEDIA.name)
-                     else set())
+             "kind": entry.kind, "status": entry.status} for field, value in terms])
+    # Only what is linked with something can have or give media: everything else is done.
+    refresh = sorted({entry.pid, *touched}) if touched and entry.kind in (
+        SPECIMEN.name, MEDIA.name) else []
     if refresh:
         connection.execute(_DELETE_HAS_MEDIA, {"pids": refresh})
         connection.execute(_INSERT_HAS_MEDIA, {"pids": refresh})
