@@ -18,6 +18,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+EDGE = 1e-9  # degrees
 Point = tuple[float, float]  # (lon, lat): x before y, as GeoJSON and SVG have it
 Ring = tuple[Point, ...]  # closed implicitly: the last point joins the first
 
@@ -106,6 +107,9 @@ def in_polygon(lon: float, lat: float, polygon: Polygon) -> bool:
 def country_at(lat: float, lon: float) -> str | None:
     """The alpha-2 code of the country whose 1:110m outline holds the point, or None (sea,
     or a coast or small island the coarse outlines miss: about 10 km of detail)."""
+    # The poles and the antimeridian are edges of the split rings, where even-odd tests
+    # are undecided: a hair inside them, the South Pole is in Antarctica and 180° in Russia.
+    lat, lon = min(max(lat, -90 + EDGE), 90 - EDGE), min(max(lon, -180 + EDGE), 180 - EDGE)
     for country in countries():
         if _inside_bbox(lon, lat, country.bbox) and any(
                 in_polygon(lon, lat, polygon) for polygon in country.polygons):

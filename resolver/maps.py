@@ -76,8 +76,9 @@ def _countries_layer(counts: Mapping[str, int],
     for code, path in _world_paths().items():
         count = counts.get(code, 0)
         name = geo.country_names()[code]
+        label = f"{name}: {count_text(count)}" if counts else name
         shape = (f'<path class="land {shade_class(count, largest)}" d="{path}">'
-                 f"{tooltip(f'{name}: {count_text(count)}')}</path>")
+                 f"{tooltip(label)}</path>")
         shapes.append(linked(country_link(code) if count and country_link else None, shape))
     return "".join(shapes)
 
@@ -180,8 +181,27 @@ def place_frame(lat: float, lon: float, width: float, height: float) -> Frame:
     return Frame(lon - width / 2, north, width, height, PLACE_SCALE)
 
 
-def _place_outlines(frame: Frame) -> str:
-    # Clipped a degree beyond the frame, so the edges clipping adds stay out of sight.
+def _is_cut(a: geo.Point, b: geo.Point) -> bool:
+    """An edge the dataset's splitting made, along the antimeridian or the South Pole:
+    no coast or border, so it gets no stroke."""
+    return (a[0] == b[0] and a[0] % 360 == 180) or a[1] == b[1] == -90.0
+
+
+def _border_runs(ring: geo.Ring) -> list[list[geo.Point]]:
+    """The ring's edges but its cut ones, as open lines (the ring has a cut edge)."""
+    start = next(index for index in range(len(ring)) if _is_cut(ring[index - 1], ring[index]))
+    rotated = [*ring[start:], *ring[:start]]
+    runs = [[rotated[0]]]
+    for previous, point in zip(rotated, rotated[1:], strict=False):
+        if _is_cut(previous, point):
+            runs.append([])
+        runs[-1].append(point)
+    return runs
+
+
+def _place_rings(frame: Frame) -> list[geo.Ring]:
+    """The outlines' rings within (a degree beyond, so the edges clipping adds stay out
+    of sight) the frame, shifted by 360 degrees where the frame crosses the antimeridian."""
     window = frame.box(margin=1.0)
     rings = []
     for country in geo.countries():
@@ -194,8 +214,26 @@ def _place_outlines(frame: Frame) -> str:
                 for ring in (polygon.exterior, *polygon.holes):
                     clipped = geo.clip_ring([(x + shift, y) for x, y in ring], window)
                     if clipped:
-                        rings.append([frame.project(x, y) for x, y in clipped])
-    return f'<path class="land" d="{path_data(rings)}"/>' if rings else ""
+                        rings.append(clipped)
+    return rings
+
+
+def _place_outlines(frame: Frame) -> str:
+    """Land as one path; rings cut at the antimeridian or pole are filled without a
+    stroke and get their coasts and borders drawn as open lines."""
+    rings = _place_rings(frame)
+    whole = [ring for ring in rings if not any(_is_cut(ring[i - 1], ring[i])
+                                               for i in range(len(ring)))]
+    cut = [ring for ring in rings if ring not in whole]
+    lines = [run for ring in cut for run in _border_runs(ring)]
+
+    def projected(rings: list[Any]) -> list[list[tuple[float, float]]]:
+        return [[frame.project(x, y) for x, y in ring] for ring in rings]
+    paths = [f'<path class="land" d="{path_data(projected(whole))}"/>' if whole else "",
+             f'<path class="land cut" d="{path_data(projected(cut))}"/>' if cut else "",
+             f'<path class="border" d="{path_data(projected(lines), closed=False)}"/>'
+             if lines else ""]
+    return "".join(paths)
 
 
 def _graticule(frame: Frame) -> str:

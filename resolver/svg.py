@@ -20,6 +20,8 @@ STYLE = """
 .fdo-svg .sea{fill:var(--soft,#eef4f9)}
 .fdo-svg .land{fill:var(--line,#dde1e8);stroke:var(--card,#fff);stroke-width:.6;
  fill-rule:evenodd;stroke-linejoin:round}
+.fdo-svg .cut{stroke:none}
+.fdo-svg .border{fill:none;stroke:var(--card,#fff);stroke-width:.6;stroke-linejoin:round}
 .fdo-svg .grid{fill:none;stroke:var(--line,#dde1e8);stroke-width:.5}
 .fdo-svg .c1,.fdo-svg .c2,.fdo-svg .c3,.fdo-svg .c4,.fdo-svg .c5{fill:var(--accent,#0d5c8c)}
 .fdo-svg .c1{fill-opacity:.25}.fdo-svg .c2{fill-opacity:.42}.fdo-svg .c3{fill-opacity:.6}
@@ -61,9 +63,10 @@ def number(value: float, digits: int = 1) -> str:
     return "0" if text in ("-0", "") else text
 
 
-def path_data(rings: Iterable[Iterable[tuple[float, float]]], digits: int = 1) -> str:
-    """Closed rings as SVG path data: absolute first point, then relative steps between
-    rounded points (shorter), repeats left out."""
+def path_data(rings: Iterable[Iterable[tuple[float, float]]], digits: int = 1,
+              closed: bool = True) -> str:
+    """Closed rings (or open lines) as SVG path data: absolute first point, then relative
+    steps between rounded points (shorter), repeats left out."""
     parts = []
     for ring in rings:
         points = [(round(x, digits), round(y, digits)) for x, y in ring]
@@ -74,8 +77,8 @@ def path_data(rings: Iterable[Iterable[tuple[float, float]]], digits: int = 1) -
                 steps.append(f"l{number(point[0] - last[0], digits)} "
                              f"{number(point[1] - last[1], digits)}")
                 last = point
-        if len(steps) >= 3:
-            parts.append("".join(steps) + "z")
+        if len(steps) >= (3 if closed else 2):
+            parts.append("".join(steps) + ("z" if closed else ""))
     return "".join(parts)
 
 

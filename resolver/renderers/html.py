@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
+from resolver import geo, maps
 from resolver.renderers import display
 from schemas import KINDS, TOMBSTONE
 
@@ -133,7 +134,16 @@ def render_landing(page: LandingPage) -> str:
         specimens=[specimen_item(item) for of, item in related if of.physical_specimen],
         tombstone=tombstone_view(page.tombstone),
         history=sorted(page.history, key=lambda entry: entry.version, reverse=True),
+        place=place_view(content),
     )
+
+
+def place_view(content: dict[str, Any]) -> dict[str, Any] | None:
+    """The small map of where the record's first georeferenced event happened."""
+    point = geo.record_coordinates(content)
+    if point is None:
+        return None
+    return {"map": maps.place_map(*point), "text": maps.degrees_text(*point)}
 
 
 def render_error(status: int, title: str, message: str, base_url: str) -> str:
