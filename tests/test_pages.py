@@ -228,3 +228,29 @@ def test_the_map_view_draws_the_hits_with_coordinates(client: FlaskClient, app: 
     narrowed = client.get(cell.replace("&amp;", "&")).get_data(as_text=True)
     assert re.search(r'id="total">1<', narrowed)
     assert link_to(html, "List only") == "http://fdo.test/search"
+
+
+def test_landing_pages_link_their_institution_collection_and_taxon_to_searches(
+        client: FlaskClient, app: Flask) -> None:
+    fdo: FDOService = app.extensions["fdo"]
+    taxon = {"@type": "ods:TaxonIdentification", "dwc:scientificName": "Carabus auratus",
+             "dwc:family": "Carabidae", "dwc:genus": "Carabus"}
+    identification = {"@type": "ods:Identification", "ods:isVerifiedIdentification": True,
+                      "ods:hasTaxonIdentifications": [taxon]}
+    created = fdo.create("digital-specimens", specimen(
+        "Carabus auratus", "BE", "1850", **{"ods:hasIdentifications": [identification]}),
+        CURATOR)
+    fdo.create("digital-specimens", specimen("Bombus terrestris", "NL", "1990"), CURATOR)
+    landing = client.get(f"/{created.pid}", headers={"Accept": "text/html"})
+    assert landing.status_code == 200
+    html = landing.get_data(as_text=True)
+    expected = {"Search its objects": ("organisationID", ROR),
+                "Search this collection": ("collectionCode", "ENT"),
+                "Search the genus": ("genus", "Carabus"),
+                "Search specimens of this name": ("specimenName", "Carabus auratus")}
+    for text, pair in expected.items():
+        url = link_to(html, text)
+        assert query_of(url) == [pair], text
+        found = client.get(url).get_data(as_text=True)
+        assert f"/{created.pid}\"" in found, text
+    assert "Bombus" not in client.get(link_to(html, "Search the genus")).get_data(as_text=True)
