@@ -29,7 +29,7 @@ ALL = "all"
 PAGE_PARAMETERS = ("kind", "view")
 VIEWS = ("list", "map")
 # The facets a page shows when the URL asks for none (each is hidden when it has no value).
-PAGE_FACETS = ("organisation", "topicDiscipline", "country", "typeStatus", "family",
+PAGE_FACETS = ("organisation", "topicDiscipline", "country", "countryCode", "typeStatus", "family",
                "basisOfRecord", "hasMedia", "year", "license", "motivation")
 PAGE_FACET_SIZE = "10"
 # The search box's choices: kind (a page parameter) and order (the API's `sort`; '' is its
