@@ -61,12 +61,18 @@ def _world_paths() -> dict[str, str]:
     return {country.code: _country_path(country, WORLD, 0) for country in geo.countries()}
 
 
+def shade_lows(largest: int) -> list[int]:
+    """The smallest count of each shade c1..c5: steps of equal ratio up to `largest`
+    (counts span orders of magnitude), each a hair lower so 100,000 ** 0.2 stays 10."""
+    return [1] + [math.ceil(largest ** (level / CLASSES) - 1e-9) for level in range(1, CLASSES)]
+
+
 def shade_class(count: int, largest: int) -> str:
-    """c1..c5 on a logarithmic scale of 1..largest (counts span orders of magnitude)."""
-    if count <= 0 or largest <= 1:
-        return "c5" if count > 0 else ""
-    level = math.log(count) / math.log(largest)
-    return f"c{min(CLASSES, 1 + int(level * CLASSES))}"
+    """The shade of a count: the highest whose smallest count it reaches; none for 0."""
+    if count <= 0:
+        return ""
+    level = max(level for level, low in enumerate(shade_lows(largest), 1) if count >= low)
+    return f"c{level}"
 
 
 def _countries_layer(counts: Mapping[str, int],
@@ -120,11 +126,15 @@ def _points_layer(cells: Counter[tuple[int, int]], cell: float, noun: str,
 
 
 def _legend(largest: int) -> str:
-    """The shades with the smallest count each stands for, over Antarctica."""
-    keys = ['<rect class="key" x="4" y="318" width="300" height="36" rx="3"/>']
-    for level in range(1, CLASSES + 1):
-        low = 1 if level == 1 else math.ceil(largest ** ((level - 1) / CLASSES))
-        x = 10 + (level - 1) * 58
+    """The shades with the smallest count each stands for, over Antarctica. Few distinct
+    counts share a smallest count between shades: each is shown once, with the shade
+    `shade_class` gives it."""
+    lows = {low: level for level, low in enumerate(shade_lows(largest), 1)}
+    step = 26 + 7 * len(f"{count_text(largest)}+")
+    keys = [f'<rect class="key" x="4" y="318" width="{12 + step * len(lows)}" height="36" '
+            f'rx="3"/>']
+    for index, (low, level) in enumerate(sorted(lows.items())):
+        x = 12 + index * step
         keys.append(f'<rect class="land c{level}" x="{x}" y="326" width="12" height="12"/>'
                     f'<text x="{x + 16}" y="336">{count_text(low)}+</text>')
     return "".join(keys)

@@ -10,11 +10,22 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from resolver import charts, geo, maps
+from resolver.svg import count_text
+from scripts import country_outlines
 
 SVG = "{http://www.w3.org/2000/svg}"
 HOSTILE = '</text><script>alert("x")</script>&amp; <b>"\'bold\''
+
+
+# Numbers near and past the limits, numeric and other text, and things that are neither.
+coordinates = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True), st.integers(-200, 200),
+    st.sampled_from([-180, 180, -90, 90, 0.0, -0.0]),
+    st.floats(-200, 200).map(str), st.text(max_size=8), st.none(), st.booleans())
 
 
 def parse(drawing: Any) -> ET.Element:
@@ -114,6 +125,22 @@ def test_world_map_shades_and_links_counted_countries() -> None:
     netherlands = next(a for a in elements(root, "a") if a.attrib["href"].endswith("NL&x=1"))
     assert "c5" in netherlands[0].attrib["class"].split()
     assert "Netherlands: 50,000" in (root.find(f"{SVG}desc").text or "")  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(("counts", "legend"), [
+    ({"BE": 1, "NL": 1}, ["1+"]),
+    ({"BE": 1, "NL": 2, "FR": 3}, ["1+", "2+", "3+"]),
+    ({"BE": 1, "NL": 100_000}, ["1+", "10+", "100+", "1,000+", "10,000+"]),
+])
+def test_world_map_legend_names_each_shade_in_use_once(
+        counts: dict[str, int], legend: list[str]) -> None:
+    root = parse(maps.world_map(counts_by_country=counts))
+    assert [text.text for text in elements(root, "text")] == legend
+    keys = [rect.attrib["class"] for rect in elements(root, "rect")
+            if "land" in rect.attrib["class"]]
+    shapes = {path[0].text: path.attrib["class"] for path in elements(root, "path")}
+    for code, count in counts.items():  # each country's shade is in the legend
+        assert shapes[f"{geo.country_names()[code]}: {count_text(count)}"] in keys
 
 
 def test_world_map_bins_thousands_of_points_into_a_small_svg() -> None:
@@ -232,3 +259,39 @@ def test_vertical_bar_chart_of_many_years_labels_some_and_titles_all() -> None:
 
 def test_bar_chart_of_nothing_is_none() -> None:
     assert charts.bar_chart([], title="Empty") is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(lat=coordinates, lon=coordinates)
+def test_place_map_of_any_input_is_a_map_with_its_marker_inside_or_none(lat: Any, lon: Any
+                                                                       ) -> None:
+    drawing = maps.place_map(lat, lon)
+    if geo.valid_point(lat, lon) is None:
+        assert drawing is None
+        return
+    root = parse(drawing)
+    width, height = (float(v) for v in root.attrib["viewBox"].split()[2:])
+    x, y = marker(root)
+    assert 0 <= x <= width and 0 <= y <= height
+
+
+def test_the_conversion_script_decodes_topojson_and_splits_at_the_antimeridian() -> None:
+    """A made-up topology: one square across 180° (arc 0) with a hole (arc 1) east of it,
+    quantized with a scale of 1 and delta-encoded as TopoJSON is."""
+    topology = {"transform": {"scale": [1, 1], "translate": [0, 0]}, "arcs": [
+        [[178, 10], [4, 0], [0, 10], [-4, 0], [0, -10]],  # 178..182 at lat 10..20
+        [[178, 12], [1, 0], [0, 2], [-1, 0], [0, -2]]]}
+    arcs = country_outlines.decode_arcs(topology)
+    assert arcs[0][:3] == [(178, 10), (182, 10), (182, 20)]
+    # 182 is written -178 in the data, as Natural Earth writes it
+    arcs[0] = [(lon - 360 if lon > 180 else lon, lat) for lon, lat in arcs[0]]
+    polygons = country_outlines.polygons_of({"type": "Polygon", "arcs": [[0], [1]]}, arcs)
+    boxes = sorted(geo.bbox_of([tuple(map(tuple, polygon[0]))]) for polygon in polygons)
+    assert boxes == [(-180, 10, -178, 20), (178, 10, 180, 20)]
+    assert [len(polygon) for polygon in sorted(polygons)] == [1, 2]  # the hole: 178..179
+
+
+def test_the_conversion_script_closes_a_ring_around_the_pole() -> None:
+    ring = [[-180.0, -80.0], [0.0, -70.0], [180.0, -80.0]]
+    [piece] = country_outlines.planar_pieces(ring)
+    assert piece[-2:] == [[180.0, -90.0], [-180.0, -90.0]]
