@@ -69,7 +69,7 @@ def home_page(search: Search, index: Index, base_url: str) -> HomePage:
     specimens = search.find((SPECIMEN.name,), [
         ("facet", ["countryCode", "topicDiscipline", "year"]),
         ("facetSize", [str(MAX_FACET_SIZE)]), ("pageSize", ["1"])])
-    counts = search.reads.live_counts()
+    counts = index.search.live_counts()
     organisations = everything.page.facets.get(FACETS["organisation"], [])
     facets = specimens.page.facets
     return HomePage(
@@ -82,7 +82,7 @@ def home_page(search: Search, index: Index, base_url: str) -> HomePage:
         disciplines=discipline_chart(facets.get(FACETS["topicDiscipline"], []), base_url),
         places=places_map(facets.get(FACETS["countryCode"], []), base_url),
         years=year_chart(facets.get(FACETS["year"], []), base_url),
-        changes=latest_changes(search, index, base_url),
+        changes=latest_changes(index, base_url),
         harvesting=harvesting(base_url))
 
 
@@ -125,11 +125,11 @@ def _by_decade(years: Iterable[tuple[int, int]]) -> dict[int, int]:
     return decades
 
 
-def latest_changes(search: Search, index: Index, base_url: str) -> list[Change]:
+def latest_changes(index: Index, base_url: str) -> list[Change]:
     """The last versions of the change feed, newest first, as the feed describes them."""
     length = index.feed_length()
     entries = index.feed(max(0, length - LATEST_CHANGES), LATEST_CHANGES)[::-1]
-    names = search.reads.names([entry.pid for entry in entries])
+    names = index.search.names([entry.pid for entry in entries])
     changes = []
     for entry in entries:
         activity: dict[str, Any] = item(base_url, entry)
