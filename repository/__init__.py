@@ -98,6 +98,7 @@ def create_app(config: Config | None = None) -> Flask:
     from repository.account import account
     from repository.api import api
     from repository.ingest_jobs_api import jobs_api
+    from repository.pages import pages
     from repository.search_api import search_api
     from repository.signin import register_signin
     from resolver.activity import activity
@@ -119,6 +120,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(oai)
     register_signin(app, config, fdo.index, app.config["FDO_TOKEN_KEY"])  # /auth/*
     app.register_blueprint(account)
+    app.register_blueprint(pages)  # / and /search
     app.register_blueprint(resolver)  # its catch-all PID-as-URL rule is the least specific
     app.add_url_rule("/health", view_func=health)
     register_error_handlers(app)

@@ -43,8 +43,8 @@ class Search:
         page = self.reads.search(query)
         cursor = (make_cursor(page.hits[-1].position, query.sort, query.descending,
                               self.cursor_key) if page.more else None)
-        named = {hit.organisation_id: hit.organisation_name or "" for hit in page.hits
-                 if hit.organisation_id}
+        named = {hit.organisation_id: hit.organisation_name for hit in page.hits
+                 if hit.organisation_id and hit.organisation_name}
         facet = page.facets.get(FACETS["organisation"], [])
         unnamed = [value.value for value in facet if value.value not in named]
         return Results(query, page, cursor, self.reads.thumbnails([h.pid for h in page.hits]),

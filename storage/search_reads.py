@@ -380,6 +380,14 @@ class SearchReads:
         with self.engine.connect() as connection:
             return {key: name for key, name in connection.execute(statement) if key and name}
 
+    def names(self, pids: list[str]) -> dict[str, str]:
+        """The name each of these objects' entries shows (the home page's latest changes)."""
+        if not pids:
+            return {}
+        statement = select(ENTRY.c.pid, ENTRY.c.name).where(ENTRY.c.pid.in_(pids))
+        with self.engine.connect() as connection:
+            return {pid: name for pid, name in connection.execute(statement) if name}
+
     def live_counts(self) -> dict[str, int]:
         """How many live objects of each kind the search index holds."""
         statement = (select(ENTRY.c.kind, func.count()).where(ENTRY.c.status == ACTIVE)

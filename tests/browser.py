@@ -79,8 +79,11 @@ class Browser:
         self.driver.set_window_size(*DESKTOP)
 
     def wait_for_images(self, timeout: float = 10) -> None:
-        """Until every image started has loaded or failed, so its console entry exists."""
-        script = "return Array.from(document.images).every(i => i.complete)"
+        """Until every image started has loaded or failed, so its console entry exists. A
+        lazy image below the viewport may not have started (no currentSrc yet)."""
+        script = ("return Array.from(document.images).every(i => i.complete || ("
+                  "i.loading === 'lazy' && !i.currentSrc"
+                  " && i.getBoundingClientRect().top > window.innerHeight))")
         WebDriverWait(self.driver, timeout).until(lambda d: d.execute_script(script))
 
     def screenshot(self, name: str) -> Path:

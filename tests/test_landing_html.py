@@ -356,4 +356,4 @@ def test_collection_event_date_place_coordinates_and_collectors() -> None:
     assert pairs["Coordinates"] == "13.88333, -88.93333"
     assert pairs["Collectors"] == "Rivera, A.M."
     assert pairs["Catalogue number"] == content["ods:physicalSpecimenID"]
-    assert pairs["Institution"] == "https://ror.org/0566bfb96"
+    assert pairs["Institution"] == "https://ror.org/0566bfb96 Search its objects"

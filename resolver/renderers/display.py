@@ -8,7 +8,7 @@ or an empty list rather than failing. Provider HTML is reduced to <i>/<em>.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 from typing import Any
@@ -25,6 +25,9 @@ class Fact:
     label: str
     value: str | Markup
     href: str | None = None
+    # A search for more like it: (a /search parameter, its value), and what it finds.
+    search: tuple[str, str] | None = None
+    search_label: str = ""
 
 
 # -- small readers of openDS content, robust to missing or odd-typed fields ---------------
@@ -156,9 +159,34 @@ def linked(label: str, value: Any, href: Any = None) -> list[Fact]:
     return [Fact(label, shown, safe_url(href))] if shown else []
 
 
+def searched(facts: list[Fact], parameter: str, value: Any, label: str) -> list[Fact]:
+    """The facts, each linking the search for `value` in `parameter` when it has text."""
+    term = text(value)
+    return [replace(fact, search=(parameter, term), search_label=label)
+            for fact in facts] if term else facts
+
+
 def institution(content: dict[str, Any]) -> list[Fact]:
     org_id = content.get("ods:organisationID")
-    return linked("Institution", text(content.get("ods:organisationName")) or org_id, org_id)
+    return searched(linked("Institution", text(content.get("ods:organisationName")) or org_id,
+                           org_id), "organisationID", org_id, "Search its objects")
+
+
+def lowest_rank(taxon: dict[str, Any]) -> tuple[str, str] | None:
+    """(rank, name) of the most specific rank the taxon names, genus to kingdom."""
+    for rank in ("genus", "family", "order", "class", "phylum", "kingdom"):
+        if text(taxon.get(f"dwc:{rank}")):
+            return rank, text(taxon.get(f"dwc:{rank}"))
+    return None
+
+
+def taxon_search(kind: Kind, content: dict[str, Any]) -> tuple[str, str] | None:
+    """The search for specimens of a specimen's taxon: by its scientific name."""
+    if kind is not SPECIMEN:
+        return None
+    name = text(taxon_of(content).get("dwc:scientificName")) or text(
+        content.get("ods:specimenName"))
+    return ("specimenName", name) if name else None
 
 
 def licence(content: dict[str, Any]) -> list[Fact]:
@@ -173,6 +201,9 @@ def specimen_facts(content: dict[str, Any]) -> list[Fact]:
     ranks = ("dwc:kingdom", "dwc:phylum", "dwc:class", "dwc:order", "dwc:family")
     physical_id = content.get("ods:physicalSpecimenID")
     collection = content.get("dwc:collectionID") or content.get("dwc:collectionCode")
+    rank = lowest_rank(taxon)
+    classification = linked("Classification",
+                            " › ".join(t for r in ranks if (t := text(taxon.get(r)))))
     return [
         *linked("Catalogue number", physical_id, physical_id),
         *institution(content),
@@ -180,9 +211,11 @@ def specimen_facts(content: dict[str, Any]) -> list[Fact]:
         *linked("Place", place(location)),
         *linked("Coordinates", coordinates(location)),
         *linked("Collectors", agent_names(event.get("ods:hasAgents"), "collector")),
-        *linked("Classification", " › ".join(t for r in ranks if (t := text(taxon.get(r))))),
+        *(searched(classification, rank[0], rank[1], f"Search the {rank[0]}")
+          if rank else classification),
         *linked("Basis of record", content.get("dwc:basisOfRecord")),
-        *linked("Collection", collection, collection),
+        *searched(linked("Collection", collection, collection), "collectionCode",
+                  content.get("dwc:collectionCode"), "Search this collection"),
         *licence(content),
     ]
 

@@ -135,6 +135,7 @@ def render_landing(page: LandingPage) -> str:
         tombstone=tombstone_view(page.tombstone),
         history=sorted(page.history, key=lambda entry: entry.version, reverse=True),
         place=place_view(content),
+        taxon_search=display.taxon_search(kind, content),
     )
 
 
