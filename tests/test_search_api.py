@@ -320,3 +320,13 @@ def test_on_postgresql_names_spelt_like_the_prefix_follow(client, app):
     response = client.get("/api/v1/digital-specimens/search/suggest?prefix=carabsu%20aurat")
     values = [item["value"] for item in response.get_json()["suggestions"]]
     assert "Carabus auratus" in values
+
+
+def test_words_inside_markup_are_found_and_the_snippet_escapes_it(client, app):
+    document = {**bee_in_kenya(), "ods:specimenName": "<script>alert('sneaky')</script> Apis"}
+    record = create(app.extensions["fdo"], document)
+    hit = search(client, "q=sneaky")["hits"][0]
+    assert hit["pid"] == record.pid
+    assert "<script>" not in hit["snippet"] and "&lt;script&gt;" in hit["snippet"]
+    assert "<mark>sneaky</mark>" in hit["snippet"]
+    assert pids(search(client, "q=script")) == {record.pid}
