@@ -252,6 +252,12 @@ def _eml(records: int, seed: int) -> str:
             f'  </dataset>\n</eml:eml>\n')
 
 
+def occurrence(rng: random.Random, serial: int) -> tuple[dict[str, str], list[list[str]]]:
+    """One occurrence row ({local term: value}) and its media rows (in MEDIA_TERMS
+    order), catalogue number `serial` of its institution's collection."""
+    return _record(rng, serial)
+
+
 def _record(rng: random.Random, serial: int) -> tuple[dict[str, str], list[list[str]]]:
     """One occurrence row ({local term: value}) and its media rows."""
     taxon = rng.choice(taxa())
