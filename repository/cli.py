@@ -81,7 +81,8 @@ def _print_report(report: IntegrityReport, what: str) -> int:
 
 
 def cmd_verify(_: argparse.Namespace) -> int:
-    return _print_report(verify(_service().reader), "verify")
+    fdo = _service()
+    return _print_report(verify(fdo.reader, fdo.index), "verify")
 
 
 def cmd_rebuild_index(_: argparse.Namespace) -> int:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from itertools import groupby
 
+from repository.search_document import search_document
 from repository.services import FDOService
 from repository.writes import WriteStatus
 from resolver.pids import VERSION_NUMBER
@@ -61,12 +62,14 @@ def _with_bodies(reader: VersionReader,
         yield pid, number, key, body
 
 
-def verify(reader: VersionReader) -> IntegrityReport:
-    """Re-hash every stored version and walk every hash chain."""
+def verify(reader: VersionReader, index: Index | None = None) -> IntegrityReport:
+    """Re-hash every stored version and walk every hash chain; with the index, also check
+    that each object's search entry holds what its current version says."""
     report = IntegrityReport()
     stream = _with_bodies(reader, _version_keys(reader.store))
     for pid, versions in groupby(stream, key=lambda item: item[0]):
         previous_digest: str | None = None
+        last: VersionRecord | None = None
         for expected, (_, number, key, body) in enumerate(versions, start=1):
             report.checked += 1
             label = f"{pid} version {number} ({key})"
@@ -74,7 +77,31 @@ def verify(reader: VersionReader) -> IntegrityReport:
                 report.problems.append(f"{label}: expected version {expected} (gap)")
             problems, previous_digest = _check(label, body, pid, number, previous_digest)
             report.problems.extend(problems)
+            last = None if problems else VersionRecord.from_bytes(body)
+        if index is not None and last is not None:
+            report.problems.extend(search_entry_problems(index, last))
     return report
+
+
+def search_entry_problems(index: Index, record: VersionRecord) -> list[str]:
+    """How the search entry of the object whose last stored version this is disagrees
+    with it (nothing when the index does not hold that version as current: reconcile's
+    to adopt, not a search problem)."""
+    current = index.current(record.pid)
+    if current is None or current.version != record.version:
+        return []
+    stored = index.search.stored_document(record.pid)
+    if stored is None:
+        return [f"{record.pid}: no search entry (fdo rebuild-index adds it)"]
+    version, document = stored
+    expected = search_document(record.kind, record.content)
+    if version != record.version:
+        return [f"{record.pid}: search entry shows version {version}, current is "
+                f"{record.version}"]
+    differing = [item.name for item in fields(expected)
+                 if getattr(expected, item.name) != getattr(document, item.name)]
+    return [f"{record.pid}: search entry differs from version {record.version} in "
+            f"{', '.join(differing)}"] if differing else []
 
 
 def _check(label: str, body: bytes, pid: str, number: int,

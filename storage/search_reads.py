@@ -28,6 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql import Select
+from sqlalchemy.types import Double
 
 from schemas import ACTIVE, MEDIA
 from storage.models import LinkRow, ObjectRow
@@ -133,7 +134,9 @@ class SearchReads:
         """Hits in relevance order: best first, by FTS5's bm25 (smaller is better) or
         minus PostgreSQL's ts_rank."""
         if self.postgresql:
-            rank = -func.ts_rank(_VECTOR, self._ts_query(query.words))
+            # As double precision: a real sent out and back as a cursor would not compare
+            # equal to itself.
+            rank = -func.ts_rank(_VECTOR, self._ts_query(query.words)).cast(Double)
             statement = select(*_HIT_COLUMNS, rank).select_from(_WITH_OBJECT).where(*conditions)
             return statement, rank, False
         ranks = (select(literal_column("rowid").label("id"), literal_column("rank").label("rank"))

@@ -91,7 +91,10 @@ _SQLITE_TEXT = (
 _POSTGRESQL_TEXT = (
     "CREATE EXTENSION IF NOT EXISTS pg_trgm",
     "ALTER TABLE search_entries ADD COLUMN text_vector tsvector "
-    "GENERATED ALWAYS AS (to_tsvector('english', text)) STORED",
+    # Words split at every character that is not a letter or digit, as FTS5's unicode61
+    # splits them: the parser would keep "RMNH.INS.123" whole, and "RMNH" would not find it.
+    "GENERATED ALWAYS AS (to_tsvector('english', "
+    "regexp_replace(text, '[^[:alnum:]]+', ' ', 'g'))) STORED",
     "CREATE INDEX ix_search_entries_text ON search_entries USING gin (text_vector)",
     "CREATE INDEX ix_search_terms_trigram ON search_terms USING gin (key gin_trgm_ops) "
     "WHERE field IN ('specimenName', 'physicalSpecimenID')",

@@ -25,6 +25,7 @@ from repository.provenance import Agent
 from repository.services import FDOService, normalised_physical_id
 from repository.tokens import create_token
 from storage.models import OBJECT_TABLES, Base
+from storage.search_tables import SearchEntryRow, SearchTermRow
 from storage.versions import KEY_ROOT, VersionRecord, version_key
 from tests.conftest import ROOT
 from tests.records import annotation, media, specimen
@@ -88,6 +89,24 @@ def table_rows(url: str) -> dict[str, list[tuple[Any, ...]]]:
         engine.dispose()
 
 
+def search_rows(url: str) -> dict[str, tuple[Any, ...]]:
+    """Every search entry by PID, with its terms: as a rebuild must make them again (entry
+    ids differ, since a rebuild meets the objects in another order)."""
+    engine = create_engine(url)
+    entries, terms = SearchEntryRow.__table__, SearchTermRow.__table__
+    try:
+        with engine.connect() as connection:
+            rows = {row.pid: row for row in connection.execute(select(entries))}
+            held: dict[int, list[tuple[str, str, str, str]]] = {}
+            for term in connection.execute(select(terms)):
+                held.setdefault(term.entry_id, []).append(
+                    (term.field, term.key, term.value, term.status))
+    finally:
+        engine.dispose()
+    return {pid: (*(value for name, value in row._mapping.items() if name != "id"),
+                  sorted(held.get(row.id, []))) for pid, row in rows.items()}
+
+
 def without_order(tables: dict[str, list[tuple[Any, ...]]]) -> dict[str, list[tuple[Any, ...]]]:
     kept = {name: [index for index, column in enumerate(Base.metadata.tables[name].columns)
                    if column.name not in ORDER_COLUMNS.get(name, set())]
@@ -132,6 +151,7 @@ def assert_rebuild_equals_live(request: pytest.FixtureRequest, config: Config) -
     assert_feed_consistent(again)
     for name in OBJECT_TABLES:
         assert without_order(again)[name] == without_order(live)[name], name
+    assert search_rows(rebuilt) == search_rows(config.database_url)
 
 
 def test_racing_creates_of_one_physical_specimen_leave_one_object_in_s3(
