@@ -263,6 +263,8 @@ def engine_run(tmp: Path, s3: servers.S3Server, engine: str, options: argparse.N
             else postgres.create_database(name) for name in ("search", "with", "without")]
     print(f"\n{engine}: create throughput, with and without the search index", flush=True)
     cost = search_index_cost(base, (urls[1], urls[2]), options.rounds, options.round_size)
+    if not options.sizes:
+        return {"create_cost": cost, "sizes": {}}
     config = replace(base, database_url=urls[0])
     fdo = build_service(config)
     app = gunicorn("wsgi:app", config.port, ROOT, tmp / engine / "app.log",
@@ -284,6 +286,11 @@ def verdicts(engines: dict[str, Any], sizes: list[int]) -> list[str]:
     """Each target, met or not, one line each."""
     lines = []
     for engine, result in engines.items():
+        ratio = result["create_cost"]["ratio"]
+        lines.append(f"{engine} creates with the search index: {ratio:.2f}x without "
+                     f"({'met' if ratio >= 0.85 else 'NOT met'})")
+        if not sizes:
+            continue
         smallest, largest = (result["sizes"][str(size)] for size in (sizes[0], sizes[-1]))
         for name, target in TARGETS_MS.items():
             p99 = largest[name]["p99_ms"]
@@ -295,9 +302,6 @@ def verdicts(engines: dict[str, Any], sizes: list[int]) -> list[str]:
         worst = max(w["last_over_first"] for w in largest["walks"].values())
         lines.append(f"{engine} cursor walks: last pages at most {worst:.2f}x the first "
                      f"({'met' if worst <= WALK_TARGET else 'NOT met'})")
-        ratio = result["create_cost"]["ratio"]
-        lines.append(f"{engine} creates with the search index: {ratio:.2f}x without "
-                     f"({'met' if ratio >= 0.85 else 'NOT met'})")
     return lines
 
 
@@ -310,7 +314,8 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=3, help="create-cost rounds")
     parser.add_argument("--round-size", type=int, default=1000, help="specimens per round")
     options = parser.parse_args(argv)
-    options.sizes = sorted(int(size) for size in options.sizes.split(","))
+    # --sizes none: the create throughput alone.
+    options.sizes = sorted(int(size) for size in options.sizes.split(",") if size != "none")
     options.engines = options.engines.split(",")
     return options
 
@@ -336,7 +341,8 @@ def main(argv: list[str] | None = None) -> int:
                 "threads": search_data.THREADS, "engines": engines}
 
     # One engine's run has results of its own, so the two may be run one after the other.
-    name = "search" if len(options.engines) > 1 else f"search-{options.engines[0]}"
+    name = ("search" if len(options.engines) > 1 else f"search-{options.engines[0]}") + (
+        "" if options.sizes else "-cost")
     return run_benchmark(name, benchmark)
 
 
