@@ -197,12 +197,12 @@ def measure_size(tmp: Path, base_url: str, loaded: search_data.Loaded, requests:
                  seed: int) -> dict[str, Any]:
     rng = random.Random(seed)
     catalogues = [search_data.occurrence(number)[0].terms["dwc:catalogNumber"]
-                  for number in rng.sample(sorted(loaded.specimens), 200)]
+                  for number in rng.sample(sorted(loaded.specimens), min(200, len(loaded.specimens)))]
     mixes = {"free text": free_text(rng, requests),
              "filters and facets": filters_and_facets(rng, requests),
              "suggest": suggestions(rng, requests, catalogues)}
     # Warm up: the app's first requests (imports, statements compiled, pages cached).
-    latencies(tmp, base_url, [paths[i] for paths in mixes.values() for i in range(20)], 2)
+    latencies(tmp, base_url, [path for paths in mixes.values() for path in paths[:20]], 2)
     results: dict[str, Any] = {}
     for name, paths in mixes.items():
         results[name] = latencies(tmp, base_url, paths)
