@@ -153,16 +153,20 @@ class SearchReads:
 
     def _facet(self, connection: Connection, query: SearchQuery,
                conditions: list[ColumnElement[bool]], field: str) -> list[FacetValue]:
-        """The values of one field among the hits, most frequent first. Unfiltered, it is
-        read from the terms' index alone."""
+        """The values of one field among the hits, most frequent first. Keys are counted
+        from the terms' index alone (key and entry id are in it; the value is not, and
+        reading it for every hit cost a table lookup per hit: 10x at 100,000); the value
+        shown is then read for the keys sent only, as the first entry's spells it."""
         count = func.count().label("count")
-        statement = (select(TERM.c.key, func.min(TERM.c.value), count)
-                     .where(*self._term_scope(query, field)))
+        counted = (select(TERM.c.key, count).where(*self._term_scope(query, field)))
         if query.filtered:
-            statement = statement.where(
-                TERM.c.entry_id.in_(select(ENTRY.c.id).where(*conditions)))
-        statement = (statement.group_by(TERM.c.key).order_by(count.desc(), TERM.c.key)
-                     .limit(query.facet_size))
+            counted = counted.where(TERM.c.entry_id.in_(select(ENTRY.c.id).where(*conditions)))
+        top = (counted.group_by(TERM.c.key).order_by(count.desc(), TERM.c.key)
+               .limit(query.facet_size).subquery("top"))
+        value = (select(TERM.c.value).where(TERM.c.field == field, TERM.c.key == top.c.key)
+                 .limit(1).scalar_subquery())
+        statement = select(top.c.key, value, top.c.count).order_by(top.c.count.desc(),
+                                                                    top.c.key)
         return [FacetValue(value=value, count=number, key=key)
                 for key, value, number in connection.execute(statement)]
 
