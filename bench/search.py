@@ -50,14 +50,17 @@ sys.path.insert(0, str(ROOT / "scripts"))
 sys.path.insert(0, str(ROOT))
 
 import dwca_generator  # noqa: E402
+import ingest  # noqa: E402
 import search_data  # noqa: E402
 import servers  # noqa: E402
 from loadgen import bench_config, gunicorn, run_benchmark  # noqa: E402
 from serve import GUNICORN  # noqa: E402
+from sqlalchemy import func, select  # noqa: E402
 
 from repository import build_service  # noqa: E402
 from repository.config import Config  # noqa: E402
 from repository.services import FDOService  # noqa: E402
+from storage.search_tables import SearchTermRow  # noqa: E402
 from tests.needs import postgres_installed  # noqa: E402
 
 TARGETS_MS = {"free text": 100.0, "filters and facets": 100.0, "suggest": 30.0}
@@ -193,11 +196,21 @@ def walk(base_url: str, arguments: list[tuple[str, str]]) -> dict[str, Any]:
             "last_over_first": last / first}
 
 
-def measure_size(tmp: Path, base_url: str, loaded: search_data.Loaded, requests: int,
+def catalogue_numbers(fdo: FDOService, count: int) -> list[str]:
+    """Catalogue numbers of random specimens (the physical IDs that are neither URNs nor
+    URLs), as the index holds them."""
+    term = SearchTermRow.__table__.c
+    statement = (select(term.value).where(term.field == "physicalSpecimenID",
+                                          ~term.key.startswith("urn:"),
+                                          ~term.key.startswith("http"))
+                 .order_by(func.random()).limit(count))
+    with fdo.index.engine.connect() as connection:
+        return list(connection.scalars(statement))
+
+
+def measure_size(tmp: Path, base_url: str, catalogues: list[str], requests: int,
                  seed: int) -> dict[str, Any]:
     rng = random.Random(seed)
-    catalogues = [search_data.occurrence(number)[0].terms["dwc:catalogNumber"]
-                  for number in rng.sample(sorted(loaded.specimens), min(200, len(loaded.specimens)))]
     mixes = {"free text": free_text(rng, requests),
              "filters and facets": filters_and_facets(rng, requests),
              "suggest": suggestions(rng, requests, catalogues)}
@@ -255,31 +268,38 @@ def search_index_cost(config: Config, database_urls: tuple[str, str], rounds: in
 
 def engine_run(tmp: Path, s3: servers.S3Server, engine: str, options: argparse.Namespace,
                postgres: Any) -> dict[str, Any]:
-    bucket = f"bench-{engine}"
-    (tmp / engine).mkdir()
-    servers.create_bucket(s3, bucket)
-    base = replace(bench_config(tmp / engine, s3), s3_bucket=bucket)
-    urls = [f"sqlite:///{tmp / engine / name}.sqlite3" if postgres is None
+    folder = tmp / engine
+    folder.mkdir()
+    for bucket in (f"bench-{engine}", f"bench-{engine}-cost"):
+        servers.create_bucket(s3, bucket)
+    base = replace(bench_config(folder, s3), s3_bucket=f"bench-{engine}")
+    urls = [f"sqlite:///{folder / name}.sqlite3" if postgres is None
             else postgres.create_database(name) for name in ("search", "with", "without")]
     print(f"\n{engine}: create throughput, with and without the search index", flush=True)
-    cost = search_index_cost(base, (urls[1], urls[2]), options.rounds, options.round_size)
+    cost = search_index_cost(replace(base, s3_bucket=f"bench-{engine}-cost"),
+                             (urls[1], urls[2]), options.rounds, options.round_size)
     if not options.sizes:
         return {"create_cost": cost, "sizes": {}}
     config = replace(base, database_url=urls[0])
     fdo = build_service(config)
-    app = gunicorn("wsgi:app", config.port, ROOT, tmp / engine / "app.log",
+    app = gunicorn("wsgi:app", config.port, ROOT, folder / "app.log",
                    config.to_environment(), options=GUNICORN)
     loaded, sizes = search_data.Loaded(), {}
     try:
+        system = ingest.source_system(config) if options.load == "ingest" else ""
         for size in options.sizes:
-            print(f"\n{engine}: loading to {size:,} specimens", flush=True)
-            search_data.load(fdo, loaded, size)
+            print(f"\n{engine}: loading to {size:,} specimens ({options.load})", flush=True)
+            if options.load == "ingest":
+                search_data.load_by_ingest(fdo, loaded, size, folder, lambda archive: (
+                    ingest.ingest_cli(config, archive, folder / "ingest.log", system)["report"]))
+            else:
+                search_data.load(fdo, loaded, size)
             sizes[str(size)] = {"load": loaded.summary(), **measure_size(
-                tmp / engine, config.base_url, loaded, options.requests, size)}
+                folder, config.base_url, catalogue_numbers(fdo, 200), options.requests, size)}
     finally:
         servers.stop_process(app.process)
         fdo.close()
-    return {"create_cost": cost, "sizes": sizes}
+    return {"create_cost": cost, "load": options.load, "sizes": sizes}
 
 
 def verdicts(engines: dict[str, Any], sizes: list[int]) -> list[str]:
@@ -310,6 +330,9 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--sizes", default=os.environ.get("BENCH_SEARCH_SIZES", "10000,100000"),
                         help="specimen counts measured at, in order (default 10000,100000)")
     parser.add_argument("--engines", default="sqlite,postgresql")
+    parser.add_argument("--load", choices=("ingest", "create"), default="ingest",
+                        help="specimens and media by `fdo ingest dwca` (default) or by one "
+                             "FDOService.create each; annotations by FDOService.create")
     parser.add_argument("--requests", type=int, default=300, help="per kind of request")
     parser.add_argument("--rounds", type=int, default=3, help="create-cost rounds")
     parser.add_argument("--round-size", type=int, default=1000, help="specimens per round")

@@ -18,10 +18,12 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import dwca_generator
 from specimens import CURATOR, LOADER
+from sqlalchemy import select
 
 from repository.access import ADMINISTRATOR, ANNOTATOR, Grant, Principal
 from repository.ingest import mapping
@@ -29,6 +31,7 @@ from repository.ingest.dwca import Record
 from repository.services import FDOService
 from resolver.pids import pid_url
 from schemas import ANNOTATION, MEDIA, SPECIMEN
+from storage.models import ObjectRow
 
 THREADS = 8
 RUN = uuid.uuid4().hex[:8]  # physical IDs are unique per repository: unique per run
@@ -131,23 +134,52 @@ def load(fdo: FDOService, loaded: Loaded, count: int) -> None:
     """Add specimens (with their media) and annotations until `loaded` holds `count`
     specimens and one annotation per ten, from THREADS threads, with progress."""
     began = time.perf_counter()
-    start = len(loaded.specimens)
-    numbers = range(start, count)
 
     def one(number: int) -> tuple[int, str, int]:
         return (number, *create_specimen(fdo, number))
 
-    for number, pid, media_count in threaded(one, numbers, "specimens"):
+    for number, pid, media_count in threaded(one, range(len(loaded.specimens), count),
+                                             "specimens"):
         loaded.specimens[number] = pid
         loaded.media += media_count
+    annotate(fdo, loaded, count, began)
+
+
+def load_by_ingest(fdo: FDOService, loaded: Loaded, count: int, folder: Path,
+                   ingest: Callable[[Path], dict[str, Any]]) -> None:
+    """The same growth by the bulk path: `ingest` (`fdo ingest dwca` in its own process)
+    of a Darwin Core Archive of the next records of bench/dwca_generator.py's seed-1
+    stream (about 30% with one to three images), then annotations as `load` makes them."""
+    began = time.perf_counter()
+    archive = folder / f"records-{count}.zip"
+    written = dwca_generator.write_archive(archive, count - len(loaded.specimens),
+                                           first=len(loaded.specimens))
+    report = ingest(archive)
+    created = report["counts"].get("created", 0)
+    if created != written["records"]:
+        raise RuntimeError(f"the ingest created {created} of {written['records']}: {report}")
+    loaded.media += report["media"].get("created", 0)
+    new = sorted(set(_specimen_pids(fdo)) - set(loaded.specimens.values()))
+    loaded.specimens.update(zip(range(len(loaded.specimens), count), new, strict=True))
+    annotate(fdo, loaded, count, began)
+
+
+def _specimen_pids(fdo: FDOService) -> list[str]:
+    statement = select(ObjectRow.pid).where(ObjectRow.kind == SPECIMEN.name)
+    with fdo.index.engine.connect() as connection:
+        return list(connection.scalars(statement))
+
+
+def annotate(fdo: FDOService, loaded: Loaded, count: int, began: float) -> None:
+    """Annotations on random specimens until there is one per ten of `count`."""
     targets = random.Random(f"{RUN}-targets-{count}").sample(
         sorted(loaded.specimens), int(count * ANNOTATIONS_PER_SPECIMEN) - loaded.annotations)
 
-    def annotate(number: int) -> str:
+    def one(number: int) -> str:
         url = pid_url(fdo.base_url, loaded.specimens[number])
         return fdo.create(ANNOTATION.name, annotation(number, url), ANNOTATOR_PERSON).pid
 
-    loaded.annotations += len(list(threaded(annotate, targets, "annotations")))
+    loaded.annotations += len(list(threaded(one, targets, "annotations")))
     loaded.seconds += time.perf_counter() - began
     print(f"loaded {loaded.objects:,} objects ({len(loaded.specimens):,} specimens, "
           f"{loaded.media:,} media, {loaded.annotations:,} annotations) in "
