@@ -53,12 +53,12 @@ class Search:
         return Results(query, page, cursor, self.reads.thumbnails([h.pid for h in page.hits]),
                        {**named, **self.reads.organisation_names(unnamed)})
 
-    def suggest(self, kinds: tuple[str, ...], prefix: str, limit: int) -> list[Suggestion]:
+    def suggest(self, kind: str, prefix: str, limit: int) -> list[Suggestion]:
         self._check_enabled()
         if not 1 <= limit <= MAX_SUGGESTIONS:
             raise errors.BadRequest(f"limit is a whole number from 1 to {MAX_SUGGESTIONS}",
                                     [{"path": "limit", "message": "out of range"}])
-        return self.reads.suggest(kinds, SUGGESTED_FIELDS, prefix.strip()[:100], limit)
+        return self.reads.suggest(kind, SUGGESTED_FIELDS, prefix.strip()[:100], limit)
 
     def _check_enabled(self) -> None:
         if not self.enabled:

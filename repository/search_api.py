@@ -32,7 +32,7 @@ def search_kind(kind: str) -> Response:
 
 @search_api.get("/<kind>/search/suggest")
 def suggest(kind: str) -> Response:
-    kinds = search_kinds(kind)
+    search_kinds(kind)  # 404 for a kind that does not exist
     unknown = sorted(set(request.args) - {"prefix", "limit"})
     if unknown:
         raise errors.BadRequest(f"unknown parameter {unknown[0]!r}; valid: prefix, limit",
@@ -42,9 +42,9 @@ def suggest(kind: str) -> Response:
     if not limit.isascii() or not limit.isdigit():
         raise errors.BadRequest("limit is a whole number",
                                 [{"path": "limit", "message": "is a whole number"}])
-    found = searcher().suggest(kinds, request.args.get("prefix", ""), int(limit[:4]))
-    return jsonify({"suggestions": [{"value": item.value, "field": item.field,
-                                     "count": item.count} for item in found]})
+    found = searcher().suggest(kind, request.args.get("prefix", ""), int(limit[:4]))
+    return jsonify({"suggestions": [{"value": item.value, "field": item.field}
+                                    for item in found]})
 
 
 def _arguments() -> list[tuple[str, list[str]]]:

@@ -86,4 +86,3 @@ class SearchPage:
 class Suggestion:
     field: str
     value: str
-    count: int

@@ -18,11 +18,13 @@ from sqlalchemy import (
     ColumnElement,
     and_,
     bindparam,
+    exists,
     func,
     literal_column,
     or_,
     select,
     table,
+    text,
     true,
     tuple_,
 )
@@ -46,6 +48,69 @@ _HIT_COLUMNS = (ENTRY.c.id, ENTRY.c.pid, ENTRY.c.kind, ENTRY.c.version, ENTRY.c.
 
 
 _WITH_OBJECT = ENTRY.join(ObjectRow.__table__, ObjectRow.pid == ENTRY.c.pid)
+_FTS = table("search_text")
+_FTS_ID: ColumnElement[int] = literal_column("search_text.rowid")
+# Above this many hits a page is read in sort order and a facet from the field's terms,
+# each checked against the hits; below it, the hits are read first. Where the two cost the
+# same at 100,000 specimens (bench/README.md).
+DENSE_HITS = 20_000
+# Term filters, most selective first: the first one the query has is where matching
+# starts. Fields not listed come between (unknown: middling).
+FIELD_ORDER = ("physicalSpecimenID", "target", "species", "specimenName", "title",
+               "recordedBy", "identifiedBy", "locality", "genus", "creator", "collectionCode",
+               "year", "family", "order", "class", "typeStatus", "countryCode", "country",
+               "organisationID", "sourceSystemID", "motivation", "phylum",
+               "mergingDecisionStatus", "topicDiscipline", "license", "kingdom",
+               "basisOfRecord", "hasMedia")
+
+
+# The distinct keys of one field from `start` on, each with one of its values: a walk from
+# key to next key down the terms' primary key (a loose index scan), so a prefix shared by
+# a million terms of ten names costs ten index seeks, not a million rows.
+_DISTINCT_KEYS = text("""
+WITH RECURSIVE found(key, n) AS (
+  SELECT min(key), 1 FROM search_terms
+  WHERE field = :field AND kind = :kind AND status = :status AND key >= :start AND key < :end
+  UNION ALL
+  SELECT (SELECT min(key) FROM search_terms
+          WHERE field = :field AND kind = :kind AND status = :status
+            AND key > found.key AND key < :end), n + 1
+  FROM found WHERE found.key IS NOT NULL AND n < :limit
+)
+SELECT (SELECT value FROM search_terms
+        WHERE field = :field AND kind = :kind AND status = :status AND key = found.key
+        LIMIT 1)
+FROM found WHERE found.key IS NOT NULL""")
+
+
+def _selectivity(field: str) -> int:
+    return FIELD_ORDER.index(field) if field in FIELD_ORDER else len(FIELD_ORDER) // 2
+
+
+def _scope(query: SearchQuery) -> list[ColumnElement[bool]]:
+    return [ENTRY.c.kind.in_(query.kinds), ENTRY.c.status.in_(query.statuses)]
+
+
+def _term_scope(terms: Any, query: SearchQuery, field: str) -> list[ColumnElement[bool]]:
+    return [terms.c.field == field, terms.c.kind.in_(query.kinds),
+            terms.c.status.in_(query.statuses)]
+
+
+def _entry_conditions(query: SearchQuery) -> list[ColumnElement[bool]]:
+    """The conditions read from the entry itself: collecting dates and coordinates."""
+    conditions: list[ColumnElement[bool]] = []
+    if query.date_ranges:
+        conditions.append(or_(*(and_(
+            ENTRY.c.event_date != "",
+            ENTRY.c.event_date >= start if start else true(),
+            # "1950" as an end includes all of 1950: every date it is a prefix of.
+            ENTRY.c.event_date <= end + "~" if end else true())
+            for start, end in query.date_ranges)))
+    if query.boxes:
+        conditions.append(or_(*(and_(ENTRY.c.latitude.between(box.south, box.north),
+                                     ENTRY.c.longitude.between(box.west, box.east))
+                                for box in query.boxes)))
+    return conditions
 
 
 def words_of(text: str) -> tuple[str, ...]:
@@ -59,51 +124,65 @@ class SearchReads:
         self.postgresql = engine.dialect.name == "postgresql"
 
     def search(self, query: SearchQuery) -> SearchPage:
-        conditions = self._conditions(query)
+        matching = self._matching(query) if query.filtered else None
         with self.engine.connect() as connection:
-            total = connection.scalar(select(func.count()).select_from(ENTRY).where(*conditions))
-            hits = self._page(connection, query, conditions)
-            facets = {field: self._facet(connection, query, conditions, field)
+            total = int(connection.scalar(
+                select(func.count()).select_from(matching.subquery()) if matching is not None
+                else select(func.count()).select_from(ENTRY).where(*_scope(query))) or 0)
+            dense = matching is None or total > DENSE_HITS
+            hits = self._page(connection, query, matching, dense)
+            facets = {field: self._facet(connection, query, matching, dense, field)
                       for field in query.facets}
         more = len(hits) > query.page_size
-        return SearchPage(int(total or 0), hits[:query.page_size], more, facets)
+        return SearchPage(total, hits[:query.page_size], more, facets)
 
     # -- what matches ------------------------------------------------------------------
 
-    def _conditions(self, query: SearchQuery) -> list[ColumnElement[bool]]:
-        conditions: list[ColumnElement[bool]] = [ENTRY.c.kind.in_(query.kinds),
-                                                 ENTRY.c.status.in_(query.statuses)]
-        for field, keys in query.terms:
-            conditions.append(ENTRY.c.id.in_(
-                select(TERM.c.entry_id).where(*self._term_scope(query, field),
-                                              TERM.c.key.in_(keys))))
-        if query.date_ranges:
-            conditions.append(or_(*(and_(
-                ENTRY.c.event_date != "",
-                ENTRY.c.event_date >= start if start else true(),
-                # "1950" as an end includes all of 1950: every date it is a prefix of.
-                ENTRY.c.event_date <= end + "~" if end else true())
-                for start, end in query.date_ranges)))
-        if query.boxes:
-            conditions.append(or_(*(and_(ENTRY.c.latitude.between(box.south, box.north),
-                                         ENTRY.c.longitude.between(box.west, box.east))
-                                    for box in query.boxes)))
-        if query.words:
-            conditions.append(self._text_match(query.words))
-        return conditions
-
-    @staticmethod
-    def _term_scope(query: SearchQuery, field: str) -> list[ColumnElement[bool]]:
-        return [TERM.c.field == field, TERM.c.kind.in_(query.kinds),
-                TERM.c.status.in_(query.statuses)]
+    def _matching(self, query: SearchQuery, with_words: bool = True) -> Select[Any]:
+        """The ids of the entries that match, read from the most selective place: the
+        term filter likely to match fewest (FIELD_ORDER), else the words, else the
+        entries of the kinds; every other condition is checked on what that yields."""
+        terms = sorted(query.terms, key=lambda term: _selectivity(term[0]))
+        words = query.words if with_words else ()
+        entry_conditions = _entry_conditions(query)
+        matching: Select[Any]
+        ids: ColumnElement[Any]
+        if terms:
+            field, first_keys = terms[0]
+            first = TERM.alias("first_term")
+            matching = select(first.c.entry_id.label("id")).where(
+                *_term_scope(first, query, field), first.c.key.in_(first_keys))
+            for field, keys in terms[1:]:
+                other = TERM.alias()
+                matching = matching.where(exists().where(
+                    *_term_scope(other, query, field), other.c.key.in_(keys),
+                    other.c.entry_id == first.c.entry_id))
+            if len(first_keys) > 1:
+                matching = matching.distinct()  # an entry may hold two of the keys
+            ids = first.c.entry_id
+        elif words and not self.postgresql:
+            matching, ids = select(_FTS_ID.label("id")).select_from(_FTS), _FTS_ID
+            matching = matching.where(self._fts_match(words))
+            entry_conditions += _scope(query)
+            words = ()
+        else:
+            matching, ids = select(ENTRY.c.id), ENTRY.c.id
+            matching = matching.where(*_scope(query))
+        if words:
+            entry_conditions.append(self._text_match(words))
+        if entry_conditions and ids is not ENTRY.c.id:
+            matching = matching.join(ENTRY, ENTRY.c.id == ids)
+        return matching.where(*entry_conditions)
 
     def _text_match(self, words: tuple[str, ...]) -> ColumnElement[bool]:
         if self.postgresql:
             return _VECTOR.op("@@")(self._ts_query(words))
-        matching: Select[Any] = (select(literal_column("rowid")).select_from(table("search_text"))
-                    .where(literal_column("search_text").op("MATCH")(
-                        bindparam("fts", _fts_query(words)))))
-        return ENTRY.c.id.in_(matching)
+        fts: Select[Any] = select(_FTS_ID).select_from(_FTS).where(self._fts_match(words))
+        return ENTRY.c.id.in_(fts)
+
+    @staticmethod
+    def _fts_match(words: tuple[str, ...]) -> ColumnElement[bool]:
+        return literal_column("search_text").op("MATCH")(bindparam("fts", _fts_query(words)))
 
     @staticmethod
     def _ts_query(words: tuple[str, ...]) -> Any:
@@ -111,98 +190,106 @@ class SearchReads:
 
     # -- a page ------------------------------------------------------------------------
 
-    def _page(self, connection: Connection, query: SearchQuery,
-              conditions: list[ColumnElement[bool]]) -> list[Hit]:
-        statement: Select[Any]
+    def _page(self, connection: Connection, query: SearchQuery, matching: Select[Any] | None,
+              dense: bool) -> list[Hit]:
+        """One page in sort order. Many hits: read in the order of the sort column's
+        index, each checked against the matching ids, until the page is full. Few: the
+        matching ids read first and sorted (the index would pass over most entries)."""
+        statement: Any  # a Select, which mypy cannot follow through .where()
         if query.sort == "relevance" and query.words:
-            statement, position, descending = self._ranked(query, conditions)
+            statement, position = self._ranked(query)
         else:
             position = ENTRY.c[SORT_COLUMNS[query.sort] or "modified"]
-            descending = query.descending
-            statement = select(*_HIT_COLUMNS, position).select_from(_WITH_OBJECT).where(
-                *conditions)
+            statement = select(*_HIT_COLUMNS, position).select_from(_WITH_OBJECT)
+            if matching is None:
+                statement = statement.where(*_scope(query))
+            elif dense:  # `id + 0`: the ids are checked, never read first
+                statement = statement.where(*_scope(query), (ENTRY.c.id + 0).in_(matching))
+            else:
+                statement = statement.where(ENTRY.c.id.in_(matching))
+        descending = query.descending and query.sort != "relevance"
         if query.after is not None:
-            key = tuple_(position, ENTRY.c.id)
-            after = tuple_(*query.after)
-            statement = statement.where(key < after if descending else key > after)  # type: ignore[assignment]
+            key, after = tuple_(position, ENTRY.c.id), tuple_(*query.after)
+            statement = statement.where(key < after if descending else key > after)
         order = (position.desc(), ENTRY.c.id.desc()) if descending else (position, ENTRY.c.id)
         rows = connection.execute(statement.order_by(*order).limit(query.page_size + 1))
         return [_hit(tuple(row)) for row in rows]
 
-    def _ranked(self, query: SearchQuery, conditions: list[ColumnElement[bool]]
-                ) -> tuple[Select[Any], Any, bool]:
+    def _ranked(self, query: SearchQuery) -> tuple[Select[Any], Any]:
         """Hits in relevance order: best first, by FTS5's bm25 (smaller is better) or
         minus PostgreSQL's ts_rank."""
         if self.postgresql:
             # As double precision: a real sent out and back as a cursor would not compare
             # equal to itself.
             rank = -func.ts_rank(_VECTOR, self._ts_query(query.words)).cast(Double)
-            statement = select(*_HIT_COLUMNS, rank).select_from(_WITH_OBJECT).where(*conditions)
-            return statement, rank, False
-        ranks = (select(literal_column("rowid").label("id"), literal_column("rank").label("rank"))
-                 .select_from(table("search_text"))
-                 .where(literal_column("search_text").op("MATCH")(
-                     bindparam("ranked", _fts_query(query.words))))
-                 .subquery("ranks"))
+            statement = (select(*_HIT_COLUMNS, rank).select_from(_WITH_OBJECT)
+                         .where(ENTRY.c.id.in_(self._matching(query))))
+            return statement, rank
+        ranks = (select(_FTS_ID.label("id"), literal_column("rank").label("rank"))
+                 .select_from(_FTS).where(self._fts_match(query.words)).subquery("ranks"))
         statement = (select(*_HIT_COLUMNS, ranks.c.rank)
                      .select_from(_WITH_OBJECT.join(ranks, ranks.c.id == ENTRY.c.id))
-                     .where(*conditions[:-1]))  # the words: matched by the join
-        return statement, ranks.c.rank, False
+                     .where(*_scope(query), *_entry_conditions(query)))
+        if query.terms:
+            statement = statement.where(ENTRY.c.id.in_(self._matching(query, with_words=False)))
+        return statement, ranks.c.rank
 
     # -- facets and suggestions --------------------------------------------------------
 
-    def _facet(self, connection: Connection, query: SearchQuery,
-               conditions: list[ColumnElement[bool]], field: str) -> list[FacetValue]:
-        """The values of one field among the hits, most frequent first. Keys are counted
-        from the terms' index alone (key and entry id are in it; the value is not, and
-        reading it for every hit cost a table lookup per hit: 10x at 100,000); the value
-        shown is then read for the keys sent only, as the first entry's spells it."""
+    def _facet(self, connection: Connection, query: SearchQuery, matching: Select[Any] | None,
+               dense: bool, field: str) -> list[FacetValue]:
+        """The values of one field among the hits, most frequent first: read from the
+        field's terms, each checked against the matching ids (many hits, or all), or from
+        the terms of the matching entries (few)."""
         count = func.count().label("count")
-        counted = (select(TERM.c.key, count).where(*self._term_scope(query, field)))
-        if query.filtered:
-            counted = counted.where(TERM.c.entry_id.in_(select(ENTRY.c.id).where(*conditions)))
-        top = (counted.group_by(TERM.c.key).order_by(count.desc(), TERM.c.key)
-               .limit(query.facet_size).subquery("top"))
-        value = (select(TERM.c.value).where(TERM.c.field == field, TERM.c.key == top.c.key)
-                 .limit(1).scalar_subquery())
-        statement = select(top.c.key, value, top.c.count).order_by(top.c.count.desc(),
-                                                                    top.c.key)
+        statement: Select[Any] = select(TERM.c.key, func.min(TERM.c.value), count)
+        if matching is None:
+            statement = statement.where(*_term_scope(TERM, query, field))
+        elif dense:
+            statement = statement.where(*_term_scope(TERM, query, field),
+                                        (TERM.c.entry_id + 0).in_(matching))
+        else:
+            statement = statement.where(TERM.c.field == field, TERM.c.entry_id.in_(matching))
+        statement = (statement.group_by(TERM.c.key).order_by(count.desc(), TERM.c.key)
+                     .limit(query.facet_size))
         return [FacetValue(value=value, count=number, key=key)
                 for key, value, number in connection.execute(statement)]
 
-    def suggest(self, kinds: tuple[str, ...], fields: tuple[str, ...], prefix: str,
+    def suggest(self, kind: str, fields: tuple[str, ...], prefix: str,
                 limit: int) -> list[Suggestion]:
-        """Values of `fields` on live objects that start with `prefix` (case-insensitive),
-        most frequent first; on PostgreSQL topped up with names like it (trigrams)."""
+        """Values of `fields` on live objects of one kind that start with `prefix`
+        (case-insensitive), in field order, then alphabetically; on PostgreSQL topped up
+        with names spelt like it (pg_trgm)."""
         start = fold(prefix)
         if not start:
             return []
-        end = start[:-1] + chr(min(ord(start[-1]) + 1, 0x10FFFF))
-        count = func.count().label("count")
-        scope = [TERM.c.field.in_(fields), TERM.c.kind.in_(kinds), TERM.c.status == ACTIVE]
-        statement = (select(TERM.c.field, func.min(TERM.c.value), count)
-                     .where(*scope, TERM.c.key >= start, TERM.c.key < end)
-                     .group_by(TERM.c.field, TERM.c.key)
-                     .order_by(count.desc(), TERM.c.key).limit(limit))
+        found: list[Suggestion] = []
         with self.engine.connect() as connection:
-            found = [Suggestion(*row) for row in connection.execute(statement)]
-            if self.postgresql and len(found) < limit:
-                found += self._similar(connection, scope, start, limit - len(found), found)
+            for field in fields:
+                rows = connection.execute(_DISTINCT_KEYS, {
+                    "field": field, "kind": kind, "status": ACTIVE, "start": start,
+                    "end": start + "\U0010ffff", "limit": limit - len(found)})
+                found += [Suggestion(field, value) for value in rows.scalars()]
+                if len(found) == limit:
+                    return found
+            if self.postgresql:
+                found += self._similar(connection, kind, fields, start, limit, found)
         return found
 
     @staticmethod
-    def _similar(connection: Connection, scope: list[ColumnElement[bool]], start: str,
+    def _similar(connection: Connection, kind: str, fields: tuple[str, ...], start: str,
                  limit: int, found: list[Suggestion]) -> list[Suggestion]:
         """Values spelt like `start` (pg_trgm's `%`): a misspelt name still finds its taxon."""
         similarity = func.max(func.similarity(TERM.c.key, start))
-        statement = (select(TERM.c.field, func.min(TERM.c.value), func.count())
-                     .where(*scope, TERM.c.key.op("%")(start))
+        statement = (select(TERM.c.field, func.min(TERM.c.value))
+                     .where(TERM.c.field.in_(fields), TERM.c.kind == kind,
+                            TERM.c.status == ACTIVE, TERM.c.key.op("%")(start))
                      .group_by(TERM.c.field, TERM.c.key)
-                     .order_by(similarity.desc(), TERM.c.key).limit(limit + len(found)))
+                     .order_by(similarity.desc(), TERM.c.key).limit(limit))
         seen = {(item.field, fold(item.value)) for item in found}
         similar = [Suggestion(*row) for row in connection.execute(statement)]
-        return [item for item in similar if (item.field, fold(item.value)) not in seen][:limit]
-
+        return [item for item in similar
+                if (item.field, fold(item.value)) not in seen][:limit - len(found)]
 
     # -- what else a page shows, and what verify compares ------------------------------
 

@@ -54,22 +54,24 @@ class SearchEntryRow(Base):
 
 class SearchTermRow(Base):
     """A value an entry is filtered and faceted by: (field, key) with the entry's kind and
-    status copied in, so that a filter or a facet over live specimens reads one index
-    range. `key` is the value case-folded (what filters match); `value` as written (what
-    facets show)."""
+    status copied in. `key` is the value case-folded (what filters match); `value` as
+    written (what facets show). On SQLite a table without rowid, clustered on its key:
+    a filter or a facet over live specimens reads one range of it, and the values come
+    with the keys. The entry index serves the other direction: the terms of given
+    entries (facets of a few hits, deleting an entry's terms)."""
 
     __tablename__ = "search_terms"
+    __table_args__ = {"sqlite_with_rowid": False}
     field: Mapped[str] = mapped_column(String(32), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), primary_key=True)
     key: Mapped[str] = mapped_column(_KEY, primary_key=True)
     entry_id: Mapped[int] = mapped_column(ForeignKey("search_entries.id"), primary_key=True)
     value: Mapped[str] = mapped_column(String(TERM_LENGTH * 4))
-    kind: Mapped[str] = mapped_column(String(32))
-    status: Mapped[str] = mapped_column(String(16))
 
 
-SqlIndex("ix_search_terms_scope", SearchTermRow.field, SearchTermRow.kind,
-         SearchTermRow.status, SearchTermRow.key, SearchTermRow.entry_id)
-SqlIndex("ix_search_terms_entry", SearchTermRow.entry_id, SearchTermRow.field)
+SqlIndex("ix_search_terms_entry", SearchTermRow.entry_id, SearchTermRow.field,
+         SearchTermRow.key, SearchTermRow.value)
 for _column in ("modified", "catalogue_key", "event_date"):
     SqlIndex(f"ix_search_entries_{_column}", SearchEntryRow.kind, SearchEntryRow.status,
              getattr(SearchEntryRow, _column), SearchEntryRow.id)
