@@ -163,7 +163,11 @@ class SearchReads:
         elif words and not self.postgresql:
             matching, ids = select(_FTS_ID.label("id")).select_from(_FTS), _FTS_ID
             matching = matching.where(self._fts_match(words))
-            entry_conditions += _scope(query)
+            # Checked on each entry the words match, never read from the kinds' index:
+            # with it usable, SQLite walked every entry of the kinds and ran the MATCH
+            # once per entry (2-6 s per query at 10,000 specimens, against 0.2-7 ms).
+            entry_conditions += [ENTRY.c.kind.concat("").in_(query.kinds),
+                                 ENTRY.c.status.concat("").in_(query.statuses)]
             words = ()
         else:
             matching, ids = select(ENTRY.c.id), ENTRY.c.id
