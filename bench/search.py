@@ -149,7 +149,10 @@ def latencies(tmp: Path, base_url: str, paths: list[str], threads: int = 1) -> d
               if answer[0] != 200]
     if failed:
         raise RuntimeError(f"{len(failed)} requests failed, first: {failed[0]}")
-    return summary_ms([answer[1] for answer in answers])
+    slowest = sorted(zip(paths, (answer[1] for answer in answers), strict=True),
+                     key=lambda pair: -pair[1])[:5]
+    return {**summary_ms([answer[1] for answer in answers]),
+            "slowest": [{"path": path, "ms": 1000 * seconds} for path, seconds in slowest]}
 
 
 def summary_ms(seconds: list[float]) -> dict[str, Any]:
