@@ -12,11 +12,14 @@ here and each is quoted (FTS5) or written as a lexeme prefix (PostgreSQL)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Integer,
     and_,
+    any_,
     bindparam,
     exists,
     func,
@@ -30,7 +33,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql import Select
-from sqlalchemy.types import Double
+from sqlalchemy.types import ARRAY, Double
 
 from schemas import ACTIVE, MEDIA
 from storage.models import LinkRow, ObjectRow
@@ -51,9 +54,9 @@ _WITH_OBJECT = ENTRY.join(ObjectRow.__table__, ObjectRow.pid == ENTRY.c.pid)
 _FTS = table("search_text")
 _FTS_ID: ColumnElement[int] = literal_column("search_text.rowid")
 # Above this many hits a page is read in sort order and a facet from the field's terms,
-# each checked against the hits; below it, the hits are read first. Where the two cost the
-# same at 100,000 specimens (bench/README.md).
-DENSE_HITS = 20_000
+# each checked against the hits; up to it, the hits' ids are read first, once.
+DENSE_HITS = 10_000
+Among = Callable[[Any], ColumnElement[bool]]
 # Term filters, most selective first: the first one the query has is where matching
 # starts. Fields not listed come between (unknown: middling).
 FIELD_ORDER = ("physicalSpecimenID", "target", "species", "specimenName", "title",
@@ -91,6 +94,14 @@ def _scope(query: SearchQuery) -> list[ColumnElement[bool]]:
     return [ENTRY.c.kind.in_(query.kinds), ENTRY.c.status.in_(query.statuses)]
 
 
+def _checked_scope(query: SearchQuery) -> list[ColumnElement[bool]]:
+    """The kinds and statuses as conditions SQLite checks on each row but never reads the
+    entries by (`kind || ''` is not the indexed column): the words must be read first,
+    and entries read first would run the full-text match once per entry."""
+    return [ENTRY.c.kind.concat("").in_(query.kinds),
+            ENTRY.c.status.concat("").in_(query.statuses)]
+
+
 def _term_scope(terms: Any, query: SearchQuery, field: str) -> list[ColumnElement[bool]]:
     return [terms.c.field == field, terms.c.kind.in_(query.kinds),
             terms.c.status.in_(query.statuses)]
@@ -124,17 +135,40 @@ class SearchReads:
         self.postgresql = engine.dialect.name == "postgresql"
 
     def search(self, query: SearchQuery) -> SearchPage:
+        """Few hits (up to DENSE_HITS) are read once, as ids, and the page and the facets
+        read among them; many are matched again by each statement, which then reads in
+        index order and checks each row against them."""
         matching = self._matching(query) if query.filtered else None
         with self.engine.connect() as connection:
-            total = int(connection.scalar(
-                select(func.count()).select_from(matching.subquery()) if matching is not None
-                else select(func.count()).select_from(ENTRY).where(*_scope(query))) or 0)
-            dense = matching is None or total > DENSE_HITS
-            hits = self._page(connection, query, matching, dense)
-            facets = {field: self._facet(connection, query, matching, dense, field)
+            among: Among | None = None
+            if matching is None:
+                total = connection.scalar(select(func.count()).select_from(ENTRY)
+                                          .where(*_scope(query)))
+            else:
+                first = matching.limit(DENSE_HITS + 1).subquery()
+                # The ids as one value (a JSON text, an array): no row per hit to fetch.
+                gathered = (func.array_agg(first.c.id) if self.postgresql
+                            else func.json_group_array(first.c.id))
+                total, ids = connection.execute(select(func.count(), gathered)).one()
+                if total <= DENSE_HITS:
+                    among = self._among(ids)
+                else:
+                    total = connection.scalar(select(func.count()).select_from(
+                        matching.subquery()))
+            hits = self._page(connection, query, matching, among)
+            facets = {field: self._facet(connection, query, matching, among, field)
                       for field in query.facets}
         more = len(hits) > query.page_size
-        return SearchPage(total, hits[:query.page_size], more, facets)
+        return SearchPage(int(total or 0), hits[:query.page_size], more, facets)
+
+    def _among(self, ids: list[int] | str | None) -> Among:
+        """A condition that a column holds one of these ids, as one bound value: a
+        PostgreSQL array, or a JSON array (text) SQLite reads with json_each."""
+        if self.postgresql:
+            listed = bindparam("ids", ids or [], type_=ARRAY(Integer))
+            return lambda column: column == any_(listed)
+        values = func.json_each(bindparam("ids", ids or "[]")).table_valued("value")
+        return lambda column: column.in_(select(values.c.value))
 
     # -- what matches ------------------------------------------------------------------
 
@@ -163,11 +197,7 @@ class SearchReads:
         elif words and not self.postgresql:
             matching, ids = select(_FTS_ID.label("id")).select_from(_FTS), _FTS_ID
             matching = matching.where(self._fts_match(words))
-            # Checked on each entry the words match, never read from the kinds' index:
-            # with it usable, SQLite walked every entry of the kinds and ran the MATCH
-            # once per entry (2-6 s per query at 10,000 specimens, against 0.2-7 ms).
-            entry_conditions += [ENTRY.c.kind.concat("").in_(query.kinds),
-                                 ENTRY.c.status.concat("").in_(query.statuses)]
+            entry_conditions += _checked_scope(query)
             words = ()
         else:
             matching, ids = select(ENTRY.c.id), ENTRY.c.id
@@ -195,66 +225,77 @@ class SearchReads:
     # -- a page ------------------------------------------------------------------------
 
     def _page(self, connection: Connection, query: SearchQuery, matching: Select[Any] | None,
-              dense: bool) -> list[Hit]:
-        """One page in sort order. Many hits: read in the order of the sort column's
-        index, each checked against the matching ids, until the page is full. Few: the
-        matching ids read first and sorted (the index would pass over most entries)."""
+              among: Among | None) -> list[Hit]:
+        """One page in sort order: read among the hits' ids, or (many hits) in the order
+        of the sort column's index, each row checked against them, until the page is
+        full."""
         statement: Any  # a Select, which mypy cannot follow through .where()
         if query.sort == "relevance" and query.words:
-            statement, position = self._ranked(query)
+            statement, position = self._ranked(query, matching, among)
         else:
             position = ENTRY.c[SORT_COLUMNS[query.sort] or "modified"]
-            statement = select(*_HIT_COLUMNS, position).select_from(_WITH_OBJECT)
-            if matching is None:
-                statement = statement.where(*_scope(query))
-            elif dense:  # `id + 0`: the ids are checked, never read first
-                statement = statement.where(*_scope(query), (ENTRY.c.id + 0).in_(matching))
-            else:
-                statement = statement.where(ENTRY.c.id.in_(matching))
+            statement = select(ENTRY.c.id, position.label("position")).where(
+                *self._hits(query, ENTRY.c.id, matching, among))
         descending = query.descending and query.sort != "relevance"
         if query.after is not None:
             key, after = tuple_(position, ENTRY.c.id), tuple_(*query.after)
             statement = statement.where(key < after if descending else key > after)
         order = (position.desc(), ENTRY.c.id.desc()) if descending else (position, ENTRY.c.id)
-        rows = connection.execute(statement.order_by(*order).limit(query.page_size + 1))
+        # The page's ids first; the rest of each hit, and its organisation, for them only.
+        page = statement.order_by(*order).limit(query.page_size + 1).subquery("page")
+        shown = page.c.position.desc() if descending else page.c.position
+        rows = connection.execute(
+            select(*_HIT_COLUMNS, page.c.position)
+            .select_from(_WITH_OBJECT.join(page, page.c.id == ENTRY.c.id))
+            .order_by(shown, ENTRY.c.id.desc() if descending else ENTRY.c.id))
         return [_hit(tuple(row)) for row in rows]
 
-    def _ranked(self, query: SearchQuery) -> tuple[Select[Any], Any]:
-        """Hits in relevance order: best first, by FTS5's bm25 (smaller is better) or
+    @staticmethod
+    def _hits(query: SearchQuery, ids: Any, matching: Select[Any] | None,
+              among: Among | None) -> list[ColumnElement[bool]]:
+        """That the entry (`ids`: its id column) is a hit."""
+        if among is not None:
+            return [among(ids)]
+        scope = _scope(query) if ids is ENTRY.c.id else []  # terms carry their own
+        if matching is None:
+            return scope
+        return [*scope, (ids + 0).in_(matching)]  # `+ 0`: checked, never read first
+
+    def _ranked(self, query: SearchQuery, matching: Select[Any] | None,
+                among: Among | None) -> tuple[Select[Any], Any]:
+        """Hit ids in relevance order: best first, by FTS5's bm25 (smaller is better) or
         minus PostgreSQL's ts_rank."""
         if self.postgresql:
             # As double precision: a real sent out and back as a cursor would not compare
             # equal to itself.
             rank = -func.ts_rank(_VECTOR, self._ts_query(query.words)).cast(Double)
-            statement = (select(*_HIT_COLUMNS, rank).select_from(_WITH_OBJECT)
-                         .where(ENTRY.c.id.in_(self._matching(query))))
-            return statement, rank
+            hit = among(ENTRY.c.id) if among is not None else ENTRY.c.id.in_(
+                matching if matching is not None else self._matching(query))
+            return select(ENTRY.c.id, rank.label("position")).where(hit), rank
         ranks = (select(_FTS_ID.label("id"), literal_column("rank").label("rank"))
                  .select_from(_FTS).where(self._fts_match(query.words)).subquery("ranks"))
-        statement = (select(*_HIT_COLUMNS, ranks.c.rank)
-                     .select_from(_WITH_OBJECT.join(ranks, ranks.c.id == ENTRY.c.id))
-                     .where(*_scope(query), *_entry_conditions(query)))
-        if query.terms:
+        statement = (select(ENTRY.c.id, ranks.c.rank.label("position"))
+                     .select_from(ENTRY.join(ranks, ranks.c.id == ENTRY.c.id))
+                     .where(*_checked_scope(query), *_entry_conditions(query)))
+        if among is not None:
+            statement = statement.where(among(ENTRY.c.id))
+        elif query.terms:
             statement = statement.where(ENTRY.c.id.in_(self._matching(query, with_words=False)))
         return statement, ranks.c.rank
 
     # -- facets and suggestions --------------------------------------------------------
 
     def _facet(self, connection: Connection, query: SearchQuery, matching: Select[Any] | None,
-               dense: bool, field: str) -> list[FacetValue]:
-        """The values of one field among the hits, most frequent first: read from the
-        field's terms, each checked against the matching ids (many hits, or all), or from
-        the terms of the matching entries (few)."""
+               among: Among | None, field: str) -> list[FacetValue]:
+        """The values of one field among the hits, most frequent first: from the terms of
+        the hits' ids, or (many hits, or all) from the field's terms, each checked."""
         count = func.count().label("count")
-        statement: Select[Any] = select(TERM.c.key, func.min(TERM.c.value), count)
-        if matching is None:
-            statement = statement.where(*_term_scope(TERM, query, field))
-        elif dense:
-            statement = statement.where(*_term_scope(TERM, query, field),
-                                        (TERM.c.entry_id + 0).in_(matching))
-        else:
-            statement = statement.where(TERM.c.field == field, TERM.c.entry_id.in_(matching))
-        statement = (statement.group_by(TERM.c.key).order_by(count.desc(), TERM.c.key)
+        statement = (select(TERM.c.key, func.min(TERM.c.value), count)
+                     .where(TERM.c.field == field))
+        if among is None:
+            statement = statement.where(*_term_scope(TERM, query, field)[1:])
+        statement = (statement.where(*self._hits(query, TERM.c.entry_id, matching, among))
+                     .group_by(TERM.c.key).order_by(count.desc(), TERM.c.key)
                      .limit(query.facet_size))
         return [FacetValue(value=value, count=number, key=key)
                 for key, value, number in connection.execute(statement)]

@@ -10,11 +10,20 @@ import pytest
 
 from repository.access import trusted
 from repository.provenance import Agent
+from storage import search_reads
 from tests.records import annotation, media, specimen
 
 AGENT = trusted(Agent(id="https://orcid.org/0000-0002-1825-0097", name="Ada Curator",
                       role="curator"))
 SPECIMENS = "digital-specimens"
+
+
+@pytest.fixture(params=["few hits", "many hits"])
+def hit_path(request, monkeypatch):
+    """Both ways a search is read: up to DENSE_HITS hits, their ids first; beyond it, in
+    index order with each row checked (forced here by a threshold of zero)."""
+    if request.param == "many hits":
+        monkeypatch.setattr(search_reads, "DENSE_HITS", 0)
 
 
 def place(country: str, code: str, locality: str, latitude: float, longitude: float,
@@ -113,7 +122,7 @@ def test_what_a_client_types_is_searched_for_never_parsed(client, app, typed):
     assert isinstance(response.get_json()["total"], int)
 
 
-def test_filters_are_or_within_a_field_and_across_fields(client, app):
+def test_filters_are_or_within_a_field_and_across_fields(client, app, hit_path):
     service = app.extensions["fdo"]
     beetle = create(service, carabus_in_belgium())
     bee = create(service, bee_in_kenya())
@@ -134,7 +143,7 @@ def test_filters_are_or_within_a_field_and_across_fields(client, app):
         beetle.pid, bee.pid, oak.pid}
 
 
-def test_date_ranges_and_boxes(client, app):
+def test_date_ranges_and_boxes(client, app, hit_path):
     service = app.extensions["fdo"]
     beetle = create(service, carabus_in_belgium())  # 1931-05-17, 50.78 N 4.42 E
     bee = create(service, bee_in_kenya())  # 1998-02-03, 0.28 N 34.87 E
@@ -152,7 +161,7 @@ def test_date_ranges_and_boxes(client, app):
         assert search(client, bad, status=400)["errors"][0]["path"] == bad.split("=")[0]
 
 
-def test_facet_counts_are_the_totals_of_the_searches_they_link_to(client, app):
+def test_facet_counts_are_the_totals_of_the_searches_they_link_to(client, app, hit_path):
     service = app.extensions["fdo"]
     for document in (carabus_in_belgium(), carabus_in_belgium(), bee_in_kenya(),
                      oak_in_fiji()):
@@ -178,14 +187,15 @@ def test_facet_counts_are_the_totals_of_the_searches_they_link_to(client, app):
 
 @pytest.mark.parametrize("sort", ["modified", "-modified", "catalogueNumber",
                                   "-catalogueNumber", "eventDate", "-eventDate", "relevance"])
-def test_a_cursor_walks_every_hit_once_in_order(client, app, sort):
+def test_a_cursor_walks_every_hit_once_in_order(client, app, sort, hit_path):
     service = app.extensions["fdo"]
     made = {create(service, document).pid for document in
             [carabus_in_belgium() for _ in range(4)] + [bee_in_kenya() for _ in range(4)]
             + [oak_in_fiji() for _ in range(3)]}
     # Relevance needs words: one every record shares (their institution).
-    body = search(client, f"sort={sort}&pageSize=3" + ("&q=Naturalis" if sort == "relevance"
-                                                       else ""))
+    # A filter every record passes: the walk goes through the matching ids.
+    body = search(client, f"sort={sort}&pageSize=3&basisOfRecord=PreservedSpecimen"
+                  + ("&q=Naturalis" if sort == "relevance" else ""))
     walked, values = [], []
     key = {"modified": "modified", "catalogueNumber": "catalogueNumber",
            "eventDate": "eventDate"}.get(sort.lstrip("-"))
