@@ -114,6 +114,13 @@ bench-harvest: $(STAMP)
 bench-api: $(STAMP)
 	$(PY) bench/api.py
 
+# Search through the HTTP API at 10,000 and 100,000 specimens (with media and annotations)
+# on SQLite and PostgreSQL, and creates with and without the search index; about an hour.
+# `.venv/bin/python bench/search.py --sizes 2000,5000 --engines sqlite` for a quick run.
+.PHONY: bench-search
+bench-search: $(STAMP) postgresql
+	$(PY) bench/search.py
+
 # Ingesting a generated Darwin Core Archive of 10,000 and 100,000 records with `fdo ingest
 # dwca`, a re-check, and raw puts; BENCH_SIZES=500,2000 for a quick run.
 .PHONY: bench-ingest

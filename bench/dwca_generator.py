@@ -174,10 +174,11 @@ CREATORS = ("Naturalis Imaging Team", "M. Aarts", "R. de Ruiter", "B. Klein", "S
             "K. Sepp", "Digitisation Street Leiden")
 
 
-def write_archive(path: Path, records: int, seed: int = 1) -> dict[str, Any]:
+def write_archive(path: Path, records: int, seed: int = 1, first: int = 0) -> dict[str, Any]:
     """A Darwin Core Archive of `records` occurrences at `path` (a zip), streamed; the
-    same seed gives the same bytes. Returns {"records", "records_with_media",
-    "media_rows", "bytes"}."""
+    same seed gives the same bytes. `first` records of the seed's stream are drawn and
+    left out first, so that archives of consecutive ranges hold no record twice. Returns
+    {"records", "records_with_media", "media_rows", "bytes"}."""
     rng = random.Random(seed)
     offset = rng.randrange(10**7)  # catalogue serials: a permutation of 0..10^7-1
     media_rows = with_media = 0
@@ -188,8 +189,10 @@ def write_archive(path: Path, records: int, seed: int = 1) -> dict[str, Any]:
         spool.write("\t".join(["coreid", *_local(MEDIA_TERMS)]) + "\n")
         with _member(archive, "occurrence.txt") as core:
             core.write("\t".join(["id", *_local(CORE_TERMS)]) + "\n")
-            for number in range(records):
+            for number in range(first + records):
                 row, media = _record(rng, (number * 7919 + offset) % 10**7)
+                if number < first:
+                    continue
                 core.write("\t".join([row["occurrenceID"], *(row.get(term, "")
                                                              for term in CORE_TERMS)]) + "\n")
                 for item in media:
@@ -250,6 +253,12 @@ def _eml(records: int, seed: int) -> str:
             f'</organizationName></creator>\n    <pubDate>2024-01-01</pubDate>\n'
             f'    <intellectualRights><para>{CC0}</para></intellectualRights>\n'
             f'  </dataset>\n</eml:eml>\n')
+
+
+def occurrence(rng: random.Random, serial: int) -> tuple[dict[str, str], list[list[str]]]:
+    """One occurrence row ({local term: value}) and its media rows (in MEDIA_TERMS
+    order), catalogue number `serial` of its institution's collection."""
+    return _record(rng, serial)
 
 
 def _record(rng: random.Random, serial: int) -> tuple[dict[str, str], list[list[str]]]:

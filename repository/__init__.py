@@ -52,7 +52,8 @@ def build_service(config: Config, bulk: bool = False, serving: bool = False) -> 
     reader = VersionReader(store)  # the process's one pool for reading many versions
     writes = VersionWriter(store, index, Validator(), reader, base_url=config.base_url,
                            prefixes=PidPrefixes(doi=config.doi_prefix,
-                                                handle=config.handle_prefix))
+                                                handle=config.handle_prefix),
+                           search=config.search_index)
     fdo = FDOService(store, index, reader, writes, base_url=config.base_url)
     return fdo
 
@@ -92,7 +93,7 @@ def create_app(config: Config | None = None) -> Flask:
     jobs.recover()  # jobs an earlier process left unfinished are interrupted
     app.extensions["ingest_jobs"] = jobs
     app.extensions["search"] = Search(fdo.index, config.base_url, purpose_key(
-        app.config["FDO_TOKEN_KEY"], "search-cursor"))
+        app.config["FDO_TOKEN_KEY"], "search-cursor"), enabled=config.search_index)
 
     from repository.access_api import access_api
     from repository.account import account

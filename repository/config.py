@@ -66,6 +66,9 @@ class Config:
     # An ingest re-check stops before writing when it would tombstone more than this share
     # of its source system's live specimens, unless the job is forced.
     tombstone_max_share: float = 0.2
+    # Whether writes keep the search index (docs/search.md). Off: writes skip it and the
+    # search endpoints answer 404; for measuring what it costs (`make bench-search`).
+    search_index: bool = True
 
     def to_environment(self) -> dict[str, str]:
         """The FDO_* variables that reproduce this configuration in another process."""
@@ -103,6 +106,7 @@ class Config:
             "FDO_OIDC_SCOPES": self.oidc_scopes,
             "FDO_SESSION_HOURS": str(self.session_hours),
             "FDO_TOMBSTONE_MAX_SHARE": str(self.tombstone_max_share),
+            "FDO_SEARCH_INDEX": "on" if self.search_index else "off",
         }
 
     @classmethod
@@ -146,7 +150,20 @@ class Config:
             session_hours=float(env.get("FDO_SESSION_HOURS", defaults.session_hours)),
             tombstone_max_share=float(env.get("FDO_TOMBSTONE_MAX_SHARE",
                                               defaults.tombstone_max_share)),
+            search_index=_switch(env.get("FDO_SEARCH_INDEX"), "FDO_SEARCH_INDEX",
+                                 defaults.search_index),
         )
+
+
+def _switch(value: str | None, name: str, default: bool) -> bool:
+    """An on/off setting: on, off (or true, false, 1, 0)."""
+    if value is None or not value.strip():
+        return default
+    if value.strip().lower() in ("on", "true", "1"):
+        return True
+    if value.strip().lower() in ("off", "false", "0"):
+        return False
+    raise ValueError(f"{name} must be on or off, not {value!r}")
 
 
 def credentials_problem(config: Config) -> str | None:

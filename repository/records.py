@@ -110,8 +110,9 @@ def change_summary(record: VersionRecord) -> str:
     return "; ".join(parts) or "updated"
 
 
-def index_entry(record: VersionRecord) -> VersionEntry:
-    """What the index keeps about a version; derived from the record alone."""
+def index_entry(record: VersionRecord, search: bool = True) -> VersionEntry:
+    """What the index keeps about a version; derived from the record alone. Without
+    `search` (FDO_SEARCH_INDEX=off) it has no search entry."""
     content = record.content
     status = str(content.get("ods:status", ACTIVE))
     physical_id = content.get("ods:normalisedPhysicalSpecimenID")
@@ -138,7 +139,7 @@ def index_entry(record: VersionRecord) -> VersionEntry:
         organisation_name=str(content.get("ods:organisationName") or "")[:512] or None,
         source_system=str(content.get("ods:sourceSystemID") or "")[:512] or None,
         client_digest=client_digest(content),
-        search=search_document(record.kind, content),
+        search=search_document(record.kind, content) if search else None,
     )
 
 

@@ -33,12 +33,15 @@ class Results:
 
 
 class Search:
-    def __init__(self, index: Index, base_url: str, cursor_key: bytes) -> None:
+    def __init__(self, index: Index, base_url: str, cursor_key: bytes,
+                 enabled: bool = True) -> None:
         self.reads = index.search
+        self.enabled = enabled  # FDO_SEARCH_INDEX
         self.base_url = base_url
         self.cursor_key = cursor_key
 
     def find(self, kinds: tuple[str, ...], arguments: Arguments) -> Results:
+        self._check_enabled()
         query = search_query(kinds, arguments, self.cursor_key)
         page = self.reads.search(query)
         cursor = (make_cursor(page.hits[-1].position, query.sort, query.descending,
@@ -51,10 +54,16 @@ class Search:
                        {**named, **self.reads.organisation_names(unnamed)})
 
     def suggest(self, kind: str, prefix: str, limit: int) -> list[Suggestion]:
+        self._check_enabled()
         if not 1 <= limit <= MAX_SUGGESTIONS:
             raise errors.BadRequest(f"limit is a whole number from 1 to {MAX_SUGGESTIONS}",
                                     [{"path": "limit", "message": "out of range"}])
         return self.reads.suggest(kind, SUGGESTED_FIELDS, prefix.strip()[:100], limit)
+
+    def _check_enabled(self) -> None:
+        if not self.enabled:
+            raise errors.NotFound("search is off on this repository (FDO_SEARCH_INDEX=off): "
+                                  "its writes keep no search index")
 
     def hit_json(self, hit: Hit, results: Results) -> dict[str, Any]:
         organisation = ({"@id": hit.organisation_id,

@@ -82,8 +82,10 @@ class VersionWriter:
     `finish_writes`), and settles keys found taken."""
 
     def __init__(self, store: ObjectStore, index: Index, validator: Validator,
-                 reader: VersionReader, *, base_url: str, prefixes: PidPrefixes) -> None:
+                 reader: VersionReader, *, base_url: str, prefixes: PidPrefixes,
+                 search: bool = True) -> None:
         self._store = store
+        self._search = search  # FDO_SEARCH_INDEX: off, versions get no search entry
         self._index = index
         self._validator = validator
         self._reader = reader
@@ -177,7 +179,7 @@ class VersionWriter:
         S3 failing stops the batch (`StoreRequestFailed`); what it wrote is found again."""
         results = [future.result() for future in pending]
         written = [result.record for result in results if result.written and result.record]
-        if not self._index.record_versions([index_entry(record) for record in written]):
+        if not self._index.record_versions([self._entry(record) for record in written]):
             results = [self._indexed(result.record) if result.written and result.record
                        else result for result in results]
         return results
@@ -196,7 +198,7 @@ class VersionWriter:
         """Index a version found in S3 alone (`fdo reconcile`, `fdo rebuild-index`). One
         whose physical ID another live specimen claims (only after a crash race) is
         indexed without the claim (UNCLAIMED), so that both stay resolvable."""
-        entry = index_entry(record)
+        entry = self._entry(record)
         if not claims_physical_id:
             entry = dataclasses.replace(entry, physical_id=None)
         result = self._indexed(record, entry)
@@ -237,10 +239,13 @@ class VersionWriter:
             return adopted
         return WriteResult(WriteStatus.CHANGED, record.pid, existing)
 
+    def _entry(self, record: VersionRecord) -> VersionEntry:
+        return index_entry(record, search=self._search)
+
     def _indexed(self, record: VersionRecord, entry: VersionEntry | None = None) -> WriteResult:
         """Record a stored version in the index."""
         try:
-            self._index.record_version(entry or index_entry(record))
+            self._index.record_version(entry or self._entry(record))
         except PhysicalIdTaken as taken:
             return WriteResult(WriteStatus.DUPLICATE, record.pid, holder=str(taken))
         except (VersionClash, OutOfStep) as error:

@@ -342,8 +342,11 @@ class SearchReads:
         """A picture for each of these objects that has one: a live media object's file,
         its own or one linked with it (either direction)."""
         media = ENTRY.alias("media")
-        live = and_(media.c.kind == MEDIA.name, media.c.status == ACTIVE,
-                    media.c.thumbnail.is_not(None))
+        # Kind and status checked on the page's entries, never read from the (kind,
+        # status) indexes: SQLite chose them and walked every media entry (190 ms a page
+        # at 44,000 media objects, 0.1 ms reading the page's PIDs and links instead).
+        live = and_(media.c.kind.concat("") == MEDIA.name,
+                    media.c.status.concat("") == ACTIVE, media.c.thumbnail.is_not(None))
         statements = [
             select(media.c.pid, media.c.thumbnail).where(live, media.c.pid.in_(pids)),
             select(LinkRow.target, media.c.thumbnail).join(media, media.c.pid == LinkRow.source)

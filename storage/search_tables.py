@@ -98,8 +98,11 @@ _POSTGRESQL_TEXT = (
     "GENERATED ALWAYS AS (to_tsvector('english', "
     "regexp_replace(text, '[^[:alnum:]]+', ' ', 'g'))) STORED",
     "CREATE INDEX ix_search_entries_text ON search_entries USING gin (text_vector)",
+    # The fields suggestions read (repository/search.py SUGGESTED_FIELDS), all of them:
+    # a query on a field the predicate leaves out cannot use the index, and scans every
+    # term of the fields (1.3 s at 60,000 names, against 0.1 ms).
     "CREATE INDEX ix_search_terms_trigram ON search_terms USING gin (key gin_trgm_ops) "
-    "WHERE field IN ('specimenName', 'physicalSpecimenID')",
+    "WHERE field IN ('specimenName', 'physicalSpecimenID', 'title')",
 )
 for _statement in _SQLITE_TEXT:
     event.listen(SearchEntryRow.__table__, "after_create",

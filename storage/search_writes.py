@@ -65,6 +65,12 @@ _INSERT_HAS_MEDIA = insert(SearchTermRow).from_select(
     .where(and_(SearchEntryRow.pid.in_(bindparam("pids", expanding=True)),
                 SearchEntryRow.kind == SPECIMEN.name)))
 
+_SET_HAS_MEDIA = (update(SearchTermRow).where(
+    SearchTermRow.field == HAS_MEDIA,
+    SearchTermRow.entry_id.in_(select(SearchEntryRow.id).where(
+        SearchEntryRow.pid.in_(bindparam("pids", expanding=True)))))
+    .values(key="true", value="true"))
+
 
 def record_search(connection: Connection, entry: VersionEntry, touched: list[str]) -> None:
     """Make the entry of `entry.pid` show this version, and refresh the hasMedia term of
@@ -84,15 +90,18 @@ def record_search(connection: Connection, entry: VersionEntry, touched: list[str
         connection.execute(_DELETE_TERMS, {"entry": entry_id})
     terms = list(document.terms)
     if entry.kind == SPECIMEN.name and not touched:
-        terms.append((HAS_MEDIA, "false"))  # nothing is linked with it: known, not read
+        # Nothing is linked with it, before or now: no media, known without a query.
+        terms.append((HAS_MEDIA, "false"))
     if terms:
         connection.execute(_INSERT_TERMS, [
             {"field": field, "key": fold(value), "value": value, "entry_id": entry_id,
              "kind": entry.kind, "status": entry.status} for field, value in terms])
-    # Only what is linked with something can have or give media: everything else is done.
-    refresh = sorted({entry.pid, *touched}) if touched and entry.kind in (
-        SPECIMEN.name, MEDIA.name) else []
-    if refresh:
+    if entry.kind == MEDIA.name and entry.version == 1 and entry.status == ACTIVE:
+        # A new live media object: every specimen linked with it now has media.
+        if touched:
+            connection.execute(_SET_HAS_MEDIA, {"pids": touched})
+    elif touched and entry.kind in (SPECIMEN.name, MEDIA.name):
+        refresh = sorted({entry.pid, *touched})
         connection.execute(_DELETE_HAS_MEDIA, {"pids": refresh})
         connection.execute(_INSERT_HAS_MEDIA, {"pids": refresh})
 
