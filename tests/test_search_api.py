@@ -330,3 +330,4 @@ def test_words_inside_markup_are_found_and_the_snippet_escapes_it(client, app):
     assert "<script>" not in hit["snippet"] and "&lt;script&gt;" in hit["snippet"]
     assert "<mark>sneaky</mark>" in hit["snippet"]
     assert pids(search(client, "q=script")) == {record.pid}
+
