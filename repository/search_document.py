@@ -69,24 +69,19 @@ class Terms:
 def _fields(kind: str, content: dict[str, Any]) -> Iterator[tuple[str | None, str]]:
     """(term field or None for text only, value) of everything searched."""
     for field, path in TOP_LEVEL:
-        for value in _strings(content.get(path)):
-            yield field, value
+        yield from _each(field, content.get(path))
     organisation = records.organisation_id(content)
     if organisation:
         yield "organisationID", organisation
     for identifier in _list(content.get("ods:hasIdentifiers")):
-        for value in _strings(identifier.get("dcterms:identifier")):
-            yield "physicalSpecimenID", value
+        yield from _each("physicalSpecimenID", identifier.get("dcterms:identifier"))
     for event in _list(content.get("ods:hasEvents")):
         yield from _event_fields(event)
     for identification in _list(content.get("ods:hasIdentifications")):
-        for value in _strings(identification.get("dwc:typeStatus")):
-            yield "typeStatus", value
+        yield from _each("typeStatus", identification.get("dwc:typeStatus"))
         for agent in _list(identification.get("ods:hasAgents")):
-            for value in _strings(agent.get("schema:name")):
-                yield "identifiedBy", value
-        for value in _strings(identification.get("dwc:identifiedBy")):
-            yield "identifiedBy", value
+            yield from _each("identifiedBy", agent.get("schema:name"))
+        yield from _each("identifiedBy", identification.get("dwc:identifiedBy"))
     if KINDS[kind].targets_object:
         yield from _annotation_fields(content)
 
@@ -103,10 +98,8 @@ TOP_LEVEL = (("specimenName", "ods:specimenName"),
 
 def _event_fields(event: dict[str, Any]) -> Iterator[tuple[str | None, str]]:
     for agent in _list(event.get("ods:hasAgents")):
-        for value in _strings(agent.get("schema:name")):
-            yield "recordedBy", value
-    for value in _strings(event.get("dwc:recordedBy")):
-        yield "recordedBy", value
+        yield from _each("recordedBy", agent.get("schema:name"))
+    yield from _each("recordedBy", event.get("dwc:recordedBy"))
     location = event.get("ods:hasLocation")
     if isinstance(location, dict):
         for field, path in (("country", "dwc:country"), ("countryCode", "dwc:countryCode"),
@@ -122,19 +115,15 @@ def _annotation_fields(content: dict[str, Any]) -> Iterator[tuple[str | None, st
     pid = find_pid(target_id) if isinstance(target_id, str) else None
     if pid:
         yield "target", pid
-    for value in _strings(content.get("oa:motivation")):
-        yield "motivation", value
-    for value in _strings(content.get("ods:mergingDecisionStatus")):
-        yield "mergingDecisionStatus", value
+    yield from _each("motivation", content.get("oa:motivation"))
+    yield from _each("mergingDecisionStatus", content.get("ods:mergingDecisionStatus"))
     creator = content.get("dcterms:creator")
     if isinstance(creator, dict):
         for path in ("@id", "schema:name"):
-            for value in _strings(creator.get(path)):
-                yield "creator", value
+            yield from _each("creator", creator.get(path))
     body = content.get("oa:hasBody")
     if isinstance(body, dict):
-        for value in _strings(body.get("oa:value")):
-            yield None, value
+        yield from _each(None, body.get("oa:value"))
 
 
 def _identifications(content: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -212,6 +201,11 @@ def _first(content: dict[str, Any], *paths: str) -> str:
 
 def _text(parts: list[str]) -> str:
     return "\n".join(dict.fromkeys(part for part in parts if part))[:65536]
+
+
+def _each(field: str | None, value: Any) -> Iterator[tuple[str | None, str]]:
+    """(field, string) for each of a value's strings."""
+    return ((field, string) for string in _strings(value))
 
 
 def _strings(value: Any) -> Iterator[str]:
