@@ -69,7 +69,7 @@ def verify(reader: VersionReader, index: Index | None = None) -> IntegrityReport
     stream = _with_bodies(reader, _version_keys(reader.store))
     for pid, versions in groupby(stream, key=lambda item: item[0]):
         previous_digest: str | None = None
-        last: VersionRecord | None = None
+        last: bytes | None = None  # the last sound version's body, parsed once at the end
         for expected, (_, number, key, body) in enumerate(versions, start=1):
             report.checked += 1
             label = f"{pid} version {number} ({key})"
@@ -77,9 +77,9 @@ def verify(reader: VersionReader, index: Index | None = None) -> IntegrityReport
                 report.problems.append(f"{label}: expected version {expected} (gap)")
             problems, previous_digest = _check(label, body, pid, number, previous_digest)
             report.problems.extend(problems)
-            last = None if problems else VersionRecord.from_bytes(body)
+            last = None if problems else body
         if index is not None and last is not None:
-            report.problems.extend(search_entry_problems(index, last))
+            report.problems.extend(search_entry_problems(index, VersionRecord.from_bytes(last)))
     return report
 
 
