@@ -21,6 +21,7 @@ from sqlalchemy.orm import sessionmaker
 from schemas import TOMBSTONE
 from storage.access_table import AccessTable
 from storage.driver_statement import DriverStatement
+from storage.group_commit import GroupCommit
 from storage.harvest import FEED_LENGTH, HarvestReads
 from storage.index_writes import OutOfStep, insert_version
 from storage.models import (
@@ -102,6 +103,7 @@ class Index(HarvestReads):
         self._current = DriverStatement(self.engine, _CURRENT)
         self.access = AccessTable(self.engine)  # tokens and grants
         self.search = SearchReads(self.engine)
+        self._group: GroupCommit[VersionEntry] = GroupCommit(self.record_versions)
 
     def close(self) -> None:
         """Close every pooled connection (tests and CLI runs end cleanly)."""
@@ -233,7 +235,11 @@ class Index(HarvestReads):
         and a concurrent writer that adopted it can all call this safely. Written with
         SQLAlchemy Core (two statements, one transaction): this is the hot path of every
         write, and the ORM's unit of work costs more CPU than the S3 put it follows.
+        Concurrent writers of this process share transactions (storage/group_commit.py);
+        a version whose group could not be recorded is tried again alone.
         """
+        if self._group.record(entry):
+            return
         try:
             with self.engine.begin() as connection:
                 insert_version(connection, entry)
