@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
@@ -52,9 +53,11 @@ _WITH_OBJECT = ENTRY.join(ObjectRow.__table__, ObjectRow.pid == ENTRY.c.pid)
 _FTS = table("search_text")
 _FTS_ID: ColumnElement[int] = literal_column("search_text.rowid")
 # Above this many hits a page is read in sort order and a facet from the field's terms,
-# each checked against the hits; up to it, the hits' ids are read first, once.
+# each row checked against the hits; up to it, from the hits' ids.
 DENSE_HITS = 10_000
 Among = Callable[[Any], ColumnElement[bool]]
+# A first term filter matching at most this many entries has the others checked per row.
+FEW_FIRST = 10_000
 # Term filters, most selective first: the first one the query has is where matching
 # starts. Fields not listed come between (unknown: middling).
 FIELD_ORDER = ("physicalSpecimenID", "target", "species", "specimenName", "title",
@@ -112,31 +115,28 @@ class SearchReads(SearchLookups):
     """Searches; suggestions and the other lookups are SearchLookups'."""
 
     def search(self, query: SearchQuery) -> SearchPage:
-        """Few hits (up to DENSE_HITS) are read once, as ids, and the page and the facets
-        read among them; many are matched again by each statement, which then reads in
-        index order and checks each row against them."""
-        matching = self._matching(query) if query.filtered else None
+        """The hits' ids are read once, as one value, and the count, the page and the
+        facets read among them. Few hits (up to DENSE_HITS) are read from their ids;
+        many, in index order (the page in sort order, a facet from the field's terms),
+        each row checked against them."""
         with self.engine.connect() as connection:
-            among: Among | None = None
+            matching = self._matching(query, connection) if query.filtered else None
+            hits: Hits | None = None
             if matching is None:
                 total = connection.scalar(select(func.count()).select_from(ENTRY)
                                           .where(*_scope(query)))
             else:
-                first = matching.limit(DENSE_HITS + 1).subquery()
+                found = matching.subquery()
                 # The ids as one value (a JSON text, an array): no row per hit to fetch.
-                gathered = (func.array_agg(first.c.id) if self.postgresql
-                            else func.json_group_array(first.c.id))
+                gathered = (func.array_agg(found.c.id) if self.postgresql
+                            else func.json_group_array(found.c.id))
                 total, ids = connection.execute(select(func.count(), gathered)).one()
-                if total <= DENSE_HITS:
-                    among = self._among(ids)
-                else:
-                    total = connection.scalar(select(func.count()).select_from(
-                        matching.subquery()))
-            hits = self._page(connection, query, matching, among)
-            facets = {field: self._facet(connection, query, matching, among, field)
+                hits = Hits(self._among(ids), dense=total > DENSE_HITS)
+            page = self._page(connection, query, hits)
+            facets = {field: self._facet(connection, query, hits, field)
                       for field in query.facets}
-        more = len(hits) > query.page_size
-        return SearchPage(int(total or 0), hits[:query.page_size], more, facets)
+        more = len(page) > query.page_size
+        return SearchPage(int(total or 0), page[:query.page_size], more, facets)
 
     def _among(self, ids: list[int] | str | None) -> Among:
         """A condition that a column holds one of these ids, as one bound value: a
@@ -149,12 +149,12 @@ class SearchReads(SearchLookups):
 
     # -- what matches ------------------------------------------------------------------
 
-    def _matching(self, query: SearchQuery, with_words: bool = True) -> Select[Any]:
+    def _matching(self, query: SearchQuery, connection: Connection) -> Select[Any]:
         """The ids of the entries that match, read from the most selective place: the
         term filter likely to match fewest (FIELD_ORDER), else the words, else the
         entries of the kinds; every other condition is checked on what that yields."""
         terms = sorted(query.terms, key=lambda term: _selectivity(term[0]))
-        words = query.words if with_words else ()
+        words = query.words
         entry_conditions = _entry_conditions(query)
         matching: Select[Any]
         ids: ColumnElement[Any]
@@ -163,11 +163,13 @@ class SearchReads(SearchLookups):
             first = TERM.alias("first_term")
             matching = select(first.c.entry_id.label("id")).where(
                 *_term_scope(first, query, field), first.c.key.in_(first_keys))
+            probe = len(terms) > 1 and self._few(connection, matching)
             for field, keys in terms[1:]:
                 other = TERM.alias()
-                matching = matching.where(exists().where(
-                    *_term_scope(other, query, field), other.c.key.in_(keys),
-                    other.c.entry_id == first.c.entry_id))
+                held = [*_term_scope(other, query, field), other.c.key.in_(keys)]
+                matching = matching.where(
+                    exists().where(*held, other.c.entry_id == first.c.entry_id) if probe
+                    else first.c.entry_id.in_(select(other.c.entry_id).where(*held)))
             if len(first_keys) > 1:
                 matching = matching.distinct()  # an entry may hold two of the keys
             ids = first.c.entry_id
@@ -185,6 +187,18 @@ class SearchReads(SearchLookups):
             matching = matching.join(ENTRY, ENTRY.c.id == ids)
         return matching.where(*entry_conditions)
 
+    def _few(self, connection: Connection, first: Select[Any]) -> bool:
+        """Whether the first term filter matches few entries: then SQLite checks the
+        others row by row (a probe each); else it reads each other field's ids once
+        into a temporary index. Either alone is slow on some queries at 100,000
+        specimens: probes 116 ms where both fields are broad (24,729 hits), the
+        temporary index 80 ms where the first matched 233. PostgreSQL plans the two
+        alike (a semi-join), so it is not asked."""
+        if self.postgresql:
+            return False
+        limited = first.limit(FEW_FIRST + 1).subquery()
+        return (connection.scalar(select(func.count()).select_from(limited)) or 0) <= FEW_FIRST
+
     def _text_match(self, words: tuple[str, ...]) -> ColumnElement[bool]:
         if self.postgresql:
             return _VECTOR.op("@@")(self._ts_query(words))
@@ -201,18 +215,18 @@ class SearchReads(SearchLookups):
 
     # -- a page ------------------------------------------------------------------------
 
-    def _page(self, connection: Connection, query: SearchQuery, matching: Select[Any] | None,
-              among: Among | None) -> list[Hit]:
+    def _page(self, connection: Connection, query: SearchQuery, hits: Hits | None
+              ) -> list[Hit]:
         """One page in sort order: read among the hits' ids, or (many hits) in the order
         of the sort column's index, each row checked against them, until the page is
         full."""
         statement: Any  # a Select, which mypy cannot follow through .where()
         if query.sort == "relevance" and query.words:
-            statement, position = self._ranked(query, matching, among)
+            statement, position = self._ranked(query, hits)
         else:
             position = ENTRY.c[SORT_COLUMNS[query.sort] or "modified"]
             statement = select(ENTRY.c.id, position.label("position")).where(
-                *self._hits(query, ENTRY.c.id, matching, among))
+                *_hit_conditions(query, ENTRY.c.id, hits))
         descending = query.descending and query.sort != "relevance"
         if query.after is not None:
             key, after = tuple_(position, ENTRY.c.id), tuple_(*query.after)
@@ -227,55 +241,62 @@ class SearchReads(SearchLookups):
             .order_by(shown, ENTRY.c.id.desc() if descending else ENTRY.c.id))
         return [_hit(tuple(row)) for row in rows]
 
-    @staticmethod
-    def _hits(query: SearchQuery, ids: Any, matching: Select[Any] | None,
-              among: Among | None) -> list[ColumnElement[bool]]:
-        """That the entry (`ids`: its id column) is a hit."""
-        if among is not None:
-            return [among(ids)]
-        scope = _scope(query) if ids is ENTRY.c.id else []  # terms carry their own
-        if matching is None:
-            return scope
-        return [*scope, (ids + 0).in_(matching)]  # `+ 0`: checked, never read first
-
-    def _ranked(self, query: SearchQuery, matching: Select[Any] | None,
-                among: Among | None) -> tuple[Select[Any], Any]:
+    def _ranked(self, query: SearchQuery, hits: Hits | None) -> tuple[Select[Any], Any]:
         """Hit ids in relevance order: best first, by FTS5's bm25 (smaller is better) or
         minus PostgreSQL's ts_rank."""
         if self.postgresql:
             # As double precision: a real sent out and back as a cursor would not compare
             # equal to itself.
             rank = -func.ts_rank(_VECTOR, self._ts_query(query.words)).cast(Double)
-            hit = among(ENTRY.c.id) if among is not None else ENTRY.c.id.in_(
-                matching if matching is not None else self._matching(query))
+            assert hits is not None  # relevance needs words: a filtered search
+            hit = hits.among(ENTRY.c.id)
             return select(ENTRY.c.id, rank.label("position")).where(hit), rank
         ranks = (select(_FTS_ID.label("id"), literal_column("rank").label("rank"))
                  .select_from(_FTS).where(self._fts_match(query.words)).subquery("ranks"))
         statement = (select(ENTRY.c.id, ranks.c.rank.label("position"))
                      .select_from(ENTRY.join(ranks, ranks.c.id == ENTRY.c.id))
                      .where(*_checked_scope(query), *_entry_conditions(query)))
-        if among is not None:
-            statement = statement.where(among(ENTRY.c.id))
-        elif query.terms:
-            statement = statement.where(ENTRY.c.id.in_(self._matching(query, with_words=False)))
+        if query.terms and hits is not None:  # else the words are the hits
+            statement = statement.where(hits.among(ENTRY.c.id + 0 if hits.dense
+                                                   else ENTRY.c.id))
         return statement, ranks.c.rank
 
     # -- facets ----------------------------------------------------------------------
 
-    def _facet(self, connection: Connection, query: SearchQuery, matching: Select[Any] | None,
-               among: Among | None, field: str) -> list[FacetValue]:
+    def _facet(self, connection: Connection, query: SearchQuery, hits: Hits | None,
+               field: str) -> list[FacetValue]:
         """The values of one field among the hits, most frequent first: from the terms of
         the hits' ids, or (many hits, or all) from the field's terms, each checked."""
         count = func.count().label("count")
         statement = (select(TERM.c.key, func.min(TERM.c.value), count)
                      .where(TERM.c.field == field))
-        if among is None:
+        if hits is None or hits.dense:
             statement = statement.where(*_term_scope(TERM, query, field)[1:])
-        statement = (statement.where(*self._hits(query, TERM.c.entry_id, matching, among))
+        statement = (statement.where(*_hit_conditions(query, TERM.c.entry_id, hits))
                      .group_by(TERM.c.key).order_by(count.desc(), TERM.c.key)
                      .limit(query.facet_size))
         return [FacetValue(value=value, count=number, key=key)
                 for key, value, number in connection.execute(statement)]
+
+@dataclass(frozen=True)
+class Hits:
+    """The ids of a search's hits, as a condition on an id column; `dense`: many, so
+    statements read in index order and check each row against them."""
+
+    among: Among
+    dense: bool
+
+
+def _hit_conditions(query: SearchQuery, ids: Any, hits: Hits | None
+                    ) -> list[ColumnElement[bool]]:
+    """That the entry (`ids`: its id column, an entry's or a term's) is a hit."""
+    scope = _scope(query) if ids is ENTRY.c.id else []  # terms carry their own
+    if hits is None:
+        return scope
+    if hits.dense:
+        return [*scope, hits.among(ids + 0)]  # `+ 0`: checked, never read first
+    return [hits.among(ids)]
+
 
 def _hit(row: tuple[Any, ...]) -> Hit:
     """A hit from its row: the hit columns, then its sort value."""
