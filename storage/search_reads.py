@@ -131,18 +131,24 @@ class SearchReads(SearchLookups):
                 gathered = (func.array_agg(found.c.id) if self.postgresql
                             else func.json_group_array(found.c.id))
                 total, ids = connection.execute(select(func.count(), gathered)).one()
-                hits = Hits(self._among(ids), dense=total > DENSE_HITS)
+                dense = total > DENSE_HITS
+                hits = Hits(self._among(ids, dense), dense)
             page = self._page(connection, query, hits)
             facets = {field: self._facet(connection, query, hits, field)
                       for field in query.facets}
         more = len(page) > query.page_size
         return SearchPage(int(total or 0), page[:query.page_size], more, facets)
 
-    def _among(self, ids: list[int] | str | None) -> Among:
+    def _among(self, ids: list[int] | str | None, dense: bool) -> Among:
         """A condition that a column holds one of these ids, as one bound value: a
-        PostgreSQL array, or a JSON array (text) SQLite reads with json_each."""
+        PostgreSQL array, or a JSON array (text) SQLite reads with json_each. Many ids
+        on PostgreSQL as a set (`IN (SELECT unnest(...))`, hashed once per statement):
+        `= ANY(array)` is hashed only in a plan made for the value, and a prepared
+        statement's generic plan would search the array once per row."""
         if self.postgresql:
             listed = bindparam("ids", ids or [], type_=ARRAY(Integer))
+            if dense:
+                return lambda column: column.in_(select(func.unnest(listed)))
             return lambda column: column == any_(listed)
         values = func.json_each(bindparam("ids", ids or "[]")).table_valued("value")
         return lambda column: column.in_(select(values.c.value))
