@@ -47,8 +47,8 @@ class SearchLookups:
     def suggest(self, kind: str, fields: tuple[str, ...], prefix: str,
                 limit: int) -> list[Suggestion]:
         """Values of `fields` on live objects of one kind that start with `prefix`
-        (case-insensitive), in field order, then alphabetically; on PostgreSQL topped up
-        with names spelt like it (pg_trgm)."""
+        (case-insensitive), in field order, then alphabetically; on PostgreSQL, when none
+        does, names spelt like it (pg_trgm)."""
         start = fold(prefix)
         if not start:
             return []
@@ -61,9 +61,11 @@ class SearchLookups:
                 found += [Suggestion(field, value) for value in rows.scalars()]
                 if len(found) == limit:
                     return found
-            # From four characters on: shorter, every name shares a trigram with it, and the
-            # index would hand back most of them (745 ms p99 at 100,000, bench/README.md).
-            if self.postgresql and len(start) >= SIMILAR_FROM:
+            # Only when no name starts with it (a misspelling), and from four characters
+            # on: a trigram search reads every name sharing a trigram with the prefix,
+            # most names for a short one (745 ms p99 at 100,000), and "Ursus " with a
+            # few prefix matches still took 419 ms to be topped up (bench/README.md).
+            if self.postgresql and not found and len(start) >= SIMILAR_FROM:
                 found += self._similar(connection, kind, fields, start, limit, found)
         return found
 

@@ -318,11 +318,20 @@ def test_unknown_names_are_refused_with_the_valid_ones(client):
 
 @pytest.mark.postgres
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
-def test_on_postgresql_names_spelt_like_the_prefix_follow(client, app):
+def test_on_postgresql_names_spelt_like_the_prefix_come_when_none_starts_with_it(
+        client, app):
     create(app.extensions["fdo"], carabus_in_belgium())
-    response = client.get("/api/v1/digital-specimens/search/suggest?prefix=carabsu%20aurat")
-    values = [item["value"] for item in response.get_json()["suggestions"]]
-    assert "Carabus auratus" in values
+    create(app.extensions["fdo"], {**carabus_in_belgium(), "ods:specimenName": "Parabus auratus"})
+
+    def suggested(prefix: str) -> list[str]:
+        response = client.get(f"/api/v1/digital-specimens/search/suggest?prefix={prefix}")
+        return [item["value"] for item in response.get_json()["suggestions"]]
+
+    assert "Carabus auratus" in suggested("carabsu%20aurat")  # misspelt: none starts so
+    assert "Parabus auratus" in suggested("parabsu%20aurat")
+    prefixed = suggested("carabus%20aur")
+    assert "Carabus auratus" in prefixed
+    assert not [value for value in prefixed if value.startswith("Parabus")]  # no look-alike
 
 
 def test_words_inside_markup_are_found_and_the_snippet_escapes_it(client, app):
