@@ -10,6 +10,7 @@ from sqlalchemy.exc import OperationalError
 
 from repository.config import Config, credentials_problem
 from repository.connections import DrainRefusedBodies
+from repository.decisions import Decisions
 from repository.errors import register_error_handlers
 from repository.health import health
 from repository.identity import verifier_from_config
@@ -85,6 +86,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.extensions["access_tokens"] = verifier_from_config(config)
     app.config["FDO_OIDC_CLAIMS"] = (config.oidc_orcid_claim, config.oidc_roles_claim)
     app.extensions["fdo"] = fdo
+    app.extensions["decisions"] = Decisions(fdo.index, fdo.reader, fdo.writes, config.base_url)
     # The resolver reads storage directly (it never writes): repository -> resolver -> storage.
     app.extensions["lookup"] = Lookup(fdo.reader, fdo.index)
     app.extensions["renderings"] = Renderings()
@@ -98,6 +100,7 @@ def create_app(config: Config | None = None) -> Flask:
     from repository.access_api import access_api
     from repository.account import account
     from repository.api import api
+    from repository.curation_api import curation_api
     from repository.ingest_jobs_api import jobs_api
     from repository.pages import pages
     from repository.search_api import search_api
@@ -112,6 +115,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.url_map.converters["int"] = VersionConverter  # before any rule is added
     app.register_blueprint(search_api)  # before api: /<kind>/search is not an object
     app.register_blueprint(api)
+    app.register_blueprint(curation_api)
     app.register_blueprint(access_api)
     app.register_blueprint(jobs_api)
     app.register_blueprint(handles)

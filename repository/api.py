@@ -51,7 +51,7 @@ def json_body(*media_types: str) -> Any:
         raise errors.MalformedJSON(f"the body is not valid JSON: {error}") from error
 
 
-def _if_match() -> str | None:
+def if_match() -> str | None:
     if "If-Match" not in request.headers:
         return None
     etags = request.if_match
@@ -62,7 +62,7 @@ def _if_match() -> str | None:
     return values[0] if len(values) == 1 else ""
 
 
-def _object_response(record: VersionRecord, status: int = 200,
+def object_response(record: VersionRecord, status: int = 200,
                      immutable: bool = False) -> Response:
     response = jsonify(record.content)
     response.status_code = status
@@ -76,31 +76,32 @@ def _object_response(record: VersionRecord, status: int = 200,
 
 @api.post("/<kind>")
 def create(kind: str) -> Response:
+    """201 with the new object; 200 with the existing annotation for one sent again."""
     principal = actor()
-    record = service().create(kind, json_body(*JSON_TYPES), principal)
-    response = _object_response(record, 201)
+    record, created = service().create_or_find(kind, json_body(*JSON_TYPES), principal)
+    response = object_response(record, 201 if created else 200)
     response.headers["Location"] = record.content["@id"]
     return response
 
 
 @api.get(OBJECT)
 def read_latest(kind: str, prefix: str, suffix: str) -> Response:
-    return _object_response(service().latest(kind, prefix, suffix))
+    return object_response(service().latest(kind, prefix, suffix))
 
 
 @api.put(OBJECT)
 def replace(kind: str, prefix: str, suffix: str) -> Response:
     principal = actor()
     document = json_body(*JSON_TYPES)
-    record, _ = service().replace(kind, prefix, suffix, document, _if_match(), principal)
-    return _object_response(record)
+    record, _ = service().replace(kind, prefix, suffix, document, if_match(), principal)
+    return object_response(record)
 
 
 @api.patch(OBJECT)
 def patch(kind: str, prefix: str, suffix: str) -> Response:
     principal = actor()
-    record, _ = service().patch(kind, prefix, suffix, json_body(PATCH_TYPE), _if_match(), principal)
-    return _object_response(record)
+    record, _ = service().patch(kind, prefix, suffix, json_body(PATCH_TYPE), if_match(), principal)
+    return object_response(record)
 
 
 @api.delete(OBJECT)
@@ -116,8 +117,8 @@ def tombstone(kind: str, prefix: str, suffix: str) -> Response:
         raise errors.SchemaInvalid("replacedBy must be a PID",
                                    [{"path": "/replacedBy", "message": "must be a string"}])
     record = service().tombstone(kind, prefix, suffix, reason.strip(), replaced_by,
-                                 _if_match(), principal)
-    return _object_response(record)
+                                 if_match(), principal)
+    return object_response(record)
 
 
 @api.get(OBJECT + "/versions")
@@ -141,7 +142,7 @@ def _version_summary(row: VersionRow) -> dict[str, Any]:
 @api.get(OBJECT + "/versions/<int:number>")
 def read_version(kind: str, prefix: str, suffix: str, number: int) -> Response:
     record = service().version(kind, prefix, suffix, number)
-    return _object_response(record, immutable=True)
+    return object_response(record, immutable=True)
 
 
 @api.get(OBJECT + "/versions/<int:number>/provenance")

@@ -23,6 +23,7 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from resolver.activity import UnknownPage
+from resolver.comparison import BadComparison
 from resolver.dump_catalog import UnknownDump
 from resolver.formats import Problem
 from resolver.lookup import UnknownPID
@@ -83,6 +84,7 @@ ERROR_TABLE: dict[type[Exception], tuple[int, str]] = {
     MalformedJSON: (400, "malformed_json"),
     MalformedPID: (400, "malformed_pid"),
     BadDatetime: (400, "bad_accept_datetime"),
+    BadComparison: (400, "bad_comparison"),
     UnknownFormat: (400, "unknown_format"),
     UnknownStyle: (400, "unknown_style"),
     Unauthorized: (401, "unauthorized"),

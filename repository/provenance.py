@@ -74,6 +74,15 @@ def _pointer_token(key: str) -> str:
 
 
 @dataclass(frozen=True)
+class Derivation:
+    """Another object's version a change was made from: an approved annotation, whose
+    change the new version carries. Its author is the change's author too."""
+
+    source: str  # the versioned URL of the annotation
+    author: Agent  # the annotator
+
+
+@dataclass(frozen=True)
 class Change:
     """One change about to become version `version` of `pid`."""
 
@@ -86,6 +95,7 @@ class Change:
     patch: list[dict[str, Any]]
     time: str
     comment: str | None = None
+    derived_from: tuple[Derivation, ...] = ()
 
 
 def provenance_event(change: Change) -> dict[str, Any]:
@@ -109,10 +119,17 @@ def provenance_event(change: Change) -> dict[str, Any]:
         "@type": change.object_type,
         "prov:wasGeneratedBy": activity_id,
     }
-    if change.version > 1:
-        previous = pid_url(change.base_url, change.pid, change.version - 1)
-        activity["prov:used"] = previous
-        entity["prov:wasRevisionOf"] = previous
+    used = [pid_url(change.base_url, change.pid, change.version - 1)] \
+        if change.version > 1 else []
+    if used:
+        entity["prov:wasRevisionOf"] = used[0]
+    used += [derivation.source for derivation in change.derived_from]
+    if used:  # one entity as itself (openDS's form), several as a list
+        activity["prov:used"] = used[0] if len(used) == 1 else used
+    if change.derived_from:
+        entity["prov:wasDerivedFrom"] = [d.source for d in change.derived_from]
+        entity["prov:wasAttributedTo"] = list(dict.fromkeys(
+            d.author.id for d in change.derived_from))
     event: dict[str, Any] = {
         "@id": event_id,
         "@type": "ods:CreateUpdateTombstoneEvent",
@@ -122,6 +139,9 @@ def provenance_event(change: Change) -> dict[str, Any]:
         "prov:Entity": entity,
         "ods:hasAgents": [change.agent.as_opends(), generator],
     }
+    authors = {d.author.id: d.author for d in change.derived_from
+               if d.author.id != change.agent.id}
+    event["ods:hasAgents"][1:1] = [author.as_opends() for author in authors.values()]
     principal = change.agent.on_behalf_of
     if principal is not None:
         # openDS's agents and associations admit no delegation, but the event is open:

@@ -6,7 +6,9 @@ from typing import Any
 
 from repository.search_document import search_document
 from resolver.pids import find_pid
+from resolver.proposals import annotation_claim
 from schemas import ACTIVE, KINDS, TOMBSTONE, Kind
+from storage.annotation_table import AnnotationFacts
 from storage.models import VersionEntry
 from storage.versions import VersionRecord, canonical_json, sha256_hex
 
@@ -107,7 +109,11 @@ def change_summary(record: VersionRecord) -> str:
     parts = [f"{verb} {', '.join(names[:4])}" + (f" and {len(names) - 4} more"
                                                  if len(names) > 4 else "")
              for verb, names in fields.items()]
-    return "; ".join(parts) or "updated"
+    sources = [find_pid(str(url)) and str(url).rstrip("/").rsplit("/", 3)
+               for url in record.provenance["prov:Entity"].get("prov:wasDerivedFrom") or []]
+    approved = ", ".join("/".join(pieces[-3:]) for pieces in sources if pieces)
+    summary = "; ".join(parts) or "updated"
+    return f"approved annotation {approved}: {summary}" if approved else summary
 
 
 def index_entry(record: VersionRecord, search: bool = True) -> VersionEntry:
@@ -115,8 +121,12 @@ def index_entry(record: VersionRecord, search: bool = True) -> VersionEntry:
     `search` (FDO_SEARCH_INDEX=off) it has no search entry."""
     content = record.content
     status = str(content.get("ods:status", ACTIVE))
-    physical_id = content.get("ods:normalisedPhysicalSpecimenID")
-    live_specimen = KINDS[record.kind].physical_specimen and status != TOMBSTONE
+    kind = KINDS[record.kind]
+    claim = None  # what only one live object may hold: see `ObjectRow.physical_id`
+    if status != TOMBSTONE and kind.physical_specimen:
+        claim = content.get("ods:normalisedPhysicalSpecimenID")
+    elif status != TOMBSTONE and kind.targets_object:
+        claim = annotation_claim(content)
     agent = requestor_of(record)
     return VersionEntry(
         pid=record.pid,
@@ -132,7 +142,7 @@ def index_entry(record: VersionRecord, search: bool = True) -> VersionEntry:
         agent_name=str(agent.get("schema:name", "")),
         agent_type=str(agent.get("@type", "")),
         status=status,
-        physical_id=str(physical_id) if live_specimen and physical_id else None,
+        physical_id=str(claim) if claim else None,
         summary=change_summary(record),
         links=links_of(content),
         organisation_id=organisation_id(content),
@@ -140,7 +150,23 @@ def index_entry(record: VersionRecord, search: bool = True) -> VersionEntry:
         source_system=str(content.get("ods:sourceSystemID") or "")[:512] or None,
         client_digest=client_digest(content),
         search=search_document(record.kind, content) if search else None,
+        annotation=annotation_facts(content) if kind.targets_object and claim else None,
     )
+
+
+def annotation_facts(content: dict[str, Any]) -> AnnotationFacts | None:
+    """What curation's lists know of a live annotation (storage/annotation_table.py)."""
+    target = content.get("oa:hasTarget")
+    target_id = target.get("@id") if isinstance(target, dict) else None
+    pid = find_pid(target_id) if isinstance(target_id, str) else None
+    creator = content.get("dcterms:creator")
+    decision = content.get("ods:mergingDecisionStatus")
+    if pid is None:
+        return None
+    return AnnotationFacts(
+        target=pid, motivation=str(content.get("oa:motivation", ""))[:32],
+        decision=str(decision)[:16] if decision else None,
+        creator=str(creator.get("@id", "") if isinstance(creator, dict) else "")[:512])
 
 
 def organisation_id(content: dict[str, Any]) -> str | None:

@@ -12,6 +12,7 @@ from typing import Any
 
 from repository import errors
 from repository.access import Principal, require_object_write, require_own
+from repository.annotations import AnnotationRules
 from repository.patching import apply_bounded_patch
 from repository.provenance import Agent
 from repository.records import TOMBSTONE, client_part, organisation_id
@@ -24,7 +25,8 @@ from resolver.pids import (
     parse_pid,
     pid_url,
 )
-from schemas import KINDS, SPECIMEN, Kind
+from resolver.proposals import annotation_claim
+from schemas import KINDS, Kind
 from storage.index import Index
 from storage.models import ObjectState, VersionRow
 from storage.objects import ObjectStore
@@ -43,6 +45,7 @@ class FDOService:
         self.reader = reader
         self.writes = writes
         self.base_url = base_url
+        self.annotations = AnnotationRules(index, reader, writes, base_url)
 
     # -- reads -------------------------------------------------------------------------
 
@@ -61,6 +64,12 @@ class FDOService:
         except UnknownVersion as error:
             raise errors.NotFound(str(error)) from error
 
+    def current_records(self, pids: list[str]) -> list[VersionRecord]:
+        """The current versions of these objects (those that exist), in their order."""
+        rows = self.index.states(pids)
+        return list(self.reader.versions((pid, rows[pid].version) for pid in pids
+                                         if pid in rows))
+
     def versions(self, kind_name: str, prefix: str, suffix: str) -> list[VersionRow]:
         row = self._object(kind_name, prefix, suffix)
         return self.index.versions(row.pid)
@@ -68,51 +77,78 @@ class FDOService:
     # -- writes ------------------------------------------------------------------------
 
     def create(self, kind_name: str, document: Any, actor: Principal) -> VersionRecord:
+        return self.create_or_find(kind_name, document, actor)[0]
+
+    def create_or_find(self, kind_name: str, document: Any,
+                       actor: Principal) -> tuple[VersionRecord, bool]:
+        """The new object's version 1 and True; or, for an annotation sent before (the
+        same target, selector, motivation, creator and value), the existing one's
+        current version and False."""
         kind = self._kind(kind_name)
         client = self._checked_client_part(kind, document)
         self._authorize(actor, kind, None, client)
         agent = actor.agent
         if kind.physical_specimen:
-            return self._create_specimen(kind, client, agent)
+            return self._create_claimed(kind, client, agent,
+                                        client["ods:normalisedPhysicalSpecimenID"]), True
+        if kind.targets_object:
+            client = self.annotations.prepared(client, agent, None)
+            claim = str(annotation_claim(client))
+            holder = self.index.pid_for_physical_id(claim)
+            if holder is None:
+                try:
+                    return self._create_claimed(kind, client, agent, claim), True
+                except errors.Conflict as taken:
+                    holder = taken.extra.get("holder")
+                    if not holder:
+                        raise
+            row = self.index.current(holder)
+            if row is None:
+                raise errors.Conflict("the same annotation was being written; try again")
+            return self.reader.version(holder, row.version), False
+        return self._create_minted(kind, client, agent), True
+
+    def _create_minted(self, kind: Kind, client: dict[str, Any],
+                       agent: Agent) -> VersionRecord:
         for _ in range(MINT_ATTEMPTS):
             # The collision check is the conditional create itself: S3 refuses a key that
             # exists, indexed or not (an index lookup first would only cost a query).
             pid = canonical_pid(self.writes.prefixes.of(kind), mint_suffix())
             result = self.writes.write(self.writes.draft(kind.name, pid, client, agent))
             if result.status is not WriteStatus.TAKEN:
-                return self._written(result)
+                return self._written(result, kind)
             # the PID is taken: draw again
         raise errors.Conflict("could not mint a free PID; try again")
 
-    def _create_specimen(self, kind: Kind, client: dict[str, Any],
-                         agent: Agent) -> VersionRecord:
-        """A specimen's PID is derived from its normalised physical ID, so racing creates
-        of one physical specimen write the same version-1 key and S3's conditional create
-        lets one through: a refused create writes nothing. The attempt number moves on
-        past PIDs whose specimen was tombstoned (or left this physical ID)."""
-        physical_id = client["ods:normalisedPhysicalSpecimenID"]
+    def _create_claimed(self, kind: Kind, client: dict[str, Any], agent: Agent,
+                        claim: str) -> VersionRecord:
+        """An object that claims an identity only one live object may hold (a specimen's
+        physical ID, an annotation's `annotation_claim`) gets a PID derived from it, so
+        racing creates of the same write the same version-1 key and S3's conditional
+        create lets one through: a refused create writes nothing. The attempt number
+        moves on past PIDs whose object was tombstoned (or left this identity)."""
         for attempt in range(SLOT_ATTEMPTS):
-            pid = self.writes.derived_pid(kind.name, attempt, physical_id)
+            pid = self.writes.derived_pid(kind.name, attempt, claim)
             row = self.index.current(pid)
             if row is None:
                 result = self.writes.write(self.writes.draft(kind.name, pid, client, agent))
                 if result.status is not WriteStatus.TAKEN:
-                    return self._written(result)
-                row = self._adopt_slot(pid, physical_id)
-            if row is not None and row.physical_id == physical_id:
-                raise self._duplicate(pid)
-        raise errors.Conflict(f"no free PID in {SLOT_ATTEMPTS} attempts for this physical ID")
+                    return self._written(result, kind)
+                row = self._adopt_slot(kind, pid, claim)
+            if row is not None and row.physical_id == claim:
+                raise self._duplicate(pid, kind)
+        raise errors.Conflict(f"no free PID in {SLOT_ATTEMPTS} attempts for this "
+                              f"{'physical ID' if kind.physical_specimen else 'annotation'}")
 
-    def _adopt_slot(self, pid: str, physical_id: str) -> ObjectState | None:
+    def _adopt_slot(self, kind: Kind, pid: str, claim: str) -> ObjectState | None:
         """The derived PID's version 1 is in S3: a racing create's (about to be indexed)
-        or one that crashed before the index. Indexed now, so this physical ID has its
+        or one that crashed before the index. Indexed now, so this identity has its
         holder in the index too; None if it is another object's, for the next attempt."""
         settled = self.writes.settle_taken(
-            pid, SPECIMEN.name,
-            lambda found: found.content.get("ods:normalisedPhysicalSpecimenID") == physical_id)
+            pid, kind.name, lambda found: _claim_of(kind, found.content) == claim)
         if settled.status is WriteStatus.TAKEN:
             return None
-        self._written(settled)
+        self._written(settled, kind)
         return self.index.current(pid)
 
     def replace(self, kind_name: str, prefix: str, suffix: str, document: Any,
@@ -133,10 +169,12 @@ class FDOService:
         kind = KINDS[row.kind]
         client = self._checked_client_part(kind, document, own_pid=row.pid)
         self._authorize(actor, kind, None, client)  # where it goes, as where it was
+        if kind.targets_object:
+            client = self.annotations.prepared(client, actor.agent, current)
         if client == client_part(current.content):
             return current, False
         record = self.writes.draft(kind.name, row.pid, client, actor.agent, current)
-        return self._written(self.writes.write(record)), True
+        return self._written(self.writes.write(record), kind), True
 
     def tombstone(self, kind_name: str, prefix: str, suffix: str, reason: str,
                   replaced_by: str | None, if_match: str | None,
@@ -145,14 +183,15 @@ class FDOService:
                                       required=False, tombstone=True)
         successor = (pid_url(self.base_url, self._existing(replaced_by, "/replacedBy").pid)
                      if replaced_by else None)
-        return self._written(self.writes.tombstone(current, reason, successor, actor.agent))
+        return self._written(self.writes.tombstone(current, reason, successor, actor.agent),
+                             KINDS[row.kind])
 
-    def _written(self, result: WriteResult) -> VersionRecord:
+    def _written(self, result: WriteResult, kind: Kind) -> VersionRecord:
         """The version written, or the error that says why it was not."""
         if result.written and result.record is not None:
             return result.record
         if result.status is WriteStatus.DUPLICATE:
-            raise self._duplicate(result.holder or "")
+            raise self._duplicate(result.holder or "", kind)
         if result.status is WriteStatus.CHANGED and result.record is not None:
             raise errors.PreconditionFailed(
                 f"{result.pid} changed meanwhile; its current version is "
@@ -178,12 +217,13 @@ class FDOService:
             client.setdefault("ods:normalisedPhysicalSpecimenID", normalised_physical_id(client))
             holder = self.index.pid_for_physical_id(client["ods:normalisedPhysicalSpecimenID"])
             if holder and holder != own_pid:
-                raise self._duplicate(holder)
-        if kind.targets_object:
-            self._existing(client["oa:hasTarget"]["@id"], "/oa:hasTarget/@id")
+                raise self._duplicate(holder, kind)
         return client
 
-    def _duplicate(self, holder: str) -> errors.DuplicateSpecimen:
+    def _duplicate(self, holder: str, kind: Kind) -> errors.FDOError:
+        if not kind.physical_specimen:
+            return errors.Conflict(f"the same annotation exists: {holder}", holder=holder,
+                                   existing=pid_url(self.base_url, holder))
         return errors.DuplicateSpecimen(
             f"this physical specimen already has a digital specimen: {holder}",
             [{"path": "/ods:normalisedPhysicalSpecimenID",
@@ -258,6 +298,12 @@ class FDOService:
         """Stop the reader's threads and close the index's connections."""
         self.reader.close()
         self.index.close()
+
+
+def _claim_of(kind: Kind, content: dict[str, Any]) -> str | None:
+    if kind.physical_specimen:
+        return content.get("ods:normalisedPhysicalSpecimenID")
+    return annotation_claim(content)
 
 
 def normalised_physical_id(client: dict[str, Any]) -> str:

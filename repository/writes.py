@@ -21,7 +21,14 @@ from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from typing import Any
 
-from repository.provenance import Agent, Change, json_patch, now_iso, provenance_event
+from repository.provenance import (
+    Agent,
+    Change,
+    Derivation,
+    json_patch,
+    now_iso,
+    provenance_event,
+)
 from repository.records import (
     ACTIVE,
     TOMBSTONE,
@@ -113,9 +120,11 @@ class VersionWriter:
     def draft(self, kind_name: str, pid: str, client: dict[str, Any], agent: Agent,
               current: VersionRecord | None = None, status: str = ACTIVE,
               comment: str | None = None,
-              tombstone: dict[str, Any] | None = None) -> VersionRecord:
+              tombstone: dict[str, Any] | None = None,
+              derived_from: tuple[Derivation, ...] = ()) -> VersionRecord:
         """The version `pid` gets with this client part: version 1, or the one after
-        `current`. Built, not written. The caller has validated the client part."""
+        `current`. Built, not written. The caller has validated the client part.
+        `derived_from`: the approved annotations whose changes it carries."""
         kind = KINDS[kind_name]
         number = current.version + 1 if current else 1
         time = now_iso()
@@ -128,7 +137,8 @@ class VersionWriter:
             "ods:Tombstone" if status == TOMBSTONE else "ods:Update")
         before = patchable_part(current.content) if current else {}
         change = Change(self.base_url, pid, kind.object_type, number, activity, agent,
-                        json_patch(before, patchable_part(content)), time, comment)
+                        json_patch(before, patchable_part(content)), time, comment,
+                        derived_from)
         return VersionRecord(pid, kind.name, number, content, provenance_event(change),
                              current.digest if current else None).sealed()
 

@@ -11,10 +11,11 @@ from urllib.parse import urlencode
 from flask import Blueprint, Response, current_app, g, request
 
 from resolver import memento
+from resolver.comparison import checked_span, compared
 from resolver.formats import FORMATS, HTML, JSON, JSONLD, PROVENANCE_FORMATS, Format, Rendition
 from resolver.handles import handle_record_html, handle_values, locations
 from resolver.lookup import Lookup
-from resolver.negotiation import Choice, UnknownFormat, choose
+from resolver.negotiation import Choice, NotAcceptable, UnknownFormat, choose
 from resolver.pages import (
     landing_page,
     linked_records,
@@ -25,7 +26,7 @@ from resolver.pages import (
 from resolver.pids import PidRef, canonical_pid, parse_pid, pid_url
 from resolver.renderers import jsonld
 from resolver.renderers.crosswalk import served_content
-from resolver.renderers.html import render_landing
+from resolver.renderers.html import render_comparison, render_landing
 from resolver.representations import Prepared, Renderings, context_response_body, prepare
 from resolver.responses import CORS_HEADERS, PreparedResponse, base_url, cors, json_response
 from resolver.signposting import LINKSET, LINKSET_JSON, header, links, linkset_json, linkset_text
@@ -249,6 +250,34 @@ def linkset(prefix: str, suffix: str) -> Response:
         response = Response(linkset_text(subject), content_type=LINKSET)
     else:
         response = json_response(linkset_json(subject), LINKSET_JSON)
+    response.headers["Cache-Control"] = "no-cache"
+    response.headers["Vary"] = "Accept"
+    cors(response)
+    return response
+
+
+@resolver.get("/<prefix>/<suffix>/compare")
+def compare(prefix: str, suffix: str) -> Response:
+    """What changed between two versions (`from`, `to`; by default the latest and the
+    one before), field by field, from the provenance patches: HTML or JSON."""
+    wanted = request.accept_mimetypes.best_match([HTML.media_type, JSON.media_type])
+    if wanted is None:
+        raise NotAcceptable((HTML, JSON))
+    g.choice = Choice(HTML if wanted == HTML.media_type else JSON, {}, by_wildcard=False)
+    row = lookup().current(_pid(prefix, suffix))
+    first, last = checked_span(dict(query()), row.version)
+    records = [lookup().record(row.pid, number) for number in range(first, last + 1)]
+    changes = compared(records[0], records[-1], records[1:], base_url())
+    if wanted == HTML.media_type:
+        response = Response(render_comparison(row.pid, pid_url(base_url(), row.pid), base_url(),
+                                              first, last, changes),
+                            content_type=HTML.content_type(""))
+    else:
+        response = json_response({
+            "pid": row.pid,
+            "from": {"version": first, "url": pid_url(base_url(), row.pid, first)},
+            "to": {"version": last, "url": pid_url(base_url(), row.pid, last)},
+            "changes": [change.as_json() for change in changes]})
     response.headers["Cache-Control"] = "no-cache"
     response.headers["Vary"] = "Accept"
     cors(response)

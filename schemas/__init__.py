@@ -71,7 +71,7 @@ MEDIA = Kind(
 ANNOTATION = Kind(
     name="annotations", object_type="ods:Annotation",
     fdo_type="https://doi.org/21.T11148/cf458ca9ee1d44a5608f",
-    schema_file="annotation-v1.0.0.json", pid_scheme=HANDLE, label="Annotation",
+    schema_file="annotation-v1.1.0.json", pid_scheme=HANDLE, label="Annotation",
     handle_profile="https://doi.org/21.T11148/cf458ca9ee1d44a5608f",
     datacite_description="Other", schema_org_class="Comment", targets_object=True)
 

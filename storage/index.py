@@ -20,6 +20,7 @@ from sqlalchemy.orm import sessionmaker
 
 from schemas import TOMBSTONE
 from storage.access_table import AccessTable
+from storage.annotation_table import AnnotationReads
 from storage.driver_statement import DriverStatement
 from storage.group_commit import GroupCommit
 from storage.harvest import FEED_LENGTH, HarvestReads
@@ -103,6 +104,7 @@ class Index(HarvestReads):
         self._current = DriverStatement(self.engine, _CURRENT)
         self.access = AccessTable(self.engine)  # tokens and grants
         self.search = SearchReads(self.engine)
+        self.annotations = AnnotationReads(self.engine)  # curation's lists
         self._group: GroupCommit[VersionEntry] = GroupCommit(self.record_versions)
 
     def close(self) -> None:

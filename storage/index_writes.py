@@ -8,6 +8,8 @@ from __future__ import annotations
 from sqlalchemy import bindparam, case, delete, insert, select, update
 from sqlalchemy.engine import Connection
 
+from schemas import TOMBSTONE
+from storage.annotation_table import record_annotation
 from storage.models import FEED, CounterRow, LinkRow, ObjectRow, VersionEntry, VersionRow, timestamp
 from storage.search_writes import record_search
 
@@ -84,6 +86,8 @@ def insert_version(connection: Connection, entry: VersionEntry) -> None:
         "sequence": sequence, "recorded": recorded})
     touched = _replace_links(connection, entry)
     record_search(connection, entry, touched)
+    if entry.annotation is not None or entry.status == TOMBSTONE:
+        record_annotation(connection, entry.pid, entry.version, entry.annotation)
 
 
 def _replace_links(connection: Connection, entry: VersionEntry) -> list[str]:

@@ -15,6 +15,7 @@ from sqlalchemy import Index as SqlIndex
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 if TYPE_CHECKING:
+    from storage.annotation_table import AnnotationFacts
     from storage.search_tables import SearchDocument
 
 
@@ -39,8 +40,10 @@ class ObjectRow(Base):
     status: Mapped[str] = mapped_column(String(16))
     created: Mapped[str] = mapped_column(String(24))
     modified: Mapped[str] = mapped_column(String(24))
-    # The normalised physical specimen ID of a *live* specimen (NULL once tombstoned):
-    # the unique index is what keeps one digital specimen per physical specimen.
+    # The identity only one live object may hold (NULL once tombstoned): a specimen's
+    # normalised physical specimen ID, which keeps one digital specimen per physical
+    # specimen; an annotation's `annotation:<sha256>` of its target, selector, motivation,
+    # creator and value, which keeps an annotation sent twice one annotation.
     physical_id: Mapped[str | None] = mapped_column(String(512), unique=True)
     # When an object linked with this one last changed (its media, an annotation on it,
     # the specimen a media object shows): with `version`, it names everything a response
@@ -223,7 +226,7 @@ SqlIndex("ix_ingest_jobs_status_heartbeat", IngestJobRow.status, IngestJobRow.he
 SqlIndex("ix_web_sessions_expires", WebSessionRow.expires)
 # Rebuilt from S3; dropped in this order (links and versions reference objects). Not
 # api_tokens, grants, ingest_jobs or web_sessions: S3 does not hold them.
-OBJECT_TABLES = ("fdo_links", "fdo_versions", "fdo_objects", "fdo_counters")
+OBJECT_TABLES = ("fdo_annotations", "fdo_links", "fdo_versions", "fdo_objects", "fdo_counters")
 # Rebuilt from S3 too, dropped before the object tables (they reference fdo_objects); kept
 # apart because their row ids depend on the order a rebuild meets the versions in.
 SEARCH_TABLES = ("search_terms", "search_entries")
@@ -272,4 +275,6 @@ class VersionEntry:
     client_digest: str | None = None  # of the client part (records.client_digest)
     # What the search index keeps (storage/search_tables.py); None: no search entry.
     search: SearchDocument | None = None
+    # A live annotation's row in fdo_annotations (storage/annotation_table.py).
+    annotation: AnnotationFacts | None = None
 

@@ -12,6 +12,7 @@ import pytest
 
 from repository.access import trusted
 from repository.config import Config
+from repository.decisions import Decision, Decisions
 from repository.integrity import rebuild_index, reconcile, verify
 from repository.provenance import Agent
 from repository.services import FDOService
@@ -38,9 +39,18 @@ def populate(fdo: FDOService) -> None:
                                  current.digest, AGENT)
     prefix, suffix = second.pid.split("/")
     fdo.tombstone("digital-specimens", prefix, suffix, "duplicate", None, None, AGENT)
+    # a proposed change, approved: an annotation's decision and the version it made
+    selector = {"@type": "ods:TermSelector", "ods:term": "$['ods:specimenName']"}
+    proposal = fdo.create("annotations", {
+        "oa:motivation": "oa:editing",
+        "oa:hasTarget": {"@id": current.content["@id"], "oa:hasSelector": selector},
+        "oa:hasBody": {"@type": "oa:TextualBody", "oa:value": ["Bombus terrestris"]}}, AGENT)
+    decisions = Decisions(fdo.index, fdo.reader, fdo.writes, fdo.base_url)
+    decisions.decide(proposal.pid, Decision("Approved", "", False, False), "*", AGENT)
 
 
-def snapshot(fdo: FDOService) -> tuple[list[dict], list[dict], list[tuple[str, str, str]]]:
+def snapshot(fdo: FDOService) -> tuple[list[dict], list[dict], list[tuple[str, str, str]],
+                                       list[tuple[str, ...]]]:
     # linked_modified only keys the resolver's caches: a rebuild replays versions object by
     # object, not in time order, so it stamps differently (documented). `recorded` is when
     # the index took a version in; a rebuild has only the version's own time (documented,
@@ -50,16 +60,17 @@ def snapshot(fdo: FDOService) -> tuple[list[dict], list[dict], list[tuple[str, s
                for row in fdo.index.all_objects()]
     versions = [{k: v for k, v in vars(row).items() if not k.startswith("_") and k != "recorded"}
                 for row in fdo.index.all_versions()]
-    return objects, versions, fdo.index.all_links()
+    return objects, versions, fdo.index.all_links(), fdo.index.annotations.all_rows()
 
 
 def test_rebuild_index_from_s3_alone_equals_the_lost_index(service):
     populate(service)
     before = snapshot(service)
-    assert len(before[0]) == 4 and len(before[1]) == 7
-    assert [relation for _, relation, _ in before[2]] == ["hasTarget"]  # the annotation
+    assert len(before[0]) == 5 and len(before[1]) == 10
+    assert [relation for _, relation, _ in before[2]] == ["hasTarget"] * 2  # the annotations
+    assert sorted(row[3] or "" for row in before[3]) == ["", "Approved"]
     report = rebuild_index(service)
-    assert report.problems == [] and report.adopted == 7
+    assert report.problems == [] and report.adopted == 10
     assert snapshot(service) == before
     in_feed_order = sorted(service.index.all_versions(), key=lambda row: row.sequence)
     assert [row.recorded for row in in_feed_order] == [row.created for row in in_feed_order]
@@ -69,7 +80,7 @@ def test_rebuild_index_from_s3_alone_equals_the_lost_index(service):
 def test_verify_passes_then_names_the_one_altered_version(service):
     populate(service)
     clean = verify(service.reader)
-    assert clean.problems == [] and clean.checked == 7
+    assert clean.problems == [] and clean.checked == 10
 
     victim = next(row for row in service.index.all_versions() if row.version == 3)
     key = version_key(victim.pid, 2)

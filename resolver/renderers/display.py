@@ -245,7 +245,20 @@ def annotation_facts(content: dict[str, Any]) -> list[Fact]:
         *linked("Creator", first_dict(content.get("dcterms:creator")).get("schema:name")),
         *linked("Issued", display_time(content.get("dcterms:issued"))),
         *linked("Generator", first_dict(content.get("as:generator")).get("schema:name")),
+        *linked("Decision", decision_text(content)),
     ]
+
+
+def decision_text(content: dict[str, Any]) -> str | None:
+    """'Approved by Cur Ator, 7 Dec 2026 09:00 UTC', 'Pending', or None (no change
+    proposed)."""
+    status = content.get("ods:mergingDecisionStatus")
+    if not isinstance(status, str):
+        return None
+    by = first_dict(content.get("ods:hasMergingStateChangedBy")).get("schema:name")
+    when = display_time(content.get("ods:mergingStateChangeDate"))
+    return ", ".join(text(part) for part in (f"{status} by {by}" if by else status, when)
+                     if part)
 
 
 def source_system_facts(content: dict[str, Any]) -> list[Fact]:

@@ -8,6 +8,8 @@ Everything from stored content is autoescaped; provider HTML is reduced to <i>/<
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -15,8 +17,10 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from markupsafe import Markup
 
 from resolver import geo, maps
+from resolver.comparison import FieldChange, proposed_change
+from resolver.proposals import MISSING
 from resolver.renderers import display
-from schemas import KINDS, TOMBSTONE
+from schemas import KINDS, TOMBSTONE, Kind
 
 if TYPE_CHECKING:  # a type only: signposting reads resolver.formats, which imports us
     from resolver.signposting import Link
@@ -69,6 +73,20 @@ ENVIRONMENT = Environment(
     lstrip_blocks=True,
 )
 ENVIRONMENT.filters["when"] = display.display_time
+# A PID (with its version) in a history line, such as the annotation a version was
+# approved from: linked to where it resolves.
+_PID_IN_SUMMARY = re.compile(r"(?<![\w./])((?:10|20|21)\.[0-9A-Za-z.]+/"
+                             r"[A-Z0-9]{3}-[A-Z0-9]{3}-[A-Z0-9]{3}(?:/[0-9]{1,18})?)")
+
+
+def linked_pids(text: str, base_url: str) -> Markup:
+    """`text`, escaped, with each PID in it a link."""
+    escaped = str(Markup.escape(text))
+    return Markup(_PID_IN_SUMMARY.sub(
+        lambda match: f'<a href="{Markup.escape(base_url)}/{match[1]}">{match[1]}</a>', escaped))
+
+
+ENVIRONMENT.filters["linked_pids"] = linked_pids
 ENVIRONMENT.globals["TOMBSTONE"] = TOMBSTONE  # the activity of a tombstoning version
 
 
@@ -93,6 +111,8 @@ def annotation_item(item: Related) -> dict[str, Any]:
         "creator": display.text(display.first_dict(content.get("dcterms:creator"))
                                 .get("schema:name")),
         "date": display.text(content.get("dcterms:issued") or content.get("dcterms:created")),
+        "status": display.text(content.get("ods:mergingDecisionStatus")),
+        "decision": display.decision_text(content),
     }
 
 
@@ -111,6 +131,36 @@ def tombstone_view(tombstone: dict[str, Any] | None) -> dict[str, Any] | None:
         "agent": display.agent_names(tombstone.get("ods:hasAgents")),
         "successors": display.successors(tombstone),
     }
+
+
+def change_rows(changes: list[FieldChange]) -> list[dict[str, Any]]:
+    """Field changes as the changes table shows them: values as text, None for none."""
+    return [{"label": change.label, "old": _shown(change.old), "new": _shown(change.new),
+             "steps": change.steps} for change in changes]
+
+
+def _shown(value: Any) -> str | None:
+    if value is MISSING:
+        return None
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def render_comparison(pid: str, pid_url: str, base_url: str, first: int, last: int,
+                      changes: list[FieldChange]) -> str:
+    return ENVIRONMENT.get_template("compare.html").render(
+        base_url=base_url, pid=pid, pid_url=pid_url, changes=change_rows(changes),
+        heading=f"What changed from version {first} to version {last}",
+        before=f"Version {first}", after=f"Version {last}")
+
+
+def _proposed(kind: Kind, content: dict[str, Any],
+              related: list[tuple[Kind, Related]]) -> list[dict[str, Any]]:
+    """What approving this (pending) annotation would change in its target now."""
+    if not kind.targets_object or content.get("ods:mergingDecisionStatus") != "Pending":
+        return []
+    targets = [item.content for of, item in related if of.physical_specimen or of.media_file]
+    change = proposed_change(content, targets[0]) if targets else None
+    return change_rows([change]) if change else []
 
 
 def render_landing(page: LandingPage) -> str:
@@ -136,6 +186,7 @@ def render_landing(page: LandingPage) -> str:
         history=sorted(page.history, key=lambda entry: entry.version, reverse=True),
         place=place_view(content),
         taxon_search=display.taxon_search(kind, content),
+        proposed=_proposed(kind, content, related),
     )
 
 

@@ -1,0 +1,232 @@
+"""A curator's decision on a proposed change: approving applies it to the target.
+
+Approving writes two versions, the target's and then the annotation's, as two S3 writes
+cannot be one. The target's comes first and names the annotation version it was made
+from (`prov:wasDerivedFrom`), so a decision interrupted between the two is completed by
+sending it again: the target version it made is found, not made twice, and the
+annotation's decision version is written. Until then the annotation stays `Pending`,
+never `Approved` without its change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from repository import errors
+from repository.access import ADMINISTRATOR, Principal
+from repository.annotations import checked_change
+from repository.provenance import Agent, Derivation, now_iso
+from repository.records import TOMBSTONE, client_part
+from repository.writes import VersionWriter, WriteResult
+from resolver.pids import find_pid, pid_url
+from resolver.proposals import (
+    APPROVED,
+    MISSING,
+    PENDING,
+    REJECTED,
+    Proposal,
+    path_text,
+    proposal_of,
+    value_at,
+)
+from schemas import ANNOTATION
+from storage.index import Index
+from storage.models import ObjectState
+from storage.reader import VersionReader
+from storage.versions import VersionRecord
+
+STATUS = "ods:mergingDecisionStatus"
+WRITE_ATTEMPTS = 3  # the target changed between reading and writing it: read it again
+LOOK_BACK = 64  # target versions searched for one an interrupted approval made
+
+
+@dataclass(frozen=True)
+class Decision:
+    status: str  # Approved | Rejected
+    comment: str
+    force: bool  # approve though the target changed at the selected place
+    source_priority: bool  # a later value from the source wins on re-ingest
+
+
+@dataclass(frozen=True)
+class Decided:
+    annotation: VersionRecord  # its decision version
+    target: VersionRecord | None  # the target version that carries the change (approved)
+
+
+def parsed_decision(body: Any) -> Decision:
+    """The decision a request body states, or 422 naming what is wrong."""
+    if not isinstance(body, dict):
+        raise _invalid("", "must be a JSON object")
+    status = body.get(STATUS)
+    if status not in (APPROVED, REJECTED):
+        raise _invalid(f"/{STATUS}", f"must be '{APPROVED}' or '{REJECTED}'")
+    comment = body.get("comment", "")
+    force = body.get("force", False)
+    priority = body.get("ods:hasSourcePriority", False)
+    if not isinstance(comment, str) or len(comment) > 2000:
+        raise _invalid("/comment", "must be a string of at most 2,000 characters")
+    for name, value in (("force", force), ("ods:hasSourcePriority", priority)):
+        if not isinstance(value, bool):
+            raise _invalid(f"/{name}", "must be true or false")
+    unknown = sorted(set(body) - {STATUS, "comment", "force", "ods:hasSourcePriority"})
+    if unknown:
+        raise _invalid(f"/{unknown[0]}", "is not a term of a decision (ods:mergingDecisionStatus,"
+                                         " comment, force, ods:hasSourcePriority)")
+    return Decision(status, comment.strip(), force, priority)
+
+
+class Decisions:
+    def __init__(self, index: Index, reader: VersionReader, writes: VersionWriter,
+                 base_url: str) -> None:
+        self.index = index
+        self.reader = reader
+        self.writes = writes
+        self.base_url = base_url
+
+    def decide(self, pid: str, decision: Decision, if_match: str | None,
+               actor: Principal) -> Decided:
+        row = self.index.current(pid)
+        if row is None or row.kind != ANNOTATION.name:
+            raise errors.NotFound(f"no annotation with PID {pid}")
+        annotation = self.reader.version(pid, row.version)
+        proposal, target_row = self._decidable(annotation, actor)
+        _check_precondition(row, if_match)
+        made: VersionRecord | None = None
+        if decision.status == APPROVED:
+            made = self._found_made(annotation, target_row) or self._apply(
+                annotation, proposal, target_row, decision, actor.agent)
+        client = {**client_part(annotation.content), STATUS: decision.status,
+                  "ods:mergingStateChangeDate": now_iso(),
+                  "ods:hasMergingStateChangedBy": actor.agent.as_opends()}
+        if decision.status == APPROVED:
+            client["ods:hasSourcePriority"] = decision.source_priority
+        record = self.writes.draft(ANNOTATION.name, pid, client, actor.agent, annotation,
+                                   comment=decision.comment or f"{decision.status} by a curator")
+        written = self.writes.write(record)
+        return Decided(_written(written, f"{pid} changed meanwhile; read it again"), made)
+
+    def _decidable(self, annotation: VersionRecord,
+                   actor: Principal) -> tuple[Proposal, ObjectState]:
+        """The change the annotation proposes and its target, once this actor may decide
+        on it and it is still undecided."""
+        content = annotation.content
+        if content.get("ods:status") == TOMBSTONE:
+            raise errors.Conflict(f"{annotation.pid} is tombstoned; there is nothing to decide")
+        proposal = proposal_of(content)
+        if proposal is None:
+            raise errors.Conflict(f"a {content.get('oa:motivation')} annotation proposes no "
+                                  "change; there is nothing to decide")
+        target_pid = find_pid(str(content["oa:hasTarget"]["@id"])) or ""
+        target_row = self.index.current(target_pid)
+        if target_row is None:
+            raise errors.Conflict(f"the target {target_pid} is not in this repository")
+        organisation = target_row.organisation_id
+        if not actor.curates(organisation):
+            allowed = ([f"curator of {organisation}"] if organisation else []) + [ADMINISTRATOR]
+            raise errors.Forbidden(
+                f"to decide on annotations of {target_pid} you need to be "
+                f"{' or '.join(allowed)}", permission="annotations:decide",
+                organisation=organisation, allowedRoles=allowed)
+        if content.get(STATUS) != PENDING:
+            changed_by = content.get("ods:hasMergingStateChangedBy") or {}
+            raise errors.Conflict(
+                f"this annotation was already {str(content.get(STATUS)).lower()} on "
+                f"{content.get('ods:mergingStateChangeDate')} by "
+                f"{changed_by.get('schema:name') or changed_by.get('@id')}",
+                decision=content.get(STATUS))
+        if target_row.status == TOMBSTONE:
+            raise errors.Conflict(f"the target {target_pid} is tombstoned; it takes no changes")
+        return proposal, target_row
+
+    def _found_made(self, annotation: VersionRecord,
+                    target_row: ObjectState) -> VersionRecord | None:
+        """The target version an interrupted approval of this annotation version made."""
+        source = pid_url(self.base_url, annotation.pid, annotation.version)
+        since = _made_on(annotation)
+        for number in range(target_row.version, max(since, target_row.version - LOOK_BACK), -1):
+            record = self.reader.version(target_row.pid, number)
+            if source in (record.provenance["prov:Entity"].get("prov:wasDerivedFrom") or []):
+                return record
+        return None
+
+    def _apply(self, annotation: VersionRecord, proposal: Proposal, target_row: ObjectState,
+               decision: Decision, curator: Agent) -> VersionRecord:
+        """The target version carrying the change (the current one if it has it already)."""
+        derivation = Derivation(pid_url(self.base_url, annotation.pid, annotation.version),
+                                _annotator(annotation))
+        comment = f"Approved annotation {annotation.pid}/{annotation.version}" + (
+            f": {decision.comment}" if decision.comment else "")
+        for _ in range(WRITE_ATTEMPTS):
+            current = self.reader.version(target_row.pid, target_row.version)
+            if not decision.force:
+                self._check_unchanged(annotation, proposal, current)
+            changed = checked_change(self.writes, proposal, current)
+            if changed == client_part(current.content):
+                return current
+            record = self.writes.draft(current.kind, current.pid, changed, curator, current,
+                                       comment=comment, derived_from=(derivation,))
+            result = self.writes.write(record)
+            if result.written and result.record is not None:
+                return result.record
+            target_row = self.index.current(target_row.pid) or target_row
+        raise errors.Conflict(f"{target_row.pid} kept changing; decide again")
+
+    def _check_unchanged(self, annotation: VersionRecord, proposal: Proposal,
+                         current: VersionRecord) -> None:
+        """409, showing both values, if the target changed at the selected place since
+        the version the annotation was made on."""
+        made_on = _made_on(annotation)
+        if made_on == current.version:
+            return
+        before = value_at(client_part(self.reader.version(current.pid, made_on).content),
+                          proposal.path)
+        now = value_at(client_part(current.content), proposal.path)
+        if before == now:
+            return
+        raise errors.Conflict(
+            f"{current.pid} changed at {path_text(proposal.path)} since version {made_on}, "
+            "which the annotation was made on; send \"force\": true to approve it anyway",
+            selector=path_text(proposal.path),
+            madeOn=_shown(made_on, before), current=_shown(current.version, now),
+            proposed=proposal.values[0] if proposal.values else None)
+
+
+def _made_on(annotation: VersionRecord) -> int:
+    """The target version the annotation was made on (its target's `oa:hasState`)."""
+    state = annotation.content["oa:hasTarget"].get("oa:hasState") or {}
+    cached = str(state.get("oa:cachedSource", ""))
+    tail = cached.rstrip("/").rpartition("/")[2]
+    return int(tail) if tail.isdigit() else 1
+
+
+def _annotator(annotation: VersionRecord) -> Agent:
+    creator = annotation.content.get("dcterms:creator") or {}
+    return Agent(id=str(creator.get("@id", "")), name=str(creator.get("schema:name", "")),
+                 role="annotator")
+
+
+def _shown(version: int, value: Any) -> dict[str, Any]:
+    return {"version": version, **({} if value is MISSING else {"value": value})}
+
+
+def _check_precondition(row: ObjectState, if_match: str | None) -> None:
+    if if_match is None:
+        raise errors.PreconditionRequired(
+            "send If-Match with the annotation's current ETag to decide on it", etag=row.digest)
+    if if_match not in (row.digest, "*"):
+        raise errors.PreconditionFailed(
+            f"If-Match does not match the annotation's current version ({row.version})",
+            etag=row.digest)
+
+
+def _written(result: WriteResult, changed: str) -> VersionRecord:
+    if result.written and result.record is not None:
+        return result.record
+    raise errors.PreconditionFailed(changed)
+
+
+def _invalid(path: str, message: str) -> errors.SchemaInvalid:
+    return errors.SchemaInvalid(f"the decision {path or 'body'} {message}",
+                                [{"path": path, "message": message}])
