@@ -26,6 +26,7 @@ from resolver.proposals import (
     PENDING,
     REJECTED,
     Proposal,
+    made_on_version,
     path_text,
     proposal_of,
     value_at,
@@ -194,11 +195,9 @@ class Decisions:
 
 
 def _made_on(annotation: VersionRecord) -> int:
-    """The target version the annotation was made on (its target's `oa:hasState`)."""
-    state = annotation.content["oa:hasTarget"].get("oa:hasState") or {}
-    cached = str(state.get("oa:cachedSource", ""))
-    tail = cached.rstrip("/").rpartition("/")[2]
-    return int(tail) if tail.isdigit() else 1
+    """The target version the annotation was made on (1 for one stored without it)."""
+    made_on = made_on_version(annotation.content)
+    return made_on[1] if made_on else 1
 
 
 def _annotator(annotation: VersionRecord) -> Agent:

@@ -169,6 +169,17 @@ def applied(proposal: Proposal, document: dict[str, Any], value: Any = MISSING) 
     return changed
 
 
+def held(proposal: Proposal, document: dict[str, Any], value: Any = MISSING) -> dict[str, Any]:
+    """`document` holding at the place what an approved proposal put there, whatever is
+    there now: `value` added or replaced, or (a deletion) nothing. CannotApply when the
+    place cannot be reached."""
+    present = value_at(document, proposal.path) is not MISSING
+    if proposal.motivation == DELETING:
+        return applied(proposal, document) if present else copy.deepcopy(document)
+    motivation = EDITING if present else ADDING
+    return applied(Proposal(motivation, proposal.path, proposal.values), document, value)
+
+
 def _parent(document: dict[str, Any], path: tuple[Token, ...], last: Token,
             create: bool) -> Any:
     """The object or array holding the place; missing ones made when adding (an object
@@ -207,6 +218,19 @@ def identity_claim(content: dict[str, Any], target_pid: str, target_version: int
            creator.get("@id") if isinstance(creator, dict) else None,
            body.get("oa:value") if isinstance(body, dict) else None]
     return "annotation:" + sha256_hex(canonical_json(key))
+
+
+def made_on_version(content: dict[str, Any]) -> tuple[str, int] | None:
+    """(PID, version) of the target version an annotation was made on: its target's
+    `oa:hasState` (set by repository/annotations.py); None for one stored without it."""
+    target = content.get("oa:hasTarget")
+    state = target.get("oa:hasState") if isinstance(target, dict) else None
+    cached = state.get("oa:cachedSource") if isinstance(state, dict) else None
+    head, _, number = str(cached or "").rstrip("/").rpartition("/")
+    pid = find_pid(head)
+    if pid is None or not number.isdigit() or len(number) > 18:
+        return None
+    return pid, int(number)
 
 
 def annotation_claim(content: dict[str, Any]) -> str | None:

@@ -30,6 +30,7 @@ SqlIndex("ix_fdo_annotations_target", AnnotationRow.target, AnnotationRow.pid)
 SqlIndex("ix_fdo_annotations_decision", AnnotationRow.decision, AnnotationRow.pid)
 SqlIndex("ix_fdo_annotations_creator", AnnotationRow.creator, AnnotationRow.pid)
 ANNOTATION_TABLE = "fdo_annotations"
+APPROVED = "Approved"
 
 
 @dataclass(frozen=True)
@@ -103,8 +104,23 @@ class AnnotationReads:
                 select(func.count()).select_from(matching.subquery())) or 0)
         return pids, total
 
+    def approved_on(self, targets: list[str]) -> dict[str, list[str]]:
+        """The live approved annotations on these objects, by target, in PID order."""
+        found: dict[str, list[str]] = {}
+        if not targets:
+            return found
+        query = (select(AnnotationRow.target, AnnotationRow.pid)
+                 .where(AnnotationRow.target.in_(targets), AnnotationRow.decision == APPROVED)
+                 .order_by(AnnotationRow.pid))
+        with self.engine.connect() as connection:
+            for target, pid in connection.execute(query):
+                found.setdefault(target, []).append(pid)
+        return found
+
     def all_rows(self) -> list[tuple[str, str, str, str | None, str]]:
         """Every row, in PID order (a rebuild is compared with what it replaced)."""
         query = select(AnnotationRow.pid, *(getattr(AnnotationRow, name) for name in _COLUMNS))
         with self.engine.connect() as connection:
-            return [tuple(row) for row in connection.execute(query.order_by(AnnotationRow.pid))]  # type: ignore[misc]
+            rows = connection.execute(query.order_by(AnnotationRow.pid))
+            return [(pid, target, motivation, decision, creator)
+                    for pid, target, motivation, decision, creator in rows]

@@ -251,13 +251,13 @@ def test_a_specimen_changed_meanwhile_is_put_off_to_the_next_batch_and_then_upda
     draft = service.writes.draft
     raced = []
 
-    def racing_draft(kind, pid, client, agent, current=None):
+    def racing_draft(kind, pid, client, agent, current=None, **options):
         # A curator saves an edit just before the ingest (whose own write drafts too).
         if pid == target and not raced and agent != CURATOR.agent:
             edited = {**client_part(current.content), "dwc:preparations": "skin"}
             raced.append(service.replace("digital-specimens", *pid.split("/"), edited, "*",
                                          CURATOR)[0].version)
-        return draft(kind, pid, client, agent, current)
+        return draft(kind, pid, client, agent, current, **options)
 
     monkeypatch.setattr(service.writes, "draft", racing_draft)
     report, rejected = ingest(service, dataset(tmp_path / "e.zip", 10, locality="Delft",

@@ -9,6 +9,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
+from repository.ingest.curation import Curated
 from repository.ingest.dwca import Record
 from repository.ingest.report import (
     CREATED,
@@ -97,6 +98,7 @@ class RecordJob:
     warnings: tuple[dict[str, str], ...]
     dropped: list[str]  # media the specimen linked before and the record no longer has
     put_off: bool = False  # to the next batch, unwritten (a media PID turned out taken)
+    curation: Curated | None = None  # approved annotations put back on the specimen
 
     def writes(self) -> list[ObjectWrite]:
         return [self.specimen, *(write for write in self.media if write is not None)]
@@ -125,7 +127,8 @@ class RecordJob:
                        self.specimen.status if planned.full else PID_ONLY, self.specimen.pid,
                        warnings=self.warnings, media=statuses + (MISSING,) * len(self.dropped),
                        unmapped=planned.unmapped,
-                       licence=None if planned.full else planned.client.get("dcterms:license"))
+                       licence=None if planned.full else planned.client.get("dcterms:license"),
+                       curation=self.curation.events if self.curation else ())
 
 
 @dataclass

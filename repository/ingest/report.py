@@ -6,13 +6,18 @@ from __future__ import annotations
 import json
 import tempfile
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any, TextIO
 
 CREATED, UPDATED, UNCHANGED, REJECTED = "created", "updated", "unchanged", "rejected"
 PID_ONLY = "pid-only"  # a PID record only (the licence allows no more), created or kept
 MISSING, TOMBSTONED = "missing", "tombstoned"  # specimens the dataset no longer has
+# What became of an approved annotation on a re-checked specimen (ingest/curation.py).
+REAPPLIED, IN_SOURCE, SOURCE_KEPT = "reapplied", "in-source", "source-kept"
+CONFLICT, NO_LONGER_APPLIES = "conflict", "no-longer-applies"
+CURATION_RESULTS = (REAPPLIED, IN_SOURCE, SOURCE_KEPT, CONFLICT, NO_LONGER_APPLIES)
+CURATION_LISTED = (SOURCE_KEPT, CONFLICT, NO_LONGER_APPLIES)  # one by one in the report
 
 
 @dataclass(frozen=True)
@@ -29,6 +34,14 @@ class Outcome:
     media: tuple[str, ...] = ()  # what happened to each of its media rows
     unmapped: tuple[str, ...] = ()  # terms openDS has no place for, met first in this record
     licence: str | None = None  # of a PID-only record: why it is one
+    # Each approved annotation on its specimen: {"annotation", "path", "result", ...}.
+    curation: tuple[dict[str, Any], ...] = ()
+
+    @property
+    def listed(self) -> bool:
+        """Whether the report lists it one by one."""
+        return self.status in Listing.LISTED or any(
+            event["result"] in CURATION_LISTED for event in self.curation)
 
 
 @dataclass
@@ -40,6 +53,7 @@ class IngestReport:
     counts: Counter[str] = field(default_factory=Counter)
     warnings: Counter[str] = field(default_factory=Counter)  # by code
     media: Counter[str] = field(default_factory=Counter)
+    curation: Counter[str] = field(default_factory=Counter)  # by CURATION_RESULTS
     unmapped_terms: set[str] = field(default_factory=set)
     # With tombstoneMissing: the share guard's count (repository/ingest/guard.py).
     guard: dict[str, Any] | None = None
@@ -51,6 +65,7 @@ class IngestReport:
                                           MISSING, TOMBSTONED)},
                 "media": {status: self.media[status]
                           for status in (CREATED, UPDATED, UNCHANGED, REJECTED)},
+                "curation": {result: self.curation[result] for result in CURATION_RESULTS},
                 "warnings": dict(sorted(self.warnings.items())),
                 "unmappedTerms": sorted(self.unmapped_terms),
                 **({"tombstoneGuard": self.guard} if self.guard is not None else {})}
@@ -65,6 +80,10 @@ class IngestReport:
         if sum(self.media.values()):
             lines.append("media: " + ", ".join(f"{number:,} {status}" for status, number
                                                 in sorted(self.media.items())))
+        if sum(self.curation.values()):
+            lines.append("approved annotations: " + ", ".join(
+                f"{self.curation[result]:,} {result}" for result in CURATION_RESULTS
+                if self.curation[result]))
         if self.warnings:
             lines.append("warnings: " + ", ".join(f"{number:,} {code}" for code, number
                                                    in sorted(self.warnings.items())))
@@ -100,31 +119,34 @@ class Listing:
         for line in self._file:
             data = json.loads(line)
             yield Outcome(**{**data, **{name: tuple(data[name]) for name in
-                                        ("problems", "warnings", "media", "unmapped")}})
+                                        ("problems", "warnings", "media", "unmapped",
+                                         "curation")}})
         self._file.seek(0, 2)  # back to the end, for more
 
 
 def write_report(report: IngestReport, listing: Listing, out: TextIO) -> None:
     """The whole report as JSON, written as the listing is read: the summary, then every
     rejected record (line, ID, code, problems), every PID-only record (line, ID, PID,
-    licence) and every specimen the dataset no longer has (PID, status, code, problems),
-    one a line."""
-    sections = {
-        "rejected": lambda o: {"line": o.line, "id": o.row_id, "code": o.code,
-                               "problems": list(o.problems)} if o.status == REJECTED else None,
-        "pidOnly": lambda o: {"line": o.line, "id": o.row_id, "pid": o.pid,
-                              "licence": o.licence} if o.status == PID_ONLY else None,
-        "missing": lambda o: {"pid": o.pid, "status": o.status, "code": o.code,
-                              "problems": list(o.problems)}
-        if o.status in (MISSING, TOMBSTONED) else None,
+    licence), every specimen the dataset no longer has (PID, status, code, problems) and
+    every approved annotation whose value and the source's part (PID, annotation, path,
+    result, both values), one a line."""
+    sections: dict[str, Callable[[Outcome], list[dict[str, Any]]]] = {
+        "rejected": lambda o: [{"line": o.line, "id": o.row_id, "code": o.code,
+                                "problems": list(o.problems)}] if o.status == REJECTED else [],
+        "pidOnly": lambda o: [{"line": o.line, "id": o.row_id, "pid": o.pid,
+                               "licence": o.licence}] if o.status == PID_ONLY else [],
+        "missing": lambda o: [{"pid": o.pid, "status": o.status, "code": o.code,
+                               "problems": list(o.problems)}]
+        if o.status in (MISSING, TOMBSTONED) else [],
+        "curationConflicts": lambda o: [{"pid": o.pid, **event} for event in o.curation
+                               if event["result"] in CURATION_LISTED],
     }
     out.write(json.dumps(report.summary(), ensure_ascii=False)[:-1])  # its members, open
     for name, entry in sections.items():
         out.write(f',\n"{name}": [')
         separator = "\n"
         for outcome in listing:
-            listed = entry(outcome)
-            if listed is not None:
+            for listed in entry(outcome):
                 out.write(separator + json.dumps(listed, ensure_ascii=False))
                 separator = ",\n"
         out.write("]")

@@ -63,6 +63,7 @@ from repository import errors
 from repository.access import trusted
 from repository.ingest import mapping
 from repository.ingest.batch import Batch, ObjectWrite, Planned, RecordJob
+from repository.ingest.curation import Curations
 from repository.ingest.datasets import Dataset
 from repository.ingest.dwca import Record
 from repository.ingest.guard import TOMBSTONE_MAX_SHARE, MissingShare, TooManyMissing, count_missing
@@ -150,8 +151,9 @@ def run(service: FDOService, archive: Dataset, source: mapping.Source, listing: 
             report.counts[outcome.status] += 1
             report.warnings.update(warning["code"] for warning in outcome.warnings)
             report.media.update(outcome.media)
+            report.curation.update(event["result"] for event in outcome.curation)
             report.unmapped_terms.update(outcome.unmapped)
-            if outcome.status in Listing.LISTED:
+            if outcome.listed:
                 listing.add(outcome)
     return report
 
@@ -186,6 +188,8 @@ class _Run:
             CREATE TABLE created (catalog TEXT PRIMARY KEY, pid TEXT);""")
         self.pool = ThreadPoolExecutor(WRITE_THREADS, thread_name_prefix="fdo-ingest")
         self.planner = Planner(self.writes, service.index, source, self.seen)
+        self.curations = Curations(service.index, service.reader, self.writes,
+                                   service.base_url)
 
     def __enter__(self) -> _Run:
         return self
@@ -213,6 +217,7 @@ class _Run:
         """Start writing one batch: find each record's specimen and media, compare, and
         send what changed to S3 on the write threads. `finish` waits for the writes."""
         jobs, later = self.planner.jobs(batch)
+        self._reapply(jobs)
         self._read_currents(jobs)
         if self.dry_run:
             return Batch(jobs, later, [], [])
@@ -222,8 +227,22 @@ class _Run:
         writes = [(job, write) for job in jobs if not job.put_off for write in job.writes()
                   if write.status != UNCHANGED]
         drafts = [self.writes.draft(write.kind, write.pid, write.client, self.agent,
-                                    write.current) for _, write in writes]
+                                    write.current, derived_from=job.curation.derived_from
+                                    if job.curation and write is job.specimen else ())
+                  for job, write in writes]
         return Batch(jobs, later, writes, self.writes.start_writes(drafts, self.pool))
+
+    def _reapply(self, jobs: list[RecordJob]) -> None:
+        """Put approved annotations back on the specimens they changed (docs/curation.md):
+        the batch's existing specimens that have any, found with one index query."""
+        existing = [job for job in jobs if job.specimen.state is not None and job.planned.full]
+        approved = self.curations.approved([job.specimen.pid for job in existing])
+        for job in existing:
+            annotations = approved.get(job.specimen.pid)
+            if annotations:
+                job.curation = self.curations.reapplied(SPECIMEN.name, job.specimen.client,
+                                                        annotations)
+                job.specimen.client = job.curation.client
 
     @staticmethod
     def _owned(planned: Planned, write: ObjectWrite) -> bool:
