@@ -101,6 +101,7 @@ def create_app(config: Config | None = None) -> Flask:
     from repository.account import account
     from repository.api import api
     from repository.curation_api import curation_api
+    from repository.curation_page import curation_page
     from repository.ingest_jobs_api import jobs_api
     from repository.pages import pages
     from repository.search_api import search_api
@@ -116,6 +117,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(search_api)  # before api: /<kind>/search is not an object
     app.register_blueprint(api)
     app.register_blueprint(curation_api)
+    app.register_blueprint(curation_page)  # /curation
     app.register_blueprint(access_api)
     app.register_blueprint(jobs_api)
     app.register_blueprint(handles)

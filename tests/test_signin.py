@@ -56,8 +56,9 @@ class Site:
 
 
 def signin_config(config: Config, url: str, provider: servers.OidcServer) -> Config:
+    # The API takes the provider's access tokens for the resource it issues them for.
     return replace(config, base_url=url, oidc_issuer=provider.issuer,
-                   oidc_client_id=provider.client_id,
+                   oidc_audience=f"{url}/api/v1", oidc_client_id=provider.client_id,
                    oidc_client_secret=provider.client_secret, oidc_roles_claim="roles")
 
 
