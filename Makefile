@@ -121,6 +121,11 @@ bench-api: $(STAMP)
 bench-search: $(STAMP) postgresql
 	$(PY) bench/search.py
 
+# Curators' decisions through the HTTP API against PUT updates of the same change.
+.PHONY: bench-curation
+bench-curation: $(STAMP)
+	$(PY) bench/curation.py
+
 # Ingesting a generated Darwin Core Archive of 10,000 and 100,000 records with `fdo ingest
 # dwca`, a re-check, and raw puts; BENCH_SIZES=500,2000 for a quick run.
 .PHONY: bench-ingest
