@@ -22,7 +22,6 @@ figure (target >= 0.5x). Results: stdout and bench/results/curation.json.
 from __future__ import annotations
 
 import copy
-import json
 import os
 import statistics
 import sys
