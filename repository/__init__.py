@@ -8,6 +8,7 @@ from pathlib import Path
 from flask import Flask
 from sqlalchemy.exc import OperationalError
 
+from repository.batches import Batches
 from repository.config import Config, credentials_problem
 from repository.connections import DrainRefusedBodies
 from repository.decisions import Decisions
@@ -96,6 +97,8 @@ def create_app(config: Config | None = None) -> Flask:
     app.extensions["ingest_jobs"] = jobs
     app.extensions["search"] = Search(fdo.index, config.base_url, purpose_key(
         app.config["FDO_TOKEN_KEY"], "search-cursor"), enabled=config.search_index)
+    app.extensions["batches"] = Batches(fdo, app.extensions["search"],
+                                        app.extensions["decisions"])
 
     from repository.access_api import access_api
     from repository.account import account

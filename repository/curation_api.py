@@ -4,23 +4,33 @@ the index's annotation table (storage/annotation_table.py)."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from repository import errors
+from repository.access import CURATOR, Principal
 from repository.api import JSON_TYPES, actor, if_match, json_body, object_response, service
+from repository.batches import Batches, parsed_request
 from repository.decisions import Decisions, parsed_decision
+from repository.ingest.job_runner import JobRunner, Work
 from resolver.pids import MalformedPID, canonical_pid, find_pid, pid_url
 from resolver.proposals import APPROVED, PENDING, REJECTED
 from schemas import KINDS
 from storage.annotation_table import AnnotationQuery
+from storage.models import IngestJobRow
 
 curation_api = Blueprint("curation_api", __name__, url_prefix="/api/v1")
 MOTIVATIONS = ("ods:adding", "ods:deleting", "oa:editing", "oa:assessing", "oa:commenting")
 DECISIONS = (PENDING, APPROVED, REJECTED)
 MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE = 100, 20
+
+
+def batches() -> Batches:
+    made: Batches = current_app.extensions["batches"]
+    return made
 
 
 def decisions() -> Decisions:
@@ -65,6 +75,67 @@ def pending() -> Response:
 def mine() -> Response:
     """The signed-in person's (or token's) own annotations."""
     return _listed(AnnotationQuery(creator=actor().agent.id), ())
+
+
+@curation_api.post("/annotations/batches")
+def make_batch() -> Response:
+    """An annotation for every object a search finds: with `dryRun`, how many and a
+    sample; else 202 and a background job making them (docs/curation.md#batches)."""
+    principal = actor()
+    asked = parsed_request(json_body(*JSON_TYPES))
+    plan = batches().planned(asked, principal)
+    if asked.dry_run:
+        return jsonify({**plan, "dryRun": True})
+    job = _job(principal, "batch", batches().making(asked, principal))
+    return _accepted({"batchID": asked.batch_id, "total": plan["total"], **job})
+
+
+@curation_api.get("/annotations/batches/<batch_id>")
+def batch_status(batch_id: str) -> Response:
+    """How many annotations the batch holds, by decision."""
+    response = jsonify(batches().status(_batch_id(batch_id)))
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+@curation_api.post("/annotations/batches/<batch_id>/decision")
+def decide_batch(batch_id: str) -> Response:
+    """A curator's decision on every pending annotation of the batch, in a background job:
+    each target gets its own version; those the curator may not decide are counted."""
+    principal = actor()
+    decision = parsed_decision(json_body(*JSON_TYPES))
+    if not principal.administrator and not any(grant.role == CURATOR
+                                               for grant in principal.grants):
+        raise errors.Forbidden("deciding on a batch needs a curator or administrator role",
+                               permission="annotations:decide",
+                               allowedRoles=["curator", "administrator"])
+    batch = _batch_id(batch_id)
+    job = _job(principal, "decide", batches().deciding(batch, decision, principal))
+    return _accepted({"batchID": batch, **job})
+
+
+def _job(principal: Principal, what: str, work: Work) -> dict[str, str]:
+    runner: JobRunner = current_app.extensions["ingest_jobs"]
+    row = runner.submit_work(IngestJobRow(
+        id=str(uuid.uuid4()), format=what, source_system="", organisation_id=None,
+        licence=None, dry_run=False, tombstone_missing=False,
+        submitted_by=principal.agent.id), work)
+    return {"job": f"{service().base_url}/api/v1/ingest-jobs/{row.id}"}
+
+
+def _accepted(body: dict[str, Any]) -> Response:
+    body["status"] = f"{service().base_url}/api/v1/annotations/batches/{body['batchID']}"
+    response = jsonify(body)
+    response.status_code = 202
+    response.headers["Location"] = body["status"]
+    return response
+
+
+def _batch_id(text: str) -> str:
+    try:
+        return str(uuid.UUID(text))
+    except ValueError as error:
+        raise errors.NotFound(f"no batch '{text[:80]}': a batch ID is a UUID") from error
 
 
 def _listed(base: AnnotationQuery, extra: tuple[str, ...]) -> Response:

@@ -166,7 +166,8 @@ def annotation_facts(content: dict[str, Any]) -> AnnotationFacts | None:
     return AnnotationFacts(
         target=pid, motivation=str(content.get("oa:motivation", ""))[:32],
         decision=str(decision)[:16] if decision else None,
-        creator=str(creator.get("@id", "") if isinstance(creator, dict) else "")[:512])
+        creator=str(creator.get("@id", "") if isinstance(creator, dict) else "")[:512],
+        batch=str(content["ods:batchID"])[:64] if content.get("ods:batchID") else None)
 
 
 def organisation_id(content: dict[str, Any]) -> str | None:

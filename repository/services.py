@@ -26,7 +26,7 @@ from resolver.pids import (
     pid_url,
 )
 from resolver.proposals import annotation_claim
-from schemas import KINDS, Kind
+from schemas import ANNOTATION, KINDS, Kind
 from storage.index import Index
 from storage.models import ObjectState, VersionRow
 from storage.objects import ObjectStore
@@ -107,6 +107,14 @@ class FDOService:
                 raise errors.Conflict("the same annotation was being written; try again")
             return self.reader.version(holder, row.version), False
         return self._create_minted(kind, client, agent), True
+
+    def checked_annotation(self, document: Any, actor: Principal) -> dict[str, Any]:
+        """An annotation as it would be stored (its schema, target and proposed change
+        checked, the repository's terms set), unwritten: what a batch's dry run shows."""
+        kind = self._kind(ANNOTATION.name)
+        client = self._checked_client_part(kind, document)
+        self._authorize(actor, kind, None, client)
+        return self.annotations.prepared(client, actor.agent, None)
 
     def _create_minted(self, kind: Kind, client: dict[str, Any],
                        agent: Agent) -> VersionRecord:

@@ -24,11 +24,13 @@ class AnnotationRow(Base):
     motivation: Mapped[str] = mapped_column(String(32))
     decision: Mapped[str | None] = mapped_column(String(16))  # Pending, Approved, Rejected
     creator: Mapped[str] = mapped_column(String(512))  # the creator's @id
+    batch: Mapped[str | None] = mapped_column(String(64))  # its ods:batchID
 
 
 SqlIndex("ix_fdo_annotations_target", AnnotationRow.target, AnnotationRow.pid)
 SqlIndex("ix_fdo_annotations_decision", AnnotationRow.decision, AnnotationRow.pid)
 SqlIndex("ix_fdo_annotations_creator", AnnotationRow.creator, AnnotationRow.pid)
+SqlIndex("ix_fdo_annotations_batch", AnnotationRow.batch, AnnotationRow.pid)
 ANNOTATION_TABLE = "fdo_annotations"
 APPROVED = "Approved"
 
@@ -41,6 +43,7 @@ class AnnotationFacts:
     motivation: str
     decision: str | None
     creator: str
+    batch: str | None = None
 
 
 @dataclass(frozen=True)
@@ -53,11 +56,12 @@ class AnnotationQuery:
     decisions: tuple[str, ...] = ()
     creator: str | None = None
     organisation: str | None = None
+    batch: str | None = None
     after: str = ""
     limit: int = 20
 
 
-_COLUMNS = ("target", "motivation", "decision", "creator")
+_COLUMNS = ("target", "motivation", "decision", "creator", "batch")
 _INSERT = insert(AnnotationRow)
 _UPDATE = (update(AnnotationRow).where(AnnotationRow.pid == bindparam("key_pid"))
            .values({name: bindparam(name) for name in _COLUMNS}))
@@ -92,6 +96,8 @@ class AnnotationReads:
             conditions.append(AnnotationRow.decision.in_(query.decisions))
         if query.creator:
             conditions.append(AnnotationRow.creator == query.creator)
+        if query.batch:
+            conditions.append(AnnotationRow.batch == query.batch)
         matching = select(AnnotationRow.pid).where(*conditions)
         if query.organisation:
             matching = matching.join(ObjectRow, ObjectRow.pid == AnnotationRow.target).where(
@@ -117,10 +123,17 @@ class AnnotationReads:
                 found.setdefault(target, []).append(pid)
         return found
 
-    def all_rows(self) -> list[tuple[str, str, str, str | None, str]]:
+    def batch_counts(self, batch: str) -> dict[str, int]:
+        """A batch's live annotations by decision ("" for none)."""
+        query = (select(AnnotationRow.decision, func.count()).where(AnnotationRow.batch == batch)
+                 .group_by(AnnotationRow.decision))
+        with self.engine.connect() as connection:
+            return {decision or "": int(count) for decision, count in connection.execute(query)}
+
+    def all_rows(self) -> list[tuple[str, str, str, str | None, str, str | None]]:
         """Every row, in PID order (a rebuild is compared with what it replaced)."""
         query = select(AnnotationRow.pid, *(getattr(AnnotationRow, name) for name in _COLUMNS))
         with self.engine.connect() as connection:
             rows = connection.execute(query.order_by(AnnotationRow.pid))
-            return [(pid, target, motivation, decision, creator)
-                    for pid, target, motivation, decision, creator in rows]
+            return [(pid, target, motivation, decision, creator, batch)
+                    for pid, target, motivation, decision, creator, batch in rows]

@@ -1,4 +1,5 @@
-"""Dataset enrolment jobs: datasets uploaded over HTTP, ingested in the background.
+"""Background jobs: datasets uploaded over HTTP, ingested in the background, and other
+long work of the repository (annotation batches, repository/batches.py).
 
 Each app process has one runner thread with a queue: its jobs run one at a time, in the
 order they were accepted, in the process that accepted them (their files are in that
@@ -33,7 +34,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from repository.ingest.datasets import DATASET_FORMATS, open_dataset
 from repository.ingest.dwca import ArchiveError
@@ -57,8 +58,16 @@ HEARTBEAT_SECONDS = 30
 STALE_SECONDS = 180  # six missed heartbeats: a slow database is not a dead process
 PROGRESS_SECONDS = 1.0  # at most one progress write a second
 AGAIN = "submit the dataset again: records the run already wrote come back unchanged"
+# One job's work: called with a progress callback (done, total), it returns the summary
+# the job row keeps, or raises JobFailed saying why it could not be done.
+Work = Callable[[Callable[[int, int], None]], dict[str, Any]]
+
+
+class JobFailed(Exception):
+    """Work that could not be done, for a reason its submitter can act on."""
 LOST = f"the process running the job stopped answering (no heartbeat for {STALE_SECONDS} s); "
 STOPPED = "the server process running the job was stopped; "
+AGAIN_ANY = "submit it again: what it already did is found, not done twice"
 
 
 @dataclass(frozen=True)
@@ -91,7 +100,7 @@ class JobRunner:
         self.worker = ""  # host:pid:random, once this process has started its threads
         self._pid: int | None = None
         self._lock = threading.Lock()
-        self._queue: queue.Queue[tuple[str, Submission, list[Path]]] = queue.Queue()
+        self._queue: queue.Queue[tuple[str, Work]] = queue.Queue()
         self._unfinished: set[str] = set()
 
     def folder(self, job_id: str) -> Path:
@@ -120,10 +129,23 @@ class JobRunner:
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
+        self._queued(job_id, lambda progress: self._ingest(job_id, submission, paths, progress))
+        return row
+
+    def submit_work(self, row: IngestJobRow, work: Work) -> IngestJobRow:
+        """Queue other work than an ingest: `row` says what it is (`format`), who asked
+        (`submitted_by`) and for whom (`organisation_id`, `source_system`)."""
+        self._start()
+        row.status, row.done, row.worker, row.heartbeat = QUEUED, 0, self.worker, timestamp()
+        row.created = row.heartbeat
+        self.table.add(row)
+        self._queued(row.id, work)
+        return row
+
+    def _queued(self, job_id: str, work: Work) -> None:
         with self._lock:
             self._unfinished.add(job_id)
-        self._queue.put((job_id, submission, paths))
-        return row
+        self._queue.put((job_id, work))
 
     def job(self, job_id: str) -> IngestJobRow | None:
         """The job as the index has it, interrupted if its process is gone."""
@@ -173,19 +195,32 @@ class JobRunner:
 
     def _work(self) -> None:
         while True:
-            job_id, submission, paths = self._queue.get()
+            job_id, work = self._queue.get()
             try:
-                self._run(job_id, submission, paths)
+                self._run(job_id, work)
             except Exception:  # the job's row could not be written: log, take the next
-                log.exception("ingest job %s", job_id)
+                log.exception("job %s", job_id)
             finally:
                 with self._lock:
                     self._unfinished.discard(job_id)
                 shutil.rmtree(self.folder(job_id), ignore_errors=True)
 
-    def _run(self, job_id: str, submission: Submission, paths: list[Path]) -> None:
+    def _run(self, job_id: str, work: Work) -> None:
         if not self.table.start(job_id):
             return  # interrupted while it waited
+        try:
+            summary = work(self._progress(job_id))
+        except JobFailed as error:  # found before any write, or said so
+            self.table.finish(job_id, FAILED, error=str(error))
+        except Exception as error:  # noqa: BLE001 - the job fails, the runner goes on
+            log.exception("job %s failed", job_id)
+            self.table.finish(job_id, FAILED, error=f"the job stopped ({type(error).__name__}"
+                              f": {error}); {AGAIN_ANY}")
+        else:
+            self.table.finish(job_id, SUCCEEDED, summary=summary)
+
+    def _ingest(self, job_id: str, submission: Submission, paths: list[Path],
+                progress: Callable[[int, int], None]) -> dict[str, Any]:
         source = submission.source_system.ingest_source(submission.licence,
                                                         submission.submitter)
         try:
@@ -196,16 +231,11 @@ class JobRunner:
                              dry_run=submission.dry_run,
                              tombstone_missing=submission.tombstone_missing,
                              force=submission.force, max_share=self.tombstone_max_share,
-                             progress=self._progress(job_id))
+                             progress=progress)
                 self._save_report(job_id, report, listing)
         except (ArchiveError, TooManyMissing) as error:  # found before any write
-            self.table.finish(job_id, FAILED, error=str(error))
-        except Exception as error:  # noqa: BLE001 - the job fails, the runner goes on
-            log.exception("ingest job %s failed", job_id)
-            self.table.finish(job_id, FAILED, error=f"the ingest stopped ({type(error).__name__}"
-                              f": {error}); {AGAIN}")
-        else:
-            self.table.finish(job_id, SUCCEEDED, summary=report.summary())
+            raise JobFailed(str(error)) from error
+        return report.summary()
 
     def _progress(self, job_id: str) -> Callable[[int, int], None]:
         last = 0.0
