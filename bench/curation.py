@@ -16,15 +16,26 @@ keep-alive connections (bench/api_load.py):
   the target's new version with the change and its provenance, then the annotation's
   decision version: two S3 writes and index commits, plus the reads and checks they need.
 The rounds are interleaved; the median round's decisions/s over its updates/s is the
-figure (target >= 0.5x). Results: stdout and bench/results/curation.json.
+figure (target >= 0.5x).
+
+Then batches (BENCH_CURATION_BATCHES, default 1,000 and 10,000 specimens): the
+specimens are created through the API under a family of their own, the app restarted,
+and one batch made over the search for that family (POST /api/v1/annotations/batches),
+then approved as a whole; each is timed from the request to its job's end (polled every
+0.2 s), and the peak RSS (VmHWM) of the app's workers after both is the batch's memory:
+the job runs in the worker that took the request. Results: stdout and
+bench/results/curation.json.
 """
 
 from __future__ import annotations
 
 import copy
+import json
 import os
 import statistics
 import sys
+import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -36,12 +47,14 @@ sys.path.insert(0, str(ROOT))
 
 import servers  # noqa: E402
 from api import Run, fdo, measure, pid_of, without_answers, writes  # noqa: E402
-from loadgen import bench_config, gunicorn, run_benchmark  # noqa: E402
+from loadgen import Served, bench_config, gunicorn, run_benchmark, workers  # noqa: E402
 from serve import GUNICORN  # noqa: E402
 from specimens import KIND, specimen  # noqa: E402
 
 OBJECTS = int(os.environ.get("BENCH_CURATION_OBJECTS", "400"))
 ROUNDS = int(os.environ.get("BENCH_CURATION_ROUNDS", "3"))
+BATCHES = [int(n) for n in os.environ.get("BENCH_CURATION_BATCHES", "1000,10000").split(",")
+           if n]
 LOCALITY = "$['ods:hasEvents'][0]['ods:hasLocation']['dwc:locality']"
 CHANGED = "Hortus botanicus"
 
@@ -52,11 +65,15 @@ def changed(number: int) -> dict[str, Any]:
     return document
 
 
-def proposal(location: str) -> dict[str, Any]:
-    return {"oa:motivation": "oa:editing",
-            "oa:hasTarget": {"@id": location, "oa:hasSelector": {
-                "@type": "ods:TermSelector", "ods:term": LOCALITY}},
+# The proposal, its target's @id left out (what a batch request carries).
+TEMPLATE = {"oa:motivation": "oa:editing",
+            "oa:hasTarget": {"oa:hasSelector": {"@type": "ods:TermSelector",
+                                                "ods:term": LOCALITY}},
             "oa:hasBody": {"@type": "oa:TextualBody", "oa:value": [CHANGED]}}
+
+
+def proposal(location: str) -> dict[str, Any]:
+    return {**TEMPLATE, "oa:hasTarget": {**TEMPLATE["oa:hasTarget"], "@id": location}}
 
 
 def one_round(run: Run, http: dict[str, str], first: int) -> dict[str, Any]:
@@ -84,6 +101,73 @@ def one_round(run: Run, http: dict[str, str], first: int) -> dict[str, Any]:
             "annotate": without_answers(annotated), "decide": without_answers(decided)}
 
 
+def in_family(number: int, family: str) -> dict[str, Any]:
+    document = copy.deepcopy(specimen(number))
+    document["ods:hasIdentifications"][0]["ods:hasTaxonIdentifications"][0][
+        "dwc:family"] = family
+    return document
+
+
+def call(run: Run, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    request = urllib.request.Request(
+        f"{run.config.base_url}{path}", method=method,
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={"Authorization": f"Bearer {run.token}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return json.loads(response.read())
+
+
+def job_seconds(run: Run, started: float, answer: dict[str, Any]) -> float:
+    """Seconds from `started` to the end of the job the answer names (it must succeed)."""
+    path = answer["job"].removeprefix(run.config.base_url)
+    while True:
+        job = call(run, "GET", path)
+        if job["status"] not in ("queued", "running"):
+            if job["status"] != "succeeded":
+                raise RuntimeError(f"the job ended {job['status']}: {job.get('error')}")
+            return time.perf_counter() - started
+        time.sleep(0.2)
+
+
+def peak_rss_mb(served: Served) -> float:
+    """The largest peak resident set (VmHWM) of the app's workers, in MB."""
+    peaks = []
+    for pid in workers(served.process.pid):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                peaks.append(int(line.split()[1]) / 1024)
+    return max(peaks)
+
+
+def batch(run: Run, tmp: Path, size: int, first: int) -> dict[str, Any]:
+    """`size` specimens of a family of their own, one batch over them, approved."""
+    family = f"Benchidae{size}"
+    made = measure(run, {"http": run.config.base_url}, writes(
+        run, "POST", [f"/api/v1/{KIND}"] * size,
+        [in_family(n, family) for n in range(first, first + size)]), 201)
+    servers.stop_process(run.app.process)  # a fresh app: its peak is the batch's
+    run.app = gunicorn("wsgi:app", run.config.port, ROOT, tmp / f"app-{size}.log",
+                       run.config.to_environment(), options=GUNICORN)
+    started = time.perf_counter()
+    answer = call(run, "POST", "/api/v1/annotations/batches",
+                  {"search": f"family={family}", "annotation": TEMPLATE})
+    create = job_seconds(run, started, answer)
+    started = time.perf_counter()
+    decided = call(run, "POST", f"/api/v1/annotations/batches/{answer['batchID']}/decision",
+                   {"ods:mergingDecisionStatus": "Approved"})
+    approve = job_seconds(run, started, decided)
+    status = call(run, "GET", f"/api/v1/annotations/batches/{answer['batchID']}")
+    if status["annotations"] != {"Approved": size}:
+        raise RuntimeError(f"the batch of {size} ended {status['annotations']}")
+    result = {"specimens": size, "create_s": create, "approve_s": approve,
+              "create_per_s": size / create, "approve_per_s": size / approve,
+              "peak_rss_mb": peak_rss_mb(run.app), "specimens_created_per_s": made["per_s"]}
+    print(f"  batch of {size:,}: made in {create:.1f} s ({size / create:.0f}/s), approved in "
+          f"{approve:.1f} s ({size / approve:.0f}/s); worker peak RSS "
+          f"{result['peak_rss_mb']:.0f} MB", flush=True)
+    return result
+
+
 def benchmark(tmp: Path, s3: servers.S3Server) -> dict[str, Any]:
     config = bench_config(tmp, s3)
     fdo(config, "init")
@@ -97,13 +181,22 @@ def benchmark(tmp: Path, s3: servers.S3Server) -> dict[str, Any]:
     try:
         rounds = [one_round(run, {"http": config.base_url}, n * 2 * OBJECTS)
                   for n in range(ROUNDS)]
+        median = statistics.median(item["ratio"] for item in rounds)
+        print(f"\ndecisions per second over PUT updates of the same change: {median:.2f}x "
+              f"(median of {ROUNDS} rounds; target >= 0.5)", flush=True)
+        first = ROUNDS * 2 * OBJECTS
+        batches = []
+        for size in BATCHES:
+            batches.append(batch(run, tmp, size, first))
+            first += size
     finally:
         servers.stop_process(run.app.process)
-    median = statistics.median(item["ratio"] for item in rounds)
-    print(f"\ndecisions per second over PUT updates of the same change: {median:.2f}x "
-          f"(median of {ROUNDS} rounds; target >= 0.5)", flush=True)
+    if len(batches) > 1:
+        growth = batches[-1]["peak_rss_mb"] / batches[0]["peak_rss_mb"]
+        print(f"worker peak RSS, batch of {BATCHES[-1]:,} over {BATCHES[0]:,}: {growth:.2f}x "
+              "(target <= 1.2)", flush=True)
     return {"objects": OBJECTS, "rounds": rounds, "median_ratio": median,
-            "gunicorn": GUNICORN}
+            "batches": batches, "gunicorn": GUNICORN}
 
 
 def main() -> int:
