@@ -35,6 +35,7 @@ PENDING, APPROVED, REJECTED = "Pending", "Approved", "Rejected"
 _STEP = re.compile(r"\[(?:'((?:[^'\\]|\\.)*)'|(0|[1-9][0-9]{0,5}))\]")
 _ESCAPE = re.compile(r"\\(.)")
 Token = str | int
+MAX_STEPS = 32  # as deep as a stored document may nest (repository/validation.py MAX_DEPTH)
 
 
 class CannotApply(ValueError):
@@ -74,6 +75,9 @@ def parse_path(text: str) -> tuple[Token, ...]:
         name, index = step.groups()
         tokens.append(int(index) if index is not None else _ESCAPE.sub(r"\1", name))
         position = step.end()
+        if len(tokens) > MAX_STEPS:
+            raise BadSelector(f"'{text[:80]}...' goes deeper than {MAX_STEPS} steps, deeper "
+                              "than any object stored here")
     if not tokens:
         raise BadSelector("the JSONPath '$' names the whole object, not a place in it")
     return tuple(tokens)

@@ -412,3 +412,17 @@ def test_a_comparison_shows_each_changed_field_its_values_and_who_changed_it(cli
         assert refused.status_code == 400, wrong
         assert refused.get_json()["code"] == "bad_comparison"
     assert client.get(f"/{pid}/compare", headers={"Accept": "text/turtle"}).status_code == 406
+
+
+@pytest.mark.parametrize("path", [
+    "$" + "['a']" * 5000,  # deeper than any stored object
+    "$['ods:hasEvents'][9999999]",  # a position past what block notation here reads
+    "$..dwc:country", "$['ods:hasEvents'][*]", "dwc:country", "$['unclosed",
+])
+def test_a_selector_that_names_no_single_place_is_422_never_500(client, people, path):
+    target = _specimen(client, people)
+    response = client.post("/api/v1/annotations",
+                           json=_proposal(target, "ods:adding", _term(path), "x"),
+                           headers=people["annotator"])
+    assert response.status_code == 422, response.get_json()
+    assert response.get_json()["errors"][0]["path"] == "/oa:hasTarget/oa:hasSelector"
