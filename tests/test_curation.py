@@ -426,3 +426,57 @@ def test_a_selector_that_names_no_single_place_is_422_never_500(client, people, 
                            headers=people["annotator"])
     assert response.status_code == 422, response.get_json()
     assert response.get_json()["errors"][0]["path"] == "/oa:hasTarget/oa:hasSelector"
+
+
+ROI = {"@type": "oa:FragmentSelector", "dcterms:conformsTo":
+       "https://ac.tdwg.org/termlist/#711-region-of-interest-vocabulary",
+       "ac:hasROI": {"ac:xFrac": 0.1, "ac:yFrac": 0.2, "ac:widthFrac": 0.3, "ac:heightFrac": 0.4}}
+MEDIA_FRAGMENT = {"@type": "oa:FragmentSelector", "dcterms:conformsTo":
+                  "http://www.w3.org/TR/media-frags/", "rdf:value": "xywh=160,120,320,240"}
+
+
+def test_a_region_of_a_media_object_is_selected_either_way_and_nothing_else_is(client, people):
+    target = _specimen(client, people)
+    picture = client.post("/api/v1/digital-media", headers=people["owner"], json={
+        "ac:accessURI": "https://images.example.org/leaf.jpg", "dcterms:type": "StillImage",
+        "ods:organisationID": ORG}).get_json()
+    for selector in (ROI, MEDIA_FRAGMENT):
+        comment = {"oa:motivation": "oa:commenting",
+                   "oa:hasTarget": {"@id": picture["@id"], "oa:hasSelector": selector},
+                   "oa:hasBody": {"@type": "oa:TextualBody", "oa:value": ["a leaf miner"]}}
+        made = client.post("/api/v1/annotations", json=comment, headers=people["annotator"])
+        assert made.status_code == 201, made.get_json()
+        assert made.get_json()["oa:hasTarget"]["@type"] == "ods:DigitalMedia"
+        on_specimen = {**comment, "oa:hasTarget": {"@id": target["@id"],
+                                                   "oa:hasSelector": selector}}
+        refused = client.post("/api/v1/annotations", json=on_specimen,
+                              headers=people["annotator"])
+        assert refused.status_code == 422
+        assert refused.get_json()["errors"][0]["path"] == "/oa:hasTarget/oa:hasSelector"
+    mixed = {**MEDIA_FRAGMENT, "ac:hasROI": ROI["ac:hasROI"]}
+    bad = client.post("/api/v1/annotations", headers=people["annotator"], json={
+        "oa:motivation": "oa:commenting",
+        "oa:hasTarget": {"@id": picture["@id"], "oa:hasSelector": mixed},
+        "oa:hasBody": {"@type": "oa:TextualBody", "oa:value": ["both at once"]}})
+    assert bad.status_code == 422
+
+
+def test_an_annotation_pinned_to_a_version_is_made_on_that_version(client, people):
+    target = _specimen(client, people)
+    current = client.get(_path(target["@id"], "digital-specimens"))
+    moved = json.loads(json.dumps(current.get_json()))
+    moved["ods:hasEvents"][0]["ods:hasLocation"]["dwc:country"] = "Germany"
+    client.put(_path(target["@id"], "digital-specimens"), json=moved,
+               headers={**people["owner"], "If-Match": current.headers["ETag"]})
+    pinned = client.post("/api/v1/annotations", headers=people["annotator"], json={
+        "oa:motivation": "oa:editing",
+        "oa:hasTarget": {"@id": target["@id"] + "/1", "oa:hasSelector": _term(COUNTRY)},
+        "oa:hasBody": {"@type": "oa:TextualBody", "oa:value": ["Belgium"]}}).get_json()
+    assert pinned["oa:hasTarget"]["@id"] == target["@id"] + "/1"
+    assert pinned["oa:hasTarget"]["oa:hasState"]["oa:cachedSource"] == target["@id"] + "/1"
+    refused = _decide(client, pinned, people["curator"])  # made on 1, changed in 2
+    assert refused.status_code == 409
+    assert refused.get_json()["madeOn"] == {"version": 1, "value": "Netherlands"}
+    unpinned = _annotate(client, people, target, "Belgium")
+    assert unpinned["oa:hasTarget"]["oa:hasState"]["oa:cachedSource"] == target["@id"] + "/2"
+    assert unpinned["@id"] != pinned["@id"]  # a pinned and an unpinned one are two
