@@ -75,8 +75,11 @@ def cmd_source_systems_create(args: argparse.Namespace) -> int:
 def _print_report(report: IntegrityReport, what: str) -> int:
     for problem in report.problems:
         print(problem)
+    for pid in report.completed:
+        print(f"{pid}: an interrupted approval completed (its decision version written)")
     print(f"{what}: {report.checked} versions checked, {report.adopted} indexed, "
-          f"{len(report.problems)} problem(s)", file=sys.stderr)
+          + (f"{len(report.completed)} approval(s) completed, " if report.completed else "")
+          + f"{len(report.problems)} problem(s)", file=sys.stderr)
     return 1 if report.problems else 0
 
 

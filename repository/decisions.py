@@ -32,6 +32,7 @@ from resolver.proposals import (
     value_at,
 )
 from schemas import ANNOTATION
+from storage.annotation_table import AnnotationQuery
 from storage.index import Index
 from storage.models import ObjectState
 from storage.reader import VersionReader
@@ -40,6 +41,7 @@ from storage.versions import VersionRecord
 STATUS = "ods:mergingDecisionStatus"
 WRITE_ATTEMPTS = 3  # the target changed between reading and writing it: read it again
 LOOK_BACK = 64  # target versions searched for one an interrupted approval made
+PAGE = 500  # pending annotations read at a time
 
 
 @dataclass(frozen=True)
@@ -98,15 +100,59 @@ class Decisions:
         if decision.status == APPROVED:
             made = self._found_made(annotation, target_row) or self._apply(
                 annotation, proposal, target_row, decision, actor.agent)
+        record = self._decision_version(annotation, decision, actor.agent, now_iso())
+        return Decided(_written(self.writes.write(record),
+                                f"{pid} changed meanwhile; read it again"), made)
+
+    def _decision_version(self, annotation: VersionRecord, decision: Decision,
+                          curator: Agent, when: str) -> VersionRecord:
         client = {**client_part(annotation.content), STATUS: decision.status,
-                  "ods:mergingStateChangeDate": now_iso(),
-                  "ods:hasMergingStateChangedBy": actor.agent.as_opends()}
+                  "ods:mergingStateChangeDate": when,
+                  "ods:hasMergingStateChangedBy": curator.as_opends()}
         if decision.status == APPROVED:
             client["ods:hasSourcePriority"] = decision.source_priority
-        record = self.writes.draft(ANNOTATION.name, pid, client, actor.agent, annotation,
-                                   comment=decision.comment or f"{decision.status} by a curator")
-        written = self.writes.write(record)
-        return Decided(_written(written, f"{pid} changed meanwhile; read it again"), made)
+        return self.writes.draft(ANNOTATION.name, annotation.pid, client, curator, annotation,
+                                 comment=decision.comment or f"{decision.status} by a curator")
+
+    def complete_interrupted(self) -> list[str]:
+        """Approvals a crash cut between their two writes (`fdo reconcile`): a pending
+        annotation whose change a target version already carries gets the decision
+        version that approval would have written, by its curator at its time. The
+        curator's `ods:hasSourcePriority` was in the lost request: it is false. Reads
+        each pending annotation and its target's versions since it was made on."""
+        completed: list[str] = []
+        after = ""
+        while True:
+            pids, _ = self.index.annotations.page(AnnotationQuery(
+                decisions=(PENDING,), after=after, limit=PAGE))
+            for pid in pids:
+                if self._completed(pid):
+                    completed.append(pid)
+            if len(pids) < PAGE:
+                return completed
+            after = pids[-1]
+
+    def _completed(self, pid: str) -> bool:
+        row = self.index.current(pid)
+        if row is None or row.status == TOMBSTONE:
+            return False
+        annotation = self.reader.version(pid, row.version)
+        target = self.index.current(find_pid(str(annotation.content["oa:hasTarget"]["@id"]))
+                                    or "")
+        if target is None or target.version <= _made_on(annotation):
+            return False
+        made = self._found_made(annotation, target)
+        if made is None:
+            return False
+        curator = made.provenance["ods:hasAgents"][0]
+        roles = curator.get("ods:hasRoles") or [{}]
+        comment = str(made.provenance["prov:Activity"].get("rdfs:comment", ""))
+        decision = Decision(APPROVED, comment.partition(": ")[2], False, False)
+        record = self._decision_version(annotation, decision, Agent(
+            str(curator.get("@id", "")), str(curator.get("schema:name", "")),
+            str(roles[0].get("schema:roleName", "curator"))),
+            str(made.content["dcterms:modified"]))
+        return self.writes.write(record).written
 
     def _decidable(self, annotation: VersionRecord,
                    actor: Principal) -> tuple[Proposal, ObjectState]:

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, fields
 from itertools import groupby
 
+from repository.decisions import Decisions
 from repository.search_document import search_document
 from repository.services import FDOService
 from repository.writes import WriteStatus
@@ -24,6 +25,7 @@ class IntegrityReport:
     checked: int = 0
     adopted: int = 0
     problems: list[str] = field(default_factory=list)
+    completed: list[str] = field(default_factory=list)  # reconcile: approvals finished
 
 
 def parse_key(key: str) -> tuple[str, int] | None:
@@ -125,8 +127,9 @@ def _check(label: str, body: bytes, pid: str, number: int,
 
 
 def reconcile(fdo: FDOService) -> IntegrityReport:
-    """Adopt every version S3 has and the index lacks (crash between S3 put and commit).
-    Reads from S3 only the versions beyond what the index has as current."""
+    """Adopt every version S3 has and the index lacks (crash between S3 put and commit),
+    then complete the approvals a crash cut between their two writes. Reads from S3 only
+    the versions beyond what the index has as current, and the pending annotations."""
     report = IntegrityReport()
     held: tuple[str, str, bytes] | None = None  # one version behind, to know the last
     unindexed = _unindexed(fdo.index, report, fdo.store)
@@ -136,6 +139,8 @@ def reconcile(fdo: FDOService) -> IntegrityReport:
         held = (pid, key, body)
     if held is not None:
         _adopt(fdo, held[1], held[2], report, last=True)
+    decisions = Decisions(fdo.index, fdo.reader, fdo.writes, fdo.base_url)
+    report.completed = decisions.complete_interrupted()
     return report
 
 

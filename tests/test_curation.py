@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
+from repository.integrity import reconcile
 from repository.services import FDOService
 from repository.tokens import create_token
 from tests.records import specimen
@@ -480,3 +481,33 @@ def test_an_annotation_pinned_to_a_version_is_made_on_that_version(client, peopl
     unpinned = _annotate(client, people, target, "Belgium")
     assert unpinned["oa:hasTarget"]["oa:hasState"]["oa:cachedSource"] == target["@id"] + "/2"
     assert unpinned["@id"] != pinned["@id"]  # a pinned and an unpinned one are two
+
+
+def test_fdo_reconcile_completes_an_approval_cut_between_its_two_writes(
+        client, people, monkeypatch):
+    target = _specimen(client, people)
+    annotation = _annotate(client, people, target, "Belgium")
+    service = client.application.extensions["fdo"]
+    real_write = service.writes.write
+
+    def crash_on_the_annotation(record: Any) -> Any:
+        if record.kind == "annotations":
+            raise ConnectionError("process killed between the two writes")
+        return real_write(record)
+
+    monkeypatch.setattr(service.writes, "write", crash_on_the_annotation)
+    assert _decide(client, annotation, people["curator"], comment="label read").status_code \
+        == 500
+    monkeypatch.setattr(service.writes, "write", real_write)
+    report = reconcile(service)
+    assert report.completed == [annotation["@id"].removeprefix("http://fdo.test/")]
+    decided = client.get(_path(annotation["@id"], "annotations")).get_json()
+    assert decided["ods:mergingDecisionStatus"] == "Approved"
+    assert decided["ods:hasMergingStateChangedBy"]["schema:name"] == "Cur Ator"
+    assert decided["ods:hasSourcePriority"] is False
+    event = client.get(_path(annotation["@id"], "annotations") + "/versions/2/provenance")
+    assert event.get_json()["prov:Activity"]["rdfs:comment"] == "label read"
+    target_now = client.get(_path(target["@id"], "digital-specimens")).get_json()
+    assert target_now["ods:version"] == 2 and decided["ods:mergingStateChangeDate"] == \
+        target_now["dcterms:modified"]
+    assert reconcile(service).completed == []  # once
