@@ -43,7 +43,9 @@ REMARKS = ("Label says {locality}", "Identification checked against the type: {n
            "Coordinates look wrong for {country}", "Collector is {collector}, not illegible",
            "Duplicate of a specimen in another herbarium", "Photograph is of another sheet",
            "Date on the label is {date}", "Determined as {name} by the annotator")
-DECISIONS = ("Pending", "Approved", "Rejected")
+# Where the proposed changes go: an edit of the locality the record has, a remark added.
+PLACES = {"oa:editing": "$['ods:hasEvents'][0]['ods:hasLocation']['dwc:locality']",
+          "ods:adding": "$['ods:hasEvents'][0]['ods:hasLocation']['dwc:locationRemarks']"}
 # The source system's ingest writes specimens and media; a person writes annotations.
 WRITER = Principal(LOADER, frozenset({Grant(ADMINISTRATOR)}))
 ANNOTATOR_PERSON = Principal(CURATOR, frozenset({Grant(ANNOTATOR)}))
@@ -95,8 +97,9 @@ def annotation(number: int, target_url: str) -> dict[str, Any]:
         "oa:hasBody": {"@type": "oa:TextualBody", "oa:value": [value]},
         "dcterms:creator": agent, "as:generator": agent,
         "dcterms:issued": f"2025-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}T10:00:00.000Z"}
-    if motivation in ("oa:editing", "ods:adding"):
-        content["ods:mergingDecisionStatus"] = rng.choice(DECISIONS)
+    if motivation in PLACES:  # a proposed change names its place; it waits, Pending
+        content["oa:hasTarget"]["oa:hasSelector"] = {"@type": "ods:TermSelector",
+                                                     "ods:term": PLACES[motivation]}
     return content
 
 

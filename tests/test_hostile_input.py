@@ -112,7 +112,8 @@ def seed(site: Site) -> None:
     # Targets of the writing tests' PUT, PATCH and DELETE.
     site.create("digital-specimens", "digital-specimens", records.specimen())
     site.create("digital-media", "digital-media", linked_media(kept["@id"]))
-    site.create("annotations", "annotations", records.annotation(kept["@id"]))
+    site.create("annotations", "annotations", records.annotation(kept["@id"], **{
+        "oa:hasBody": {"@type": "oa:TextualBody", "oa:value": ["Another remark"]}}))
 
 
 def linked_media(specimen_url: str) -> dict[str, Any]:
