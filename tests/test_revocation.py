@@ -30,7 +30,7 @@ def two_workers(config: Config, tmp_path: Path) -> Iterator[tuple[str, Path]]:
     process = servers.start_process(
         [sys.executable, "-m", "gunicorn", "wsgi:app", "--bind", f"127.0.0.1:{port}",
          "--workers", "2", "--threads", "2", "--access-logfile", str(log),
-         "--access-logformat", "%(p)s %(s)s"],
+         "--access-logformat", "%(p)s %(s)s %(m)s"],
         env={**os.environ, **config.to_environment()}, cwd=ROOT,
         ready_url=f"http://127.0.0.1:{port}/health")
     yield f"http://127.0.0.1:{port}", log
@@ -38,11 +38,13 @@ def two_workers(config: Config, tmp_path: Path) -> Iterator[tuple[str, Path]]:
 
 
 def _statuses_by_worker(log: Path, start: int) -> dict[str, set[int]]:
-    """{worker pid: statuses it answered} for the log's lines from `start` on."""
+    """{worker pid: statuses it answered to POSTs} for the log's lines from `start` on.
+    Only POSTs: the readiness check's GET /health may be logged after `start` was taken."""
     found: dict[str, set[int]] = {}
     for line in log.read_text().splitlines()[start:]:
-        pid, status = line.split()
-        found.setdefault(pid, set()).add(int(status))
+        pid, status, method = line.split()
+        if method == "POST":
+            found.setdefault(pid, set()).add(int(status))
     return found
 
 
