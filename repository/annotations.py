@@ -39,6 +39,7 @@ from storage.versions import VersionRecord
 
 DECISION_TERMS = ("ods:mergingDecisionStatus", "ods:mergingStateChangeDate",
                   "ods:hasMergingStateChangedBy", "ods:hasSourcePriority")
+BATCH_TERMS = ("ods:batchID", "ods:placeInBatch")  # set by a batch (repository/batches.py)
 SELECTOR = "/oa:hasTarget/oa:hasSelector"
 VALUE = "/oa:hasBody/oa:value/0"
 
@@ -51,16 +52,21 @@ class AnnotationRules:
         self.writes = writes
         self.base_url = base_url
 
-    def prepared(self, client: dict[str, Any], agent: Agent,
-                 current: VersionRecord | None) -> dict[str, Any]:
-        """The client part to store: target, state, creator and decision terms set, the
-        proposed change checked. `current` is the annotation's version being changed."""
+    def prepared(self, client: dict[str, Any], agent: Agent, current: VersionRecord | None,
+                 batch: tuple[str, int] | None = None) -> dict[str, Any]:
+        """The client part to store: target, state, creator, decision and batch terms set,
+        the proposed change checked. `current` is the annotation's version being changed;
+        `batch` its batch ID and place when a batch makes it (kept when it changes)."""
         if current is not None and current.content.get("ods:mergingDecisionStatus") not in (
                 None, PENDING):
             raise errors.Conflict(
                 f"this annotation was {current.content['ods:mergingDecisionStatus'].lower()}; "
                 "a decided annotation does not change (make a new one)")
-        prepared = {key: value for key, value in client.items() if key not in DECISION_TERMS}
+        prepared = {key: value for key, value in client.items()
+                    if key not in DECISION_TERMS + BATCH_TERMS}
+        kept = current.content if current is not None else (
+            dict(zip(BATCH_TERMS, batch, strict=True)) if batch else {})
+        prepared.update({key: kept[key] for key in BATCH_TERMS if key in kept})
         row, pinned = self._target(client)
         made_on = self.reader.version(row.pid, pinned or row.version)
         prepared["oa:hasTarget"] = self._target_node(client["oa:hasTarget"], made_on, pinned)

@@ -56,7 +56,7 @@ def parsed_request(body: Any) -> BatchRequest:
     search, kind = body.get("search", ""), body.get("kind", "digital-specimens")
     if not isinstance(search, str) or len(search) > 4000:
         raise _invalid("/search", "is a search's query string, such as country=Belgium")
-    if kind not in KINDS:
+    if not isinstance(kind, str) or kind not in KINDS:
         raise _invalid("/kind", f"is one of {', '.join(KINDS)}")
     template = body.get("annotation")
     if not isinstance(template, dict):
@@ -91,7 +91,7 @@ class Batches:
         if not hits:
             raise _invalid("/search", "finds no object: a batch needs at least one")
         first = self.annotation(request, hits[0].pid, 1)
-        client = self.fdo.checked_annotation(first, actor)  # 422 if it is not right
+        client = self.fdo.checked_annotation(first, actor, (request.batch_id, 1))  # or 422
         return {"batchID": request.batch_id, "total": results.page.total,
                 "sample": [pid_url(self.fdo.base_url, hit.pid) for hit in hits[:SAMPLE]],
                 "annotation": client}
@@ -101,19 +101,28 @@ class Batches:
         sent_target = template.get("oa:hasTarget")
         target_node = {**(sent_target if isinstance(sent_target, dict) else {}),
                        "@id": pid_url(self.fdo.base_url, target)}
-        return {**template, "oa:hasTarget": target_node, "ods:batchID": request.batch_id,
-                "ods:placeInBatch": place}
+        return {**template, "oa:hasTarget": target_node}
 
     def making(self, request: BatchRequest, actor: Principal) -> Callable[..., dict[str, Any]]:
-        """The job's work: an annotation for each object the search finds."""
+        """The job's work: an annotation for each object the search finds. One the
+        template does not fit is counted by the error it met, and the batch goes on."""
+        owner = self.fdo.index.annotations.batch_creator(request.batch_id)
+        if owner is not None and owner != actor.agent.id:
+            raise errors.Forbidden("this batch is another person's: only they add to it",
+                                   permission="annotations:batch", creator=owner)
+
         def work(progress: Callable[[int, int], None]) -> dict[str, Any]:
             counts: Counter[str] = Counter()
             total = 0
             for place, target, found in self._targets(request):
                 total = found
-                _, created = self.fdo.create_or_find(
-                    "annotations", self.annotation(request, target, place), actor)
-                counts["created" if created else "found"] += 1
+                try:
+                    _, created = self.fdo.create_or_find(
+                        "annotations", self.annotation(request, target, place), actor,
+                        batch=(request.batch_id, place))
+                    counts["created" if created else "found"] += 1
+                except errors.FDOError as error:
+                    counts[type(error).__name__] += 1
                 progress(place, total)
             return {"batchID": request.batch_id, "targets": total, **counts}
         return work

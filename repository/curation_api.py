@@ -168,7 +168,8 @@ def _query(base: AnnotationQuery, extra: tuple[str, ...]) -> AnnotationQuery:
         if wrong:
             raise _bad(name, f"'{wrong[0][:80]}' is none of {', '.join(allowed)}")
     size = request.args.get("pageSize", str(DEFAULT_PAGE_SIZE))
-    if not (size.isascii() and size.isdigit() and 1 <= int(size[:4]) <= MAX_PAGE_SIZE):
+    if not (size.isascii() and size.isdigit() and len(size) <= 4
+            and 1 <= int(size) <= MAX_PAGE_SIZE):
         raise _bad("pageSize", f"is a whole number from 1 to {MAX_PAGE_SIZE}")
     cursor = request.args.get("cursor", "")
     if cursor and find_pid(cursor) != cursor:

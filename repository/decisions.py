@@ -96,10 +96,14 @@ class Decisions:
         annotation = self.reader.version(pid, row.version)
         proposal, target_row = self._decidable(annotation, actor)
         _check_precondition(row, if_match)
-        made: VersionRecord | None = None
-        if decision.status == APPROVED:
-            made = self._found_made(annotation, target_row) or self._apply(
-                annotation, proposal, target_row, decision, actor.agent)
+        made = self._found_made(annotation, target_row)
+        if made is not None and decision.status == REJECTED:
+            raise errors.Conflict(
+                f"an approval of this annotation was cut short after {made.pid} version "
+                f"{made.version} took its change: approve it to complete that approval "
+                "(then propose the old value back, if it should go)")
+        if decision.status == APPROVED and made is None:
+            made = self._apply(annotation, proposal, target_row, decision, actor.agent)
         record = self._decision_version(annotation, decision, actor.agent, now_iso())
         return Decided(_written(self.writes.write(record),
                                 f"{pid} changed meanwhile; read it again"), made)
@@ -161,7 +165,11 @@ class Decisions:
         content = annotation.content
         if content.get("ods:status") == TOMBSTONE:
             raise errors.Conflict(f"{annotation.pid} is tombstoned; there is nothing to decide")
-        proposal = proposal_of(content)
+        try:
+            proposal = proposal_of(content)
+        except ValueError as error:  # stored before proposals were checked
+            raise errors.Conflict(f"this annotation's proposal cannot be applied: {error}; "
+                                  "make a new one") from error
         if proposal is None:
             raise errors.Conflict(f"a {content.get('oa:motivation')} annotation proposes no "
                                   "change; there is nothing to decide")
@@ -170,7 +178,7 @@ class Decisions:
         if target_row is None:
             raise errors.Conflict(f"the target {target_pid} is not in this repository")
         organisation = target_row.organisation_id
-        if not actor.curates(organisation):
+        if not (actor.administrator or actor.curates(organisation)):
             allowed = ([f"curator of {organisation}"] if organisation else []) + [ADMINISTRATOR]
             raise errors.Forbidden(
                 f"to decide on annotations of {target_pid} you need to be "

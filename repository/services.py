@@ -79,8 +79,8 @@ class FDOService:
     def create(self, kind_name: str, document: Any, actor: Principal) -> VersionRecord:
         return self.create_or_find(kind_name, document, actor)[0]
 
-    def create_or_find(self, kind_name: str, document: Any,
-                       actor: Principal) -> tuple[VersionRecord, bool]:
+    def create_or_find(self, kind_name: str, document: Any, actor: Principal,
+                       batch: tuple[str, int] | None = None) -> tuple[VersionRecord, bool]:
         """The new object's version 1 and True; or, for an annotation sent before (the
         same target, selector, motivation, creator and value), the existing one's
         current version and False."""
@@ -92,7 +92,7 @@ class FDOService:
             return self._create_claimed(kind, client, agent,
                                         client["ods:normalisedPhysicalSpecimenID"]), True
         if kind.targets_object:
-            client = self.annotations.prepared(client, agent, None)
+            client = self.annotations.prepared(client, agent, None, batch)
             claim = str(annotation_claim(client))
             holder = self.index.pid_for_physical_id(claim)
             if holder is None:
@@ -108,13 +108,14 @@ class FDOService:
             return self.reader.version(holder, row.version), False
         return self._create_minted(kind, client, agent), True
 
-    def checked_annotation(self, document: Any, actor: Principal) -> dict[str, Any]:
+    def checked_annotation(self, document: Any, actor: Principal,
+                           batch: tuple[str, int] | None = None) -> dict[str, Any]:
         """An annotation as it would be stored (its schema, target and proposed change
         checked, the repository's terms set), unwritten: what a batch's dry run shows."""
         kind = self._kind(ANNOTATION.name)
         client = self._checked_client_part(kind, document)
         self._authorize(actor, kind, None, client)
-        return self.annotations.prepared(client, actor.agent, None)
+        return self.annotations.prepared(client, actor.agent, None, batch)
 
     def _create_minted(self, kind: Kind, client: dict[str, Any],
                        agent: Agent) -> VersionRecord:
@@ -179,6 +180,9 @@ class FDOService:
         self._authorize(actor, kind, None, client)  # where it goes, as where it was
         if kind.targets_object:
             client = self.annotations.prepared(client, actor.agent, current)
+            holder = self.index.pid_for_physical_id(str(annotation_claim(client)))
+            if holder and holder != row.pid:  # refused before S3 has a version of it
+                raise self._duplicate(holder, kind)
         if client == client_part(current.content):
             return current, False
         record = self.writes.draft(kind.name, row.pid, client, actor.agent, current)

@@ -35,7 +35,7 @@ def checked_span(arguments: dict[str, str], latest: int) -> tuple[int, int]:
         text = arguments.get(name)
         if text is None:
             numbers[name] = default if default is not None else max(numbers["to"] - 1, 1)
-        elif text.isascii() and text.isdigit() and 1 <= int(text[:19]) <= latest:
+        elif text.isascii() and text.isdigit() and len(text) <= 18 and 1 <= int(text) <= latest:
             numbers[name] = int(text)
         else:
             raise BadComparison(f"{name} must be a version of this object, 1 to {latest}")

@@ -61,6 +61,15 @@ class Proposal:
         return pointer_of(self.path)
 
 
+# Terms no annotation changes: the repository's own, and those that say which object this
+# is and whose (a PUT by the object's curators changes those, under its own checks).
+PROTECTED = frozenset({
+    "@id", "@type", "dcterms:identifier", "ods:fdoType", "ods:version", "ods:status",
+    "dcterms:created", "dcterms:modified", "ods:hasTombstoneMetadata",
+    "ods:organisationID", "ods:sourceSystemID", "ods:physicalSpecimenID",
+    "ods:physicalSpecimenIDType", "ods:normalisedPhysicalSpecimenID"})
+
+
 def parse_path(text: str) -> tuple[Token, ...]:
     """`$['a'][0]['b']` as ('a', 0, 'b'); BadSelector for anything else."""
     if not text.startswith("$"):
@@ -108,6 +117,9 @@ def proposal_of(content: dict[str, Any]) -> Proposal | None:
         raise BadSelector(f"{motivation} names the place it changes with an {TERM} or an "
                           f"{CLASS}")
     path = parse_path(str(selector.get("ods:term" if kind == TERM else "ods:class")))
+    if path[0] in PROTECTED:
+        raise BadSelector(f"{path[0]} is not changed by annotation: it is the repository's, "
+                          "or says which object this is and whose")
     if motivation == DELETING:
         return Proposal(motivation, path)
     body = content.get("oa:hasBody")
@@ -120,7 +132,7 @@ def proposal_of(content: dict[str, Any]) -> Proposal | None:
 def _readings(text: str, whole_class: bool) -> Iterator[Any]:
     try:
         parsed = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         parsed = text
     if whole_class:
         if not isinstance(parsed, dict | list):

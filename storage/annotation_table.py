@@ -123,6 +123,13 @@ class AnnotationReads:
                 found.setdefault(target, []).append(pid)
         return found
 
+    def batch_creator(self, batch: str) -> str | None:
+        """Who made the batch (its first annotation's creator); None for a new batch."""
+        query = (select(AnnotationRow.creator).where(AnnotationRow.batch == batch)
+                 .order_by(AnnotationRow.pid).limit(1))
+        with self.engine.connect() as connection:
+            return connection.scalar(query)
+
     def batch_counts(self, batch: str) -> dict[str, int]:
         """A batch's live annotations by decision ("" for none)."""
         query = (select(AnnotationRow.decision, func.count()).where(AnnotationRow.batch == batch)

@@ -71,6 +71,21 @@ def _decide(client: FlaskClient, annotation: Any, who: dict[str, str], status: s
                        headers={**who, "If-Match": current.headers["ETag"]})
 
 
+def _crash_between_the_two_writes(client: FlaskClient, monkeypatch: Any) -> Any:
+    """Make the process die (as far as an approval can tell) after the target's version
+    is written and before the annotation's; returns what undoes it."""
+    writes = client.application.extensions["fdo"].writes
+    real_write = writes.write
+
+    def crash_on_the_annotation(record: Any) -> Any:
+        if record.kind == "annotations":
+            raise ConnectionError("process killed between the two writes")
+        return real_write(record)
+
+    monkeypatch.setattr(writes, "write", crash_on_the_annotation)
+    return lambda: monkeypatch.setattr(writes, "write", real_write)
+
+
 def _annotate(client: FlaskClient, people: dict[str, dict[str, str]], target: dict[str, Any],
               *values: str, motivation: str = "oa:editing", path: str = COUNTRY) -> Any:
     response = client.post("/api/v1/annotations",
@@ -275,17 +290,9 @@ def test_an_interrupted_approval_sent_again_completes_without_a_second_target_ve
         client, people, monkeypatch):
     target = _specimen(client, people)
     annotation = _annotate(client, people, target, "Belgium")
-    writes = client.application.extensions["fdo"].writes
-    real_write = writes.write
-
-    def crash_on_the_annotation(record: Any) -> Any:
-        if record.kind == "annotations":
-            raise ConnectionError("process killed between the two writes")
-        return real_write(record)
-
-    monkeypatch.setattr(writes, "write", crash_on_the_annotation)
+    restore = _crash_between_the_two_writes(client, monkeypatch)
     assert _decide(client, annotation, people["curator"]).status_code == 500
-    monkeypatch.setattr(writes, "write", real_write)
+    restore()
     pending = client.get(_path(annotation["@id"], "annotations")).get_json()
     assert pending["ods:mergingDecisionStatus"] == "Pending"
     again = _decide(client, annotation, people["curator"])
@@ -488,17 +495,10 @@ def test_fdo_reconcile_completes_an_approval_cut_between_its_two_writes(
     target = _specimen(client, people)
     annotation = _annotate(client, people, target, "Belgium")
     service = client.application.extensions["fdo"]
-    real_write = service.writes.write
-
-    def crash_on_the_annotation(record: Any) -> Any:
-        if record.kind == "annotations":
-            raise ConnectionError("process killed between the two writes")
-        return real_write(record)
-
-    monkeypatch.setattr(service.writes, "write", crash_on_the_annotation)
+    restore = _crash_between_the_two_writes(client, monkeypatch)
     assert _decide(client, annotation, people["curator"], comment="label read").status_code \
         == 500
-    monkeypatch.setattr(service.writes, "write", real_write)
+    restore()
     report = reconcile(service)
     assert report.completed == [annotation["@id"].removeprefix("http://fdo.test/")]
     decided = client.get(_path(annotation["@id"], "annotations")).get_json()
@@ -511,3 +511,85 @@ def test_fdo_reconcile_completes_an_approval_cut_between_its_two_writes(
     assert target_now["ods:version"] == 2 and decided["ods:mergingStateChangeDate"] == \
         target_now["dcterms:modified"]
     assert reconcile(service).completed == []  # once
+
+
+@pytest.mark.parametrize(("motivation", "path", "values"), [
+    ("oa:editing", "$['ods:status']", ("Tombstone",)),
+    ("ods:adding", "$['@id']", ("https://elsewhere.example/1",)),
+    ("oa:editing", "$['ods:organisationID']", ("https://ror.org/039zvsn29",)),
+    ("oa:editing", "$['ods:normalisedPhysicalSpecimenID']", ("X:1",)),
+])
+def test_what_says_which_object_this_is_and_whose_is_not_changed_by_annotation(
+        client, people, motivation, path, values):
+    target = _specimen(client, people)
+    response = client.post("/api/v1/annotations", headers=people["annotator"],
+                           json=_proposal(target, motivation, _term(path), *values))
+    assert response.status_code == 422, response.get_json()
+    assert response.get_json()["errors"][0]["path"] == "/oa:hasTarget/oa:hasSelector"
+
+
+def test_client_input_that_once_made_a_500_is_a_client_error(client, people):
+    target = _specimen(client, people)
+    deep = client.post("/api/v1/annotations", headers=people["annotator"],
+                       json=_proposal(target, "oa:editing", _term(COUNTRY), "[" * 5000))
+    assert deep.status_code in (201, 422), deep.get_json()
+    assert client.get(_path(target["@id"], "digital-specimens") + "/annotations?pageSize=0099999"
+                      ).status_code == 400
+    pid = target["@id"].removeprefix("http://fdo.test/")
+    assert client.get(f"/{pid}/compare?to=0000000000000000001",
+                      headers={"Accept": "application/json"}).status_code == 400
+    batch = client.post("/api/v1/annotations/batches", headers=people["annotator"],
+                        json={"kind": [], "annotation": {}})
+    assert batch.status_code == 422
+
+
+def test_batch_terms_sent_by_a_client_are_the_repositorys(client, people):
+    target = _specimen(client, people)
+    sent = {**_proposal(target, "oa:editing", _term(COUNTRY), "Belgium"),
+            "ods:batchID": "6f1c2f8e-1d2b-4c5a-9e7f-0a1b2c3d4e5f", "ods:placeInBatch": 1}
+    stored = client.post("/api/v1/annotations", json=sent, headers=people["annotator"])
+    assert stored.status_code == 201
+    assert "ods:batchID" not in stored.get_json()
+    assert "ods:placeInBatch" not in stored.get_json()
+
+
+def test_an_annotation_changed_to_equal_another_is_refused_and_stays_changeable(
+        client, people):
+    target = _specimen(client, people)
+    first = _annotate(client, people, target, "Belgium")
+    second = _annotate(client, people, target, "France")
+    path = _path(second["@id"], "annotations")
+    current = client.get(path)
+    same = {**current.get_json(), "oa:hasBody": first["oa:hasBody"]}
+    refused = client.put(path, json=same, headers={**people["annotator"],
+                                                   "If-Match": current.headers["ETag"]})
+    assert refused.status_code == 409 and refused.get_json()["holder"] in first["@id"]
+    other = {**current.get_json(), "oa:hasBody": {"@type": "oa:TextualBody",
+                                                  "oa:value": ["Luxembourg"]}}
+    changed = client.put(path, json=other, headers={**people["annotator"],
+                                                    "If-Match": current.headers["ETag"]})
+    assert changed.status_code == 200 and changed.get_json()["ods:version"] == 2
+
+
+def test_an_administrator_decides_on_an_object_without_an_organisation(client, people):
+    picture = client.post("/api/v1/digital-media", headers=people["owner"], json={
+        "ac:accessURI": "https://images.example.org/no-org.jpg",
+        "dcterms:type": "StillImage"}).get_json()
+    proposal = client.post("/api/v1/annotations", headers=people["annotator"], json={
+        "oa:motivation": "ods:adding",
+        "oa:hasTarget": {"@id": picture["@id"],
+                         "oa:hasSelector": _term("$['dcterms:title']")},
+        "oa:hasBody": {"@type": "oa:TextualBody", "oa:value": ["A leaf"]}}).get_json()
+    assert _decide(client, proposal, people["stranger"]).status_code == 403
+    assert _decide(client, proposal, people["owner"]).status_code == 200
+
+
+def test_rejecting_an_approval_cut_short_is_refused(client, people, monkeypatch):
+    target = _specimen(client, people)
+    annotation = _annotate(client, people, target, "Belgium")
+    restore = _crash_between_the_two_writes(client, monkeypatch)
+    assert _decide(client, annotation, people["curator"]).status_code == 500
+    restore()
+    rejected = _decide(client, annotation, people["curator"], "Rejected")
+    assert rejected.status_code == 409 and "approve it to complete" in \
+        rejected.get_json()["message"]

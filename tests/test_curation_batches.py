@@ -178,3 +178,27 @@ def test_a_batch_decided_as_a_whole_gives_each_target_its_own_version(client, pe
     for url in theirs:
         latest = client.get("/api/v1/digital-specimens/" + url.removeprefix("http://fdo.test/"))
         assert latest.get_json()["ods:version"] == 1
+
+
+def test_a_batch_goes_on_past_targets_it_does_not_fit_and_is_its_makers(client, people):
+    _specimens(client, people["owner"], 3)
+    bare = client.post("/api/v1/digital-specimens", headers=people["owner"], json={
+        "ods:physicalSpecimenID": "RMNH.COL.zzz", "ods:physicalSpecimenIDType": "Local",
+        "ods:organisationID": "https://ror.org/0566bfb96",
+        "ods:hasIdentifications": [{"@type": "ods:Identification",
+                                    "ods:isVerifiedIdentification": True,
+                                    "ods:hasTaxonIdentifications": [{
+                                        "@type": "ods:TaxonIdentification",
+                                        "dwc:scientificName": "Carabus", "dwc:family":
+                                        "Carabidae"}]}]})
+    assert bare.status_code == 201  # no event: the locality edit does not fit it
+    started = client.post("/api/v1/annotations/batches", json=_batch(),
+                          headers=people["annotator"])
+    job = finished(client, people["annotator"], started.get_json()["job"].removeprefix(
+        "http://fdo.test"))
+    assert job["status"] == "succeeded", job
+    assert (job["summary"]["created"], job["summary"]["Unprocessable"]) == (3, 1)
+    batch_id = started.get_json()["batchID"]
+    hijack = client.post("/api/v1/annotations/batches", json=_batch(batchID=batch_id),
+                         headers=people["curator"])
+    assert hijack.status_code == 403

@@ -71,7 +71,10 @@ class Curations:
         rows = self.index.states([pid for pids_of in on.values() for pid in pids_of])
         records = {record.pid: record for record in self.reader.versions(
             (pid, row.version) for pid, row in rows.items())}
-        return {target: sorted((records[pid] for pid in annotations if pid in records),
+        # Approved by a decision: one written before decisions existed may carry the term
+        # as its client sent it, without the curator who set it.
+        return {target: sorted((records[pid] for pid in annotations if pid in records
+                                and records[pid].content.get("ods:hasMergingStateChangedBy")),
                                key=lambda r: str(r.content.get("ods:mergingStateChangeDate")))
                 for target, annotations in on.items()}
 
