@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from repository import errors
@@ -44,14 +45,18 @@ SELECTOR = "/oa:hasTarget/oa:hasSelector"
 VALUE = "/oa:hasBody/oa:value/0"
 
 
-class AnnotationRules:
-    def __init__(self, index: Index, reader: VersionReader, writes: VersionWriter,
-                 base_url: str) -> None:
-        self.index = index
-        self.reader = reader
-        self.writes = writes
-        self.base_url = base_url
+@dataclass(frozen=True)
+class CurationParts:
+    """What curation reads and writes through: the index, the process's reader of
+    versions, the one write path, and the repository's base URL."""
 
+    index: Index
+    reader: VersionReader
+    writes: VersionWriter
+    base_url: str
+
+
+class AnnotationRules(CurationParts):
     def prepared(self, client: dict[str, Any], agent: Agent, current: VersionRecord | None,
                  batch: tuple[str, int] | None = None) -> dict[str, Any]:
         """The client part to store: target, state, creator, decision and batch terms set,

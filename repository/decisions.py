@@ -15,10 +15,10 @@ from typing import Any
 
 from repository import errors
 from repository.access import ADMINISTRATOR, Principal
-from repository.annotations import checked_change
+from repository.annotations import CurationParts, checked_change
 from repository.provenance import Agent, Derivation, now_iso
 from repository.records import TOMBSTONE, client_part
-from repository.writes import VersionWriter, WriteResult
+from repository.writes import WriteResult
 from resolver.pids import find_pid, pid_url
 from resolver.proposals import (
     APPROVED,
@@ -33,9 +33,7 @@ from resolver.proposals import (
 )
 from schemas import ANNOTATION
 from storage.annotation_table import AnnotationQuery
-from storage.index import Index
 from storage.models import ObjectState
-from storage.reader import VersionReader
 from storage.versions import VersionRecord
 
 STATUS = "ods:mergingDecisionStatus"
@@ -80,14 +78,7 @@ def parsed_decision(body: Any) -> Decision:
     return Decision(status, comment.strip(), force, priority)
 
 
-class Decisions:
-    def __init__(self, index: Index, reader: VersionReader, writes: VersionWriter,
-                 base_url: str) -> None:
-        self.index = index
-        self.reader = reader
-        self.writes = writes
-        self.base_url = base_url
-
+class Decisions(CurationParts):
     def decide(self, pid: str, decision: Decision, if_match: str | None,
                actor: Principal) -> Decided:
         row = self.index.current(pid)

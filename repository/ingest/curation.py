@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from repository.annotations import CurationParts
 from repository.ingest.report import (
     CONFLICT,
     IN_SOURCE,
@@ -32,7 +33,6 @@ from repository.ingest.report import (
 )
 from repository.provenance import Agent, Derivation
 from repository.records import client_part
-from repository.writes import VersionWriter
 from resolver.pids import pid_url
 from resolver.proposals import (
     MISSING,
@@ -43,8 +43,6 @@ from resolver.proposals import (
     proposal_of,
     value_at,
 )
-from storage.index import Index
-from storage.reader import VersionReader
 from storage.versions import VersionRecord
 
 
@@ -57,14 +55,7 @@ class Curated:
     events: tuple[dict[str, Any], ...] = ()
 
 
-class Curations:
-    def __init__(self, index: Index, reader: VersionReader, writes: VersionWriter,
-                 base_url: str) -> None:
-        self.index = index
-        self.reader = reader
-        self.writes = writes
-        self.base_url = base_url
-
+class Curations(CurationParts):
     def approved(self, pids: list[str]) -> dict[str, list[VersionRecord]]:
         """The approved annotations on these specimens, by specimen, in approval order."""
         on = self.index.annotations.approved_on(pids)
