@@ -77,8 +77,12 @@ def _print_report(report: IntegrityReport, what: str) -> int:
         print(problem)
     for pid in report.completed:
         print(f"{pid}: an interrupted approval completed (its decision version written)")
+    for pid in report.searched:
+        print(f"{pid}: search entry written again (a write stopped before it)")
     print(f"{what}: {report.checked} versions checked, {report.adopted} indexed, "
           + (f"{len(report.completed)} approval(s) completed, " if report.completed else "")
+          + (f"{len(report.searched)} search entries written again, "
+             if report.searched else "")
           + f"{len(report.problems)} problem(s)", file=sys.stderr)
     return 1 if report.problems else 0
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, fields
 from itertools import groupby
 
 from repository.decisions import Decisions
+from repository.records import index_entry
 from repository.search_document import search_document
 from repository.services import FDOService
 from repository.writes import WriteStatus
@@ -16,6 +17,8 @@ from storage.index import Index
 from storage.objects import ObjectStore
 from storage.reader import VersionReader
 from storage.versions import KEY_ROOT, CorruptRecord, VersionRecord
+
+_REPAIR_BATCH = 100  # search entries rewritten per transaction
 
 
 @dataclass
@@ -26,6 +29,8 @@ class IntegrityReport:
     adopted: int = 0
     problems: list[str] = field(default_factory=list)
     completed: list[str] = field(default_factory=list)  # reconcile: approvals finished
+    # reconcile: objects whose search entry (or specimens whose hasMedia) it wrote again
+    searched: list[str] = field(default_factory=list)
 
 
 def parse_key(key: str) -> tuple[str, int] | None:
@@ -66,7 +71,8 @@ def _with_bodies(reader: VersionReader,
 
 def verify(reader: VersionReader, index: Index | None = None) -> IntegrityReport:
     """Re-hash every stored version and walk every hash chain; with the index, also check
-    that each object's search entry holds what its current version says."""
+    that each object's search entry holds what its current version says, and each
+    specimen's hasMedia what its links say."""
     report = IntegrityReport()
     stream = _with_bodies(reader, _version_keys(reader.store))
     for pid, versions in groupby(stream, key=lambda item: item[0]):
@@ -82,6 +88,9 @@ def verify(reader: VersionReader, index: Index | None = None) -> IntegrityReport
             last = None if problems else body
         if index is not None and last is not None:
             report.problems.extend(search_entry_problems(index, VersionRecord.from_bytes(last)))
+    if index is not None:
+        report.problems.extend(f"{pid}: hasMedia disagrees with its links (fdo reconcile "
+                               "sets it)" for pid in index.wrong_has_media())
     return report
 
 
@@ -141,7 +150,25 @@ def reconcile(fdo: FDOService) -> IntegrityReport:
         _adopt(fdo, held[1], held[2], report, last=True)
     decisions = Decisions(fdo.index, fdo.reader, fdo.writes, fdo.base_url)
     report.completed = decisions.complete_interrupted()
+    if fdo.writes.search_enabled:
+        report.searched = _repair_search(fdo)
     return report
+
+
+def _repair_search(fdo: FDOService) -> list[str]:
+    """Write the search entries a write stopped before: on PostgreSQL an entry is written
+    in a transaction of its own after its version's (storage/index.py), so a process
+    stopped between the two leaves the object findable as it was, and the specimens a
+    media version linked or unlinked with their hasMedia as it was."""
+    lagging = fdo.index.lagging_search_entries()
+    for start in range(0, len(lagging), _REPAIR_BATCH):
+        entries = []
+        for pid in lagging[start:start + _REPAIR_BATCH]:
+            current = fdo.index.current(pid)
+            if current is not None:
+                entries.append(index_entry(fdo.reader.version(pid, current.version)))
+        fdo.index.rewrite_search_entries(entries)
+    return lagging + fdo.index.repair_has_media()
 
 
 def _unindexed(index: Index, report: IntegrityReport,

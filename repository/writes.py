@@ -217,6 +217,10 @@ class VersionWriter:
             return dataclasses.replace(result, status=WriteStatus.UNCLAIMED, record=record)
         return result
 
+    @property
+    def search_enabled(self) -> bool:
+        return self._search
+
     def reset_index(self) -> None:
         """Drop the index's object tables and create them empty (`fdo rebuild-index`,
         which then reindexes every version S3 has)."""

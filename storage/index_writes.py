@@ -1,7 +1,7 @@
 """The index's write statements: recording one version moves the object row from n-1 to n,
-adds the version row, takes the next change-feed position, replaces the links and updates
-the search entry (storage/search_writes.py), all in the caller's transaction
-(storage/index.py's `Index.record_version(s)`)."""
+adds the version row, takes the next change-feed position and replaces the links, all in
+the caller's transaction (storage/index.py's `Index.record_version(s)`, which then has the
+search entry written: storage/search_writes.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from sqlalchemy.engine import Connection
 from schemas import TOMBSTONE
 from storage.annotation_table import record_annotation
 from storage.models import FEED, CounterRow, LinkRow, ObjectRow, VersionEntry, VersionRow, timestamp
-from storage.search_writes import record_search
 
 _LINK_TARGETS = select(LinkRow.target).where(LinkRow.source == bindparam("source"))
 _LINK_SOURCES = select(LinkRow.source).where(LinkRow.target == bindparam("target"))
@@ -61,7 +60,9 @@ def _next_sequence(connection: Connection) -> tuple[int, str]:
     return int(position), str(stamp)
 
 
-def insert_version(connection: Connection, entry: VersionEntry) -> None:
+def insert_version(connection: Connection, entry: VersionEntry) -> list[str]:
+    """Record the version; returns the objects linked with it, before or now (whose
+    search entries may change with it: storage/search_writes.py)."""
     sequence, recorded = _next_sequence(connection)
     current = {"version": entry.version, "digest": entry.digest, "status": entry.status,
                "modified": entry.created, "physical_id": entry.physical_id,
@@ -85,9 +86,9 @@ def insert_version(connection: Connection, entry: VersionEntry) -> None:
         "summary": entry.summary[:512], "agent_type": entry.agent_type[:64],
         "sequence": sequence, "recorded": recorded})
     touched = _replace_links(connection, entry)
-    record_search(connection, entry, touched)
     if entry.annotation is not None or entry.status == TOMBSTONE:
         record_annotation(connection, entry.pid, entry.version, entry.annotation)
+    return touched
 
 
 def _replace_links(connection: Connection, entry: VersionEntry) -> list[str]:

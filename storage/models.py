@@ -6,6 +6,7 @@ so they sort, compare and round-trip identically on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -231,6 +232,17 @@ OBJECT_TABLES = ("fdo_annotations", "fdo_links", "fdo_versions", "fdo_objects", 
 # apart because their row ids depend on the order a rebuild meets the versions in.
 SEARCH_TABLES = ("search_terms", "search_entries")
 FEED = "feed"
+# The last search position handed out: the search index's writes take one per
+# transaction, in commit order; an entry's `changed` is the position that last wrote it.
+SEARCH_POSITION = "search"
+# A random number drawn when the counters are made and again when rebuild-index ends:
+# what a process keeps from the index in memory (storage/search_postings.py) is read anew
+# when it differs.
+GENERATION = "generation"
+
+
+def new_generation() -> int:
+    return secrets.randbits(62)  # fits PostgreSQL's bigint
 
 
 @dataclass(frozen=True, slots=True)

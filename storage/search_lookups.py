@@ -4,7 +4,7 @@ page shows, counts for the home page, and the stored document `fdo verify` compa
 
 from __future__ import annotations
 
-from sqlalchemy import and_, func, select, text
+from sqlalchemy import and_, bindparam, func, select, text
 from sqlalchemy.engine import Connection, Engine
 
 from schemas import ACTIVE, MEDIA
@@ -34,6 +34,11 @@ SELECT (SELECT value FROM search_terms
         WHERE field = :field AND kind = :kind AND status = :status AND key = found.key
         LIMIT 1)
 FROM found WHERE found.key IS NOT NULL""")
+# The latest object's: a name looked for further back would read every object of an
+# organisation whose records give none (all 145,000, 20 ms on PostgreSQL).
+_LATEST_NAME = (select(ObjectRow.organisation_name)
+                .where(ObjectRow.organisation_id == bindparam("organisation"))
+                .order_by(ObjectRow.sequence.desc()).limit(1))
 _DOCUMENT_COLUMNS = (ENTRY.c.id, ENTRY.c.version, ENTRY.c.name, ENTRY.c.catalogue,
                      ENTRY.c.event_date, ENTRY.c.latitude, ENTRY.c.longitude,
                      ENTRY.c.thumbnail, ENTRY.c.text)
@@ -122,14 +127,16 @@ class SearchLookups:
         return row.version, document
 
     def organisation_names(self, ids: list[str]) -> dict[str, str]:
-        """The names records give these organisations."""
-        if not ids:
-            return {}
-        statement = (select(ObjectRow.organisation_id, func.max(ObjectRow.organisation_name))
-                     .where(ObjectRow.organisation_id.in_(ids))
-                     .group_by(ObjectRow.organisation_id))
+        """The name the latest record of each of these organisations gives it, if any:
+        one probe of (organisation, feed position) each, where a maximum over every
+        object of an organisation read them all (34 ms for 145,000 objects)."""
+        found: dict[str, str] = {}
         with self.engine.connect() as connection:
-            return {key: name for key, name in connection.execute(statement) if key and name}
+            for organisation in ids:
+                name = connection.scalar(_LATEST_NAME, {"organisation": organisation})
+                if name:
+                    found[organisation] = name
+        return found
 
     def names(self, pids: list[str]) -> dict[str, str]:
         """The name each of these objects' entries shows (the home page's latest changes)."""

@@ -11,16 +11,16 @@ here and each is quoted (FTS5) or written as a lexeme prefix (PostgreSQL)."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
+from pyroaring import BitMap
 from sqlalchemy import (
     ColumnElement,
     Integer,
     and_,
-    any_,
     bindparam,
     exists,
     func,
@@ -31,13 +31,14 @@ from sqlalchemy import (
     true,
     tuple_,
 )
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql import Select
 from sqlalchemy.types import ARRAY, Double
 
 from storage.models import ObjectRow
 from storage.search_lookups import SearchLookups
-from storage.search_query import SORT_COLUMNS, FacetValue, Hit, SearchPage, SearchQuery
+from storage.search_postings import POSTED_FIELDS, Postings, bitmap_of
+from storage.search_query import SORT_COLUMNS, Hit, SearchPage, SearchQuery
 from storage.search_tables import SearchEntryRow, SearchTermRow
 
 ENTRY = SearchEntryRow.__table__
@@ -52,9 +53,9 @@ _HIT_COLUMNS = (ENTRY.c.id, ENTRY.c.pid, ENTRY.c.kind, ENTRY.c.version, ENTRY.c.
 _WITH_OBJECT = ENTRY.join(ObjectRow.__table__, ObjectRow.pid == ENTRY.c.pid)
 _FTS = table("search_text")
 _FTS_ID: ColumnElement[int] = literal_column("search_text.rowid")
-# Above this many hits a page is read in sort order and a facet from the field's terms,
-# each row checked against the hits; up to it, from the hits' ids.
-DENSE_HITS = 10_000
+# The most rows a page reads in sort order, checking each against the hits; beyond it the
+# hits' ids go to SQL. Reading 2,000 rows costs about what ordering 2,000 ids does.
+WALK_ROWS = 2_000
 Among = Callable[[Any], ColumnElement[bool]]
 # A first term filter matching at most this many entries has the others checked per row.
 FEW_FIRST = 10_000
@@ -74,14 +75,6 @@ def _selectivity(field: str) -> int:
 
 def _scope(query: SearchQuery) -> list[ColumnElement[bool]]:
     return [ENTRY.c.kind.in_(query.kinds), ENTRY.c.status.in_(query.statuses)]
-
-
-def _checked_scope(query: SearchQuery) -> list[ColumnElement[bool]]:
-    """The kinds and statuses as conditions SQLite checks on each row but never reads the
-    entries by (`kind || ''` is not the indexed column): the words must be read first,
-    and entries read first would run the full-text match once per entry."""
-    return [ENTRY.c.kind.concat("").in_(query.kinds),
-            ENTRY.c.status.concat("").in_(query.statuses)]
 
 
 def _term_scope(terms: Any, query: SearchQuery, field: str) -> list[ColumnElement[bool]]:
@@ -114,51 +107,61 @@ def words_of(text: str) -> tuple[str, ...]:
 class SearchReads(SearchLookups):
     """Searches; suggestions and the other lookups are SearchLookups'."""
 
-    def search(self, query: SearchQuery) -> SearchPage:
-        """The hits' ids are read once, as one value, and the count, the page and the
-        facets read among them. Few hits (up to DENSE_HITS) are read from their ids;
-        many, in index order (the page in sort order, a facet from the field's terms),
-        each row checked against them."""
-        with self.engine.connect() as connection:
-            matching = self._matching(query, connection) if query.filtered else None
-            hits: Hits | None = None
-            if matching is None:
-                total = connection.scalar(select(func.count()).select_from(ENTRY)
-                                          .where(*_scope(query)))
-            else:
-                found = matching.subquery()
-                # The ids as one value (a JSON text, an array): no row per hit to fetch.
-                gathered = (func.array_agg(found.c.id) if self.postgresql
-                            else func.json_group_array(found.c.id))
-                total, ids = connection.execute(select(func.count(), gathered)).one()
-                dense = total > DENSE_HITS
-                hits = Hits(self._among(ids, dense), dense)
-            page = self._page(connection, query, hits)
-            facets = self._facets(connection, query, hits)
-        more = len(page) > query.page_size
-        return SearchPage(int(total or 0), page[:query.page_size], more, facets)
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(engine)
+        self.postings = Postings(engine)
 
-    def _among(self, ids: list[int] | str | None, dense: bool) -> Among:
+    def search(self, query: SearchQuery) -> SearchPage:
+        """The hits as a bitmap: what SQL must answer (free text, fields with many
+        values, dates, places) read as ids once, intersected with the posting bitmaps of
+        the kinds, statuses and other filters; the count and the facets are then counted
+        on bitmaps, and the page read in sort order."""
+        with self.engine.connect() as connection:
+            matching = self._matching(query, connection)
+            found = None if matching is None else self._ids(connection, matching)
+            with self.postings.current(connection) as postings:
+                scope = postings.scope(query.kinds, query.statuses)
+                hits = scope if found is None else scope & found
+                for field, keys in query.terms:
+                    if field in POSTED_FIELDS:
+                        hits = hits & postings.holding(field, keys)
+                facets = postings.facets(hits, query.facets, query.facet_size)
+                # What a page in sort order walks: the kind's entries, or every kind's.
+                candidates = len(postings.scope(query.kinds if len(query.kinds) == 1
+                                                else None, query.statuses))
+            page = self._page(connection, query, hits, candidates)
+        more = len(page) > query.page_size
+        return SearchPage(len(hits), page[:query.page_size], more, facets)
+
+    def _ids(self, connection: Connection, matching: Select[Any]) -> BitMap:
+        """The ids a statement selects, gathered by the database into one value."""
+        found = matching.subquery()
+        gathered = (func.array_agg(found.c.id) if self.postgresql
+                    else func.json_group_array(found.c.id))
+        return bitmap_of(connection.scalar(select(gathered)) or [])
+
+    def _among(self, hits: BitMap) -> Among:
         """A condition that a column holds one of these ids, as one bound value: a
-        PostgreSQL array, or a JSON array (text) SQLite reads with json_each. Many ids
-        on PostgreSQL as a set (`IN (SELECT unnest(...))`, hashed once per statement):
+        PostgreSQL array, or a JSON array (text) SQLite reads with json_each. On
+        PostgreSQL as a set (`IN (SELECT unnest(...))`, hashed once per statement):
         `= ANY(array)` is hashed only in a plan made for the value, and a prepared
         statement's generic plan would search the array once per row."""
         if self.postgresql:
-            listed = bindparam("ids", ids or [], type_=ARRAY(Integer))
-            if dense:
-                return lambda column: column.in_(select(func.unnest(listed)))
-            return lambda column: column == any_(listed)
-        values = func.json_each(bindparam("ids", ids or "[]")).table_valued("value")
+            listed = bindparam("ids", list(hits), type_=ARRAY(Integer))
+            return lambda column: column.in_(select(func.unnest(listed)))
+        values = func.json_each(bindparam("ids", json.dumps(list(hits)))
+                                ).table_valued("value")
         return lambda column: column.in_(select(values.c.value))
 
-    # -- what matches ------------------------------------------------------------------
+    # -- what SQL matches --------------------------------------------------------------
 
-    def _matching(self, query: SearchQuery, connection: Connection) -> Select[Any]:
-        """The ids of the entries that match, read from the most selective place: the
-        term filter likely to match fewest (FIELD_ORDER), else the words, else the
-        entries of the kinds; every other condition is checked on what that yields."""
-        terms = sorted(query.terms, key=lambda term: _selectivity(term[0]))
+    def _matching(self, query: SearchQuery, connection: Connection) -> Select[Any] | None:
+        """The ids of the entries matching what the bitmaps cannot answer, read from the
+        most selective place: the term filter (on a field with many values) likely to
+        match fewest (FIELD_ORDER), else the words, else the entries of the kinds; every
+        other condition is checked on what that yields. None: the bitmaps answer all."""
+        terms = sorted((term for term in query.terms if term[0] not in POSTED_FIELDS),
+                       key=lambda term: _selectivity(term[0]))
         words = query.words
         entry_conditions = _entry_conditions(query)
         matching: Select[Any]
@@ -179,13 +182,15 @@ class SearchReads(SearchLookups):
                 matching = matching.distinct()  # an entry may hold two of the keys
             ids = first.c.entry_id
         elif words and not self.postgresql:
+            # The words' row ids alone: kinds and statuses are the bitmaps' to check.
             matching, ids = select(_FTS_ID.label("id")).select_from(_FTS), _FTS_ID
             matching = matching.where(self._fts_match(words))
-            entry_conditions += _checked_scope(query)
             words = ()
-        else:
+        elif words or entry_conditions:
             matching, ids = select(ENTRY.c.id), ENTRY.c.id
             matching = matching.where(*_scope(query))
+        else:
+            return None
         if words:
             entry_conditions.append(self._text_match(words))
         if entry_conditions and ids is not ENTRY.c.id:
@@ -220,108 +225,71 @@ class SearchReads(SearchLookups):
 
     # -- a page ------------------------------------------------------------------------
 
-    def _page(self, connection: Connection, query: SearchQuery, hits: Hits | None
-              ) -> list[Hit]:
-        """One page in sort order: read among the hits' ids, or (many hits) in the order
-        of the sort column's index, each row checked against them, until the page is
-        full."""
-        statement: Any  # a Select, which mypy cannot follow through .where()
-        if query.sort == "relevance" and query.words:
-            statement, position = self._ranked(query, hits)
-        else:
-            position = ENTRY.c[SORT_COLUMNS[query.sort] or "modified"]
-            statement = select(ENTRY.c.id, position.label("position")).where(
-                *_hit_conditions(query, ENTRY.c.id, hits))
-        descending = query.descending and query.sort != "relevance"
+    def _page(self, connection: Connection, query: SearchQuery, hits: BitMap,
+              candidates: int) -> list[Hit]:
+        """One page in sort order. Where hits are dense among the candidates (the
+        entries of the kinds, or the words' matches by relevance), the candidates are
+        read in order and each checked against the hits' bitmap until the page is full:
+        a page of 20 among 50,000 hits of 100,000 reads about 40 rows. Where they are
+        sparse, or that walk read WALK_ROWS without filling the page (hits bunched at
+        the far end), the hits' ids go to SQL and it orders them (cost: the hits)."""
+        if not hits:
+            return []
+        wanted = query.page_size + 1
+        ranked = query.sort == "relevance" and bool(query.words)
+        ordered, position, identity = (self._ranked(query) if ranked
+                                       else self._in_order(query))
+        descending = query.descending and not ranked
         if query.after is not None:
-            key, after = tuple_(position, ENTRY.c.id), tuple_(*query.after)
-            statement = statement.where(key < after if descending else key > after)
-        order = (position.desc(), ENTRY.c.id.desc()) if descending else (position, ENTRY.c.id)
-        # The page's ids first; the rest of each hit, and its organisation, for them only.
-        page = statement.order_by(*order).limit(query.page_size + 1).subquery("page")
-        shown = page.c.position.desc() if descending else page.c.position
-        rows = connection.execute(
-            select(*_HIT_COLUMNS, page.c.position)
-            .select_from(_WITH_OBJECT.join(page, page.c.id == ENTRY.c.id))
-            .order_by(shown, ENTRY.c.id.desc() if descending else ENTRY.c.id))
-        return [_hit(tuple(row)) for row in rows]
+            key, after = tuple_(position, identity), tuple_(*query.after)
+            ordered = ordered.where(key < after if descending else key > after)
+        ordered = ordered.order_by(*((position.desc(), identity.desc()) if descending
+                                     else (position, identity)))
+        limit = WALK_ROWS if ranked else max(2 * wanted * candidates // len(hits), wanted)
+        chosen: list[tuple[int, Any]] | None = None
+        if limit <= WALK_ROWS:
+            read = list(connection.execute(ordered.limit(limit)))
+            walked = [(entry, value) for entry, value in read if entry in hits][:wanted]
+            if len(walked) == wanted or len(read) < limit:  # full, or nothing further
+                chosen = walked
+        if chosen is None:
+            chosen = list(connection.execute(
+                ordered.where(self._among(hits)(identity)).limit(wanted)))
+        return self._hits(connection, chosen)
 
-    def _ranked(self, query: SearchQuery, hits: Hits | None) -> tuple[Select[Any], Any]:
-        """Hit ids in relevance order: best first, by FTS5's bm25 (smaller is better) or
-        minus PostgreSQL's ts_rank."""
+    def _in_order(self, query: SearchQuery) -> tuple[Select[Any], Any, Any]:
+        """Entry ids in the sort column's order, read from its index: (kind, status,
+        column, id) for one kind, (status, column, id) for several."""
+        position = ENTRY.c[SORT_COLUMNS[query.sort] or "modified"]
+        scope = ([ENTRY.c.kind == query.kinds[0]] if len(query.kinds) == 1 else []) + [
+            ENTRY.c.status.in_(query.statuses)]
+        return (select(ENTRY.c.id, position.label("position")).where(*scope), position,
+                ENTRY.c.id)
+
+    def _ranked(self, query: SearchQuery) -> tuple[Select[Any], Any, Any]:
+        """The words' matches in relevance order: best first, by FTS5's bm25 (smaller is
+        better) or minus PostgreSQL's ts_rank."""
         if self.postgresql:
             # As double precision: a real sent out and back as a cursor would not compare
             # equal to itself.
             rank = -func.ts_rank(_VECTOR, self._ts_query(query.words)).cast(Double)
-            assert hits is not None  # relevance needs words: a filtered search
-            hit = hits.among(ENTRY.c.id)
-            return select(ENTRY.c.id, rank.label("position")).where(hit), rank
+            statement = select(ENTRY.c.id, rank.label("position")).where(
+                _VECTOR.op("@@")(self._ts_query(query.words)))
+            return statement, rank, ENTRY.c.id
         ranks = (select(_FTS_ID.label("id"), literal_column("rank").label("rank"))
                  .select_from(_FTS).where(self._fts_match(query.words)).subquery("ranks"))
-        statement = (select(ENTRY.c.id, ranks.c.rank.label("position"))
-                     .select_from(ENTRY.join(ranks, ranks.c.id == ENTRY.c.id))
-                     .where(*_checked_scope(query), *_entry_conditions(query)))
-        if query.terms and hits is not None:  # else the words are the hits
-            statement = statement.where(hits.among(ENTRY.c.id + 0 if hits.dense
-                                                   else ENTRY.c.id))
-        return statement, ranks.c.rank
+        return select(ranks.c.id, ranks.c.rank.label("position")), ranks.c.rank, ranks.c.id
 
-    # -- facets ----------------------------------------------------------------------
-
-    def _facets(self, connection: Connection, query: SearchQuery, hits: Hits | None
-                ) -> dict[str, list[FacetValue]]:
-        """The values of each facet's field among the hits, most frequent first, in one
-        statement (the hits' ids are read into a temporary index or a hash once, not
-        once per facet): from the terms of the hits' ids, or (many hits, or all) from
-        the fields' terms, each checked."""
-        if not query.facets:
-            return {}
-        count = func.count()
-        grouped = select(TERM.c.field, TERM.c.key, func.min(TERM.c.value).label("value"),
-                         count.label("count"),
-                         func.row_number().over(partition_by=TERM.c.field,
-                                                order_by=(count.desc(), TERM.c.key))
-                         .label("place"))
-        if hits is None or hits.dense:
-            grouped = grouped.where(TERM.c.field.in_(query.facets),
-                                    TERM.c.kind.in_(query.kinds),
-                                    TERM.c.status.in_(query.statuses))
-        else:  # read from the ids: the field checked per term, not a range to scan
-            grouped = grouped.where(TERM.c.field.concat("").in_(query.facets))
-        ranked = (grouped.where(*_hit_conditions(query, TERM.c.entry_id, hits))
-                  .group_by(TERM.c.field, TERM.c.key).subquery())
-        rows = connection.execute(
-            select(ranked.c.field, ranked.c.key, ranked.c.value, ranked.c["count"])
-            .where(ranked.c.place <= query.facet_size).order_by(ranked.c.place))
-        facets: dict[str, list[FacetValue]] = {field: [] for field in query.facets}
-        for field, key, value, number in rows:
-            facets[field].append(FacetValue(value=value, count=number, key=key))
-        return facets
-
-
-@dataclass(frozen=True)
-class Hits:
-    """The ids of a search's hits, as a condition on an id column; `dense`: many, so
-    statements read in index order and check each row against them."""
-
-    among: Among
-    dense: bool
-
-
-def _hit_conditions(query: SearchQuery, ids: Any, hits: Hits | None
-                    ) -> list[ColumnElement[bool]]:
-    """That the entry (`ids`: its id column, an entry's or a term's) is a hit."""
-    scope = _scope(query) if ids is ENTRY.c.id else []  # terms carry their own
-    if hits is None:
-        return scope
-    if hits.dense:
-        return [*scope, hits.among(ids + 0)]  # `+ 0`: checked, never read first
-    return [hits.among(ids)]
-
-
-def _hit(row: tuple[Any, ...]) -> Hit:
-    """A hit from its row: the hit columns, then its sort value."""
-    return Hit(*row[:-1], position=(row[-1], row[0]))  # type: ignore[misc]
+    def _hits(self, connection: Connection, chosen: list[tuple[int, Any]]) -> list[Hit]:
+        """The page's hits, in the order chosen, each with its sort value."""
+        if not chosen:
+            return []
+        positions = dict(chosen)
+        rows = {row[0]: row for row in connection.execute(
+            select(*_HIT_COLUMNS).select_from(_WITH_OBJECT)
+            .where(ENTRY.c.id.in_(list(positions))))}
+        return [Hit(*rows[entry], position=(value, entry))  # type: ignore[call-arg]
+                for entry, value in chosen if entry in rows]
 
 
 _VECTOR: ColumnElement[Any] = literal_column("search_entries.text_vector")

@@ -15,8 +15,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import DDL, Float, ForeignKey, Integer, PrimaryKeyConstraint, String, Text, event
+from sqlalchemy import (
+    DDL,
+    BigInteger,
+    Float,
+    ForeignKey,
+    Integer,
+    PrimaryKeyConstraint,
+    String,
+    Text,
+    event,
+    inspect,
+)
 from sqlalchemy import Index as SqlIndex
+from sqlalchemy import text as sql
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models import Base
@@ -50,22 +63,24 @@ class SearchEntryRow(Base):
     longitude: Mapped[float | None] = mapped_column(Float)
     thumbnail: Mapped[str | None] = mapped_column(String(2048))  # a media object's file
     text: Mapped[str] = mapped_column(Text)  # what free text searches
+    # The search position (storage/models.py SEARCH_POSITION) of the last write to this
+    # entry's terms: its own version's, or a media object's that set its hasMedia.
+    # Processes' bitmaps of the terms (storage/search_postings.py) read what changed past
+    # the position they hold.
+    changed: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class SearchTermRow(Base):
     """A value an entry is filtered and faceted by: (field, key) with the entry's kind and
     status copied in. `key` is the value case-folded (what filters match); `value` as
     written (what facets show). On SQLite a table without rowid, clustered on its key:
-    a filter or a facet over live specimens reads one range of it, and the values come
-    with the keys. The entry index serves the other direction: the terms of given
-    entries (facets of a few hits, deleting an entry's terms)."""
+    a filter on a field with many values reads one range of it. The entry index serves
+    the other direction: the terms of given entries (replacing an entry's terms, the
+    bitmaps' catch-up). Facets are counted on bitmaps (storage/search_postings.py), so
+    neither index carries the value: each term is a smaller write."""
 
     __tablename__ = "search_terms"
-    # PostgreSQL keeps rows apart from the index: the value rides in the primary key's
-    # index so a facet is an index-only scan. Without it a facet read the heap page of
-    # every term (33,355 pages for one field of 100,000 specimens: 245 ms, now 75).
-    __table_args__ = (PrimaryKeyConstraint("field", "kind", "status", "key", "entry_id",
-                                           postgresql_include=["value"]),
+    __table_args__ = (PrimaryKeyConstraint("field", "kind", "status", "key", "entry_id"),
                       {"sqlite_with_rowid": False})
     field: Mapped[str] = mapped_column(String(32))
     kind: Mapped[str] = mapped_column(String(32))
@@ -75,8 +90,8 @@ class SearchTermRow(Base):
     value: Mapped[str] = mapped_column(String(TERM_LENGTH * 4))
 
 
-SqlIndex("ix_search_terms_entry", SearchTermRow.entry_id, SearchTermRow.field,
-         SearchTermRow.key, SearchTermRow.value)
+SqlIndex("ix_search_terms_entry", SearchTermRow.entry_id, SearchTermRow.field)
+SqlIndex("ix_search_entries_changed", SearchEntryRow.changed)
 for _column in ("modified", "catalogue_key", "event_date"):
     SqlIndex(f"ix_search_entries_{_column}", SearchEntryRow.kind, SearchEntryRow.status,
              getattr(SearchEntryRow, _column), SearchEntryRow.id)
@@ -119,6 +134,18 @@ event.listen(SearchTermRow.__table__, "after_create",
              DDL(_POSTGRESQL_TEXT[3]).execute_if(dialect="postgresql"))
 event.listen(SearchEntryRow.__table__, "before_drop",
              DDL("DROP TABLE IF EXISTS search_text").execute_if(dialect="sqlite"))
+
+
+def add_search_columns(engine: Engine) -> None:
+    """Give a search index made before `changed` existed its column: its entries, NULL
+    there, are read when a process first reads the bitmaps, and changes after set it."""
+    present = {column["name"] for column in inspect(engine).get_columns("search_entries")}
+    if "changed" in present:
+        return
+    with engine.begin() as connection:
+        connection.execute(sql("ALTER TABLE search_entries ADD COLUMN changed BIGINT"))
+        connection.execute(sql(
+            "CREATE INDEX ix_search_entries_changed ON search_entries (changed)"))
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,8 @@
-"""The search index's write statements, run in the transaction that records a version
-(storage/index_writes.py's `insert_version`): the entry is inserted with version 1 and
-updated in place after (its id, the free-text row id, stays), its terms replaced.
+"""The search index's write statements: the entry is inserted with version 1 and updated
+in place after (its id, the free-text row id, stays), its terms replaced. On SQLite they
+run in the transaction that records the versions (storage/index_writes.py's
+`insert_version`); on PostgreSQL in one of their own right after it commits, before the
+write returns (storage/index.py, `Index.record_version`: why).
 
 `hasMedia` is the one term that depends on other objects: a specimen has media while a
 live media object is linked with it, in either direction. It is set when the specimen is
@@ -10,6 +12,7 @@ whatever order the versions come in."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import (
@@ -29,19 +32,35 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
 from schemas import ACTIVE, MEDIA, SPECIMEN
-from storage.models import LinkRow, ObjectRow, VersionEntry
+from storage.models import SEARCH_POSITION, CounterRow, LinkRow, ObjectRow, VersionEntry
 from storage.search_tables import SearchDocument, SearchEntryRow, SearchTermRow
 
 HAS_MEDIA = "hasMedia"
 _ENTRY_COLUMNS = ("status", "version", "modified", "name", "catalogue", "catalogue_key",
-                  "event_date", "latitude", "longitude", "thumbnail", "text")
-_INSERT_ENTRY = insert(SearchEntryRow).returning(SearchEntryRow.id)
-_UPDATE_ENTRY = (update(SearchEntryRow).where(SearchEntryRow.pid == bindparam("key_pid"))
-                 .values({name: bindparam(name) for name in _ENTRY_COLUMNS})
-                 .returning(SearchEntryRow.id))
+                  "event_date", "latitude", "longitude", "thumbnail", "text", "changed")
+
+
+def _upsert_entry(insert: Any) -> Any:
+    """The entry inserted, or moved to this version if it shows an earlier one: the id
+    of what was written, none if the entry shows this version or a later one already (on
+    PostgreSQL the entries of versions of one object may be written out of order)."""
+    statement = insert(SearchEntryRow)
+    return statement.on_conflict_do_update(
+        index_elements=[SearchEntryRow.pid],
+        set_={name: statement.excluded[name] for name in _ENTRY_COLUMNS},
+        where=SearchEntryRow.version < statement.excluded.version,
+    ).returning(SearchEntryRow.id)
+
+
+_UPSERT_ENTRY = {"sqlite": _upsert_entry(sqlite_insert),
+                 "postgresql": _upsert_entry(postgresql_insert)}
+_NEXT_POSITION = (update(CounterRow).where(CounterRow.name == SEARCH_POSITION)
+                  .values(value=CounterRow.value + 1).returning(CounterRow.value))
 _DELETE_TERMS = delete(SearchTermRow).where(SearchTermRow.entry_id == bindparam("entry"))
 _INSERT_TERMS = insert(SearchTermRow)
 # PostgreSQL: an entry's terms as three arrays, one INSERT ... SELECT FROM unnest: one
@@ -79,6 +98,12 @@ _INSERT_HAS_MEDIA = insert(SearchTermRow).from_select(
     .where(and_(SearchEntryRow.pid.in_(bindparam("pids", expanding=True)),
                 SearchEntryRow.kind == SPECIMEN.name)))
 
+# The specimens whose hasMedia was set anew: changed at this position (their bitmaps,
+# storage/search_postings.py, are read again).
+_MARK_CHANGED = (update(SearchEntryRow)
+                 .where(SearchEntryRow.pid.in_(bindparam("pids", expanding=True)),
+                        SearchEntryRow.kind == SPECIMEN.name)
+                 .values(changed=bindparam("position")))
 _SET_HAS_MEDIA = (update(SearchTermRow).where(
     SearchTermRow.field == HAS_MEDIA,
     SearchTermRow.entry_id.in_(select(SearchEntryRow.id).where(
@@ -86,26 +111,65 @@ _SET_HAS_MEDIA = (update(SearchTermRow).where(
     .values(key="true", value="true"))
 
 
-def record_search(connection: Connection, entry: VersionEntry, touched: list[str]) -> None:
-    """Make the entry of `entry.pid` show this version, and refresh the hasMedia term of
-    the specimens among it and `touched` (the objects linked with it, before or now)."""
+@dataclass
+class Recording:
+    """A version being recorded, and the objects linked with it before or now (set by
+    the index transaction that recorded it, for its search entry)."""
+
+    entry: VersionEntry
+    touched: list[str] = field(default_factory=list)
+
+
+def record_searches(connection: Connection, recordings: list[Recording],
+                    after_commit: bool) -> None:
+    """The search entries of versions the index records, all at one search position
+    (taken here: positions are handed out one transaction at a time, in commit order).
+    `after_commit`: in a transaction of their own, after the versions' (PostgreSQL):
+    then each hasMedia is read from the links as committed, since a media object's
+    entry may be written before or after its specimen's, whatever order their versions
+    came in."""
+    if all(recording.entry.search is None for recording in recordings):
+        return
+    position = connection.execute(_NEXT_POSITION).scalar_one()
+    for recording in recordings:
+        _record_search(connection, recording, position, after_commit)
+
+
+def _record_search(connection: Connection, recording: Recording, position: int,
+                   after_commit: bool) -> None:
+    """Make the entry of the version's object show it, and refresh the hasMedia term of
+    the specimens among it and the objects it touched."""
+    entry, touched = recording.entry, recording.touched
     document = entry.search
     if document is None:
         return
-    values = _entry_values(entry, document)
-    if entry.version == 1:
-        entry_id = connection.execute(_INSERT_ENTRY, {
-            **values, "pid": entry.pid, "kind": entry.kind}).scalar_one()
-    else:
-        updated = connection.execute(_UPDATE_ENTRY, {**values, "key_pid": entry.pid}).scalar()
-        # None: indexed before the search index existed; it gets its entry now.
-        entry_id = updated if updated is not None else connection.execute(_INSERT_ENTRY, {
-            **values, "pid": entry.pid, "kind": entry.kind}).scalar_one()
+    values = {**_entry_values(entry, document), "changed": position}
+    entry_id = connection.execute(_UPSERT_ENTRY[connection.dialect.name], {
+        **values, "pid": entry.pid, "kind": entry.kind}).scalar()
+    if entry_id is not None:  # None: the entry shows this version already, or a later one
+        _replace_terms(connection, entry, entry_id, document, no_media=(
+            entry.kind == SPECIMEN.name and not touched and not after_commit))
+    if (entry.kind == MEDIA.name and entry.version == 1 and entry.status == ACTIVE
+            and not after_commit):
+        # A new live media object: every specimen linked with it now has media.
+        if touched:
+            connection.execute(_SET_HAS_MEDIA, {"pids": touched})
+            connection.execute(_MARK_CHANGED, {"pids": touched, "position": position})
+    elif entry.kind in (SPECIMEN.name, MEDIA.name) and (
+            touched or (after_commit and entry.kind == SPECIMEN.name)):
+        refresh = sorted({entry.pid, *touched})
+        connection.execute(_DELETE_HAS_MEDIA, {"pids": refresh})
+        connection.execute(_INSERT_HAS_MEDIA, {"pids": refresh})
+        connection.execute(_MARK_CHANGED, {"pids": refresh, "position": position})
+
+
+def _replace_terms(connection: Connection, entry: VersionEntry, entry_id: int,
+                   document: SearchDocument, no_media: bool) -> None:
+    """The entry's terms, as the document has them; `no_media`: nothing is linked with
+    this specimen, before or now, so it has no media (known without a query)."""
+    if entry.version > 1:  # (or an entry an earlier version's late write made)
         connection.execute(_DELETE_TERMS, {"entry": entry_id})
-    terms = list(document.terms)
-    if entry.kind == SPECIMEN.name and not touched:
-        # Nothing is linked with it, before or now: no media, known without a query.
-        terms.append((HAS_MEDIA, "false"))
+    terms = list(document.terms) + ([(HAS_MEDIA, "false")] if no_media else [])
     if terms and connection.dialect.name == "postgresql":
         connection.execute(_INSERT_TERM_ARRAYS, {
             "fields": [field for field, _ in terms], "keys": [fold(value) for _, value in terms],
@@ -115,14 +179,45 @@ def record_search(connection: Connection, entry: VersionEntry, touched: list[str
         connection.execute(_INSERT_TERMS, [
             {"field": field, "key": fold(value), "value": value, "entry_id": entry_id,
              "kind": entry.kind, "status": entry.status} for field, value in terms])
-    if entry.kind == MEDIA.name and entry.version == 1 and entry.status == ACTIVE:
-        # A new live media object: every specimen linked with it now has media.
-        if touched:
-            connection.execute(_SET_HAS_MEDIA, {"pids": touched})
-    elif touched and entry.kind in (SPECIMEN.name, MEDIA.name):
-        refresh = sorted({entry.pid, *touched})
-        connection.execute(_DELETE_HAS_MEDIA, {"pids": refresh})
-        connection.execute(_INSERT_HAS_MEDIA, {"pids": refresh})
+
+
+# -- repair (`fdo reconcile`) -------------------------------------------------------------
+
+# Objects whose entry is missing or shows another version than their current one: on
+# PostgreSQL, a write stopped between its version's transaction and its entry's.
+_LAGGING = (select(ObjectRow.pid)
+            .outerjoin(SearchEntryRow, SearchEntryRow.pid == ObjectRow.pid)
+            .where(or_(SearchEntryRow.id.is_(None),
+                       SearchEntryRow.version != ObjectRow.version))
+            .order_by(ObjectRow.pid))
+# Specimens whose hasMedia term is missing or disagrees with the links: a media version
+# whose entry was never written did not set the specimens it touched.
+_HAS_MEDIA_TERM = (select(SearchTermRow.key)
+                   .where(SearchTermRow.entry_id == SearchEntryRow.id,
+                          SearchTermRow.field == HAS_MEDIA).scalar_subquery())
+_WRONG_HAS_MEDIA = (select(SearchEntryRow.pid)
+                    .where(SearchEntryRow.kind == SPECIMEN.name,
+                           func.coalesce(_HAS_MEDIA_TERM, "") != _MEDIA_STATE)
+                    .order_by(SearchEntryRow.pid))
+
+
+def lagging_entries(connection: Connection) -> list[str]:
+    return list(connection.scalars(_LAGGING))
+
+
+def wrong_has_media(connection: Connection) -> list[str]:
+    return list(connection.scalars(_WRONG_HAS_MEDIA))
+
+
+def repair_has_media(connection: Connection) -> list[str]:
+    """Set hasMedia anew where it disagrees with the links; the specimens it was wrong on."""
+    wrong = wrong_has_media(connection)
+    if wrong:
+        position = connection.execute(_NEXT_POSITION).scalar_one()
+        connection.execute(_DELETE_HAS_MEDIA, {"pids": wrong})
+        connection.execute(_INSERT_HAS_MEDIA, {"pids": wrong})
+        connection.execute(_MARK_CHANGED, {"pids": wrong, "position": position})
+    return wrong
 
 
 def fold(value: str) -> str:

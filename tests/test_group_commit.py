@@ -97,15 +97,15 @@ def test_a_group_with_a_duplicate_is_recorded_member_by_member(
     documents = [specimen() for _ in range(14)]
     documents.insert(6, {**documents[3], "dwc:preparations": "a second digitisation"})
     index = service.index
-    group_write, outcomes, release = index.record_versions, [], threading.Event()
+    group_write, outcomes, release = index._record_group, [], threading.Event()
 
-    def held_record_versions(entries: list) -> bool:
+    def held_record_group(recordings: list) -> bool:
         if not outcomes:
             release.wait(30)
-        outcomes.append(group_write(entries))
+        outcomes.append(group_write(recordings))
         return outcomes[-1]
 
-    index._group._write = held_record_versions
+    index._group._write = held_record_group
 
     def create(document: dict) -> object:
         try:

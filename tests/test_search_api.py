@@ -20,13 +20,16 @@ SPECIMENS = "digital-specimens"
 
 @pytest.fixture(params=["few hits", "many hits"])
 def hit_path(request, monkeypatch):
-    """Both ways a search is read: up to DENSE_HITS hits, from their ids; beyond it, in
-    index order with each row checked. And both ways term filters meet: each checked
-    per row of the first (it matches up to FEW_FIRST), or read into a temporary index.
-    The many-hits ways are forced here by thresholds of zero."""
+    """Both ways a page is read: the hits' ids ordered by SQL (few hits), or the
+    candidates read in sort order, each checked against the hits (many). And both ways
+    term filters on fields with many values meet: each checked per row of the first (it
+    matches up to FEW_FIRST), or read into a temporary index. Each way is forced here by
+    its threshold."""
     if request.param == "many hits":
-        monkeypatch.setattr(search_reads, "DENSE_HITS", 0)
+        monkeypatch.setattr(search_reads, "WALK_ROWS", 10**9)
         monkeypatch.setattr(search_reads, "FEW_FIRST", 0)
+    else:
+        monkeypatch.setattr(search_reads, "WALK_ROWS", 0)
 
 
 def place(country: str, code: str, locality: str, latitude: float, longitude: float,
