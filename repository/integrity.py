@@ -156,10 +156,8 @@ def reconcile(fdo: FDOService) -> IntegrityReport:
 
 
 def _repair_search(fdo: FDOService) -> list[str]:
-    """Write the search entries a write stopped before: on PostgreSQL an entry is written
-    in a transaction of its own after its version's (storage/index.py), so a process
-    stopped between the two leaves the object findable as it was, and the specimens a
-    media version linked or unlinked with their hasMedia as it was."""
+    """Write the search entries of objects written while the search index was off (or
+    before it existed), and every hasMedia such a media object's versions did not set."""
     lagging = fdo.index.lagging_search_entries()
     for start in range(0, len(lagging), _REPAIR_BATCH):
         entries = []

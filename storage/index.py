@@ -117,15 +117,6 @@ class Index(HarvestReads):
         self.search = SearchReads(self.engine)
         self.annotations = AnnotationReads(self.engine)  # curation's lists
         self._group: GroupCommit[Recording] = GroupCommit(self._record_group)
-        # PostgreSQL: search entries in transactions of their own, after the versions'.
-        # A version's transaction holds the change-feed counter's lock until it commits,
-        # so every statement in it is serial across all writers: the search entry and its
-        # 30-60 terms doubled that time (6.4 ms a version against 3.8). Apart, the next
-        # group's versions are recorded while this group's entries are written. SQLite
-        # has one writer at a time anyway: there a second transaction would only add a
-        # commit, so the entries are written in the versions' own.
-        self.search_apart = self.engine.dialect.name == "postgresql"
-        self._searches: GroupCommit[Recording] = GroupCommit(self._record_searches)
 
     def close(self) -> None:
         """Close every pooled connection (tests and CLI runs end cleanly)."""
@@ -260,8 +251,8 @@ class Index(HarvestReads):
     # -- writes ------------------------------------------------------------------------
 
     def record_version(self, entry: VersionEntry) -> None:
-        """Record a version that S3 already holds, and make it current; its search entry
-        is written before this returns, so the next request finds it.
+        """Record a version that S3 already holds, and make it current, with its search
+        entry: the next request finds it.
 
         Idempotent: recording the same version twice is a no-op, so a retry, a reconcile
         and a concurrent writer that adopted it can all call this safely. Written with
@@ -273,8 +264,6 @@ class Index(HarvestReads):
         recording = Recording(entry)
         if not self._group.record(recording):
             self._record_alone(recording)
-        if self.search_apart:
-            self._searches.record(recording)
 
     def _record_alone(self, recording: Recording) -> None:
         entry = recording.entry
@@ -286,9 +275,7 @@ class Index(HarvestReads):
             pass
         existing = self.version(entry.pid, entry.version)
         if existing is not None and existing.digest == entry.digest:
-            # Recorded already (a retry). Apart, its search entry is written again after
-            # this, harmlessly, in case what recorded it stopped before writing it.
-            return
+            return  # recorded already: a retry
         if existing is not None:
             raise VersionClash(f"{entry.pid} version {entry.version}")
         holder = entry.physical_id and self.pid_for_physical_id(entry.physical_id)
@@ -301,12 +288,7 @@ class Index(HarvestReads):
         commits a batch at a time. False when any of them cannot be recorded (a clash, a
         physical ID taken): then none is, and the caller records them one by one
         (`record_version`) to learn which and why."""
-        recordings = [Recording(entry) for entry in entries]
-        if not self._record_group(recordings):
-            return False
-        if self.search_apart:
-            self._record_searches(recordings)
-        return True
+        return self._record_group([Recording(entry) for entry in entries])
 
     def _record_group(self, recordings: list[Recording]) -> bool:
         try:
@@ -317,15 +299,14 @@ class Index(HarvestReads):
         return True
 
     def _record_in(self, connection: Connection, recordings: list[Recording]) -> None:
+        """The versions, then their search entries, in the caller's transaction. (Search
+        entries in a transaction of their own after it, out of the feed counter's lock,
+        made PostgreSQL creates slower, not faster: 149 creates/s against 167 at 8
+        threads. Creates here are bound by CPU, not by the lock, and the second
+        transaction only added work.)"""
         for recording in recordings:
             recording.touched = insert_version(connection, recording.entry)
-        if not self.search_apart:
-            record_searches(connection, recordings, after_commit=False)
-
-    def _record_searches(self, recordings: list[Recording]) -> bool:
-        with self.engine.begin() as connection:
-            record_searches(connection, recordings, after_commit=True)
-        return True
+        record_searches(connection, recordings)
 
     # -- search repair (`fdo verify`, `fdo reconcile`) --------------------------------
 
@@ -340,12 +321,12 @@ class Index(HarvestReads):
             return wrong_has_media(connection)
 
     def rewrite_search_entries(self, entries: list[VersionEntry]) -> None:
-        """Write these current versions' search entries again, the hasMedia of each
-        specimen among them and linked with them read from the links."""
+        """Write these current versions' search entries again (and the hasMedia of the
+        specimens among them and linked with them now)."""
         recordings = [Recording(entry, [state.pid for _, state in self.linked(entry.pid)])
                       for entry in entries]
         with self.engine.begin() as connection:
-            record_searches(connection, recordings, after_commit=True)
+            record_searches(connection, recordings)
 
     def repair_has_media(self) -> list[str]:
         """Set hasMedia anew where it disagrees with the links: the specimens it did."""

@@ -34,11 +34,16 @@ SELECT (SELECT value FROM search_terms
         WHERE field = :field AND kind = :kind AND status = :status AND key = found.key
         LIMIT 1)
 FROM found WHERE found.key IS NOT NULL""")
-# The latest object's: a name looked for further back would read every object of an
-# organisation whose records give none (all 145,000, 20 ms on PostgreSQL).
-_LATEST_NAME = (select(ObjectRow.organisation_name)
-                .where(ObjectRow.organisation_id == bindparam("organisation"))
-                .order_by(ObjectRow.sequence.desc()).limit(1))
+# The newest of an organisation's last RECENT objects that names it: a name looked for
+# further back would read every object of an organisation whose records give none (all
+# 145,000 at 100,000 specimens, 20 ms on PostgreSQL).
+RECENT = 50
+_RECENT = (select(ObjectRow.organisation_name, ObjectRow.sequence)
+           .where(ObjectRow.organisation_id == bindparam("organisation"))
+           .order_by(ObjectRow.sequence.desc()).limit(RECENT).subquery("recent"))
+_LATEST_NAME = (select(_RECENT.c.organisation_name)
+                .where(_RECENT.c.organisation_name.is_not(None))
+                .order_by(_RECENT.c.sequence.desc()).limit(1))
 _DOCUMENT_COLUMNS = (ENTRY.c.id, ENTRY.c.version, ENTRY.c.name, ENTRY.c.catalogue,
                      ENTRY.c.event_date, ENTRY.c.latitude, ENTRY.c.longitude,
                      ENTRY.c.thumbnail, ENTRY.c.text)
@@ -127,9 +132,9 @@ class SearchLookups:
         return row.version, document
 
     def organisation_names(self, ids: list[str]) -> dict[str, str]:
-        """The name the latest record of each of these organisations gives it, if any:
-        one probe of (organisation, feed position) each, where a maximum over every
-        object of an organisation read them all (34 ms for 145,000 objects)."""
+        """The name the newest of each organisation's last RECENT records gives it, if
+        any: a short range of (organisation, feed position) each, where a maximum over
+        every object of an organisation read them all (34 ms for 145,000 objects)."""
         found: dict[str, str] = {}
         with self.engine.connect() as connection:
             for organisation in ids:

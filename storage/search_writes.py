@@ -1,8 +1,7 @@
-"""The search index's write statements: the entry is inserted with version 1 and updated
-in place after (its id, the free-text row id, stays), its terms replaced. On SQLite they
-run in the transaction that records the versions (storage/index_writes.py's
-`insert_version`); on PostgreSQL in one of their own right after it commits, before the
-write returns (storage/index.py, `Index.record_version`: why).
+"""The search index's write statements, run in the transaction that records the versions
+(storage/index.py, after storage/index_writes.py's `insert_version`): the entry is
+inserted with version 1 and updated in place after (its id, the free-text row id, stays),
+its terms replaced.
 
 `hasMedia` is the one term that depends on other objects: a specimen has media while a
 live media object is linked with it, in either direction. It is set when the specimen is
@@ -46,9 +45,9 @@ _ENTRY_COLUMNS = ("status", "version", "modified", "name", "catalogue", "catalog
 
 
 def _upsert_entry(insert: Any) -> Any:
-    """The entry inserted, or moved to this version if it shows an earlier one: the id
-    of what was written, none if the entry shows this version or a later one already (on
-    PostgreSQL the entries of versions of one object may be written out of order)."""
+    """The entry inserted (version 1, or an object indexed before search existed), or
+    moved to this version if it shows an earlier one: the id of what was written, none
+    if it shows this version already (`fdo reconcile` writing it again)."""
     statement = insert(SearchEntryRow)
     return statement.on_conflict_do_update(
         index_elements=[SearchEntryRow.pid],
@@ -120,23 +119,17 @@ class Recording:
     touched: list[str] = field(default_factory=list)
 
 
-def record_searches(connection: Connection, recordings: list[Recording],
-                    after_commit: bool) -> None:
+def record_searches(connection: Connection, recordings: list[Recording]) -> None:
     """The search entries of versions the index records, all at one search position
-    (taken here: positions are handed out one transaction at a time, in commit order).
-    `after_commit`: in a transaction of their own, after the versions' (PostgreSQL):
-    then each hasMedia is read from the links as committed, since a media object's
-    entry may be written before or after its specimen's, whatever order their versions
-    came in."""
+    (taken here: positions are handed out one transaction at a time, in commit order)."""
     if all(recording.entry.search is None for recording in recordings):
         return
     position = connection.execute(_NEXT_POSITION).scalar_one()
     for recording in recordings:
-        _record_search(connection, recording, position, after_commit)
+        _record_search(connection, recording, position)
 
 
-def _record_search(connection: Connection, recording: Recording, position: int,
-                   after_commit: bool) -> None:
+def _record_search(connection: Connection, recording: Recording, position: int) -> None:
     """Make the entry of the version's object show it, and refresh the hasMedia term of
     the specimens among it and the objects it touched."""
     entry, touched = recording.entry, recording.touched
@@ -147,16 +140,14 @@ def _record_search(connection: Connection, recording: Recording, position: int,
     entry_id = connection.execute(_UPSERT_ENTRY[connection.dialect.name], {
         **values, "pid": entry.pid, "kind": entry.kind}).scalar()
     if entry_id is not None:  # None: the entry shows this version already, or a later one
-        _replace_terms(connection, entry, entry_id, document, no_media=(
-            entry.kind == SPECIMEN.name and not touched and not after_commit))
-    if (entry.kind == MEDIA.name and entry.version == 1 and entry.status == ACTIVE
-            and not after_commit):
+        _replace_terms(connection, entry, entry_id, document,
+                       no_media=entry.kind == SPECIMEN.name and not touched)
+    if entry.kind == MEDIA.name and entry.version == 1 and entry.status == ACTIVE:
         # A new live media object: every specimen linked with it now has media.
         if touched:
             connection.execute(_SET_HAS_MEDIA, {"pids": touched})
             connection.execute(_MARK_CHANGED, {"pids": touched, "position": position})
-    elif entry.kind in (SPECIMEN.name, MEDIA.name) and (
-            touched or (after_commit and entry.kind == SPECIMEN.name)):
+    elif touched and entry.kind in (SPECIMEN.name, MEDIA.name):
         refresh = sorted({entry.pid, *touched})
         connection.execute(_DELETE_HAS_MEDIA, {"pids": refresh})
         connection.execute(_INSERT_HAS_MEDIA, {"pids": refresh})
@@ -183,15 +174,15 @@ def _replace_terms(connection: Connection, entry: VersionEntry, entry_id: int,
 
 # -- repair (`fdo reconcile`) -------------------------------------------------------------
 
-# Objects whose entry is missing or shows another version than their current one: on
-# PostgreSQL, a write stopped between its version's transaction and its entry's.
+# Objects whose entry is missing or shows another version than their current one:
+# written while FDO_SEARCH_INDEX was off, or before the search index existed.
 _LAGGING = (select(ObjectRow.pid)
             .outerjoin(SearchEntryRow, SearchEntryRow.pid == ObjectRow.pid)
             .where(or_(SearchEntryRow.id.is_(None),
                        SearchEntryRow.version != ObjectRow.version))
             .order_by(ObjectRow.pid))
 # Specimens whose hasMedia term is missing or disagrees with the links: a media version
-# whose entry was never written did not set the specimens it touched.
+# written while FDO_SEARCH_INDEX was off did not set the specimens it touched.
 _HAS_MEDIA_TERM = (select(SearchTermRow.key)
                    .where(SearchTermRow.entry_id == SearchEntryRow.id,
                           SearchTermRow.field == HAS_MEDIA).scalar_subquery())
