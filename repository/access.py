@@ -171,10 +171,11 @@ def require_ingest(actor: Principal, source_system: str, organisation: str,
 
 def may_see_job(actor: Principal, submitted_by: str, organisation: str | None,
                 source_system: str | None) -> bool:
-    """An ingest job (and its report) is shown to whoever may run its source system's
-    jobs, and to whoever submitted it."""
-    return (actor.agent.id == submitted_by or actor.curates(organisation)
-            or actor.runs(source_system))
+    """A job (and its report) is shown to whoever submitted it, to whoever may run its
+    source system's jobs, and to administrators (a batch job has neither organisation
+    nor source system)."""
+    return (actor.agent.id == submitted_by or actor.administrator
+            or actor.curates(organisation) or actor.runs(source_system))
 
 
 def require_own(actor: Principal, kind_name: str, creator: str, action: str) -> None:

@@ -30,6 +30,7 @@ from resolver.proposals import (
     CannotApply,
     Proposal,
     applied,
+    held,
     proposal_of,
 )
 from schemas import KINDS, TOMBSTONE
@@ -134,15 +135,19 @@ class AnnotationRules(CurationParts):
             raise _unprocessable(VALUE, str(error)) from error
 
 
-def checked_change(writes: VersionWriter, proposal: Proposal,
-                   target: VersionRecord) -> dict[str, Any]:
+def checked_change(writes: VersionWriter, proposal: Proposal, target: VersionRecord,
+                   forced: bool = False) -> dict[str, Any]:
     """The target's client part with the change made, valid against its schema, trying
-    the readings of the value in turn; 422 naming the problem otherwise."""
+    the readings of the value in turn; 422 naming the problem otherwise. `forced` (an
+    approval with `force`): the place made to hold what the proposal puts there, whatever
+    is there now (an addition where a value has appeared replaces it; a deletion of a
+    value already gone changes nothing)."""
     document = client_part(target.content)
     problems: list[dict[str, str]] = []
+    change = held if forced else applied
     for value in proposal.values or (None,):
         try:
-            changed = applied(proposal, document, value)
+            changed = change(proposal, document, value)
         except CannotApply as error:
             raise _unprocessable(SELECTOR, str(error)) from error
         violations = writes.violations(target.kind, changed)

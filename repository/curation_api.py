@@ -68,7 +68,8 @@ def annotations_of(kind: str, prefix: str, suffix: str) -> Response:
 def pending() -> Response:
     """The proposed changes waiting for a decision, of one organisation's objects if
     `organisation` is given: a curator's queue."""
-    return _listed(AnnotationQuery(decisions=(PENDING,)), ("organisation",))
+    return _listed(AnnotationQuery(decisions=(PENDING,)), ("organisation",),
+                   fixed=("mergingDecisionStatus",))
 
 
 @curation_api.get("/annotations/mine")
@@ -138,8 +139,11 @@ def _batch_id(text: str) -> str:
         raise errors.NotFound(f"no batch '{text[:80]}': a batch ID is a UUID") from error
 
 
-def _listed(base: AnnotationQuery, extra: tuple[str, ...]) -> Response:
-    query = _query(base, extra)
+def _listed(base: AnnotationQuery, extra: tuple[str, ...],
+            fixed: tuple[str, ...] = ()) -> Response:
+    """A page of a list; `extra`: its own parameters; `fixed`: what it does not take (the
+    pending queue is of Pending annotations)."""
+    query = _query(base, extra, fixed)
     pids, total = service().index.annotations.page(query)
     records = service().current_records(pids)
     cursor = pids[-1] if len(pids) == query.limit else None
@@ -154,9 +158,11 @@ def _listed(base: AnnotationQuery, extra: tuple[str, ...]) -> Response:
     return response
 
 
-def _query(base: AnnotationQuery, extra: tuple[str, ...]) -> AnnotationQuery:
+def _query(base: AnnotationQuery, extra: tuple[str, ...],
+           fixed: tuple[str, ...]) -> AnnotationQuery:
     """The list's parameters checked: 400 naming a wrong one and the valid ones."""
-    valid = ("motivation", "mergingDecisionStatus", "pageSize", "cursor", *extra)
+    valid = tuple(name for name in ("motivation", "mergingDecisionStatus", "pageSize",
+                                    "cursor", *extra) if name not in fixed)
     unknown = sorted(set(request.args) - set(valid))
     if unknown:
         raise _bad(unknown[0], f"is not a parameter here; valid: {', '.join(valid)}")

@@ -208,7 +208,7 @@ class Decisions(CurationParts):
             current = self.reader.version(target_row.pid, target_row.version)
             if not decision.force:
                 self._check_unchanged(annotation, proposal, current)
-            changed = checked_change(self.writes, proposal, current)
+            changed = checked_change(self.writes, proposal, current, decision.force)
             if changed == client_part(current.content):
                 return current
             record = self.writes.draft(current.kind, current.pid, changed, curator, current,

@@ -126,9 +126,11 @@ class SearchReads(SearchLookups):
                     if field in POSTED_FIELDS:
                         hits = hits & postings.holding(field, keys)
                 facets = postings.facets(hits, query.facets, query.facet_size)
-                # What a page in sort order walks: the kind's entries, or every kind's.
-                candidates = len(postings.scope(query.kinds if len(query.kinds) == 1
-                                                else None, query.statuses))
+                # What a page walks: by relevance, the words' matches (as SQL found
+                # them); else in sort order, the kind's entries, or every kind's.
+                candidates = (len(found) if found is not None and self._ranked_page(query)
+                              else len(postings.scope(query.kinds if len(query.kinds) == 1
+                                                      else None, query.statuses)))
             page = self._page(connection, query, hits, candidates)
         more = len(page) > query.page_size
         return SearchPage(len(hits), page[:query.page_size], more, facets)
@@ -236,8 +238,8 @@ class SearchReads(SearchLookups):
         if not hits:
             return []
         wanted = query.page_size + 1
-        ranked = query.sort == "relevance" and bool(query.words)
-        limit = WALK_ROWS if ranked else max(2 * wanted * candidates // len(hits), wanted)
+        ranked = self._ranked_page(query)
+        limit = max(2 * wanted * candidates // len(hits), wanted)
         chosen: list[tuple[int, Any]] | None = None
         if limit <= WALK_ROWS:
             read = list(connection.execute(self._ordered(query, ranked, None).limit(limit)))
@@ -248,6 +250,10 @@ class SearchReads(SearchLookups):
             chosen = list(connection.execute(
                 self._ordered(query, ranked, self._among(hits)).limit(wanted)))
         return self._hits(connection, chosen)
+
+    @staticmethod
+    def _ranked_page(query: SearchQuery) -> bool:
+        return query.sort == "relevance" and bool(query.words)
 
     def _ordered(self, query: SearchQuery, ranked: bool, among: Among | None
                  ) -> Select[Any]:

@@ -36,6 +36,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
 from schemas import ACTIVE, MEDIA, SPECIMEN
+from storage.driver_statement import DriverWrite
 from storage.models import SEARCH_POSITION, CounterRow, LinkRow, ObjectRow, VersionEntry
 from storage.search_tables import SearchDocument, SearchEntryRow, SearchTermRow
 
@@ -56,22 +57,25 @@ def _upsert_entry(insert: Any) -> Any:
     ).returning(SearchEntryRow.id)
 
 
-_UPSERT_ENTRY = {"sqlite": _upsert_entry(sqlite_insert),
-                 "postgresql": _upsert_entry(postgresql_insert)}
+_INSERTED = ("pid", "kind", *_ENTRY_COLUMNS)
+_UPSERT_ENTRY = {"sqlite": DriverWrite(_upsert_entry(sqlite_insert), _INSERTED),
+                 "postgresql": DriverWrite(_upsert_entry(postgresql_insert), _INSERTED)}
 _NEXT_POSITION = (update(CounterRow).where(CounterRow.name == SEARCH_POSITION)
                   .values(value=CounterRow.value + 1).returning(CounterRow.value))
-_DELETE_TERMS = delete(SearchTermRow).where(SearchTermRow.entry_id == bindparam("entry"))
-_INSERT_TERMS = insert(SearchTermRow)
+_DELETE_TERMS = DriverWrite(delete(SearchTermRow)
+                            .where(SearchTermRow.entry_id == bindparam("entry")))
+_TERM_COLUMNS = ("field", "key", "value", "entry_id", "kind", "status")
+_INSERT_TERMS = DriverWrite(insert(SearchTermRow), _TERM_COLUMNS)
 # PostgreSQL: an entry's terms as three arrays, one INSERT ... SELECT FROM unnest: one
 # statement for the executor instead of one per term.
 _TERM_ARRAYS = func.unnest(*(bindparam(name, type_=ARRAY(String))
                              for name in ("fields", "keys", "values"))
                            ).table_valued("field", "key", "value").render_derived()
-_INSERT_TERM_ARRAYS = insert(SearchTermRow).from_select(
-    ["field", "key", "value", "entry_id", "kind", "status"],
+_INSERT_TERM_ARRAYS = DriverWrite(insert(SearchTermRow).from_select(
+    list(_TERM_COLUMNS),
     select(_TERM_ARRAYS.c.field, _TERM_ARRAYS.c.key, _TERM_ARRAYS.c.value,
            bindparam("entry_id", type_=Integer), bindparam("kind", type_=String),
-           bindparam("status", type_=String)))
+           bindparam("status", type_=String))))
 
 
 def _live_media(specimen: Any) -> ColumnElement[bool]:
@@ -137,10 +141,10 @@ def _record_search(connection: Connection, recording: Recording, position: int) 
     if document is None:
         return
     values = {**_entry_values(entry, document), "changed": position}
-    entry_id = connection.execute(_UPSERT_ENTRY[connection.dialect.name], {
-        **values, "pid": entry.pid, "kind": entry.kind}).scalar()
-    if entry_id is not None:  # None: the entry shows this version already, or a later one
-        _replace_terms(connection, entry, entry_id, document,
+    written = _UPSERT_ENTRY[connection.dialect.name].first(connection, {
+        **values, "pid": entry.pid, "kind": entry.kind})
+    if written is not None:  # None: the entry shows this version already
+        _replace_terms(connection, entry, written[0], document,
                        no_media=entry.kind == SPECIMEN.name and not touched)
     if entry.kind == MEDIA.name and entry.version == 1 and entry.status == ACTIVE:
         # A new live media object: every specimen linked with it now has media.
@@ -158,16 +162,16 @@ def _replace_terms(connection: Connection, entry: VersionEntry, entry_id: int,
                    document: SearchDocument, no_media: bool) -> None:
     """The entry's terms, as the document has them; `no_media`: nothing is linked with
     this specimen, before or now, so it has no media (known without a query)."""
-    if entry.version > 1:  # (or an entry an earlier version's late write made)
-        connection.execute(_DELETE_TERMS, {"entry": entry_id})
+    if entry.version > 1:
+        _DELETE_TERMS.first(connection, {"entry": entry_id})
     terms = list(document.terms) + ([(HAS_MEDIA, "false")] if no_media else [])
     if terms and connection.dialect.name == "postgresql":
-        connection.execute(_INSERT_TERM_ARRAYS, {
+        _INSERT_TERM_ARRAYS.first(connection, {
             "fields": [field for field, _ in terms], "keys": [fold(value) for _, value in terms],
             "values": [value for _, value in terms], "entry_id": entry_id, "kind": entry.kind,
             "status": entry.status})
     elif terms:
-        connection.execute(_INSERT_TERMS, [
+        _INSERT_TERMS.many(connection, [
             {"field": field, "key": fold(value), "value": value, "entry_id": entry_id,
              "kind": entry.kind, "status": entry.status} for field, value in terms])
 

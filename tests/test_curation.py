@@ -246,6 +246,33 @@ def test_a_change_at_the_selected_place_since_blocks_approval_until_forced(clien
     assert now["ods:hasEvents"][0]["ods:hasLocation"]["dwc:country"] == "Belgium"
 
 
+def test_forced_approvals_make_the_place_hold_what_was_proposed(client, people):
+    """With `force`, an addition where a value has since appeared replaces it, and a
+    deletion of a value since removed changes nothing (the decision is still recorded)."""
+    target = _specimen(client, people)
+    remarks = "$['ods:hasEvents'][0]['ods:hasLocation']['dwc:locationRemarks']"
+    adding = _annotate(client, people, target, "on the dune", motivation="ods:adding",
+                       path=remarks)
+    deleting = _annotate(client, people, target, motivation="ods:deleting", path=LOCALITY)
+    current = client.get(_path(target["@id"], "digital-specimens"))
+    changed = json.loads(json.dumps(current.get_json()))
+    location = changed["ods:hasEvents"][0]["ods:hasLocation"]
+    location["dwc:locationRemarks"] = "in the forest"
+    del location["dwc:locality"]
+    assert client.put(_path(target["@id"], "digital-specimens"), json=changed, headers={
+        **people["owner"], "If-Match": current.headers["ETag"]}).status_code == 200
+    assert _decide(client, adding, people["curator"]).status_code == 409
+    assert _decide(client, adding, people["curator"], force=True).status_code == 200
+    now = client.get(_path(target["@id"], "digital-specimens")).get_json()
+    assert now["ods:version"] == 3
+    assert now["ods:hasEvents"][0]["ods:hasLocation"]["dwc:locationRemarks"] == "on the dune"
+    assert _decide(client, deleting, people["curator"]).status_code == 409
+    decided = _decide(client, deleting, people["curator"], force=True)
+    assert decided.status_code == 200
+    assert decided.get_json()["ods:mergingDecisionStatus"] == "Approved"
+    assert client.get(_path(target["@id"], "digital-specimens")).get_json()["ods:version"] == 3
+
+
 def test_a_change_elsewhere_in_the_target_does_not_block_approval(client, people):
     target = _specimen(client, people)
     annotation = _annotate(client, people, target, "Belgium")
@@ -347,6 +374,9 @@ def test_lists_give_a_targets_annotations_a_pending_queue_and_ones_own(client, p
     total, ids, _ = _listed(client, f"/api/v1/annotations/pending?organisation={ORG}")
     assert total == 2 and set(ids) == {edit["@id"], delete["@id"]}
     assert _listed(client, "/api/v1/annotations/pending")[0] == 3
+    overridden = client.get("/api/v1/annotations/pending?mergingDecisionStatus=Approved")
+    assert overridden.status_code == 400  # the queue is of Pending annotations only
+    assert overridden.get_json()["errors"][0]["path"] == "mergingDecisionStatus"
     assert _decide(client, edit, people["curator"]).status_code == 200
     assert _listed(client, f"/api/v1/annotations/pending?organisation={ORG}")[1] == [
         delete["@id"]]

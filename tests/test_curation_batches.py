@@ -87,10 +87,13 @@ def test_a_batch_makes_one_annotation_per_target_and_sent_again_makes_none(clien
                           headers=people["annotator"])
     assert started.status_code == 202, started.get_json()
     batch_id = started.get_json()["batchID"]
-    job = finished(client, people["annotator"], started.get_json()["job"].removeprefix(
-        "http://fdo.test"))
+    job_path = started.get_json()["job"].removeprefix("http://fdo.test")
+    job = finished(client, people["annotator"], job_path)
     assert job["status"] == "succeeded", job
     assert job["summary"]["created"] == SPECIMENS
+    # Its maker and administrators see the job; another curator does not.
+    assert client.get(job_path, headers=people["owner"]).status_code == 200
+    assert client.get(job_path, headers=people["curator"]).status_code == 403
     annotations = _listed(client, batch_id)
     assert sorted(a["oa:hasTarget"]["@id"] for a in annotations) == sorted(made)
     assert sorted(a["ods:placeInBatch"] for a in annotations) == list(range(1, SPECIMENS + 1))
