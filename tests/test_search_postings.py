@@ -154,3 +154,19 @@ def test_reconcile_writes_the_entries_of_what_was_written_with_search_off(
     assert pids(search(client, "country=Belgium")) == set()
     assert pids(search(client, "", kind="digital-media")) == {picture.pid}
     assert reconcile(service).searched == []
+
+
+def test_a_value_written_two_ways_is_one_facet_value_as_loaded_and_as_caught_up(
+        client, other):
+    upper = other.create(SPECIMENS, carabus_in_belgium(), AGENT)
+    document = carabus_in_belgium()
+    document["ods:hasEvents"][0]["ods:hasLocation"]["dwc:country"] = "BELGIUM"
+    other.create(SPECIMENS, document, AGENT)
+    loaded = search(client, "facet=country")  # this process reads the bitmaps whole
+    assert loaded["facets"]["country"] == [{"value": "BELGIUM", "count": 2}]
+    other.create(SPECIMENS, carabus_in_belgium(), AGENT)
+    prefix, suffix = upper.pid.split("/")
+    other.tombstone(SPECIMENS, prefix, suffix, "duplicate", None, None, AGENT)
+    caught_up = search(client, "country=belgium&facet=country")
+    assert caught_up["total"] == 2
+    assert caught_up["facets"]["country"] == [{"value": "BELGIUM", "count": 2}]
