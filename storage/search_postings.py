@@ -94,7 +94,7 @@ class Postings:
     def _load(self, connection: Connection) -> None:
         """Every bitmap, read whole: ids gathered per value by the database, one row per
         value (not one per posting)."""
-        gathered = func.array_agg if self.postgresql else func.json_group_array
+        gathered = gatherer(self.postgresql)
         self._position = int(connection.scalar(select(func.max(ENTRY.c.changed))) or 0)
         self._scopes = {
             (kind, status): bitmap_of(ids) for kind, status, ids in connection.execute(
@@ -182,6 +182,12 @@ class PostingView:
             counted.sort(key=lambda facet: (-facet.count, facet.key))
             found[field] = counted[:size]
         return found
+
+
+def gatherer(postgresql: bool) -> Any:
+    """The aggregate that gathers ids into one value `bitmap_of` reads: a PostgreSQL array,
+    SQLite's JSON array."""
+    return func.array_agg if postgresql else func.json_group_array
 
 
 def bitmap_of(ids: Any) -> BitMap:

@@ -37,7 +37,7 @@ from sqlalchemy.types import ARRAY, Double
 
 from storage.models import ObjectRow
 from storage.search_lookups import SearchLookups
-from storage.search_postings import POSTED_FIELDS, Postings, bitmap_of
+from storage.search_postings import POSTED_FIELDS, Postings, bitmap_of, gatherer
 from storage.search_query import SORT_COLUMNS, Hit, SearchPage, SearchQuery
 from storage.search_tables import SearchEntryRow, SearchTermRow
 
@@ -138,8 +138,7 @@ class SearchReads(SearchLookups):
     def _ids(self, connection: Connection, matching: Select[Any]) -> BitMap:
         """The ids a statement selects, gathered by the database into one value."""
         found = matching.subquery()
-        gathered = (func.array_agg(found.c.id) if self.postgresql
-                    else func.json_group_array(found.c.id))
+        gathered = gatherer(self.postgresql)(found.c.id)
         return bitmap_of(connection.scalar(select(gathered)) or [])
 
     def _among(self, hits: BitMap) -> Among:
