@@ -16,8 +16,7 @@ from typing import Any
 from repository import records  # records.py builds its entries with this module
 from resolver.pids import find_pid
 from schemas import KINDS, TOMBSTONE
-from storage.search_tables import TERM_LENGTH, SearchDocument
-from storage.search_writes import fold
+from storage.search_tables import TERM_LENGTH, SearchDocument, fold
 
 # Fields whose values are identifiers of things the text already names (a licence, an
 # organisation's ROR): filtered by, never searched as words, which they would only clutter.

@@ -21,7 +21,7 @@ from resolver.pids import find_pid
 from schemas import ACTIVE, TOMBSTONE
 from storage.search_query import SORT_COLUMNS, Box, SearchQuery
 from storage.search_reads import words_of
-from storage.search_writes import HAS_MEDIA, fold
+from storage.search_tables import HAS_MEDIA, fold
 
 # Filter parameter -> the term field it matches (repeat a parameter: any of its values).
 FILTERS = {name: name for name in (

@@ -4,14 +4,15 @@ page shows, counts for the home page, and the stored document `fdo verify` compa
 
 from __future__ import annotations
 
+import json
+
 from sqlalchemy import and_, bindparam, func, select, text
 from sqlalchemy.engine import Connection, Engine
 
 from schemas import ACTIVE, MEDIA
 from storage.models import LinkRow, ObjectRow
 from storage.search_query import Suggestion
-from storage.search_tables import SearchDocument, SearchEntryRow, SearchTermRow
-from storage.search_writes import HAS_MEDIA, fold
+from storage.search_tables import SearchDocument, SearchEntryRow, SearchTermRow, fold
 
 ENTRY = SearchEntryRow.__table__
 TERM = SearchTermRow.__table__
@@ -46,7 +47,7 @@ _LATEST_NAME = (select(_RECENT.c.organisation_name)
                 .order_by(_RECENT.c.sequence.desc()).limit(1))
 _DOCUMENT_COLUMNS = (ENTRY.c.id, ENTRY.c.version, ENTRY.c.name, ENTRY.c.catalogue,
                      ENTRY.c.event_date, ENTRY.c.latitude, ENTRY.c.longitude,
-                     ENTRY.c.thumbnail, ENTRY.c.text)
+                     ENTRY.c.thumbnail, ENTRY.c.text, ENTRY.c.posted)
 
 
 class SearchLookups:
@@ -125,10 +126,13 @@ class SearchLookups:
             row = connection.execute(select(*_DOCUMENT_COLUMNS).where(ENTRY.c.pid == pid)).first()
             if row is None:
                 return None
-            terms = connection.execute(
-                select(TERM.c.field, TERM.c.value)
-                .where(TERM.c.entry_id == row.id, TERM.c.field != HAS_MEDIA))
-            document = SearchDocument(*row[2:], terms=tuple(sorted((f, v) for f, v in terms)))
+            terms = [(field, value) for field, value in connection.execute(
+                select(TERM.c.field, TERM.c.value).where(TERM.c.entry_id == row.id))]
+            terms += [(field, value) for field, value in json.loads(row.posted)]
+            document = SearchDocument(
+                name=row.name, catalogue=row.catalogue, event_date=row.event_date,
+                latitude=row.latitude, longitude=row.longitude, thumbnail=row.thumbnail,
+                text=row.text, terms=tuple(sorted(terms)))
         return row.version, document
 
     def organisation_names(self, ids: list[str]) -> dict[str, str]:
@@ -150,10 +154,3 @@ class SearchLookups:
         statement = select(ENTRY.c.pid, ENTRY.c.name).where(ENTRY.c.pid.in_(pids))
         with self.engine.connect() as connection:
             return {pid: name for pid, name in connection.execute(statement) if name}
-
-    def live_counts(self) -> dict[str, int]:
-        """How many live objects of each kind the search index holds."""
-        statement = (select(ENTRY.c.kind, func.count()).where(ENTRY.c.status == ACTIVE)
-                     .group_by(ENTRY.c.kind))
-        with self.engine.connect() as connection:
-            return {kind: int(number) for kind, number in connection.execute(statement)}

@@ -6,14 +6,14 @@ kind and status, as Roaring bitmaps (pyroaring). A filter on these fields is a u
 an intersection of bitmaps, and a facet over 70,000 hits is one intersection count per
 value, microseconds each, where counting the hits' terms in SQL costs in proportion to
 the hits (bench/README.md). The search index's tables stay the truth: the bitmaps are
-read from them, and free text, dates, places and the fields with many values (names,
-catalogue numbers, localities, people) stay SQL.
+read from the entries' `posted` and `has_media` columns, and free text, dates, places and
+the fields with many values (names, catalogue numbers, localities, people) stay SQL.
 
 Kept current from the index, not from this process's writes (other processes write too):
 - every search reads the last search position handed out (a counter row): when it has
   moved, the entries whose `changed` is past the last one seen (the search position of
-  the last write to their terms, storage/search_writes.py), in one statement on an
-  index. Positions are handed out one transaction at a time and commit in order, so
+  the last write to their posted terms, storage/search_writes.py), in one statement on
+  an index. Positions are handed out one transaction at a time and commit in order, so
   what one statement sees past the last seen is everything committed up to what it saw.
   Their ids leave every bitmap and go back into the bitmaps of what they hold now;
 - the index's generation (a random number `fdo rebuild-index` draws anew) tells when the
@@ -37,25 +37,14 @@ from sqlalchemy.engine import Connection, Engine
 
 from storage.models import GENERATION, SEARCH_POSITION, CounterRow
 from storage.search_query import FacetValue
-from storage.search_tables import SearchEntryRow, SearchTermRow
-
-# The term fields kept as bitmaps: every field a facet counts (repository/search_request.py
-# FACETS, checked by tests/test_search_postings.py). Few values each, so few bitmaps.
-POSTED_FIELDS = ("country", "countryCode", "typeStatus", "license", "organisationID",
-                 "sourceSystemID", "kingdom", "phylum", "class", "order", "family", "genus",
-                 "basisOfRecord", "topicDiscipline", "collectionCode", "hasMedia", "year",
-                 "motivation", "mergingDecisionStatus")
+from storage.search_tables import HAS_MEDIA, POSTED_FIELDS, SearchEntryRow, fold
 
 ENTRY = SearchEntryRow.__table__
-TERM = SearchTermRow.__table__
 _COUNTERS = select(CounterRow.name, CounterRow.value).where(
     CounterRow.name.in_((SEARCH_POSITION, GENERATION)))
-# What changed past a position: each changed entry with its posted terms (none: NULLs).
-_CHANGED_SINCE = (select(ENTRY.c.id, ENTRY.c.kind, ENTRY.c.status, ENTRY.c.changed,
-                         TERM.c.field, TERM.c.key, TERM.c.value)
-                  .select_from(ENTRY.outerjoin(TERM, (TERM.c.entry_id == ENTRY.c.id)
-                                               & TERM.c.field.in_(POSTED_FIELDS)))
-                  .where(ENTRY.c.changed > bindparam("position")))
+_POSTED = (ENTRY.c.id, ENTRY.c.kind, ENTRY.c.status, ENTRY.c.posted, ENTRY.c.has_media)
+_EVERY_ENTRY = select(*_POSTED)
+_CHANGED_SINCE = select(*_POSTED, ENTRY.c.changed).where(ENTRY.c.changed > bindparam("position"))
 
 
 class Postings:
@@ -92,35 +81,23 @@ class Postings:
     # -- reading the index ------------------------------------------------------------
 
     def _load(self, connection: Connection) -> None:
-        """Every bitmap, read whole: ids gathered per value by the database, one row per
-        value (not one per posting)."""
-        gathered = gatherer(self.postgresql)
+        """Every bitmap, read whole: one pass over the entries, gathering the ids of each
+        value in lists before a bitmap is made of each."""
         self._position = int(connection.scalar(select(func.max(ENTRY.c.changed))) or 0)
-        self._scopes = {
-            (kind, status): bitmap_of(ids) for kind, status, ids in connection.execute(
-                select(ENTRY.c.kind, ENTRY.c.status, gathered(ENTRY.c.id))
-                .group_by(ENTRY.c.kind, ENTRY.c.status))}
-        self._terms = {field: {} for field in POSTED_FIELDS}
-        # Grouped in the terms' key order (field, kind, status, key): one pass, no sort.
-        # Grouping by value too needed a sort of every posting (3.9 s at 100,000
-        # specimens on SQLite, a fresh worker's first search). A key written in two ways
-        # (case) is read again by value.
-        rows = connection.execute(
-            select(TERM.c.field, TERM.c.key, func.min(TERM.c.value), func.max(TERM.c.value),
-                   gathered(TERM.c.entry_id))
-            .where(TERM.c.field.in_(POSTED_FIELDS))
-            .group_by(TERM.c.field, TERM.c.kind, TERM.c.status, TERM.c.key))
-        spelt_apart: set[tuple[str, str]] = set()
-        for field, key, least, most, ids in rows:
-            if least != most:
-                spelt_apart.add((field, key))
-                continue
-            values = self._terms[field].setdefault(key, {})
-            values[least] = values[least] | bitmap_of(ids) if least in values else bitmap_of(ids)
-        for field, key in spelt_apart:
-            self._terms[field][key] = {value: bitmap_of(ids) for value, ids in connection.execute(
-                select(TERM.c.value, gathered(TERM.c.entry_id))
-                .where(TERM.c.field == field, TERM.c.key == key).group_by(TERM.c.value))}
+        scopes: dict[tuple[str, str], list[int]] = {}
+        terms: dict[str, dict[str, dict[str, list[int]]]] = {field: {} for field in POSTED_FIELDS}
+        keys: dict[str, str] = {}  # value -> key: values repeat, folding each once
+        for entry_id, kind, status, posted, has_media in connection.execute(_EVERY_ENTRY):
+            scopes.setdefault((kind, status), []).append(entry_id)
+            for field, value in _posted_terms(posted, has_media):
+                key = keys.get(value)
+                if key is None:
+                    key = keys[value] = fold(value)
+                terms[field].setdefault(key, {}).setdefault(value, []).append(entry_id)
+        self._scopes = {scope: BitMap(ids) for scope, ids in scopes.items()}
+        self._terms = {field: {key: {value: BitMap(ids) for value, ids in values.items()}
+                               for key, values in field_keys.items()}
+                       for field, field_keys in terms.items()}
 
     def _catch_up(self, connection: Connection) -> None:
         rows = list(connection.execute(_CHANGED_SINCE, {"position": self._position}))
@@ -129,20 +106,29 @@ class Postings:
         changed = BitMap(row[0] for row in rows)
         for scope in self._scopes.values():
             scope.difference_update(changed)
-        for keys in self._terms.values():
-            for key in list(keys):
-                values = keys[key]
+        for field_keys in self._terms.values():
+            for key in list(field_keys):
+                values = field_keys[key]
                 for value in list(values):
                     values[value].difference_update(changed)
                     if not values[value]:
                         del values[value]
                 if not values:
-                    del keys[key]
-        for entry_id, kind, status, position, field, key, value in rows:
+                    del field_keys[key]
+        for entry_id, kind, status, posted, has_media, position in rows:
             self._scopes.setdefault((kind, status), BitMap()).add(entry_id)
-            if field is not None:
-                self._terms[field].setdefault(key, {}).setdefault(value, BitMap()).add(entry_id)
+            for field, value in _posted_terms(posted, has_media):
+                self._terms[field].setdefault(fold(value), {}).setdefault(
+                    value, BitMap()).add(entry_id)
             self._position = max(self._position, position)
+
+
+def _posted_terms(posted: str | None, has_media: bool | None) -> list[tuple[str, str]]:
+    """An entry's posted terms, as (field, value), from its two columns."""
+    terms = [(field, value) for field, value in json.loads(posted or "[]")]
+    if has_media is not None:
+        terms.append((HAS_MEDIA, "true" if has_media else "false"))
+    return terms
 
 
 class PostingView:
@@ -158,6 +144,9 @@ class PostingView:
         return BitMap.union(BitMap(), *(ids for (kind, status), ids in self._scopes.items()
                                         if (kinds is None or kind in kinds)
                                         and status in statuses))
+
+    def kinds(self) -> set[str]:
+        return {kind for kind, _ in self._scopes}
 
     def holding(self, field: str, keys: Iterable[str]) -> BitMap:
         """The entries holding any of these keys of `field`."""

@@ -35,11 +35,12 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql import Select
 from sqlalchemy.types import ARRAY, Double
 
+from schemas import ACTIVE
 from storage.models import ObjectRow
 from storage.search_lookups import SearchLookups
-from storage.search_postings import POSTED_FIELDS, Postings, bitmap_of, gatherer
+from storage.search_postings import Postings, bitmap_of, gatherer
 from storage.search_query import SORT_COLUMNS, Hit, SearchPage, SearchQuery
-from storage.search_tables import SearchEntryRow, SearchTermRow
+from storage.search_tables import POSTED_FIELDS, SearchEntryRow, SearchTermRow
 
 ENTRY = SearchEntryRow.__table__
 TERM = SearchTermRow.__table__
@@ -74,7 +75,9 @@ def _selectivity(field: str) -> int:
 
 
 def _scope(query: SearchQuery) -> list[ColumnElement[bool]]:
-    return [ENTRY.c.kind.in_(query.kinds), ENTRY.c.status.in_(query.statuses)]
+    """The statuses asked for, which the entries' indexes begin with; the kinds are the
+    bitmaps' to check (no index begins with the kind)."""
+    return [ENTRY.c.status.in_(query.statuses)]
 
 
 def _term_scope(terms: Any, query: SearchQuery, field: str) -> list[ColumnElement[bool]]:
@@ -127,13 +130,17 @@ class SearchReads(SearchLookups):
                         hits = hits & postings.holding(field, keys)
                 facets = postings.facets(hits, query.facets, query.facet_size)
                 # What a page walks: by relevance, the words' matches (as SQL found
-                # them); else in sort order, the kind's entries, or every kind's.
+                # them); else in sort order, the entries of every kind.
                 candidates = (len(found) if found is not None and self._ranked_page(query)
-                              else len(postings.scope(query.kinds if len(query.kinds) == 1
-                                                      else None, query.statuses)))
+                              else len(postings.scope(None, query.statuses)))
             page = self._page(connection, query, hits, candidates)
         more = len(page) > query.page_size
         return SearchPage(len(hits), page[:query.page_size], more, facets)
+
+    def live_counts(self) -> dict[str, int]:
+        """How many live objects of each kind the search index holds."""
+        with self.engine.connect() as connection, self.postings.current(connection) as postings:
+            return {kind: len(postings.scope((kind,), (ACTIVE,))) for kind in postings.kinds()}
 
     def _ids(self, connection: Connection, matching: Select[Any]) -> BitMap:
         """The ids a statement selects, gathered by the database into one value."""
@@ -270,16 +277,13 @@ class SearchReads(SearchLookups):
                                   else (position, identity)))
 
     def _in_order(self, query: SearchQuery, scoped: bool) -> tuple[Select[Any], Any, Any]:
-        """Entry ids in the sort column's order. `scoped`: the kinds' and statuses'
-        entries, read from the sort column's index ((kind, status, column, id) for one
-        kind, (status, column, id) for several); else every entry, for a condition on
-        the ids to narrow (with kind and status as conditions, SQLite would walk that
-        index and check each row against a handful of ids: 15 ms at 100,000)."""
+        """Entry ids in the sort column's order. `scoped`: the statuses' entries of every
+        kind, read from the sort column's index (status, column, id); else every entry,
+        for a condition on the ids to narrow (with the status as a condition, SQLite would
+        walk that index and check each row against a handful of ids: 15 ms at 100,000)."""
         position = ENTRY.c[SORT_COLUMNS[query.sort] or "modified"]
-        scope = ([ENTRY.c.kind == query.kinds[0]] if len(query.kinds) == 1 else []) + [
-            ENTRY.c.status.in_(query.statuses)]
         statement = select(ENTRY.c.id, position.label("position"))
-        return statement.where(*scope) if scoped else statement, position, ENTRY.c.id
+        return (statement.where(*_scope(query)) if scoped else statement), position, ENTRY.c.id
 
     def _ranked(self, query: SearchQuery) -> tuple[Select[Any], Any, Any]:
         """The words' matches in relevance order: best first, by FTS5's bm25 (smaller is

@@ -29,7 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import Index as SqlIndex
 from sqlalchemy import text as sql
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models import Base
@@ -37,6 +37,14 @@ from storage.models import Base
 # Longest value kept per term and for names: a facet or a filter on 10 kB of text helps
 # nobody, and an index key must stay well under PostgreSQL's 2.7 kB btree limit.
 TERM_LENGTH = 200
+# The term fields with few values each, which every facet counts and the posting bitmaps
+# hold (storage/search_postings.py): an entry keeps them in its own `posted` column, not
+# as rows of search_terms (bench/README.md: the create cost of the search index).
+POSTED_FIELDS = ("country", "countryCode", "typeStatus", "license", "organisationID",
+                 "sourceSystemID", "kingdom", "phylum", "class", "order", "family", "genus",
+                 "basisOfRecord", "topicDiscipline", "collectionCode", "hasMedia", "year",
+                 "motivation", "mergingDecisionStatus")
+HAS_MEDIA = "hasMedia"
 # Term keys compare byte-wise (prefix ranges for suggestions): PostgreSQL's default
 # collation would order them by locale rules, which a `key >= 'ab'` range cannot use.
 _KEY = String(TERM_LENGTH * 4).with_variant(String(TERM_LENGTH * 4, collation="C"),
@@ -68,16 +76,23 @@ class SearchEntryRow(Base):
     # Processes' bitmaps of the terms (storage/search_postings.py) read what changed past
     # the position they hold.
     changed: Mapped[int | None] = mapped_column(BigInteger)
+    # The posted fields' terms other than hasMedia, a JSON array of [field, value]: read
+    # only into the bitmaps, which filter and count them, so one column is written where
+    # rows would cost two B-tree inserts each (15 per specimen).
+    posted: Mapped[str] = mapped_column(Text, default="[]")
+    # A specimen's hasMedia (NULL for other kinds): set by the media objects linked with
+    # it as well as by its own versions (storage/search_writes.py).
+    has_media: Mapped[bool | None]
 
 
 class SearchTermRow(Base):
-    """A value an entry is filtered and faceted by: (field, key) with the entry's kind and
-    status copied in. `key` is the value case-folded (what filters match); `value` as
-    written (what facets show). On SQLite a table without rowid, clustered on its key:
-    a filter on a field with many values reads one range of it. The entry index serves
-    the other direction: the terms of given entries (replacing an entry's terms, the
-    bitmaps' catch-up). Facets are counted on bitmaps (storage/search_postings.py), so
-    neither index carries the value: each term is a smaller write."""
+    """A value of a field with many values (names, catalogue numbers, localities, people)
+    an entry is filtered by and suggestions complete: (field, key) with the entry's kind
+    and status copied in. `key` is the value case-folded (what filters match); `value`
+    as written (what suggestions show). On SQLite a table without rowid, clustered on its
+    key: a filter reads one range of it. The entry index serves the other direction: the
+    terms of given entries (replacing an entry's terms). The posted fields are not here
+    but in the entry's `posted` column."""
 
     __tablename__ = "search_terms"
     __table_args__ = (PrimaryKeyConstraint("field", "kind", "status", "key", "entry_id"),
@@ -92,11 +107,13 @@ class SearchTermRow(Base):
 
 SqlIndex("ix_search_terms_entry", SearchTermRow.entry_id, SearchTermRow.field)
 SqlIndex("ix_search_entries_changed", SearchEntryRow.changed)
-for _column in ("modified", "catalogue_key", "event_date"):
-    SqlIndex(f"ix_search_entries_{_column}", SearchEntryRow.kind, SearchEntryRow.status,
-             getattr(SearchEntryRow, _column), SearchEntryRow.id)
-    SqlIndex(f"ix_search_entries_all_{_column}", SearchEntryRow.status,
-             getattr(SearchEntryRow, _column), SearchEntryRow.id)
+# The sort orders, over every kind: a page walks one and checks each entry against the
+# hits' bitmap, which holds the kinds asked for. (Indexes per kind as well cost each
+# write three more B-tree inserts, a fifth of what the search index adds to a create.)
+SORT_INDEXES = {column: f"ix_search_entries_all_{column}"
+                for column in ("modified", "catalogue_key", "event_date")}
+for _column, _name in SORT_INDEXES.items():
+    SqlIndex(_name, SearchEntryRow.status, getattr(SearchEntryRow, _column), SearchEntryRow.id)
 
 _SQLITE_TEXT = (
     "CREATE VIRTUAL TABLE search_text USING fts5(text, content='search_entries', "
@@ -137,15 +154,42 @@ event.listen(SearchEntryRow.__table__, "before_drop",
 
 
 def add_search_columns(engine: Engine) -> None:
-    """Give a search index made before `changed` existed its column: its entries, NULL
-    there, are read when a process first reads the bitmaps, and changes after set it."""
+    """Give a search index made before `changed` or `posted` existed its columns. Entries
+    NULL in `changed` are read when a process first reads the bitmaps, and changes after
+    set it. The posted fields' terms move from search_terms into `posted` and
+    `has_media`, in one transaction, and the per-kind sort indexes go."""
     present = {column["name"] for column in inspect(engine).get_columns("search_entries")}
-    if "changed" in present:
-        return
     with engine.begin() as connection:
-        connection.execute(sql("ALTER TABLE search_entries ADD COLUMN changed BIGINT"))
-        connection.execute(sql(
-            "CREATE INDEX ix_search_entries_changed ON search_entries (changed)"))
+        if "changed" not in present:
+            connection.execute(sql("ALTER TABLE search_entries ADD COLUMN changed BIGINT"))
+            connection.execute(sql(
+                "CREATE INDEX ix_search_entries_changed ON search_entries (changed)"))
+        if "posted" not in present:
+            _move_posted_terms(connection)
+            for column in SORT_INDEXES:  # the per-kind sort indexes, no longer read
+                connection.execute(sql(f"DROP INDEX IF EXISTS ix_search_entries_{column}"))
+
+
+def _move_posted_terms(connection: Connection) -> None:
+    postgresql = connection.dialect.name == "postgresql"
+    pairs = ("coalesce(json_agg(json_build_array(field, value) ORDER BY field, value)::text, "
+             "'[]')" if postgresql else
+             "coalesce(json_group_array(json_array(field, value)), '[]')")
+    fields = ", ".join(f"'{field}'" for field in POSTED_FIELDS if field != HAS_MEDIA)
+    for statement in (
+            "ALTER TABLE search_entries ADD COLUMN posted TEXT NOT NULL DEFAULT '[]'",
+            "ALTER TABLE search_entries ADD COLUMN has_media BOOLEAN",
+            f"UPDATE search_entries SET posted = (SELECT {pairs} FROM search_terms "
+            f"WHERE entry_id = search_entries.id AND field IN ({fields})), "
+            f"has_media = (SELECT key = 'true' FROM search_terms "
+            f"WHERE entry_id = search_entries.id AND field = '{HAS_MEDIA}')",
+            f"DELETE FROM search_terms WHERE field IN ({fields}, '{HAS_MEDIA}')"):
+        connection.execute(sql(statement))
+
+
+def fold(value: str) -> str:
+    """A term's key: what filters match and suggestions complete, case-insensitively."""
+    return value.casefold()
 
 
 @dataclass(frozen=True)

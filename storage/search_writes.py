@@ -11,6 +11,7 @@ whatever order the versions come in."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,16 +20,14 @@ from sqlalchemy import (
     ColumnElement,
     Integer,
     String,
-    and_,
     bindparam,
-    case,
     delete,
     exists,
     func,
     insert,
-    literal,
     or_,
     select,
+    true,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -38,11 +37,17 @@ from sqlalchemy.engine import Connection
 from schemas import ACTIVE, MEDIA, SPECIMEN
 from storage.driver_statement import DriverWrite
 from storage.models import SEARCH_POSITION, CounterRow, LinkRow, ObjectRow, VersionEntry
-from storage.search_tables import SearchDocument, SearchEntryRow, SearchTermRow
+from storage.search_tables import (
+    POSTED_FIELDS,
+    SearchDocument,
+    SearchEntryRow,
+    SearchTermRow,
+    fold,
+)
 
-HAS_MEDIA = "hasMedia"
 _ENTRY_COLUMNS = ("status", "version", "modified", "name", "catalogue", "catalogue_key",
-                  "event_date", "latitude", "longitude", "thumbnail", "text", "changed")
+                  "event_date", "latitude", "longitude", "thumbnail", "text", "changed",
+                  "posted", "has_media")
 
 
 def _upsert_entry(insert: Any) -> Any:
@@ -88,30 +93,20 @@ def _live_media(specimen: Any) -> ColumnElement[bool]:
     return or_(pointing_at, pointed_at)
 
 
-_MEDIA_STATE = case((_live_media(SearchEntryRow.pid), literal("true")), else_=literal("false"))
-# Every specimen entry holds exactly one hasMedia term: set it anew for the given PIDs.
-_DELETE_HAS_MEDIA = delete(SearchTermRow).where(
-    SearchTermRow.field == HAS_MEDIA,
-    SearchTermRow.entry_id.in_(select(SearchEntryRow.id).where(
-        SearchEntryRow.pid.in_(bindparam("pids", expanding=True)))))
-_INSERT_HAS_MEDIA = insert(SearchTermRow).from_select(
-    ["field", "key", "value", "entry_id", "kind", "status"],
-    select(literal(HAS_MEDIA), _MEDIA_STATE, _MEDIA_STATE, SearchEntryRow.id,
-           SearchEntryRow.kind, SearchEntryRow.status)
-    .where(and_(SearchEntryRow.pid.in_(bindparam("pids", expanding=True)),
-                SearchEntryRow.kind == SPECIMEN.name)))
+_HAS_LIVE_MEDIA = _live_media(SearchEntryRow.pid)
 
-# The specimens whose hasMedia was set anew: changed at this position (their bitmaps,
-# storage/search_postings.py, are read again).
-_MARK_CHANGED = (update(SearchEntryRow)
-                 .where(SearchEntryRow.pid.in_(bindparam("pids", expanding=True)),
-                        SearchEntryRow.kind == SPECIMEN.name)
-                 .values(changed=bindparam("position")))
-_SET_HAS_MEDIA = (update(SearchTermRow).where(
-    SearchTermRow.field == HAS_MEDIA,
-    SearchTermRow.entry_id.in_(select(SearchEntryRow.id).where(
-        SearchEntryRow.pid.in_(bindparam("pids", expanding=True)))))
-    .values(key="true", value="true"))
+
+def _set_has_media(has_media: ColumnElement[bool]) -> Any:
+    """The specimens among the given PIDs get this hasMedia, changed at the given search
+    position (the processes' bitmaps, storage/search_postings.py, read them again)."""
+    return (update(SearchEntryRow)
+            .where(SearchEntryRow.pid.in_(bindparam("pids", expanding=True)),
+                   SearchEntryRow.kind == SPECIMEN.name)
+            .values(has_media=has_media, changed=bindparam("position")))
+
+
+_GAINED_MEDIA = _set_has_media(true())  # a live media object was linked with them
+_REFRESH_HAS_MEDIA = _set_has_media(_HAS_LIVE_MEDIA)  # read from the links
 
 
 @dataclass
@@ -140,31 +135,29 @@ def _record_search(connection: Connection, recording: Recording, position: int) 
     document = entry.search
     if document is None:
         return
-    values = {**_entry_values(entry, document), "changed": position}
+    # A specimen nothing is linked with, before or now, has no media (known without a
+    # query); one with links has its hasMedia read from them below.
+    has_media = False if entry.kind == SPECIMEN.name else None
     written = _UPSERT_ENTRY[connection.dialect.name].first(connection, {
-        **values, "pid": entry.pid, "kind": entry.kind})
+        **_entry_values(entry, document), "changed": position, "has_media": has_media,
+        "pid": entry.pid, "kind": entry.kind})
     if written is not None:  # None: the entry shows this version already
-        _replace_terms(connection, entry, written[0], document,
-                       no_media=entry.kind == SPECIMEN.name and not touched)
+        _replace_terms(connection, entry, written[0], document)
     if entry.kind == MEDIA.name and entry.version == 1 and entry.status == ACTIVE:
         # A new live media object: every specimen linked with it now has media.
         if touched:
-            connection.execute(_SET_HAS_MEDIA, {"pids": touched})
-            connection.execute(_MARK_CHANGED, {"pids": touched, "position": position})
+            connection.execute(_GAINED_MEDIA, {"pids": touched, "position": position})
     elif touched and entry.kind in (SPECIMEN.name, MEDIA.name):
-        refresh = sorted({entry.pid, *touched})
-        connection.execute(_DELETE_HAS_MEDIA, {"pids": refresh})
-        connection.execute(_INSERT_HAS_MEDIA, {"pids": refresh})
-        connection.execute(_MARK_CHANGED, {"pids": refresh, "position": position})
+        connection.execute(_REFRESH_HAS_MEDIA, {"pids": sorted({entry.pid, *touched}),
+                                                "position": position})
 
 
 def _replace_terms(connection: Connection, entry: VersionEntry, entry_id: int,
-                   document: SearchDocument, no_media: bool) -> None:
-    """The entry's terms, as the document has them; `no_media`: nothing is linked with
-    this specimen, before or now, so it has no media (known without a query)."""
+                   document: SearchDocument) -> None:
+    """The entry's terms of the fields that are not posted, as the document has them."""
     if entry.version > 1:
         _DELETE_TERMS.first(connection, {"entry": entry_id})
-    terms = list(document.terms) + ([(HAS_MEDIA, "false")] if no_media else [])
+    terms = [term for term in document.terms if term[0] not in POSTED_FIELDS]
     if terms and connection.dialect.name == "postgresql":
         _INSERT_TERM_ARRAYS.first(connection, {
             "fields": [field for field, _ in terms], "keys": [fold(value) for _, value in terms],
@@ -185,14 +178,11 @@ _LAGGING = (select(ObjectRow.pid)
             .where(or_(SearchEntryRow.id.is_(None),
                        SearchEntryRow.version != ObjectRow.version))
             .order_by(ObjectRow.pid))
-# Specimens whose hasMedia term is missing or disagrees with the links: a media version
+# Specimens whose hasMedia is missing or disagrees with the links: a media version
 # written while FDO_SEARCH_INDEX was off did not set the specimens it touched.
-_HAS_MEDIA_TERM = (select(SearchTermRow.key)
-                   .where(SearchTermRow.entry_id == SearchEntryRow.id,
-                          SearchTermRow.field == HAS_MEDIA).scalar_subquery())
 _WRONG_HAS_MEDIA = (select(SearchEntryRow.pid)
                     .where(SearchEntryRow.kind == SPECIMEN.name,
-                           func.coalesce(_HAS_MEDIA_TERM, "") != _MEDIA_STATE)
+                           SearchEntryRow.has_media.is_distinct_from(_HAS_LIVE_MEDIA))
                     .order_by(SearchEntryRow.pid))
 
 
@@ -209,15 +199,8 @@ def repair_has_media(connection: Connection) -> list[str]:
     wrong = wrong_has_media(connection)
     if wrong:
         position = connection.execute(_NEXT_POSITION).scalar_one()
-        connection.execute(_DELETE_HAS_MEDIA, {"pids": wrong})
-        connection.execute(_INSERT_HAS_MEDIA, {"pids": wrong})
-        connection.execute(_MARK_CHANGED, {"pids": wrong, "position": position})
+        connection.execute(_REFRESH_HAS_MEDIA, {"pids": wrong, "position": position})
     return wrong
-
-
-def fold(value: str) -> str:
-    """A term's key: what filters match and suggestions complete, case-insensitively."""
-    return value.casefold()
 
 
 def _entry_values(entry: VersionEntry, document: SearchDocument) -> dict[str, object]:
@@ -225,4 +208,6 @@ def _entry_values(entry: VersionEntry, document: SearchDocument) -> dict[str, ob
             "name": document.name, "catalogue": document.catalogue,
             "catalogue_key": fold(document.catalogue), "event_date": document.event_date,
             "latitude": document.latitude, "longitude": document.longitude,
-            "thumbnail": document.thumbnail, "text": document.text}
+            "thumbnail": document.thumbnail, "text": document.text,
+            "posted": json.dumps([[field, value] for field, value in document.terms
+                                  if field in POSTED_FIELDS], ensure_ascii=False)}

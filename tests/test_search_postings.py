@@ -7,18 +7,19 @@ through the app and the real S3 server."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 
 from repository import build_service
 from repository.config import Config
 from repository.integrity import rebuild_index, reconcile, verify
 from repository.search_request import FACETS
 from repository.services import FDOService
-from storage.search_postings import POSTED_FIELDS
+from storage.search_tables import POSTED_FIELDS
 from tests.records import media
 from tests.test_search_api import (
     AGENT,
@@ -170,3 +171,48 @@ def test_a_value_written_two_ways_is_one_facet_value_as_loaded_and_as_caught_up(
     caught_up = search(client, "country=belgium&facet=country")
     assert caught_up["total"] == 2
     assert caught_up["facets"]["country"] == [{"value": "BELGIUM", "count": 2}]
+
+
+def test_an_index_that_kept_posted_terms_as_rows_moves_them_into_its_entries(
+        config, make_app):
+    """Before the entries' `posted` and `has_media` columns, the posted fields' terms were
+    rows of search_terms, and the sort orders had indexes per kind too: on start the terms
+    move into the entries (searches, facets and `fdo verify` read them there) and those
+    indexes go."""
+    service = build_service(config)
+    beetle = service.create(SPECIMENS, carabus_in_belgium(), AGENT)
+    relation = [{"@type": "ods:EntityRelationship",
+                 "dwc:relationshipOfResource": "hasDigitalSpecimen",
+                 "dwc:relatedResourceID": f"https://doi.org/{beetle.pid}"}]
+    service.create("digital-media", media(**{"ods:hasEntityRelationships": relation}), AGENT)
+    bee = service.create(SPECIMENS, bee_in_kenya(), AGENT)
+    insert_term = text("INSERT INTO search_terms (field, kind, status, key, entry_id, value) "
+                       "VALUES (:field, :kind, :status, :key, :entry, :value)")
+    with service.index.engine.begin() as connection:  # the layout before
+        for entry, kind, status, posted, has_media in connection.execute(text(
+                "SELECT id, kind, status, posted, has_media FROM search_entries")).all():
+            terms = json.loads(posted) + ([] if has_media is None else
+                                          [["hasMedia", "true" if has_media else "false"]])
+            for field, value in terms:
+                connection.execute(insert_term, {"field": field, "kind": kind, "status": status,
+                                                 "key": value.casefold(), "entry": entry,
+                                                 "value": value})
+        connection.execute(text("CREATE INDEX ix_search_entries_modified "
+                                "ON search_entries (kind, status, modified, id)"))
+        connection.execute(text("ALTER TABLE search_entries DROP COLUMN posted"))
+        connection.execute(text("ALTER TABLE search_entries DROP COLUMN has_media"))
+    service.close()
+
+    client = make_app(config).test_client()  # moves them
+    body = search(client, "facet=country&facet=hasMedia")
+    assert counts(body, "country") == {"Belgium": 1, "Kenya": 1}
+    assert counts(body, "hasMedia") == {"true": 1, "false": 1}
+    assert pids(search(client, "hasMedia=false&country=Kenya")) == {bee.pid}
+    fdo = client.application.extensions["fdo"]
+    assert verify(fdo.reader, fdo.index).problems == []
+    with fdo.index.engine.connect() as connection:
+        fields = set(connection.scalars(text("SELECT DISTINCT field FROM search_terms")))
+    assert fields and not fields & set(POSTED_FIELDS)
+    indexes = {index["name"] for index in inspect(fdo.index.engine).get_indexes("search_entries")}
+    assert "ix_search_entries_all_modified" in indexes
+    assert "ix_search_entries_modified" not in indexes
