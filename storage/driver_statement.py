@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.engine import Connection, Engine
@@ -94,14 +95,14 @@ class DriverWrite:
     def __init__(self, statement: Any, columns: tuple[str, ...] | None = None) -> None:
         self._statement = statement
         self._columns = list(columns) if columns else None
-        self._compiled: dict[str, tuple[str, tuple[str, ...] | None]] = {}
+        self._compiled: dict[str, _Compiled] = {}
 
     def first(self, connection: Connection, values: dict[str, Any]) -> tuple[Any, ...] | None:
         """Run once; the first row it returns, if any."""
-        sql, positions = self._sql(connection)
+        compiled = self._sql(connection)
         cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
-            cursor.execute(sql, _parameters(values, positions))
+            cursor.execute(compiled.sql, compiled.parameters(values))
             row = cursor.fetchone() if cursor.description else None
         finally:
             cursor.close()
@@ -109,22 +110,33 @@ class DriverWrite:
 
     def many(self, connection: Connection, rows: list[dict[str, Any]]) -> None:
         """Run once per row of values."""
-        sql, positions = self._sql(connection)
+        compiled = self._sql(connection)
         cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
-            cursor.executemany(sql, [_parameters(values, positions) for values in rows])
+            cursor.executemany(compiled.sql, [compiled.parameters(values) for values in rows])
         finally:
             cursor.close()
 
-    def _sql(self, connection: Connection) -> tuple[str, tuple[str, ...] | None]:
+    def _sql(self, connection: Connection) -> _Compiled:
         dialect = connection.dialect
         compiled = self._compiled.get(dialect.name)
         if compiled is None:
             made = self._statement.compile(dialect=dialect, column_keys=self._columns)
             positions = tuple(made.positiontup or ()) if dialect.positional else None
-            compiled = self._compiled[dialect.name] = (str(made), positions)
+            # The statement's own constants (`kind == 'digital-specimens'`), bound too.
+            constants = {name: value for name, value in made.params.items()
+                         if value is not None}
+            compiled = self._compiled[dialect.name] = _Compiled(str(made), positions, constants)
         return compiled
 
 
-def _parameters(values: dict[str, Any], positions: tuple[str, ...] | None) -> Any:
-    return tuple(values[name] for name in positions) if positions is not None else values
+@dataclass(frozen=True)
+class _Compiled:
+    sql: str
+    positions: tuple[str, ...] | None  # the parameters' order, for a positional driver
+    constants: dict[str, Any]
+
+    def parameters(self, values: dict[str, Any]) -> Any:
+        given = {**self.constants, **values} if self.constants else values
+        return (tuple(given[name] for name in self.positions) if self.positions is not None
+                else given)

@@ -12,19 +12,20 @@ whatever order the versions come in."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import (
     ARRAY,
     ColumnElement,
-    Integer,
     String,
     bindparam,
     delete,
     exists,
     func,
     insert,
+    literal_column,
     or_,
     select,
     true,
@@ -63,24 +64,36 @@ def _upsert_entry(insert: Any) -> Any:
 
 
 _INSERTED = ("pid", "kind", *_ENTRY_COLUMNS)
-_UPSERT_ENTRY = {"sqlite": DriverWrite(_upsert_entry(sqlite_insert), _INSERTED),
-                 "postgresql": DriverWrite(_upsert_entry(postgresql_insert), _INSERTED)}
-_NEXT_POSITION = (update(CounterRow).where(CounterRow.name == SEARCH_POSITION)
-                  .values(value=CounterRow.value + 1).returning(CounterRow.value))
+_NEXT_POSITION = DriverWrite(update(CounterRow).where(CounterRow.name == SEARCH_POSITION)
+                             .values(value=CounterRow.value + literal_column("1"))
+                             .returning(CounterRow.value))
+_TERM_COLUMNS = ("field", "key", "value", "entry_id", "kind", "status")
+
+# SQLite: the entry, then (if it was written) its terms replaced, one row each.
+_UPSERT_ENTRY = DriverWrite(_upsert_entry(sqlite_insert), _INSERTED)
 _DELETE_TERMS = DriverWrite(delete(SearchTermRow)
                             .where(SearchTermRow.entry_id == bindparam("entry")))
-_TERM_COLUMNS = ("field", "key", "value", "entry_id", "kind", "status")
 _INSERT_TERMS = DriverWrite(insert(SearchTermRow), _TERM_COLUMNS)
-# PostgreSQL: an entry's terms as three arrays, one INSERT ... SELECT FROM unnest: one
-# statement for the executor instead of one per term.
+
+# PostgreSQL: one statement for the entry and its terms, one round trip (the index
+# writer's transactions are serial: each round trip is time no other write uses). The
+# terms come as three arrays, unnested, and are written only if the entry was. A later
+# version first deletes the terms of the earlier one its entry shows.
+_DELETE_EARLIER_TERMS = DriverWrite(delete(SearchTermRow).where(
+    SearchTermRow.entry_id == select(SearchEntryRow.id).where(
+        SearchEntryRow.pid == bindparam("pid"),
+        SearchEntryRow.version < bindparam("version")).scalar_subquery()))
+_WRITTEN = (_upsert_entry(postgresql_insert)
+            .values({name: bindparam(name) for name in _INSERTED})
+            .returning(SearchEntryRow.kind, SearchEntryRow.status).cte("written"))
 _TERM_ARRAYS = func.unnest(*(bindparam(name, type_=ARRAY(String))
                              for name in ("fields", "keys", "values"))
                            ).table_valued("field", "key", "value").render_derived()
-_INSERT_TERM_ARRAYS = DriverWrite(insert(SearchTermRow).from_select(
+_UPSERT_ENTRY_WITH_TERMS = DriverWrite(insert(SearchTermRow).from_select(
     list(_TERM_COLUMNS),
-    select(_TERM_ARRAYS.c.field, _TERM_ARRAYS.c.key, _TERM_ARRAYS.c.value,
-           bindparam("entry_id", type_=Integer), bindparam("kind", type_=String),
-           bindparam("status", type_=String))))
+    select(_TERM_ARRAYS.c.field, _TERM_ARRAYS.c.key, _TERM_ARRAYS.c.value, _WRITTEN.c.id,
+           _WRITTEN.c.kind, _WRITTEN.c.status)
+    .select_from(_WRITTEN.join(_TERM_ARRAYS, true()))))
 
 
 def _live_media(specimen: Any) -> ColumnElement[bool]:
@@ -96,17 +109,27 @@ def _live_media(specimen: Any) -> ColumnElement[bool]:
 _HAS_LIVE_MEDIA = _live_media(SearchEntryRow.pid)
 
 
-def _set_has_media(has_media: ColumnElement[bool]) -> Any:
-    """The specimens among the given PIDs get this hasMedia, changed at the given search
-    position (the processes' bitmaps, storage/search_postings.py, read them again)."""
-    return (update(SearchEntryRow)
-            .where(SearchEntryRow.pid.in_(bindparam("pids", expanding=True)),
-                   SearchEntryRow.kind == SPECIMEN.name)
-            .values(has_media=has_media, changed=bindparam("position")))
+def _set_has_media(has_media: ColumnElement[bool]) -> DriverWrite:
+    """A specimen gets this hasMedia, changed at the given search position (the processes'
+    bitmaps, storage/search_postings.py, read it again). Run once per PID (`many`)."""
+    return DriverWrite(update(SearchEntryRow)
+                       .where(SearchEntryRow.pid == bindparam("pid"),
+                              SearchEntryRow.kind == SPECIMEN.name)
+                       .values(has_media=has_media, changed=bindparam("position")))
 
 
 _GAINED_MEDIA = _set_has_media(true())  # a live media object was linked with them
 _REFRESH_HAS_MEDIA = _set_has_media(_HAS_LIVE_MEDIA)  # read from the links
+
+
+def _next_position(connection: Connection) -> int:
+    taken = _NEXT_POSITION.first(connection, {})
+    assert taken is not None  # create_schema made the counter
+    return int(taken[0])
+
+
+def _each_pid(pids: Iterable[str], position: int) -> list[dict[str, Any]]:
+    return [{"pid": pid, "position": position} for pid in sorted(pids)]
 
 
 @dataclass
@@ -123,7 +146,7 @@ def record_searches(connection: Connection, recordings: list[Recording]) -> None
     (taken here: positions are handed out one transaction at a time, in commit order)."""
     if all(recording.entry.search is None for recording in recordings):
         return
-    position = connection.execute(_NEXT_POSITION).scalar_one()
+    position = _next_position(connection)
     for recording in recordings:
         _record_search(connection, recording, position)
 
@@ -137,36 +160,29 @@ def _record_search(connection: Connection, recording: Recording, position: int) 
         return
     # A specimen nothing is linked with, before or now, has no media (known without a
     # query); one with links has its hasMedia read from them below.
-    has_media = False if entry.kind == SPECIMEN.name else None
-    written = _UPSERT_ENTRY[connection.dialect.name].first(connection, {
-        **_entry_values(entry, document), "changed": position, "has_media": has_media,
-        "pid": entry.pid, "kind": entry.kind})
-    if written is not None:  # None: the entry shows this version already
-        _replace_terms(connection, entry, written[0], document)
+    values = {**_entry_values(entry, document), "changed": position, "pid": entry.pid,
+              "kind": entry.kind, "has_media": False if entry.kind == SPECIMEN.name else None}
+    terms = [term for term in document.terms if term[0] not in POSTED_FIELDS]
+    if connection.dialect.name == "postgresql":
+        if entry.version > 1:
+            _DELETE_EARLIER_TERMS.first(connection, values)
+        _UPSERT_ENTRY_WITH_TERMS.first(connection, {
+            **values, "fields": [field for field, _ in terms],
+            "keys": [fold(value) for _, value in terms], "values": [v for _, v in terms]})
+    else:
+        written = _UPSERT_ENTRY.first(connection, values)
+        if written is not None:  # None: the entry shows this version already
+            if entry.version > 1:
+                _DELETE_TERMS.first(connection, {"entry": written[0]})
+            _INSERT_TERMS.many(connection, [
+                {"field": field, "key": fold(value), "value": value, "entry_id": written[0],
+                 "kind": entry.kind, "status": entry.status} for field, value in terms])
     if entry.kind == MEDIA.name and entry.version == 1 and entry.status == ACTIVE:
         # A new live media object: every specimen linked with it now has media.
         if touched:
-            connection.execute(_GAINED_MEDIA, {"pids": touched, "position": position})
+            _GAINED_MEDIA.many(connection, _each_pid(touched, position))
     elif touched and entry.kind in (SPECIMEN.name, MEDIA.name):
-        connection.execute(_REFRESH_HAS_MEDIA, {"pids": sorted({entry.pid, *touched}),
-                                                "position": position})
-
-
-def _replace_terms(connection: Connection, entry: VersionEntry, entry_id: int,
-                   document: SearchDocument) -> None:
-    """The entry's terms of the fields that are not posted, as the document has them."""
-    if entry.version > 1:
-        _DELETE_TERMS.first(connection, {"entry": entry_id})
-    terms = [term for term in document.terms if term[0] not in POSTED_FIELDS]
-    if terms and connection.dialect.name == "postgresql":
-        _INSERT_TERM_ARRAYS.first(connection, {
-            "fields": [field for field, _ in terms], "keys": [fold(value) for _, value in terms],
-            "values": [value for _, value in terms], "entry_id": entry_id, "kind": entry.kind,
-            "status": entry.status})
-    elif terms:
-        _INSERT_TERMS.many(connection, [
-            {"field": field, "key": fold(value), "value": value, "entry_id": entry_id,
-             "kind": entry.kind, "status": entry.status} for field, value in terms])
+        _REFRESH_HAS_MEDIA.many(connection, _each_pid({entry.pid, *touched}, position))
 
 
 # -- repair (`fdo reconcile`) -------------------------------------------------------------
@@ -198,8 +214,7 @@ def repair_has_media(connection: Connection) -> list[str]:
     """Set hasMedia anew where it disagrees with the links; the specimens it was wrong on."""
     wrong = wrong_has_media(connection)
     if wrong:
-        position = connection.execute(_NEXT_POSITION).scalar_one()
-        connection.execute(_REFRESH_HAS_MEDIA, {"pids": wrong, "position": position})
+        _REFRESH_HAS_MEDIA.many(connection, _each_pid(wrong, _next_position(connection)))
     return wrong
 
 
