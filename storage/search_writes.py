@@ -18,7 +18,11 @@ from typing import Any
 
 from sqlalchemy import (
     ARRAY,
+    BigInteger,
+    Boolean,
     ColumnElement,
+    Float,
+    Integer,
     String,
     bindparam,
     delete,
@@ -40,7 +44,6 @@ from storage.driver_statement import DriverWrite
 from storage.models import SEARCH_POSITION, CounterRow, LinkRow, ObjectRow, VersionEntry
 from storage.search_tables import (
     POSTED_FIELDS,
-    SearchDocument,
     SearchEntryRow,
     SearchTermRow,
     fold,
@@ -75,25 +78,35 @@ _DELETE_TERMS = DriverWrite(delete(SearchTermRow)
                             .where(SearchTermRow.entry_id == bindparam("entry")))
 _INSERT_TERMS = DriverWrite(insert(SearchTermRow), _TERM_COLUMNS)
 
-# PostgreSQL: one statement for the entry and its terms, one round trip (the index
-# writer's transactions are serial: each round trip is time no other write uses). The
-# terms come as three arrays, unnested, and are written only if the entry was. A later
-# version first deletes the terms of the earlier one its entry shows.
+# PostgreSQL: one statement for a transaction's entries and their terms, one round trip
+# (the index writer's transactions are serial: each round trip is time no other write
+# uses). Entries and terms come as arrays, a column each, unnested; terms are written
+# only with an entry that was. Later versions first delete the terms of the earlier ones
+# their entries show.
+_ENTRY_TYPES = {"version": Integer, "latitude": Float, "longitude": Float,
+                "changed": BigInteger, "has_media": Boolean}
+
+
+def _arrays(names: tuple[str, ...], types: dict[str, Any]) -> Any:
+    """One row per index of the arrays bound under `names` (PostgreSQL's unnest)."""
+    return func.unnest(*(bindparam(name, type_=ARRAY(types.get(name, String)))
+                         for name in names)).table_valued(*names).render_derived()
+
+
+_EARLIER = _arrays(("pid", "version"), _ENTRY_TYPES)
 _DELETE_EARLIER_TERMS = DriverWrite(delete(SearchTermRow).where(
-    SearchTermRow.entry_id == select(SearchEntryRow.id).where(
-        SearchEntryRow.pid == bindparam("pid"),
-        SearchEntryRow.version < bindparam("version")).scalar_subquery()))
-_WRITTEN = (_upsert_entry(postgresql_insert)
-            .values({name: bindparam(name) for name in _INSERTED})
-            .returning(SearchEntryRow.kind, SearchEntryRow.status).cte("written"))
-_TERM_ARRAYS = func.unnest(*(bindparam(name, type_=ARRAY(String))
-                             for name in ("fields", "keys", "values"))
-                           ).table_valued("field", "key", "value").render_derived()
-_UPSERT_ENTRY_WITH_TERMS = DriverWrite(insert(SearchTermRow).from_select(
+    SearchTermRow.entry_id == SearchEntryRow.id, SearchEntryRow.pid == _EARLIER.c.pid,
+    SearchEntryRow.version < _EARLIER.c.version))
+_ENTRIES = _arrays(_INSERTED, _ENTRY_TYPES)
+_WRITTEN = _upsert_entry(lambda table: postgresql_insert(table).from_select(
+    list(_INSERTED), select(*_ENTRIES.c))).returning(
+        SearchEntryRow.pid, SearchEntryRow.kind, SearchEntryRow.status).cte("written")
+_TERMS = _arrays(("term_pid", "field", "key", "value"), {})
+_UPSERT_ENTRIES_WITH_TERMS = DriverWrite(insert(SearchTermRow).from_select(
     list(_TERM_COLUMNS),
-    select(_TERM_ARRAYS.c.field, _TERM_ARRAYS.c.key, _TERM_ARRAYS.c.value, _WRITTEN.c.id,
-           _WRITTEN.c.kind, _WRITTEN.c.status)
-    .select_from(_WRITTEN.join(_TERM_ARRAYS, true()))))
+    select(_TERMS.c.field, _TERMS.c.key, _TERMS.c.value, _WRITTEN.c.id, _WRITTEN.c.kind,
+           _WRITTEN.c.status)
+    .select_from(_WRITTEN.join(_TERMS, _TERMS.c.term_pid == _WRITTEN.c.pid))))
 
 
 def _live_media(specimen: Any) -> ColumnElement[bool]:
@@ -143,40 +156,80 @@ class Recording:
 
 def record_searches(connection: Connection, recordings: list[Recording]) -> None:
     """The search entries of versions the index records, all at one search position
-    (taken here: positions are handed out one transaction at a time, in commit order)."""
-    if all(recording.entry.search is None for recording in recordings):
+    (taken here: positions are handed out one transaction at a time, in commit order);
+    then the hasMedia of the specimens among them and the objects they touched."""
+    searched = [recording for recording in recordings if recording.entry.search is not None]
+    if not searched:
         return
     position = _next_position(connection)
-    for recording in recordings:
-        _record_search(connection, recording, position)
-
-
-def _record_search(connection: Connection, recording: Recording, position: int) -> None:
-    """Make the entry of the version's object show it, and refresh the hasMedia term of
-    the specimens among it and the objects it touched."""
-    entry, touched = recording.entry, recording.touched
-    document = entry.search
-    if document is None:
-        return
-    # A specimen nothing is linked with, before or now, has no media (known without a
-    # query); one with links has its hasMedia read from them below.
-    values = {**_entry_values(entry, document), "changed": position, "pid": entry.pid,
-              "kind": entry.kind, "has_media": False if entry.kind == SPECIMEN.name else None}
-    terms = [term for term in document.terms if term[0] not in POSTED_FIELDS]
     if connection.dialect.name == "postgresql":
-        if entry.version > 1:
-            _DELETE_EARLIER_TERMS.first(connection, values)
-        _UPSERT_ENTRY_WITH_TERMS.first(connection, {
-            **values, "fields": [field for field, _ in terms],
-            "keys": [fold(value) for _, value in terms], "values": [v for _, v in terms]})
+        _write_entries_postgresql(connection, [recording.entry for recording in searched],
+                                  position)
     else:
-        written = _UPSERT_ENTRY.first(connection, values)
-        if written is not None:  # None: the entry shows this version already
-            if entry.version > 1:
-                _DELETE_TERMS.first(connection, {"entry": written[0]})
-            _INSERT_TERMS.many(connection, [
-                {"field": field, "key": fold(value), "value": value, "entry_id": written[0],
-                 "kind": entry.kind, "status": entry.status} for field, value in terms])
+        for recording in searched:
+            _write_entry_sqlite(connection, recording.entry, position)
+    for recording in searched:
+        _set_has_media_from(connection, recording, position)
+
+
+def _entry_row(entry: VersionEntry, position: int) -> dict[str, Any]:
+    """The entry's columns. A specimen starts without media: nothing linked with it, before
+    or now, is known without a query, and one with links is set from them after."""
+    document = entry.search
+    assert document is not None  # record_searches writes only versions with a document
+    return {"pid": entry.pid, "kind": entry.kind, "status": entry.status,
+            "version": entry.version, "modified": entry.created, "name": document.name,
+            "catalogue": document.catalogue, "catalogue_key": fold(document.catalogue),
+            "event_date": document.event_date, "latitude": document.latitude,
+            "longitude": document.longitude, "thumbnail": document.thumbnail,
+            "text": document.text, "changed": position,
+            "posted": json.dumps([[field, value] for field, value in document.terms
+                                  if field in POSTED_FIELDS], ensure_ascii=False),
+            "has_media": False if entry.kind == SPECIMEN.name else None}
+
+
+def _unposted_terms(entry: VersionEntry) -> list[tuple[str, str]]:
+    """The entry's terms that are rows of search_terms: the fields that are not posted."""
+    assert entry.search is not None
+    return [(field, value) for field, value in entry.search.terms if field not in POSTED_FIELDS]
+
+
+def _write_entry_sqlite(connection: Connection, entry: VersionEntry, position: int) -> None:
+    """The entry, then (if it was written) its terms replaced, one statement each: SQLite
+    runs in this process, so a statement costs no round trip."""
+    written = _UPSERT_ENTRY.first(connection, _entry_row(entry, position))
+    if written is None:  # the entry shows this version already
+        return
+    if entry.version > 1:
+        _DELETE_TERMS.first(connection, {"entry": written[0]})
+    _INSERT_TERMS.many(connection, [
+        {"field": field, "key": fold(value), "value": value, "entry_id": written[0],
+         "kind": entry.kind, "status": entry.status} for field, value in _unposted_terms(entry)])
+
+
+def _write_entries_postgresql(connection: Connection, entries: list[VersionEntry],
+                              position: int) -> None:
+    latest: dict[str, VersionEntry] = {}  # a statement may upsert a row once: the newest
+    for entry in entries:
+        if entry.pid not in latest or latest[entry.pid].version < entry.version:
+            latest[entry.pid] = entry
+    later = [entry for entry in latest.values() if entry.version > 1]
+    if later:
+        _DELETE_EARLIER_TERMS.first(connection, {
+            "pid": [entry.pid for entry in later], "version": [entry.version for entry in later]})
+    rows = [_entry_row(entry, position) for entry in latest.values()]
+    terms = [(entry.pid, field, value) for entry in latest.values()
+             for field, value in _unposted_terms(entry)]
+    _UPSERT_ENTRIES_WITH_TERMS.first(connection, {
+        **{name: [row[name] for row in rows] for name in _INSERTED},
+        "term_pid": [pid for pid, _, _ in terms], "field": [field for _, field, _ in terms],
+        "key": [fold(value) for _, _, value in terms], "value": [value for _, _, value in terms]})
+
+
+def _set_has_media_from(connection: Connection, recording: Recording, position: int) -> None:
+    """Set hasMedia anew on the specimens among the version's object and the objects it
+    touched, as far as this version can change it."""
+    entry, touched = recording.entry, recording.touched
     if entry.kind == MEDIA.name and entry.version == 1 and entry.status == ACTIVE:
         # A new live media object: every specimen linked with it now has media.
         if touched:
@@ -216,13 +269,3 @@ def repair_has_media(connection: Connection) -> list[str]:
     if wrong:
         _REFRESH_HAS_MEDIA.many(connection, _each_pid(wrong, _next_position(connection)))
     return wrong
-
-
-def _entry_values(entry: VersionEntry, document: SearchDocument) -> dict[str, object]:
-    return {"status": entry.status, "version": entry.version, "modified": entry.created,
-            "name": document.name, "catalogue": document.catalogue,
-            "catalogue_key": fold(document.catalogue), "event_date": document.event_date,
-            "latitude": document.latitude, "longitude": document.longitude,
-            "thumbnail": document.thumbnail, "text": document.text,
-            "posted": json.dumps([[field, value] for field, value in document.terms
-                                  if field in POSTED_FIELDS], ensure_ascii=False)}

@@ -108,3 +108,30 @@ def test_with_the_search_index_off_writes_keep_none_and_search_answers_404(
         fdo.close()
     with pytest.raises(ValueError, match="on or off"):
         Config.from_environment({"FDO_SEARCH_INDEX": "maybe"})
+
+
+def test_the_write_replay_records_what_creates_recorded_with_and_without_search(
+        config: Config, tmp_path: Path) -> None:
+    """bench/search_writes.py times recording the captured versions again: with their
+    search documents they make the same entries the creates made; without, none."""
+    from bench import search_writes
+
+    versions = search_writes.captured_versions(config, 12)
+    kinds = Counter(entry.kind for entry in versions)
+    assert kinds[SPECIMEN.name] == 12 and all(entry.search for entry in versions)
+    created = build_service(config)
+    try:
+        expected = created.index.search.live_counts()
+    finally:
+        created.close()
+    assert expected == dict(kinds)
+    for name, given in (("with", versions),
+                        ("without", [replace(entry, search=None) for entry in versions])):
+        url = f"sqlite:///{tmp_path}/{name}.sqlite3"
+        assert search_writes.replay(url, given, lambda: 0.0) == 0.0
+        index = search_writes.Index(url)
+        try:
+            assert index.search.live_counts() == (expected if name == "with" else {})
+            assert len(list(index.all_versions())) == len(versions)
+        finally:
+            index.close()

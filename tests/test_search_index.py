@@ -85,3 +85,26 @@ def test_an_object_indexed_before_search_existed_gets_its_entry_with_its_next_ve
     assert service.index.search.stored_document(record.pid) == (
         2, search_document("digital-specimens", changed.content))
     assert verify(service.reader, service.index).problems == []
+
+
+def test_one_transaction_recording_three_versions_of_an_object_leaves_the_last_entry(
+        service, monkeypatch):
+    """A transaction may hold several versions of one object (a bulk recording): its
+    search entry and terms end as its last version's, as if recorded one by one."""
+    recorded: list = []
+    record = service.index.record_version
+    monkeypatch.setattr(service.index, "record_version",
+                        lambda entry: (recorded.append(entry), record(entry))[1])
+    first = service.create("digital-specimens", carabus_in_belgium(), AGENT)
+    prefix, suffix = first.pid.split("/")
+    second, _ = service.replace("digital-specimens", prefix, suffix, bee_in_kenya(),
+                                first.digest, AGENT)
+    third, _ = service.replace("digital-specimens", prefix, suffix,
+                               {**carabus_in_belgium(), "dwc:preparations": "pinned"},
+                               second.digest, AGENT)
+    assert [entry.version for entry in recorded] == [1, 2, 3]
+    service.writes.reset_index()
+    assert service.index.record_versions(recorded)
+    assert service.index.search.stored_document(first.pid) == (
+        3, search_document("digital-specimens", third.content))
+    assert verify(service.reader, service.index).problems == []
