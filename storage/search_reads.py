@@ -75,9 +75,7 @@ def _selectivity(field: str) -> int:
 
 
 def _scope(query: SearchQuery) -> list[ColumnElement[bool]]:
-    """The statuses asked for, which the entries' indexes begin with; the kinds are the
-    bitmaps' to check (no index begins with the kind)."""
-    return [ENTRY.c.status.in_(query.statuses)]
+    return [ENTRY.c.kind.in_(query.kinds), ENTRY.c.status.in_(query.statuses)]
 
 
 def _term_scope(terms: Any, query: SearchQuery, field: str) -> list[ColumnElement[bool]]:
@@ -130,9 +128,10 @@ class SearchReads(SearchLookups):
                         hits = hits & postings.holding(field, keys)
                 facets = postings.facets(hits, query.facets, query.facet_size)
                 # What a page walks: by relevance, the words' matches (as SQL found
-                # them); else in sort order, the entries of every kind.
+                # them); else in sort order, the kind's entries, or every kind's.
                 candidates = (len(found) if found is not None and self._ranked_page(query)
-                              else len(postings.scope(None, query.statuses)))
+                              else len(postings.scope(query.kinds if len(query.kinds) == 1
+                                                      else None, query.statuses)))
             page = self._page(connection, query, hits, candidates)
         more = len(page) > query.page_size
         return SearchPage(len(hits), page[:query.page_size], more, facets)
@@ -277,13 +276,16 @@ class SearchReads(SearchLookups):
                                   else (position, identity)))
 
     def _in_order(self, query: SearchQuery, scoped: bool) -> tuple[Select[Any], Any, Any]:
-        """Entry ids in the sort column's order. `scoped`: the statuses' entries of every
-        kind, read from the sort column's index (status, column, id); else every entry,
-        for a condition on the ids to narrow (with the status as a condition, SQLite would
-        walk that index and check each row against a handful of ids: 15 ms at 100,000)."""
+        """Entry ids in the sort column's order. `scoped`: the kinds' and statuses'
+        entries, read from the sort column's index ((kind, status, column, id) for one
+        kind, (status, column, id) for several); else every entry, for a condition on
+        the ids to narrow (with kind and status as conditions, SQLite would walk that
+        index and check each row against a handful of ids: 15 ms at 100,000)."""
         position = ENTRY.c[SORT_COLUMNS[query.sort] or "modified"]
+        scope = ([ENTRY.c.kind == query.kinds[0]] if len(query.kinds) == 1 else []) + [
+            ENTRY.c.status.in_(query.statuses)]
         statement = select(ENTRY.c.id, position.label("position"))
-        return (statement.where(*_scope(query)) if scoped else statement), position, ENTRY.c.id
+        return statement.where(*scope) if scoped else statement, position, ENTRY.c.id
 
     def _ranked(self, query: SearchQuery) -> tuple[Select[Any], Any, Any]:
         """The words' matches in relevance order: best first, by FTS5's bm25 (smaller is

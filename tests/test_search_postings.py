@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
-from sqlalchemy import inspect, text
+from sqlalchemy import text
 
 from repository import build_service
 from repository.config import Config
@@ -176,9 +176,8 @@ def test_a_value_written_two_ways_is_one_facet_value_as_loaded_and_as_caught_up(
 def test_an_index_that_kept_posted_terms_as_rows_moves_them_into_its_entries(
         config, make_app):
     """Before the entries' `posted` and `has_media` columns, the posted fields' terms were
-    rows of search_terms, and the sort orders had indexes per kind too: on start the terms
-    move into the entries (searches, facets and `fdo verify` read them there) and those
-    indexes go."""
+    rows of search_terms: on start they move into the entries, and searches, facets and
+    `fdo verify` read them there."""
     service = build_service(config)
     beetle = service.create(SPECIMENS, carabus_in_belgium(), AGENT)
     relation = [{"@type": "ods:EntityRelationship",
@@ -197,8 +196,6 @@ def test_an_index_that_kept_posted_terms_as_rows_moves_them_into_its_entries(
                 connection.execute(insert_term, {"field": field, "kind": kind, "status": status,
                                                  "key": value.casefold(), "entry": entry,
                                                  "value": value})
-        connection.execute(text("CREATE INDEX ix_search_entries_modified "
-                                "ON search_entries (kind, status, modified, id)"))
         connection.execute(text("ALTER TABLE search_entries DROP COLUMN posted"))
         connection.execute(text("ALTER TABLE search_entries DROP COLUMN has_media"))
     service.close()
@@ -213,6 +210,3 @@ def test_an_index_that_kept_posted_terms_as_rows_moves_them_into_its_entries(
     with fdo.index.engine.connect() as connection:
         fields = set(connection.scalars(text("SELECT DISTINCT field FROM search_terms")))
     assert fields and not fields & set(POSTED_FIELDS)
-    indexes = {index["name"] for index in inspect(fdo.index.engine).get_indexes("search_entries")}
-    assert "ix_search_entries_all_modified" in indexes
-    assert "ix_search_entries_modified" not in indexes
