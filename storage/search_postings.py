@@ -81,23 +81,12 @@ class Postings:
     # -- reading the index ------------------------------------------------------------
 
     def _load(self, connection: Connection) -> None:
-        """Every bitmap, read whole: one pass over the entries, gathering the ids of each
-        value in lists before a bitmap is made of each."""
+        """Every bitmap, read whole: one pass over the entries, each id added to its
+        bitmaps as it comes (no list of every posting held meanwhile)."""
         self._position = int(connection.scalar(select(func.max(ENTRY.c.changed))) or 0)
-        scopes: dict[tuple[str, str], list[int]] = {}
-        terms: dict[str, dict[str, dict[str, list[int]]]] = {field: {} for field in POSTED_FIELDS}
-        keys: dict[str, str] = {}  # value -> key: values repeat, folding each once
-        for entry_id, kind, status, posted, has_media in connection.execute(_EVERY_ENTRY):
-            scopes.setdefault((kind, status), []).append(entry_id)
-            for field, value in _posted_terms(posted, has_media):
-                key = keys.get(value)
-                if key is None:
-                    key = keys[value] = fold(value)
-                terms[field].setdefault(key, {}).setdefault(value, []).append(entry_id)
-        self._scopes = {scope: BitMap(ids) for scope, ids in scopes.items()}
-        self._terms = {field: {key: {value: BitMap(ids) for value, ids in values.items()}
-                               for key, values in field_keys.items()}
-                       for field, field_keys in terms.items()}
+        self._scopes, self._terms = {}, {field: {} for field in POSTED_FIELDS}
+        for row in connection.execute(_EVERY_ENTRY):
+            self._add(*row)
 
     def _catch_up(self, connection: Connection) -> None:
         rows = list(connection.execute(_CHANGED_SINCE, {"position": self._position}))
@@ -115,12 +104,23 @@ class Postings:
                         del values[value]
                 if not values:
                     del field_keys[key]
-        for entry_id, kind, status, posted, has_media, position in rows:
-            self._scopes.setdefault((kind, status), BitMap()).add(entry_id)
-            for field, value in _posted_terms(posted, has_media):
-                self._terms[field].setdefault(fold(value), {}).setdefault(
-                    value, BitMap()).add(entry_id)
+        for *entry, position in rows:
+            self._add(*entry)
             self._position = max(self._position, position)
+
+    def _add(self, entry_id: int, kind: str, status: str, posted: str | None,
+             has_media: bool | None) -> None:
+        """An entry into the bitmaps of its kind and status and of each posted term."""
+        scope = self._scopes.get((kind, status))
+        if scope is None:
+            scope = self._scopes[(kind, status)] = BitMap()
+        scope.add(entry_id)
+        for field, value in _posted_terms(posted, has_media):
+            values = self._terms[field].setdefault(fold(value), {})
+            ids = values.get(value)
+            if ids is None:
+                ids = values[value] = BitMap()
+            ids.add(entry_id)
 
 
 def _posted_terms(posted: str | None, has_media: bool | None) -> list[tuple[str, str]]:

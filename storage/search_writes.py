@@ -173,8 +173,9 @@ def record_searches(connection: Connection, recordings: list[Recording]) -> None
 
 
 def _entry_row(entry: VersionEntry, position: int) -> dict[str, Any]:
-    """The entry's columns. A specimen starts without media: nothing linked with it, before
-    or now, is known without a query, and one with links is set from them after."""
+    """The entry's columns. A specimen's hasMedia starts false, which is right when
+    nothing is linked with it, before or now; when something is, `_set_has_media_from`
+    reads it from the links after."""
     document = entry.search
     assert document is not None  # record_searches writes only versions with a document
     return {"pid": entry.pid, "kind": entry.kind, "status": entry.status,
