@@ -4,6 +4,7 @@ No Flask: the arguments come in as (name, values) pairs (repository/search_reque
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
@@ -39,6 +40,18 @@ class Search:
         self.enabled = enabled  # FDO_SEARCH_INDEX
         self.base_url = base_url
         self.cursor_key = cursor_key
+
+    def read_bitmaps_in_background(self) -> threading.Thread | None:
+        """Read the posting bitmaps now, in a thread of their own (a gunicorn worker, as
+        it starts): its first search then finds them read, where it would have read them
+        itself (about a second at 100,000 specimens). A search meanwhile waits for the
+        read. None when search is off."""
+        if not self.enabled:
+            return None
+        thread = threading.Thread(target=self.reads.read_bitmaps, name="search-bitmaps",
+                                  daemon=True)
+        thread.start()
+        return thread
 
     def find(self, kinds: tuple[str, ...], arguments: Arguments) -> Results:
         self._check_enabled()

@@ -62,6 +62,11 @@ class Postings:
         self._terms: dict[str, dict[str, dict[str, BitMap]]] = {}
         self._scopes: dict[tuple[str, str], BitMap] = {}  # (kind, status) -> ids
 
+    @property
+    def read(self) -> bool:
+        """Whether the bitmaps have been read from the index (by a search, or ahead of one)."""
+        return self._generation is not None
+
     @contextmanager
     def current(self, connection: Connection) -> Iterator[PostingView]:
         """The bitmaps as the index holds them now, for the length of the `with`: other

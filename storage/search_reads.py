@@ -12,6 +12,7 @@ here and each is quoted (FTS5) or written as a lexeme prefix (PostgreSQL)."""
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Callable
 from typing import Any
@@ -32,6 +33,7 @@ from sqlalchemy import (
     tuple_,
 )
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql import Select
 from sqlalchemy.types import ARRAY, Double
 
@@ -135,6 +137,15 @@ class SearchReads(SearchLookups):
             page = self._page(connection, query, hits, candidates)
         more = len(page) > query.page_size
         return SearchPage(len(hits), page[:query.page_size], more, facets)
+
+    def read_bitmaps(self) -> None:
+        """Bring the posting bitmaps up to the index now, as a search would first; a
+        failure is logged, and the next search reads them itself."""
+        try:
+            with self.engine.connect() as connection, self.postings.current(connection):
+                pass
+        except SQLAlchemyError as error:
+            logging.getLogger(__name__).warning("search bitmaps not read: %s", error)
 
     def live_counts(self) -> dict[str, int]:
         """How many live objects of each kind the search index holds."""

@@ -210,3 +210,18 @@ def test_an_index_that_kept_posted_terms_as_rows_moves_them_into_its_entries(
     with fdo.index.engine.connect() as connection:
         fields = set(connection.scalars(text("SELECT DISTINCT field FROM search_terms")))
     assert fields and not fields & set(POSTED_FIELDS)
+
+
+def test_a_worker_reads_the_bitmaps_before_its_first_search(config, make_app, other):
+    """wsgi.py has each gunicorn worker read them as it starts, in the background."""
+    other.create(SPECIMENS, carabus_in_belgium(), AGENT)
+    client = make_app(config).test_client()
+    searching = client.application.extensions["search"]
+    postings = searching.reads.postings
+    assert not postings.read
+    thread = searching.read_bitmaps_in_background()
+    thread.join(60)
+    assert postings.read and not thread.is_alive()
+    assert counts(search(client, "facet=country"), "country") == {"Belgium": 1}
+    off = make_app(replace(config, search_index=False)).extensions["search"]
+    assert off.read_bitmaps_in_background() is None
