@@ -337,7 +337,8 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
                         help="specimens and media by `fdo ingest dwca` (default) or by one "
                              "FDOService.create each; annotations by FDOService.create")
     parser.add_argument("--requests", type=int, default=300, help="per kind of request")
-    parser.add_argument("--rounds", type=int, default=3, help="create-cost rounds")
+    parser.add_argument("--rounds", type=int, default=5,
+                        help="create-cost rounds (rates vary by up to 30%% between rounds here)")
     parser.add_argument("--round-size", type=int, default=1000, help="specimens per round")
     options = parser.parse_args(argv)
     # --sizes none: the create throughput alone.
