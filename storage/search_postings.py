@@ -29,7 +29,6 @@ import json
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any
 
 from pyroaring import BitMap
 from sqlalchemy import bindparam, func, select
@@ -52,7 +51,6 @@ class Postings:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.postgresql = engine.dialect.name == "postgresql"
         self._lock = threading.Lock()
         self._generation: int | None = None
         self._searched: int | None = None  # the last search position when last read
@@ -176,15 +174,3 @@ class PostingView:
             counted.sort(key=lambda facet: (-facet.count, facet.key))
             found[field] = counted[:size]
         return found
-
-
-def gatherer(postgresql: bool) -> Any:
-    """The aggregate that gathers ids into one value `bitmap_of` reads: a PostgreSQL array,
-    SQLite's JSON array."""
-    return func.array_agg if postgresql else func.json_group_array
-
-
-def bitmap_of(ids: Any) -> BitMap:
-    """A bitmap of the ids a database gathered: a PostgreSQL array (a list) or SQLite's
-    JSON text."""
-    return BitMap(json.loads(ids) if isinstance(ids, str) else ids)

@@ -40,7 +40,7 @@ from sqlalchemy.types import ARRAY, Double
 from schemas import ACTIVE
 from storage.models import ObjectRow
 from storage.search_lookups import SearchLookups
-from storage.search_postings import Postings, bitmap_of, gatherer
+from storage.search_postings import Postings
 from storage.search_query import SORT_COLUMNS, Hit, SearchPage, SearchQuery
 from storage.search_tables import POSTED_FIELDS, SearchEntryRow, SearchTermRow
 
@@ -153,10 +153,12 @@ class SearchReads(SearchLookups):
             return {kind: len(postings.scope((kind,), (ACTIVE,))) for kind in postings.kinds()}
 
     def _ids(self, connection: Connection, matching: Select[Any]) -> BitMap:
-        """The ids a statement selects, gathered by the database into one value."""
+        """The ids a statement selects, gathered by the database into one value: a
+        PostgreSQL array (a list), SQLite's JSON array (text)."""
         found = matching.subquery()
-        gathered = gatherer(self.postgresql)(found.c.id)
-        return bitmap_of(connection.scalar(select(gathered)) or [])
+        gather = func.array_agg if self.postgresql else func.json_group_array
+        ids = connection.scalar(select(gather(found.c.id))) or []
+        return BitMap(json.loads(ids) if isinstance(ids, str) else ids)
 
     def _among(self, hits: BitMap) -> Among:
         """A condition that a column holds one of these ids, as one bound value: a

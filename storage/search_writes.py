@@ -54,11 +54,10 @@ _ENTRY_COLUMNS = ("status", "version", "modified", "name", "catalogue", "catalog
                   "posted", "has_media")
 
 
-def _upsert_entry(insert: Any) -> Any:
+def _upsert_entry(statement: Any) -> Any:
     """The entry inserted (version 1, or an object indexed before search existed), or
     moved to this version if it shows an earlier one: the id of what was written, none
     if it shows this version already (`fdo reconcile` writing it again)."""
-    statement = insert(SearchEntryRow)
     return statement.on_conflict_do_update(
         index_elements=[SearchEntryRow.pid],
         set_={name: statement.excluded[name] for name in _ENTRY_COLUMNS},
@@ -73,7 +72,7 @@ _NEXT_POSITION = DriverWrite(update(CounterRow).where(CounterRow.name == SEARCH_
 _TERM_COLUMNS = ("field", "key", "value", "entry_id", "kind", "status")
 
 # SQLite: the entry, then (if it was written) its terms replaced, one row each.
-_UPSERT_ENTRY = DriverWrite(_upsert_entry(sqlite_insert), _INSERTED)
+_UPSERT_ENTRY = DriverWrite(_upsert_entry(sqlite_insert(SearchEntryRow)), _INSERTED)
 _DELETE_TERMS = DriverWrite(delete(SearchTermRow)
                             .where(SearchTermRow.entry_id == bindparam("entry")))
 _INSERT_TERMS = DriverWrite(insert(SearchTermRow), _TERM_COLUMNS)
@@ -98,7 +97,7 @@ _DELETE_EARLIER_TERMS = DriverWrite(delete(SearchTermRow).where(
     SearchTermRow.entry_id == SearchEntryRow.id, SearchEntryRow.pid == _EARLIER.c.pid,
     SearchEntryRow.version < _EARLIER.c.version))
 _ENTRIES = _arrays(_INSERTED, _ENTRY_TYPES)
-_WRITTEN = _upsert_entry(lambda table: postgresql_insert(table).from_select(
+_WRITTEN = _upsert_entry(postgresql_insert(SearchEntryRow).from_select(
     list(_INSERTED), select(*_ENTRIES.c))).returning(
         SearchEntryRow.pid, SearchEntryRow.kind, SearchEntryRow.status).cte("written")
 _TERMS = _arrays(("term_pid", "field", "key", "value"), {})
