@@ -17,6 +17,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+import orjson
 from pyroaring import BitMap
 from sqlalchemy import (
     ColumnElement,
@@ -35,7 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql import Select
-from sqlalchemy.types import ARRAY, Double
+from sqlalchemy.types import ARRAY
 
 from schemas import ACTIVE
 from storage.models import ObjectRow
@@ -118,10 +119,12 @@ class SearchReads(SearchLookups):
         """The hits as a bitmap: what SQL must answer (free text, fields with many
         values, dates, places) read as ids once, intersected with the posting bitmaps of
         the kinds, statuses and other filters; the count and the facets are then counted
-        on bitmaps, and the page read in sort order."""
+        on bitmaps, and the page read in sort order (by relevance, from bitmaps too)."""
         with self.engine.connect() as connection:
             matching = self._matching(query, connection)
-            found = None if matching is None else self._ids(connection, matching)
+            ranked = query.sort == "relevance" and bool(query.words)
+            found, named = (self._ids(connection, matching, query.words if ranked else ())
+                            if matching is not None else (None, []))
             with self.postings.current(connection) as postings:
                 scope = postings.scope(query.kinds, query.statuses)
                 hits = scope if found is None else scope & found
@@ -129,12 +132,12 @@ class SearchReads(SearchLookups):
                     if field in POSTED_FIELDS:
                         hits = hits & postings.holding(field, keys)
                 facets = postings.facets(hits, query.facets, query.facet_size)
-                # What a page walks: by relevance, the words' matches (as SQL found
-                # them); else in sort order, the kind's entries, or every kind's.
-                candidates = (len(found) if found is not None and self._ranked_page(query)
-                              else len(postings.scope(query.kinds if len(query.kinds) == 1
-                                                      else None, query.statuses)))
-            page = self._page(connection, query, hits, candidates)
+                # What a page in sort order walks: the kind's entries, or every kind's.
+                candidates = len(postings.scope(query.kinds if len(query.kinds) == 1
+                                                else None, query.statuses))
+            chosen = (_by_relevance(hits, named, query) if ranked
+                      else self._in_sort_order(connection, query, hits, candidates))
+            page = self._hits(connection, chosen)
         more = len(page) > query.page_size
         return SearchPage(len(hits), page[:query.page_size], more, facets)
 
@@ -152,13 +155,28 @@ class SearchReads(SearchLookups):
         with self.engine.connect() as connection, self.postings.current(connection) as postings:
             return {kind: len(postings.scope((kind,), (ACTIVE,))) for kind in postings.kinds()}
 
-    def _ids(self, connection: Connection, matching: Select[Any]) -> BitMap:
-        """The ids a statement selects, gathered by the database into one value: a
-        PostgreSQL array (a list), SQLite's JSON array (text)."""
-        found = matching.subquery()
-        gather = func.array_agg if self.postgresql else func.json_group_array
-        ids = connection.scalar(select(gather(found.c.id))) or []
-        return BitMap(json.loads(ids) if isinstance(ids, str) else ids)
+    def _ids(self, connection: Connection, matching: Select[Any], named: tuple[str, ...]
+             ) -> tuple[BitMap, list[BitMap]]:
+        """The ids a statement selects, and for each of the words `named`, those of
+        entries whose name holds it; each gathered by the database into one value: a
+        PostgreSQL array (a list), SQLite's JSON array (text). PostgreSQL checks the
+        names in the same pass (its entries' names have no index of their own); SQLite
+        asks FTS5's name column, one word at a time."""
+        if self.postgresql:
+            found = (matching.add_columns(_NAME_VECTOR.label("named")) if named
+                     else matching).subquery()
+            gathered = [func.array_agg(found.c.id)] + [
+                func.array_agg(found.c.id).filter(found.c.named.op("@@")(_word_query(word)))
+                for word in named]
+            row = connection.execute(select(*gathered)).one()
+            ids, names = row[0], list(row[1:])
+        else:
+            found = matching.subquery()
+            ids = connection.scalar(select(func.json_group_array(found.c.id)))
+            names = [connection.scalar(
+                select(func.json_group_array(_FTS_ID)).select_from(_FTS)
+                .where(self._fts_match((word,), column="name"))) for word in named]
+        return _bitmap(ids), [_bitmap(name_ids) for name_ids in names]
 
     def _among(self, hits: BitMap) -> Among:
         """A condition that a column holds one of these ids, as one bound value: a
@@ -201,11 +219,17 @@ class SearchReads(SearchLookups):
             if len(first_keys) > 1:
                 matching = matching.distinct()  # an entry may hold two of the keys
             ids = first.c.entry_id
-        elif words and not self.postgresql:
-            # The words' row ids alone: kinds and statuses are the bitmaps' to check.
-            matching, ids = select(_FTS_ID.label("id")).select_from(_FTS), _FTS_ID
-            matching = matching.where(self._fts_match(words))
-            words = ()
+        elif words and not (self.postgresql and entry_conditions):
+            # The words' ids alone: kinds and statuses are the bitmaps' to check. On
+            # PostgreSQL the GIN index then decides the plan whatever the statistics
+            # say (with none yet, it walked a sort index and tested every row: 30 ms
+            # at 15,000 entries, against 5).
+            if self.postgresql:
+                matching, ids = select(ENTRY.c.id), ENTRY.c.id
+            else:
+                matching, ids = select(_FTS_ID.label("id")).select_from(_FTS), _FTS_ID
+                matching = matching.where(self._fts_match(words))
+                words = ()
         elif words or entry_conditions:
             matching, ids = select(ENTRY.c.id), ENTRY.c.id
             matching = matching.where(*_scope(query))
@@ -236,8 +260,10 @@ class SearchReads(SearchLookups):
         return ENTRY.c.id.in_(fts)
 
     @staticmethod
-    def _fts_match(words: tuple[str, ...]) -> ColumnElement[bool]:
-        return literal_column("search_text").op("MATCH")(bindparam("fts", _fts_query(words)))
+    def _fts_match(words: tuple[str, ...], column: str = "") -> ColumnElement[bool]:
+        query = _fts_query(words)
+        return literal_column("search_text").op("MATCH")(
+            bindparam("fts", f"{{{column}}} : ({query})" if column else query))
 
     @staticmethod
     def _ts_query(words: tuple[str, ...]) -> Any:
@@ -245,74 +271,44 @@ class SearchReads(SearchLookups):
 
     # -- a page ------------------------------------------------------------------------
 
-    def _page(self, connection: Connection, query: SearchQuery, hits: BitMap,
-              candidates: int) -> list[Hit]:
-        """One page in sort order. Where hits are dense among the candidates (the
-        entries of the kinds, or the words' matches by relevance), the candidates are
-        read in order and each checked against the hits' bitmap until the page is full:
-        a page of 20 among 50,000 hits of 100,000 reads about 40 rows. Where they are
-        sparse, or that walk read WALK_ROWS without filling the page (hits bunched at
-        the far end), the hits' ids go to SQL and it orders them (cost: the hits)."""
+    def _in_sort_order(self, connection: Connection, query: SearchQuery, hits: BitMap,
+                       candidates: int) -> list[tuple[int, Any]]:
+        """One page's (entry id, sort value) in sort order. Where hits are dense among
+        the candidates (the entries of the kinds), the candidates are read in order and
+        each checked against the hits' bitmap until the page is full: a page of 20 among
+        50,000 hits of 100,000 reads about 40 rows. Where they are sparse, or that walk
+        read WALK_ROWS without filling the page (hits bunched at the far end), the hits'
+        ids go to SQL and it orders them (cost: the hits)."""
         if not hits:
             return []
         wanted = query.page_size + 1
-        ranked = self._ranked_page(query)
         limit = max(2 * wanted * candidates // len(hits), wanted)
-        chosen: list[tuple[int, Any]] | None = None
         if limit <= WALK_ROWS:
-            read = list(connection.execute(self._ordered(query, ranked, None).limit(limit)))
+            read = list(connection.execute(self._ordered(query, None).limit(limit)))
             walked = [(entry, value) for entry, value in read if entry in hits][:wanted]
             if len(walked) == wanted or len(read) < limit:  # full, or nothing further
-                chosen = walked
-        if chosen is None:
-            chosen = list(connection.execute(
-                self._ordered(query, ranked, self._among(hits)).limit(wanted)))
-        return self._hits(connection, chosen)
+                return walked
+        return list(connection.execute(self._ordered(query, self._among(hits)).limit(wanted)))
 
-    @staticmethod
-    def _ranked_page(query: SearchQuery) -> bool:
-        return query.sort == "relevance" and bool(query.words)
-
-    def _ordered(self, query: SearchQuery, ranked: bool, among: Among | None
-                 ) -> Select[Any]:
+    def _ordered(self, query: SearchQuery, among: Among | None) -> Select[Any]:
         """(id, sort value) in page order after the cursor: the candidates (`among`
-        None), or the hits' ids among them."""
-        ordered, position, identity = (self._ranked(query) if ranked
-                                       else self._in_order(query, among is None))
-        if among is not None:
-            ordered = ordered.where(among(identity))
-        descending = query.descending and not ranked
-        if query.after is not None:
-            key, after = tuple_(position, identity), tuple_(*query.after)
-            ordered = ordered.where(key < after if descending else key > after)
-        return ordered.order_by(*((position.desc(), identity.desc()) if descending
-                                  else (position, identity)))
-
-    def _in_order(self, query: SearchQuery, scoped: bool) -> tuple[Select[Any], Any, Any]:
-        """Entry ids in the sort column's order. `scoped`: the kinds' and statuses'
-        entries, read from the sort column's index ((kind, status, column, id) for one
-        kind, (status, column, id) for several); else every entry, for a condition on
-        the ids to narrow (with kind and status as conditions, SQLite would walk that
-        index and check each row against a handful of ids: 15 ms at 100,000)."""
+        None), or the hits' ids among them. The sort column's index is read: (kind,
+        status, column, id) for one kind, (status, column, id) for several; with `among`
+        every entry's, for the condition on the ids to narrow (with kind and status as
+        conditions, SQLite would walk that index and check each row against a handful
+        of ids: 15 ms at 100,000)."""
         position = ENTRY.c[SORT_COLUMNS[query.sort] or "modified"]
-        scope = ([ENTRY.c.kind == query.kinds[0]] if len(query.kinds) == 1 else []) + [
-            ENTRY.c.status.in_(query.statuses)]
-        statement = select(ENTRY.c.id, position.label("position"))
-        return statement.where(*scope) if scoped else statement, position, ENTRY.c.id
-
-    def _ranked(self, query: SearchQuery) -> tuple[Select[Any], Any, Any]:
-        """The words' matches in relevance order: best first, by FTS5's bm25 (smaller is
-        better) or minus PostgreSQL's ts_rank."""
-        if self.postgresql:
-            # As double precision: a real sent out and back as a cursor would not compare
-            # equal to itself.
-            rank = -func.ts_rank(_VECTOR, self._ts_query(query.words)).cast(Double)
-            statement = select(ENTRY.c.id, rank.label("position")).where(
-                _VECTOR.op("@@")(self._ts_query(query.words)))
-            return statement, rank, ENTRY.c.id
-        ranks = (select(_FTS_ID.label("id"), literal_column("rank").label("rank"))
-                 .select_from(_FTS).where(self._fts_match(query.words)).subquery("ranks"))
-        return select(ranks.c.id, ranks.c.rank.label("position")), ranks.c.rank, ranks.c.id
+        ordered = select(ENTRY.c.id, position.label("position"))
+        if among is None:
+            ordered = ordered.where(*([ENTRY.c.kind == query.kinds[0]] if len(query.kinds) == 1
+                                      else []), ENTRY.c.status.in_(query.statuses))
+        else:
+            ordered = ordered.where(among(ENTRY.c.id))
+        if query.after is not None:
+            key, after = tuple_(position, ENTRY.c.id), tuple_(*query.after)
+            ordered = ordered.where(key < after if query.descending else key > after)
+        return ordered.order_by(*((position.desc(), ENTRY.c.id.desc()) if query.descending
+                                  else (position, ENTRY.c.id)))
 
     def _hits(self, connection: Connection, chosen: list[tuple[int, Any]]) -> list[Hit]:
         """The page's hits, in the order chosen, each with its sort value."""
@@ -327,6 +323,42 @@ class SearchReads(SearchLookups):
 
 
 _VECTOR: ColumnElement[Any] = literal_column("search_entries.text_vector")
+_NAME_VECTOR: ColumnElement[Any] = literal_column("search_entries.name_vector")
+
+
+def _word_query(word: str) -> Any:
+    return func.to_tsquery("english", f"{word}:*")
+
+
+def _bitmap(ids: str | list[int] | None) -> BitMap:
+    return BitMap(orjson.loads(ids) if isinstance(ids, str) else ids or [])
+
+
+def _by_relevance(hits: BitMap, named: list[BitMap], query: SearchQuery
+                  ) -> list[tuple[int, int]]:
+    """One page's (entry id, score) by relevance: the hits whose name holds more of the
+    words first (the score: how many), and among equals the latest added first (the
+    highest entry id). Every hit holds every word somewhere (the words must all match),
+    so what tells hits apart is where: a Carabus specimen before a note that mentions
+    Carabus. Counted on bitmaps, it costs the same at any size (docs/search.md)."""
+    levels = [hits]  # levels[score]: the hits whose name holds `score` of the words
+    for word_named in named:
+        levels = [(levels[score] - word_named if score < len(levels) else BitMap())
+                  | (levels[score - 1] & word_named if score else BitMap())
+                  for score in range(len(levels) + 1)]
+    wanted = query.page_size + 1
+    chosen: list[tuple[int, int]] = []
+    after_score, after_id = query.after if query.after is not None else (len(levels), 0)
+    for score in range(min(int(after_score), len(levels) - 1), -1, -1):
+        level = levels[score]
+        end = level.rank(after_id - 1) if score == after_score else len(level)
+        for index in range(end - 1, max(end - (wanted - len(chosen)), 0) - 1, -1):
+            chosen.append((level[index], score))
+        if len(chosen) == wanted:
+            break
+    return chosen
+
+
 def _fts_query(words: tuple[str, ...]) -> str:
     """FTS5 syntax for words that must all match, each as a prefix: `"word"*`. A word
     holds letters and digits only, so quoting it leaves no syntax in it."""

@@ -4,11 +4,12 @@ is filtered and faceted by, beside the object index and written in the same tran
 request. Like the object index, derived data: `fdo rebuild-index` rebuilds it from S3.
 
 Free text is engine-specific, set up here once when the entries table is created:
-- SQLite: an FTS5 table over `search_entries.text` (external content, rowid = entry id),
-  kept in step by triggers, with the Porter stemmer and prefix indexes for 2 and 3
-  characters;
-- PostgreSQL: a stored `tsvector` column generated from `text` (English stemming) with a
-  GIN index, and `pg_trgm` on term keys for prefix and fuzzy suggestions.
+- SQLite: an FTS5 table over `search_entries.name` and `.text` (external content, rowid
+  = entry id), kept in step by triggers, with the Porter stemmer and prefix indexes for
+  2 and 3 characters;
+- PostgreSQL: stored `tsvector` columns generated from `text` (English stemming), with a
+  GIN index, and from `name`, and `pg_trgm` on term keys for prefix and fuzzy
+  suggestions.
 """
 
 from __future__ import annotations
@@ -117,26 +118,32 @@ for _column in ("modified", "catalogue_key", "event_date"):
     SqlIndex(f"ix_search_entries_all_{_column}", SearchEntryRow.status,
              getattr(SearchEntryRow, _column), SearchEntryRow.id)
 
+# Free text over the name and the whole text (which holds the name too): the name column
+# is what relevance asks about (storage/search_reads.py _by_relevance).
 _SQLITE_TEXT = (
-    "CREATE VIRTUAL TABLE search_text USING fts5(text, content='search_entries', "
+    "CREATE VIRTUAL TABLE search_text USING fts5(name, text, content='search_entries', "
     "content_rowid='id', tokenize='porter unicode61 remove_diacritics 2', prefix='2 3')",
     "CREATE TRIGGER search_text_insert AFTER INSERT ON search_entries BEGIN "
-    "INSERT INTO search_text(rowid, text) VALUES (new.id, new.text); END",
+    "INSERT INTO search_text(rowid, name, text) VALUES (new.id, new.name, new.text); END",
     "CREATE TRIGGER search_text_delete AFTER DELETE ON search_entries BEGIN "
-    "INSERT INTO search_text(search_text, rowid, text) VALUES ('delete', old.id, old.text); "
-    "END",
-    "CREATE TRIGGER search_text_update AFTER UPDATE OF text ON search_entries BEGIN "
-    "INSERT INTO search_text(search_text, rowid, text) VALUES ('delete', old.id, old.text); "
-    "INSERT INTO search_text(rowid, text) VALUES (new.id, new.text); END",
+    "INSERT INTO search_text(search_text, rowid, name, text) "
+    "VALUES ('delete', old.id, old.name, old.text); END",
+    "CREATE TRIGGER search_text_update AFTER UPDATE OF name, text ON search_entries BEGIN "
+    "INSERT INTO search_text(search_text, rowid, name, text) "
+    "VALUES ('delete', old.id, old.name, old.text); "
+    "INSERT INTO search_text(rowid, name, text) VALUES (new.id, new.name, new.text); END",
 )
+# Words split at every character that is not a letter or digit, as FTS5's unicode61
+# splits them: the parser would keep "RMNH.INS.123" whole, and "RMNH" would not find it.
+_POSTGRESQL_WORDS = "to_tsvector('english', regexp_replace({}, '[^[:alnum:]]+', ' ', 'g'))"
 _POSTGRESQL_TEXT = (
     "CREATE EXTENSION IF NOT EXISTS pg_trgm",
     "ALTER TABLE search_entries ADD COLUMN text_vector tsvector "
-    # Words split at every character that is not a letter or digit, as FTS5's unicode61
-    # splits them: the parser would keep "RMNH.INS.123" whole, and "RMNH" would not find it.
-    "GENERATED ALWAYS AS (to_tsvector('english', "
-    "regexp_replace(text, '[^[:alnum:]]+', ' ', 'g'))) STORED",
+    f"GENERATED ALWAYS AS ({_POSTGRESQL_WORDS.format('text')}) STORED",
     "CREATE INDEX ix_search_entries_text ON search_entries USING gin (text_vector)",
+    # The name's words, read only beside text_vector's matches (relevance): no index.
+    "ALTER TABLE search_entries ADD COLUMN name_vector tsvector "
+    f"GENERATED ALWAYS AS ({_POSTGRESQL_WORDS.format('name')}) STORED",
     # The fields suggestions read (repository/search.py SUGGESTED_FIELDS), all of them:
     # a query on a field the predicate leaves out cannot use the index, and scans every
     # term of the fields (1.3 s at 60,000 names, against 0.1 ms).
@@ -146,20 +153,21 @@ _POSTGRESQL_TEXT = (
 for _statement in _SQLITE_TEXT:
     event.listen(SearchEntryRow.__table__, "after_create",
                  DDL(_statement).execute_if(dialect="sqlite"))
-for _statement in _POSTGRESQL_TEXT[:3]:
+for _statement in _POSTGRESQL_TEXT[:4]:
     event.listen(SearchEntryRow.__table__, "after_create",
                  DDL(_statement).execute_if(dialect="postgresql"))
 event.listen(SearchTermRow.__table__, "after_create",
-             DDL(_POSTGRESQL_TEXT[3]).execute_if(dialect="postgresql"))
+             DDL(_POSTGRESQL_TEXT[4]).execute_if(dialect="postgresql"))
 event.listen(SearchEntryRow.__table__, "before_drop",
              DDL("DROP TABLE IF EXISTS search_text").execute_if(dialect="sqlite"))
 
 
 def add_search_columns(engine: Engine) -> None:
-    """Give a search index made before `changed` or `posted` existed its columns. Entries
-    NULL in `changed` are read when a process first reads the bitmaps, and changes after
-    set it. The posted fields' terms move from search_terms into `posted` and
-    `has_media`, in one transaction."""
+    """Give a search index made before `changed`, `posted` or the name's free text
+    existed what it lacks. Entries NULL in `changed` are read when a process first reads
+    the bitmaps, and changes after set it. The posted fields' terms move from
+    search_terms into `posted` and `has_media`; SQLite's free text is made again with its
+    name column, PostgreSQL's entries gain `name_vector`. Each in one transaction."""
     present = {column["name"] for column in inspect(engine).get_columns("search_entries")}
     with engine.begin() as connection:
         if "changed" not in present:
@@ -168,6 +176,20 @@ def add_search_columns(engine: Engine) -> None:
                 "CREATE INDEX ix_search_entries_changed ON search_entries (changed)"))
         if "posted" not in present:
             _move_posted_terms(connection)
+        if engine.dialect.name == "postgresql" and "name_vector" not in present:
+            connection.execute(sql(_POSTGRESQL_TEXT[3]))
+        if engine.dialect.name == "sqlite" and not _named_text(connection):
+            for statement in ("DROP TABLE search_text",
+                              *(f"DROP TRIGGER IF EXISTS search_text_{change}"
+                                for change in ("insert", "delete", "update")), *_SQLITE_TEXT,
+                              "INSERT INTO search_text(search_text) VALUES ('rebuild')"):
+                connection.execute(sql(statement))
+
+
+def _named_text(connection: Connection) -> bool:
+    """Whether SQLite's free-text table has its name column."""
+    columns = connection.execute(sql("PRAGMA table_info(search_text)")).all()
+    return any(column[1] == "name" for column in columns)
 
 
 def _move_posted_terms(connection: Connection) -> None:

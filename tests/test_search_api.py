@@ -118,6 +118,31 @@ def test_words_match_by_stem_and_by_prefix(client, app):
     assert pids(search(client, "q=tave")) == {record.pid}  # prefix of "Taveuni"
 
 
+def test_by_relevance_names_holding_more_of_the_words_come_first_then_the_latest(
+        client, app):
+    """Every hit holds every word; relevance orders them by how many of the words the
+    name holds, then the latest added first."""
+    service = app.extensions["fdo"]
+    first = create(service, carabus_in_belgium())
+    named_after = create(service, specimen(**NATURALIS, **taxon("Apis mellifera", "L.", "Apidae"),
+                                           **place("Belgium", "BE", "Carabus Valley", 50.1, 4.1)))
+    latest = create(service, carabus_in_belgium())
+    create(service, oak_in_fiji())  # holds neither word
+    for query, order in (("q=carabus", [latest, first, named_after]),
+                         ("q=belgium+carabus", [latest, first, named_after]),
+                         ("q=carabus+auratus", [latest, first]),
+                         ("q=valley+apis", [named_after]),
+                         ("q=belgium", [latest, named_after, first])):
+        hits = search(client, f"{query}&sort=relevance")["hits"]
+        assert [hit["pid"] for hit in hits] == [record.pid for record in order], query
+    walked = search(client, "q=carabus&pageSize=1")
+    pages = [walked["hits"][0]["pid"]]
+    while walked["next"]:
+        walked = search(client, walked["next"].split("?", 1)[1])
+        pages += [hit["pid"] for hit in walked["hits"]]
+    assert pages == [latest.pid, first.pid, named_after.pid]
+
+
 @pytest.mark.parametrize("typed", ['"unbalanced', "AND(", "carabus OR", "NEAR(a b)", "*",
                                    "col:value", "a'b", "\\", "^carabus", "((((", "-carabus",
                                    "carabus" * 200, "🦋 beetle", "\u0000x"])

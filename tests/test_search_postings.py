@@ -20,7 +20,7 @@ from repository.integrity import rebuild_index, reconcile, verify
 from repository.search_request import FACETS
 from repository.services import FDOService
 from storage.search_tables import POSTED_FIELDS
-from tests.records import media
+from tests.records import media, specimen
 from tests.test_search_api import (
     AGENT,
     SPECIMENS,
@@ -28,7 +28,9 @@ from tests.test_search_api import (
     carabus_in_belgium,
     oak_in_fiji,
     pids,
+    place,
     search,
+    taxon,
 )
 from tests.test_search_index import sql
 
@@ -210,6 +212,44 @@ def test_an_index_that_kept_posted_terms_as_rows_moves_them_into_its_entries(
     with fdo.index.engine.connect() as connection:
         fields = set(connection.scalars(text("SELECT DISTINCT field FROM search_terms")))
     assert fields and not fields & set(POSTED_FIELDS)
+
+
+OLD_SQLITE_TEXT = (  # free text before it had the name column
+    "DROP TABLE search_text", "DROP TRIGGER search_text_insert",
+    "DROP TRIGGER search_text_delete", "DROP TRIGGER search_text_update",
+    "CREATE VIRTUAL TABLE search_text USING fts5(text, content='search_entries', "
+    "content_rowid='id', tokenize='porter unicode61 remove_diacritics 2', prefix='2 3')",
+    "CREATE TRIGGER search_text_insert AFTER INSERT ON search_entries BEGIN "
+    "INSERT INTO search_text(rowid, text) VALUES (new.id, new.text); END",
+    "CREATE TRIGGER search_text_delete AFTER DELETE ON search_entries BEGIN "
+    "INSERT INTO search_text(search_text, rowid, text) VALUES ('delete', old.id, old.text); "
+    "END",
+    "CREATE TRIGGER search_text_update AFTER UPDATE OF text ON search_entries BEGIN "
+    "INSERT INTO search_text(search_text, rowid, text) VALUES ('delete', old.id, old.text); "
+    "INSERT INTO search_text(rowid, text) VALUES (new.id, new.text); END",
+    "INSERT INTO search_text(search_text) VALUES ('rebuild')")
+
+
+def test_an_index_without_the_names_free_text_gains_it_on_start(config, make_app):
+    """Relevance asks which words a name holds: SQLite's free text gains its name column
+    (made again from the entries), PostgreSQL's entries `name_vector`."""
+    service = build_service(config)
+    beetle = service.create(SPECIMENS, carabus_in_belgium(), AGENT)
+    noted = service.create(SPECIMENS, specimen(
+        **taxon("Apis mellifera", "L.", "Apidae"),
+        **place("Belgium", "BE", "Carabus Valley", 50.1, 4.1)), AGENT)
+    with service.index.engine.begin() as connection:  # the layout before
+        for statement in (["ALTER TABLE search_entries DROP COLUMN name_vector"]
+                          if service.index.search.postgresql else OLD_SQLITE_TEXT):
+            connection.execute(text(statement))
+    service.close()
+
+    client = make_app(config).test_client()
+    assert [hit["pid"] for hit in search(client, "q=carabus")["hits"]] == [
+        beetle.pid, noted.pid]
+    later = client.application.extensions["fdo"].create(SPECIMENS, carabus_in_belgium(), AGENT)
+    assert [hit["pid"] for hit in search(client, "q=carabus")["hits"]] == [
+        later.pid, beetle.pid, noted.pid]
 
 
 def test_a_worker_reads_the_bitmaps_before_its_first_search(config, make_app, other):
