@@ -12,7 +12,8 @@ project's launcher, scripts/launchers/postgres.py):
   (target: with >= 0.85x without);
 - then bench/search_data.py's repository, grown to each size in turn (specimens, 30%
   with a media object, one annotation per ten specimens), through FDOService on 8
-  threads, timed; after each size, the app under `make serve`'s gunicorn options
+  threads, timed; after each size (and, on PostgreSQL, VACUUM (ANALYZE) and a
+  CHECKPOINT, as after any bulk load), the app under `make serve`'s gunicorn options
   (scripts/serve.py GUNICORN: 2 workers, 4 threads) answers, one request at a time from
   a separate process (bench/api_load.py, keep-alive), a mix of different requests of:
   (a) free text over every kind (`/api/v1/search?q=`: names, places, collectors,
@@ -55,7 +56,7 @@ import search_data  # noqa: E402
 import servers  # noqa: E402
 from loadgen import bench_config, gunicorn, run_benchmark  # noqa: E402
 from serve import GUNICORN  # noqa: E402
-from sqlalchemy import func, select  # noqa: E402
+from sqlalchemy import func, select, text  # noqa: E402
 
 from repository import build_service  # noqa: E402
 from repository.config import Config  # noqa: E402
@@ -211,6 +212,21 @@ def catalogue_numbers(fdo: FDOService, count: int) -> list[str]:
         return list(connection.scalars(statement))
 
 
+def settle(fdo: FDOService) -> None:
+    """What an operator runs after a bulk load, before traffic: on PostgreSQL, VACUUM
+    (ANALYZE) and a CHECKPOINT. Otherwise autovacuum and the checkpointer, woken by the
+    load, run during the measurement on this 2-core machine, and the planner has no
+    statistics for the tables it just filled. SQLite has neither (nothing to do)."""
+    engine = fdo.index.engine
+    if engine.dialect.name != "postgresql":
+        return
+    began = time.perf_counter()
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(text("VACUUM (ANALYZE)"))
+        connection.execute(text("CHECKPOINT"))
+    print(f"  VACUUM (ANALYZE) and CHECKPOINT: {time.perf_counter() - began:.1f} s", flush=True)
+
+
 def measure_size(tmp: Path, base_url: str, catalogues: list[str], requests: int,
                  seed: int) -> dict[str, Any]:
     rng = random.Random(seed)
@@ -297,6 +313,7 @@ def engine_run(tmp: Path, s3: servers.S3Server, engine: str, options: argparse.N
                     ingest.ingest_cli(config, archive, folder / "ingest.log", system)["report"]))
             else:
                 search_data.load(fdo, loaded, size)
+            settle(fdo)
             sizes[str(size)] = {"load": loaded.summary(), **measure_size(
                 folder, config.base_url, catalogue_numbers(fdo, 200), options.requests, size)}
     finally:
