@@ -26,10 +26,10 @@ def hit_path(request, monkeypatch):
     matches up to FEW_FIRST), or read into a temporary index. Each way is forced here by
     its threshold."""
     if request.param == "many hits":
-        monkeypatch.setattr(search_reads, "WALK_ROWS", 10**9)
+        monkeypatch.setattr(search_reads, "WALK_ROWS", {"sqlite": 10**9, "postgresql": 10**9})
         monkeypatch.setattr(search_reads, "FEW_FIRST", 0)
     else:
-        monkeypatch.setattr(search_reads, "WALK_ROWS", 0)
+        monkeypatch.setattr(search_reads, "WALK_ROWS", {"sqlite": 0, "postgresql": 0})
 
 
 def place(country: str, code: str, locality: str, latitude: float, longitude: float,
