@@ -11,7 +11,6 @@ here and each is quoted (FTS5) or written as a lexeme prefix (PostgreSQL)."""
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Callable
@@ -191,7 +190,7 @@ class SearchReads(SearchLookups):
         if self.postgresql:
             listed = bindparam("ids", list(hits), type_=ARRAY(Integer))
             return lambda column: column.in_(select(func.unnest(listed)))
-        values = func.json_each(bindparam("ids", json.dumps(list(hits)))
+        values = func.json_each(bindparam("ids", orjson.dumps(list(hits)).decode())
                                 ).table_valued("value")
         return lambda column: column.in_(select(values.c.value))
 
@@ -223,20 +222,18 @@ class SearchReads(SearchLookups):
             if len(first_keys) > 1:
                 matching = matching.distinct()  # an entry may hold two of the keys
             ids = first.c.entry_id
-        elif words and not (self.postgresql and entry_conditions):
-            # The words' ids alone: kinds and statuses are the bitmaps' to check. On
-            # PostgreSQL the GIN index then decides the plan whatever the statistics
-            # say (with none yet, it walked a sort index and tested every row: 30 ms
-            # at 15,000 entries, against 5).
-            if self.postgresql:
-                matching, ids = select(ENTRY.c.id), ENTRY.c.id
-            else:
-                matching, ids = select(_FTS_ID.label("id")).select_from(_FTS), _FTS_ID
-                matching = matching.where(self._fts_match(words))
-                words = ()
+        elif words and not self.postgresql:
+            # The words' row ids alone: kinds and statuses are the bitmaps' to check.
+            matching, ids = select(_FTS_ID.label("id")).select_from(_FTS), _FTS_ID
+            matching = matching.where(self._fts_match(words))
+            words = ()
         elif words or entry_conditions:
             matching, ids = select(ENTRY.c.id), ENTRY.c.id
-            matching = matching.where(*_scope(query))
+            # Words alone (PostgreSQL) leave kinds and statuses to the bitmaps: the GIN
+            # index then decides the plan whatever the statistics say (with none yet, it
+            # walked a sort index and tested every row: 30 ms at 15,000 entries, not 5).
+            if entry_conditions:
+                matching = matching.where(*_scope(query))
         else:
             return None
         if words:
