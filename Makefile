@@ -9,7 +9,7 @@ APT := DEBIAN_FRONTEND=noninteractive apt-get -y -qq
 # Installing Debian packages needs root; CI runs as root and must never skip for lack of one.
 AS_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo yes)
 
-.PHONY: venv serve test test-upstream test-ceph lint bench clean postgresql ceph chromium oidc
+.PHONY: venv serve test test-upstream test-ceph lint bench clean postgresql redis ceph chromium oidc
 
 venv: $(STAMP)
 
@@ -19,13 +19,13 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-serve: $(STAMP)
+serve: $(STAMP) redis
 	$(PY) scripts/serve.py
 
 # make serve plus the local OpenID provider (FDO_OIDC_PORT, 8010) with demo people to sign
 # in as: oidc/users.json, passwords printed (docs/access.md).
 .PHONY: serve-oidc
-serve-oidc: $(STAMP) oidc
+serve-oidc: $(STAMP) redis oidc
 	$(PY) scripts/serve.py --oidc
 
 # A machine may have the PostgreSQL client (psql) without the server: look for `postgres`.
@@ -34,6 +34,13 @@ postgresql:
 	|| if [ "$(AS_ROOT)" = yes ] || [ "$$CI" = true ]; then \
 		apt-get update -qq && $(APT) install postgresql; \
 	else echo "PostgreSQL not installed: its tests will fail (run as root to install)"; fi
+
+# The job queue (repository/job_queue.py): Debian's Redis, started by scripts/servers.py.
+redis:
+	@test -x /usr/bin/redis-server \
+	|| if [ "$(AS_ROOT)" = yes ] || [ "$$CI" = true ]; then \
+		apt-get update -qq && $(APT) install --no-install-recommends redis-server; \
+	else echo "Redis not installed: the job tests will fail (run as root to install)"; fi
 
 ceph:
 	@test -x /usr/bin/radosgw -a -x /usr/bin/ceph-mon -a -x /usr/bin/ceph-osd \
@@ -66,18 +73,18 @@ $(OIDC_STAMP): oidc/package-lock.json oidc/package.json
 # conftest starts SeaweedFS and PostgreSQL itself, through scripts/servers.py. Reads only
 # the repository (tests/data/): FDO_SHARED is cleared, so not even collection looks
 # outside it; the upstream material is for test-upstream.
-test: $(STAMP) postgresql chromium oidc
+test: $(STAMP) postgresql redis chromium oidc
 	FDO_SHARED= $(PY) -m pytest -m 'not ceph and not upstream' -q
 
 # The same checks over all of the upstream material beside the checkout: the only target
 # that looks outside the repository (scripts/test-upstream.sh says where and how).
-test-upstream: $(STAMP) postgresql
+test-upstream: $(STAMP) postgresql redis
 	PY=$(PY) bash scripts/test-upstream.sh
 
 # The S3 tests again, against Ceph RGW instead of SeaweedFS (FDO_TEST_S3 tells conftest).
 # PostgreSQL was covered by `make test`: here the index is SQLite only, which halves the run.
 # The upstream material is left out, so this too passes in a clone with nothing beside it.
-test-ceph: $(STAMP) ceph oidc
+test-ceph: $(STAMP) ceph redis oidc
 	FDO_TEST_S3=ceph $(PY) -m pytest -m '(ceph or s3) and not upstream' -k 'not postgresql' -q
 
 lint: $(STAMP)

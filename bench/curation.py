@@ -19,14 +19,14 @@ The rounds are interleaved; the median round's decisions/s over its updates/s is
 figure (target >= 0.5x).
 
 Then batches (BENCH_CURATION_BATCHES, default 1,000 and 10,000 specimens): the
-specimens are created through the API under a family of their own, the app restarted,
-and one batch made over the search for that family (POST /api/v1/annotations/batches),
-then approved as a whole; each is timed from the request to its job's end (polled every
-0.2 s). Memory: the app's workers' resident set, sampled at every poll, split into
+specimens are created through the API under a family of their own, the `fdo worker`
+restarted, and one batch made over the search for that family (POST
+/api/v1/annotations/batches), then approved as a whole; each is timed from the request to
+its job's end (polled every 0.2 s). The jobs run in that one `fdo worker` process (on
+Redis, as under `make serve`). Memory: its resident set, sampled at every poll, split into
 anonymous memory (RssAnon: what the job allocates) and file-backed pages (RssFile: mostly
-the SQLite index read through its memory map, shared and bounded by
-storage/index.py's MAPPED_BYTES); the largest sample of each is the batch's. The job
-runs in the worker that took the request. Results: stdout and
+the SQLite index read through its memory map, shared and bounded by storage/index.py's
+MAPPED_BYTES); the largest sample of each is the batch's. Results: stdout and
 bench/results/curation.json.
 """
 
@@ -50,9 +50,11 @@ sys.path.insert(0, str(ROOT))
 
 import servers  # noqa: E402
 from api import Run, fdo, measure, pid_of, without_answers, writes  # noqa: E402
-from loadgen import Served, bench_config, gunicorn, run_benchmark, workers  # noqa: E402
+from loadgen import bench_config, gunicorn, run_benchmark  # noqa: E402
 from serve import GUNICORN  # noqa: E402
 from specimens import KIND, specimen  # noqa: E402
+
+from repository.config import Config  # noqa: E402
 
 OBJECTS = int(os.environ.get("BENCH_CURATION_OBJECTS", "400"))
 ROUNDS = int(os.environ.get("BENCH_CURATION_ROUNDS", "3"))
@@ -120,14 +122,21 @@ def call(run: Run, method: str, path: str, body: dict[str, Any] | None = None) -
         return json.loads(response.read())
 
 
-def job_seconds(run: Run, started: float, answer: dict[str, Any],
+def start_worker(run: Run, log: Path) -> servers.Process:
+    """`fdo worker`, as `make serve` starts it."""
+    return servers.start_process([sys.executable, "-m", "repository.cli", "worker"],
+                                 env={**os.environ, **run.config.to_environment()},
+                                 cwd=ROOT, log=log)
+
+
+def job_seconds(run: Run, started: float, answer: dict[str, Any], worker: servers.Process,
                 peaks: dict[str, float]) -> float:
     """Seconds from `started` to the end of the job the answer names (it must succeed);
-    the workers' memory sampled meanwhile into `peaks`."""
+    the worker's memory sampled meanwhile into `peaks`."""
     path = answer["job"].removeprefix(run.config.base_url)
     while True:
         job = call(run, "GET", path)
-        for name, megabytes in resident_mb(run.app).items():
+        for name, megabytes in resident_mb(worker.pid).items():
             peaks[name] = max(peaks.get(name, 0.0), megabytes)
         if job["status"] not in ("queued", "running"):
             if job["status"] != "succeeded":
@@ -136,35 +145,37 @@ def job_seconds(run: Run, started: float, answer: dict[str, Any],
         time.sleep(0.2)
 
 
-def resident_mb(served: Served | None) -> dict[str, float]:
-    """The largest anonymous and file-backed resident set among the app's workers, MB."""
+def resident_mb(pid: int) -> dict[str, float]:
+    """The process's anonymous and file-backed resident set, MB."""
     found: dict[str, float] = {}
-    for pid in workers(served.process.pid) if served else []:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            name, _, value = line.partition(":")
-            if name in ("RssAnon", "RssFile"):
-                found[name] = max(found.get(name, 0.0), int(value.split()[0]) / 1024)
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        name, _, value = line.partition(":")
+        if name in ("RssAnon", "RssFile"):
+            found[name] = int(value.split()[0]) / 1024
     return found
 
 
 def batch(run: Run, tmp: Path, size: int, first: int) -> dict[str, Any]:
-    """`size` specimens of a family of their own, one batch over them, approved."""
+    """`size` specimens of a family of their own, one batch over them, approved, by a
+    fresh `fdo worker`: its peak is the batch's."""
     family = f"Benchidae{size}"
     made = measure(run, {"http": run.config.base_url}, writes(
         run, "POST", [f"/api/v1/{KIND}"] * size,
         [in_family(n, family) for n in range(first, first + size)]), 201)
-    servers.stop_process(run.app.process)  # a fresh app: its peak is the batch's
-    run.app = gunicorn("wsgi:app", run.config.port, ROOT, tmp / f"app-{size}.log",
-                       run.config.to_environment(), options=GUNICORN)
-    peaks: dict[str, float] = {}
-    started = time.perf_counter()
-    answer = call(run, "POST", "/api/v1/annotations/batches",
-                  {"search": f"family={family}", "annotation": TEMPLATE})
-    create = job_seconds(run, started, answer, peaks)
-    started = time.perf_counter()
-    decided = call(run, "POST", f"/api/v1/annotations/batches/{answer['batchID']}/decision",
-                   {"ods:mergingDecisionStatus": "Approved"})
-    approve = job_seconds(run, started, decided, peaks)
+    worker = start_worker(run, tmp / f"worker-{size}.log")
+    try:
+        peaks: dict[str, float] = {}
+        started = time.perf_counter()
+        answer = call(run, "POST", "/api/v1/annotations/batches",
+                      {"search": f"family={family}", "annotation": TEMPLATE})
+        create = job_seconds(run, started, answer, worker, peaks)
+        started = time.perf_counter()
+        decided = call(run, "POST",
+                       f"/api/v1/annotations/batches/{answer['batchID']}/decision",
+                       {"ods:mergingDecisionStatus": "Approved"})
+        approve = job_seconds(run, started, decided, worker, peaks)
+    finally:
+        servers.stop_process(worker, timeout=40)
     status = call(run, "GET", f"/api/v1/annotations/batches/{answer['batchID']}")
     if status["annotations"] != {"Approved": size}:
         raise RuntimeError(f"the batch of {size} ended {status['annotations']}")
@@ -179,7 +190,14 @@ def batch(run: Run, tmp: Path, size: int, first: int) -> dict[str, Any]:
 
 
 def benchmark(tmp: Path, s3: servers.S3Server) -> dict[str, Any]:
-    config = bench_config(tmp, s3)
+    queue = servers.start_redis(tmp / "redis")
+    try:
+        return measured(tmp, bench_config(tmp, s3, queue_url=queue.url))
+    finally:
+        queue.stop()
+
+
+def measured(tmp: Path, config: Config) -> dict[str, Any]:
     fdo(config, "init")
     run = Run(tmp, config, fdo(config, "tokens", "create", "--name", "bench", "--role",
                                "administrator").splitlines()[-1])

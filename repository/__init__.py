@@ -15,7 +15,8 @@ from repository.decisions import Decisions
 from repository.errors import register_error_handlers
 from repository.health import health
 from repository.identity import verifier_from_config
-from repository.ingest.job_runner import JobRunner
+from repository.job_queue import JobQueue
+from repository.jobs import Jobs
 from repository.keys import purpose_key, secret_key
 from repository.search import Search
 from repository.services import FDOService
@@ -60,6 +61,14 @@ def build_service(config: Config, bulk: bool = False, serving: bool = False) -> 
     return fdo
 
 
+def build_search(config: Config, fdo: FDOService) -> Search:
+    """Search over the index, for the app and for workers making batches: its cursors are
+    signed with the secret key, so a worker's pages are the app's."""
+    return Search(fdo.index, config.base_url,
+                  purpose_key(secret_key(config.secret_key), "search-cursor"),
+                  enabled=config.search_index)
+
+
 def create_app(config: Config | None = None) -> Flask:
     config = config or Config.from_environment()
     app = Flask(__name__)
@@ -92,11 +101,10 @@ def create_app(config: Config | None = None) -> Flask:
     app.extensions["lookup"] = Lookup(fdo.reader, fdo.index)
     app.extensions["renderings"] = Renderings()
     app.extensions["feed_pages"] = BoundedCache(FULL_PAGES_CACHED)
-    jobs = JobRunner(fdo, config.tombstone_max_share, Path(config.ingest_spool))
-    jobs.recover()  # jobs an earlier process left unfinished are interrupted
-    app.extensions["ingest_jobs"] = jobs
-    app.extensions["search"] = Search(fdo.index, config.base_url, purpose_key(
-        app.config["FDO_TOKEN_KEY"], "search-cursor"), enabled=config.search_index)
+    # Background jobs are queued here and run by `fdo worker` processes (docs/jobs.md).
+    app.extensions["jobs"] = Jobs(fdo, JobQueue(config.queue_url, config.queue_namespace),
+                                  Path(config.ingest_spool))
+    app.extensions["search"] = build_search(config, fdo)
     app.extensions["batches"] = Batches(fdo, app.extensions["search"],
                                         app.extensions["decisions"])
 

@@ -17,9 +17,11 @@ the CLI share them. docs/access.md has the whole picture.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from repository import errors
 from repository.ingest.mapping import ORGANISATION
@@ -56,6 +58,20 @@ class Principal:
     @property
     def administrator(self) -> bool:
         return Grant(ADMINISTRATOR) in self.grants
+
+    def as_json(self) -> dict[str, Any]:
+        """For a job's row: who asked, with the grants they held when they asked."""
+        return {"agent": self.agent.as_json(),
+                "grants": [dataclasses.asdict(grant) for grant in sorted(
+                    self.grants, key=lambda grant: dataclasses.astuple(grant))],
+                "onBehalfOf": self.on_behalf_of.as_json() if self.on_behalf_of else None}
+
+    @classmethod
+    def from_json(cls, value: dict[str, Any]) -> Principal:
+        behalf = value.get("onBehalfOf")
+        return cls(Agent.from_json(value["agent"]),
+                   frozenset(Grant(**grant) for grant in value["grants"]),
+                   Agent.from_json(behalf) if behalf else None)
 
     def curates(self, organisation: str | None) -> bool:
         return bool(organisation) and (

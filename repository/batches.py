@@ -1,5 +1,5 @@
 """Annotation batches: one proposed annotation for every object a search finds, made by a
-background job (repository/ingest/job_runner.py), and decided as a whole.
+background job (repository/jobs.py), and decided as a whole.
 
 A batch is named by its `ods:batchID` (a UUID), which every annotation of it carries
 with its `ods:placeInBatch` (its place in the search's catalogue-number order). Nothing
@@ -13,6 +13,7 @@ target getting its own version, as one decision would; those the curator may not
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -43,6 +44,16 @@ class BatchRequest:
     arguments: list[tuple[str, list[str]]]  # the search's, as /api/v1/<kind>/search takes
     template: dict[str, Any]  # the annotation, its target's @id left to the batch
     dry_run: bool
+
+    def as_json(self) -> dict[str, Any]:
+        """For the job's row: `from_json` gives the same request back."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, value: dict[str, Any]) -> BatchRequest:
+        return cls(value["batch_id"], value["kind"],
+                   [(name, list(values)) for name, values in value["arguments"]],
+                   value["template"], value["dry_run"])
 
 
 def parsed_request(body: Any) -> BatchRequest:
@@ -103,13 +114,17 @@ class Batches:
                        "@id": pid_url(self.fdo.base_url, target)}
         return {**template, "oa:hasTarget": target_node}
 
-    def making(self, request: BatchRequest, actor: Principal) -> Callable[..., dict[str, Any]]:
-        """The job's work: an annotation for each object the search finds. One the
-        template does not fit is counted by the error it met, and the batch goes on."""
+    def check_owner(self, request: BatchRequest, actor: Principal) -> None:
+        """403 unless the batch is new or `actor`'s own."""
         owner = self.fdo.index.annotations.batch_creator(request.batch_id)
         if owner is not None and owner != actor.agent.id:
             raise errors.Forbidden("this batch is another person's: only they add to it",
                                    permission="annotations:batch", creator=owner)
+
+    def making(self, request: BatchRequest, actor: Principal) -> Callable[..., dict[str, Any]]:
+        """The job's work: an annotation for each object the search finds. One the
+        template does not fit is counted by the error it met, and the batch goes on."""
+        self.check_owner(request, actor)
 
         def work(progress: Callable[[int, int], None]) -> dict[str, Any]:
             counts: Counter[str] = Counter()

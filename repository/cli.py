@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import os
 import sys
 import time
@@ -175,6 +176,13 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_worker(args: argparse.Namespace) -> int:
+    from repository.worker import run_worker  # dramatiq only where jobs are run
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    return run_worker(Config.from_environment(), args.threads, args.stop_timeout)
+
+
 def organisation_id(text: str) -> str:
     if not ORGANISATION.match(text):
         raise argparse.ArgumentTypeError(f"not a ROR or Wikidata URL: {text!r}")
@@ -211,6 +219,14 @@ def parser() -> argparse.ArgumentParser:
         run=cmd_rebuild_index)
     commands.add_parser("reconcile", help="index versions S3 has and the index lacks"
                         ).set_defaults(run=cmd_reconcile)
+    worker = commands.add_parser("worker", help="run background jobs from the queue "
+                                 "(ingest uploads, annotation batches) until stopped")
+    worker.add_argument("--threads", type=positive, default=1,
+                        help="jobs run at once by this process (default 1)")
+    worker.add_argument("--stop-timeout", type=positive, default=30,
+                        help="seconds a stop waits for running jobs before leaving them to "
+                             "another worker (default 30)")
+    worker.set_defaults(run=cmd_worker)
     demo = commands.add_parser("load-demo", help="load demo records into an empty repository")
     demo.add_argument("directory", nargs="?",
                       help="a folder of openDS JSON records (instead of the built-in demo)")

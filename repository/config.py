@@ -69,6 +69,10 @@ class Config:
     # Whether writes keep the search index (docs/search.md). Off: writes skip it and the
     # search endpoints answer 404; for measuring what it costs (`make bench-search`).
     search_index: bool = True
+    # The durable queue background jobs wait in for `fdo worker` (docs/jobs.md): a Redis
+    # URL, and the prefix of this repository's keys there (several may share one Redis).
+    queue_url: str = "redis://127.0.0.1:6379/0"
+    queue_namespace: str = "fdo"
 
     def to_environment(self) -> dict[str, str]:
         """The FDO_* variables that reproduce this configuration in another process."""
@@ -107,6 +111,8 @@ class Config:
             "FDO_SESSION_HOURS": str(self.session_hours),
             "FDO_TOMBSTONE_MAX_SHARE": str(self.tombstone_max_share),
             "FDO_SEARCH_INDEX": "on" if self.search_index else "off",
+            "FDO_QUEUE_URL": self.queue_url,
+            "FDO_QUEUE_NAMESPACE": self.queue_namespace,
         }
 
     @classmethod
@@ -152,6 +158,8 @@ class Config:
                                               defaults.tombstone_max_share)),
             search_index=_switch(env.get("FDO_SEARCH_INDEX"), "FDO_SEARCH_INDEX",
                                  defaults.search_index),
+            queue_url=env.get("FDO_QUEUE_URL", defaults.queue_url),
+            queue_namespace=env.get("FDO_QUEUE_NAMESPACE", defaults.queue_namespace),
         )
 
 

@@ -11,11 +11,11 @@ from urllib.parse import urlencode
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from repository import errors
-from repository.access import CURATOR, Principal
+from repository.access import CURATOR
 from repository.api import JSON_TYPES, actor, if_match, json_body, object_response, service
 from repository.batches import Batches, parsed_request
 from repository.decisions import Decisions, parsed_decision
-from repository.ingest.job_runner import JobRunner, Work
+from repository.jobs import Jobs
 from resolver.pids import MalformedPID, canonical_pid, find_pid, pid_url
 from resolver.proposals import APPROVED, PENDING, REJECTED
 from schemas import KINDS
@@ -87,7 +87,8 @@ def make_batch() -> Response:
     plan = batches().planned(asked, principal)
     if asked.dry_run:
         return jsonify({**plan, "dryRun": True})
-    job = _job(principal, "batch", batches().making(asked, principal))
+    batches().check_owner(asked, principal)
+    job = _job(jobs().submit_batch(asked, principal))
     return _accepted({"batchID": asked.batch_id, "total": plan["total"], **job})
 
 
@@ -111,16 +112,16 @@ def decide_batch(batch_id: str) -> Response:
                                permission="annotations:decide",
                                allowedRoles=["curator", "administrator"])
     batch = _batch_id(batch_id)
-    job = _job(principal, "decide", batches().deciding(batch, decision, principal))
+    job = _job(jobs().submit_decision(batch, decision, principal))
     return _accepted({"batchID": batch, **job})
 
 
-def _job(principal: Principal, what: str, work: Work) -> dict[str, str]:
-    runner: JobRunner = current_app.extensions["ingest_jobs"]
-    row = runner.submit_work(IngestJobRow(
-        id=str(uuid.uuid4()), format=what, source_system="", organisation_id=None,
-        licence=None, dry_run=False, tombstone_missing=False,
-        submitted_by=principal.agent.id), work)
+def jobs() -> Jobs:
+    queued: Jobs = current_app.extensions["jobs"]
+    return queued
+
+
+def _job(row: IngestJobRow) -> dict[str, str]:
     return {"job": f"{service().base_url}/api/v1/ingest-jobs/{row.id}"}
 
 

@@ -10,6 +10,7 @@ never `Approved` without its change.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,6 +49,14 @@ class Decision:
     comment: str
     force: bool  # approve though the target changed at the selected place
     source_priority: bool  # a later value from the source wins on re-ingest
+
+    def as_json(self) -> dict[str, Any]:
+        """For a job's row: `from_json` gives the same decision back."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, value: dict[str, Any]) -> Decision:
+        return cls(**value)
 
 
 @dataclass(frozen=True)

@@ -75,6 +75,7 @@ class TooLarge(FDOError): ...
 class StorageUnavailable(FDOError): ...
 class IndexUnavailable(FDOError): ...
 class SignInFailed(FDOError): ...
+class QueueUnavailable(FDOError): ...  # the job queue (repository/job_queue.py)
 class IssuerUnavailable(FDOError): ...  # the OpenID provider, for keys (repository/identity.py)
 
 
@@ -108,6 +109,7 @@ ERROR_TABLE: dict[type[Exception], tuple[int, str]] = {
     PreconditionRequired: (428, "precondition_required"),
     StorageUnavailable: (503, "storage_unavailable"),
     IndexUnavailable: (503, "index_unavailable"),
+    QueueUnavailable: (503, "queue_unavailable"),
     IssuerUnavailable: (503, "identity_provider_unavailable"),
     VersionMissing: (503, "version_missing"),  # indexed, not in S3: the API's and resolver's
 }

@@ -1,5 +1,5 @@
 """The ingest job API: `/api/v1/ingest-jobs`. A dataset is uploaded, checked cheaply and
-queued; the job and its report are read back (repository/ingest/job_runner.py runs them)."""
+queued; the job and its report are read back (`fdo worker` runs them: repository/jobs.py)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from repository.api import service
 from repository.authentication import request_principal
 from repository.ingest.datasets import DATASET_FORMATS
 from repository.ingest.dwca import ArchiveError
-from repository.ingest.job_runner import JobRunner, Submission
 from repository.ingest.mapping import ORGANISATION
+from repository.jobs import Jobs, Submission
 from repository.source_systems import resolve_source_system
 from storage.job_table import SUCCEEDED
 from storage.models import IngestJobRow
@@ -24,8 +24,8 @@ jobs_api = Blueprint("ingest_jobs", __name__, url_prefix="/api/v1/ingest-jobs")
 FLAGS = {"true": True, "false": False}
 
 
-def runner() -> JobRunner:
-    jobs: JobRunner = current_app.extensions["ingest_jobs"]
+def runner() -> Jobs:
+    jobs: Jobs = current_app.extensions["jobs"]
     return jobs
 
 
@@ -152,6 +152,8 @@ def _job_response(row: IngestJobRow) -> Response:
         "tombstoneMissing": row.tombstone_missing,
         "submittedBy": row.submitted_by,
         "progress": {"done": row.done, "total": row.total},
+        # Runs begun: more than one when a worker died and another ran it again.
+        "attempts": row.attempts,
         "summary": row.summary,
         "error": row.error,
         "links": {"self": _url(row.id), "report": _url(row.id) + "/report"},

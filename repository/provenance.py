@@ -50,6 +50,17 @@ class Agent:
     role: str  # annotator | curator | machine | administrator (repository/access.py)
     on_behalf_of: Agent | None = None
 
+    def as_json(self) -> dict[str, Any]:
+        """For a job's row: `from_json` gives the same agent back."""
+        return {"id": self.id, "name": self.name, "role": self.role,
+                "onBehalfOf": self.on_behalf_of.as_json() if self.on_behalf_of else None}
+
+    @classmethod
+    def from_json(cls, value: dict[str, Any]) -> Agent:
+        behalf = value.get("onBehalfOf")
+        return cls(value["id"], value["name"], value["role"],
+                   cls.from_json(behalf) if behalf else None)
+
     def as_opends(self) -> dict[str, Any]:
         agent_type = "schema:SoftwareApplication" if self.role == "machine" else "schema:Person"
         return {

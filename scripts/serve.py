@@ -1,10 +1,13 @@
-"""`make serve`: SeaweedFS + the index + gunicorn on 127.0.0.1, with demo data.
+"""`make serve`: SeaweedFS + Redis + the index + gunicorn and one `fdo worker` on
+127.0.0.1, with demo data.
 
 Stops everything it started (by PID) on Ctrl-C or SIGTERM. Set FDO_S3_ENDPOINT (and
 FDO_S3_ACCESS_KEY, FDO_S3_SECRET_KEY) to use an S3 you run yourself instead of the bundled
 SeaweedFS, which listens on FDO_SEAWEEDFS_PORT (8333) with credentials generated once
-into var/s3-credentials.json. Waits until S3 answers before the setup steps; a step that
-fails is shown with its output. docs/operations.md.
+into var/s3-credentials.json. Likewise FDO_QUEUE_URL names a Redis you run yourself;
+otherwise the bundled one listens on FDO_REDIS_PORT (6379) and keeps its queue in var/redis.
+Waits until S3 answers before the setup steps; a step that fails is shown with its output.
+docs/operations.md.
 
 `make serve-oidc` (`--oidc`) also starts the local OpenID provider (oidc/provider.mjs) on
 FDO_OIDC_PORT (8010) with the demo people of oidc/users.json and its keys in
@@ -38,6 +41,7 @@ VAR = ROOT / "var"
 CREDENTIALS = VAR / "s3-credentials.json"
 SEAWEEDFS_PORT = int(os.environ.get("FDO_SEAWEEDFS_PORT", "8333"))
 OIDC_PORT = int(os.environ.get("FDO_OIDC_PORT", "8010"))
+REDIS_PORT = int(os.environ.get("FDO_REDIS_PORT", "6379"))
 DEMO_PEOPLE = ROOT / "oidc" / "users.json"  # demo passwords: never for a real deployment
 # bench/api.py serves the app with these too, so its figures are those of `make serve`.
 GUNICORN = ["--workers", "2", "--threads", "4", "--access-logfile", "-"]
@@ -91,6 +95,16 @@ def start_s3(config: Config, started: list[Stoppable]) -> Config:
     return config
 
 
+def start_queue(config: Config, started: list[Stoppable]) -> Config:
+    """The bundled Redis for the job queue (durable: an append-only file in var/redis),
+    unless FDO_QUEUE_URL names another."""
+    if "FDO_QUEUE_URL" in os.environ:
+        return config
+    queue = servers.start_redis(VAR / "redis", port=REDIS_PORT, durable=True)
+    started.append(queue)
+    return replace(config, queue_url=queue.url)
+
+
 def start_identity_provider(config: Config, started: list[Stoppable], var: Path = VAR,
                             port: int = OIDC_PORT) -> Config:
     """The local OpenID provider for `make serve-oidc`, and the app's config naming it."""
@@ -115,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     step = "S3 is not answering"
     try:
         config = start_s3(config, started)
+        step = "Redis did not start"
+        config = start_queue(config, started)
         base = f"http://127.0.0.1:{config.port}"
         if "FDO_BASE_URL" not in os.environ:
             config = replace(config, base_url=base)
@@ -127,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
             server.stop()
         return 1
     env = {**os.environ, **config.to_environment()}
-    gunicorn = None
+    gunicorn = worker = None
     try:
         fdo(env, "init")
         fdo(env, "reconcile")  # adopt any version a crash left unindexed
@@ -140,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
             [sys.executable, "-m", "gunicorn", "wsgi:app", "--bind", f"127.0.0.1:{config.port}",
              *GUNICORN],
             env=env, cwd=ROOT, ready_url=f"{base}/health", log=VAR / "gunicorn.log")
+        worker = servers.start_process([sys.executable, "-m", "repository.cli", "worker"],
+                                       env=env, cwd=ROOT, log=VAR / "worker.log")
         print_welcome(base, token, config, demo_people(config) if with_oidc else "")
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         gunicorn.wait()
@@ -150,8 +168,9 @@ def main(argv: list[str] | None = None) -> int:
         pass
     finally:
         print("\nstopping ...", flush=True)
-        if gunicorn:
-            servers.stop_process(gunicorn)
+        for process in (gunicorn, worker):
+            if process:
+                servers.stop_process(process, timeout=40)  # the worker's stop waits 30 s
         for server in started:
             server.stop()
     return 0
@@ -176,6 +195,7 @@ def print_welcome(base: str, token: str, config: Config, more: str = "") -> None
     pid = specimen.split("/", 4)[-1]
     print(f"""
 FDO repository running at {base}   (S3: {config.s3_endpoint}, index: {config.database_url})
+  jobs            one `fdo worker` (log: var/worker.log), queue {config.queue_url}
   health          curl -s {base}/health
   landing page    {base}/{pid}   (open in a browser)
   as Turtle       curl -s -H 'Accept: text/turtle' {base}/{pid}

@@ -4,7 +4,7 @@ Used by the tests (conftest), `make serve`, the benchmarks and CI. Every server 
 child process of ours, started in the foreground and stopped by its PID: nothing is
 daemonized, nothing is found or killed by name. Also runnable:
 
-    python scripts/servers.py seaweedfs|postgres|ceph [--data DIR] [--port N]
+    python scripts/servers.py seaweedfs|postgres|redis|ceph [--data DIR] [--port N]
 
 which prints `export NAME=value` lines and runs until SIGINT or SIGTERM.
 Why each setting: docs/testing.md, "The real servers". The launchers themselves live in
@@ -34,13 +34,15 @@ from launchers.processes import (
     stop_process,
     wait_http,
 )
+from launchers.redis import RedisServer, redis_installed, start_redis
 from launchers.s3 import S3Server, create_bucket, s3_client, wait_for_s3
 from launchers.seaweedfs import start_seaweedfs
 
-__all__ = ["HOST", "OidcServer", "PostgresServer", "Process", "S3Server", "ceph_installed",
-           "create_bucket", "free_port", "free_ports", "run_command", "s3_client",
-           "start_ceph_rgw", "start_oidc", "start_postgres", "start_process",
-           "start_seaweedfs", "stop_process", "wait_for_s3", "wait_http"]
+__all__ = ["HOST", "OidcServer", "PostgresServer", "Process", "RedisServer", "S3Server",
+           "ceph_installed", "create_bucket", "free_port", "free_ports", "redis_installed",
+           "run_command", "s3_client", "start_ceph_rgw", "start_oidc", "start_postgres",
+           "start_process", "start_redis", "start_seaweedfs", "stop_process", "wait_for_s3",
+           "wait_http"]
 
 
 # -- command line -------------------------------------------------------------------------
@@ -50,6 +52,9 @@ def _start_from_cli(kind: str, data: Path, port: int | None) -> tuple[dict[str, 
     if kind == "postgres":
         postgres = start_postgres(data, port)
         return {"FDO_DATABASE_URL": postgres.url}, postgres.stop
+    if kind == "redis":
+        queue = start_redis(data, port, durable=True)
+        return {"FDO_QUEUE_URL": queue.url}, queue.stop
     start = start_seaweedfs if kind == "seaweedfs" else start_ceph_rgw
     s3 = start(data, port)
     return s3.environment(), s3.stop
@@ -61,7 +66,7 @@ def _interrupt(signum: int, frame: object) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("server", choices=("seaweedfs", "postgres", "ceph"))
+    parser.add_argument("server", choices=("seaweedfs", "postgres", "redis", "ceph"))
     parser.add_argument("--data", type=Path, help="data dir (default: var/servers/SERVER)")
     parser.add_argument("--port", type=int)
     args = parser.parse_args()

@@ -25,6 +25,7 @@ from storage.driver_statement import DriverStatement
 from storage.group_commit import GroupCommit
 from storage.harvest import FEED_LENGTH, HarvestReads
 from storage.index_writes import OutOfStep, insert_version
+from storage.job_table import JobTable
 from storage.models import (
     FEED,
     GENERATION,
@@ -132,6 +133,7 @@ class Index(HarvestReads):
             try:
                 Base.metadata.create_all(self.engine)
                 self.access.add_columns()
+                JobTable(self.engine).add_columns()
                 add_search_columns(self.engine)
                 with self.engine.begin() as connection:
                     if connection.scalar(FEED_LENGTH) is None:

@@ -2,14 +2,14 @@
 
 Unlike the rest of the index this is not derived from S3: a job is the bookkeeping of a
 request, so rebuild-index leaves the table alone. When a job counts as interrupted is the
-caller's rule (repository/ingest/job_runner.py); these are only the statements.
+caller's rule (repository/jobs.py); these are only the statements.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, delete, inspect, or_, select, text, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
@@ -18,6 +18,7 @@ from storage.models import IngestJobRow, timestamp
 QUEUED, RUNNING, SUCCEEDED, FAILED, INTERRUPTED = (
     "queued", "running", "succeeded", "failed", "interrupted")
 UNFINISHED = (QUEUED, RUNNING)
+ADDED_COLUMNS = {"request": "JSON", "attempts": "INTEGER NOT NULL DEFAULT 0"}
 
 
 class JobTable:
@@ -27,10 +28,23 @@ class JobTable:
         self.engine = engine
         self.sessions = sessionmaker(engine, expire_on_commit=False)
 
+    def add_columns(self) -> None:
+        """Give an index made before jobs left the web workers their new columns."""
+        present = {column["name"] for column in inspect(self.engine).get_columns("ingest_jobs")}
+        with self.engine.begin() as connection:
+            for name, kind in ADDED_COLUMNS.items():
+                if name not in present:
+                    connection.execute(text(f"ALTER TABLE ingest_jobs ADD COLUMN {name} {kind}"))
+
     def add(self, row: IngestJobRow) -> None:
         with self.sessions() as session:
             session.add(row)
             session.commit()
+
+    def remove(self, job_id: str) -> None:
+        """A job that was never queued (its queue did not answer)."""
+        with self.engine.begin() as connection:
+            connection.execute(delete(IngestJobRow).where(IngestJobRow.id == job_id))
 
     def get(self, job_id: str) -> IngestJobRow | None:
         with self.sessions() as session:
@@ -41,11 +55,17 @@ class JobTable:
         with self.engine.connect() as connection:
             return {job_id: status for job_id, status in connection.execute(query)}
 
-    def start(self, job_id: str) -> bool:
-        """Queued to running; False if the job is no longer queued (interrupted meanwhile)."""
+    def claim(self, job_id: str, worker: str, stale_before: str) -> bool:
+        """The job is `worker`'s to run: it was queued or interrupted, or running in a
+        process whose heartbeat is older than `stale_before`. False if another process
+        holds it or it has ended. One statement, so two workers never both win."""
         now = timestamp()
-        return self._update(IngestJobRow.id == job_id, IngestJobRow.status == QUEUED,
-                            status=RUNNING, started=now, heartbeat=now) > 0
+        lost = and_(IngestJobRow.status == RUNNING, IngestJobRow.heartbeat < stale_before)
+        return self._update(IngestJobRow.id == job_id,
+                            or_(IngestJobRow.status.in_((QUEUED, INTERRUPTED)), lost),
+                            status=RUNNING, worker=worker, started=now, heartbeat=now,
+                            finished=None, error=None,
+                            attempts=IngestJobRow.attempts + 1) > 0
 
     def progress(self, job_id: str, done: int, total: int) -> None:
         self._update(IngestJobRow.id == job_id, IngestJobRow.status == RUNNING,

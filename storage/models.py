@@ -172,7 +172,8 @@ class GrantRow(Base):
 
 
 class IngestJobRow(Base):
-    """A dataset enrolment job (`POST /api/v1/ingest-jobs`, repository/ingest/job_runner.py).
+    """A background job: a dataset enrolment (`POST /api/v1/ingest-jobs`) or an annotation
+    batch, run by `fdo worker` (repository/jobs.py).
     Not rebuilt from S3, like tokens: a job is a request's bookkeeping, not an object, so
     rebuild-index leaves this table alone (its full report is in S3, under
     `ingest-jobs/<id>/report.json`)."""
@@ -194,6 +195,10 @@ class IngestJobRow(Base):
     total: Mapped[int | None] = mapped_column(BigInteger)  # known once read through
     summary: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # the report's counts
     error: Mapped[str | None] = mapped_column(Text)  # why it failed or was interrupted
+    # What a worker needs to run it beyond the columns above (repository/jobs.py):
+    # the uploads' S3 keys, the batch request, who asked with which grants.
+    request: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # runs begun (claims)
     # The process that runs it (host:pid:random) and when that process last said it was
     # alive: a queued or running job whose heartbeat is old has lost its process.
     worker: Mapped[str] = mapped_column(String(128))

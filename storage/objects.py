@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,6 +37,7 @@ from urllib.parse import quote
 
 import boto3
 import urllib3
+from boto3.exceptions import S3UploadFailedError
 from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.config import Config as BotoConfig
@@ -75,6 +77,8 @@ class ObjectStore(Protocol):
     def get(self, key: str) -> bytes: ...
     def keys(self, prefix: str, start_after: str = "") -> Iterator[str]: ...
     def upload(self, key: str, path: Path, content_type: str) -> None: ...
+    def download(self, key: str, path: Path) -> None: ...
+    def delete_upload(self, key: str) -> None: ...
     def stream(self, key: str) -> tuple[int, Iterator[bytes]]: ...
     def ping(self) -> None: ...
 
@@ -93,6 +97,9 @@ class S3Settings:
 
 
 MAX_CONNECTIONS = 32
+# Datasets uploaded for ingest jobs wait under `ingest-jobs/<job>/uploads/` for a worker
+# (repository/jobs.py): the only keys the application deletes.
+UPLOAD_KEY = re.compile(r"ingest-jobs/[0-9a-f-]{36}/uploads/")
 # /health must answer within 2 s in every state: its probe gets one attempt of 1 s.
 PING_TIMEOUT = 1.0
 
@@ -249,8 +256,27 @@ class S3ObjectStore:
     def upload(self, key: str, path: Path, content_type: str) -> None:
         """A local file to `key`, streamed (multipart when large): for bulk dumps, which
         are not versions and may be replaced by a later dump of the same name."""
-        self.client.upload_file(str(path), self.bucket, key,
-                                ExtraArgs={"ContentType": content_type})
+        try:
+            self.client.upload_file(str(path), self.bucket, key,
+                                    ExtraArgs={"ContentType": content_type})
+        except S3UploadFailedError as error:  # boto3's own, not a botocore error
+            raise StoreRequestFailed(f"upload {key}: {error}", "upload failed") from error
+
+    def download(self, key: str, path: Path) -> None:
+        """`key` to a local file, streamed (`ObjectMissing` if there is none)."""
+        try:
+            self.client.download_file(self.bucket, key, str(path))
+        except ClientError as error:
+            if _status(error) == 404 or _error_code(error) in ("NoSuchKey", "404"):
+                raise ObjectMissing(key) from error
+            raise
+
+    def delete_upload(self, key: str) -> None:
+        """Delete an uploaded file a job has done with. Only those: a version is never
+        deleted (docs/design.md, write once), so any other key is refused."""
+        if not UPLOAD_KEY.match(key):
+            raise ValueError(f"only a job's uploads are deleted, not {key}")
+        self.client.delete_object(Bucket=self.bucket, Key=key)
 
     def stream(self, key: str) -> tuple[int, Iterator[bytes]]:
         """The size of `key` and its bytes in chunks, without holding it in memory."""

@@ -26,6 +26,7 @@ from repository import build_service, create_app  # noqa: E402
 from repository.config import Config  # noqa: E402
 from repository.services import FDOService  # noqa: E402
 from repository.tokens import create_token  # noqa: E402
+from repository.worker import Worker  # noqa: E402
 from tests.material import require_shared  # noqa: E402
 from tests.needs import postgres_installed, require  # noqa: E402
 
@@ -56,6 +57,15 @@ def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[server
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[servers.RedisServer]:
+    """The job queue's Redis; each test's config has its own namespace in it."""
+    require(servers.redis_installed(), "Redis", "run `make redis` as root")
+    server = servers.start_redis(tmp_path_factory.mktemp("redis"))
+    yield server
+    server.stop()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
@@ -65,7 +75,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def config(s3_server: servers.S3Server, database_url: str) -> Config:
+def config(s3_server: servers.S3Server, database_url: str,
+           redis_server: servers.RedisServer) -> Config:
     bucket = f"t-{uuid.uuid4().hex[:16]}"
     servers.create_bucket(s3_server, bucket)
     return replace(
@@ -79,6 +90,8 @@ def config(s3_server: servers.S3Server, database_url: str) -> Config:
         s3_region=s3_server.region,
         max_body=64 * 1024,
         secret_key=uuid.uuid4().hex,  # per test: a token signed under another fails
+        queue_url=redis_server.url,
+        queue_namespace=f"t-{uuid.uuid4().hex[:12]}",
     )
 
 
@@ -101,6 +114,29 @@ def make_app() -> Iterator[Callable[[Config], Flask]]:
     yield make
     for app in made:
         app.extensions["fdo"].close()
+        app.extensions["jobs"].queue.close()
+
+
+@pytest.fixture
+def start_worker() -> Iterator[Callable[[Config], Worker]]:
+    """`fdo worker`'s Worker for a config, run on threads of the test process (the tests
+    that kill workers run `fdo worker` itself); stopped afterwards."""
+    started: list[Worker] = []
+
+    def start(config: Config, threads: int = 1) -> Worker:
+        started.append(Worker(config, threads))
+        started[-1].start()
+        return started[-1]
+
+    yield start
+    for worker in started:
+        worker.stop(timeout=30)
+
+
+@pytest.fixture
+def job_worker(config: Config, start_worker: Callable[[Config], Worker]) -> Worker:
+    """A worker running the jobs the test's app queues."""
+    return start_worker(config)
 
 
 @pytest.fixture

@@ -216,6 +216,7 @@ def _check(service: FDOService, client: FlaskClient, route: Route, who: str,
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 @pytest.mark.parametrize("route", ROUTES)
+@pytest.mark.usefixtures("job_worker")  # runs the ingest jobs it submits
 def test_every_write_route_for_every_principal(app, oidc_server, route: str) -> None:
     """The whole matrix on SQLite: each principal against a fresh object."""
     service: FDOService = app.extensions["fdo"]
@@ -231,6 +232,7 @@ def test_every_write_route_for_every_principal(app, oidc_server, route: str) -> 
     ("patch specimen", "signed-in curator of A"), ("create specimen", "signed-in annotator"),
     ("submit an ingest job", "machine of B"), ("submit an ingest job", "machine of A"),
     ("create a source system", "machine of A")])
+@pytest.mark.usefixtures("job_worker")  # runs the ingest jobs it submits
 def test_the_matrix_holds_on_postgresql(app, oidc_server, route: str, who: str) -> None:
     _check(app.extensions["fdo"], app.test_client(), ROUTES[route], who, oidc_server)
 

@@ -19,7 +19,7 @@ from tests.test_curation import OTHER_ORG
 from tests.test_curation import people as people  # noqa: F401 - the fixture, used by name
 from tests.test_ingest_jobs import finished
 
-pytestmark = pytest.mark.s3
+pytestmark = [pytest.mark.s3, pytest.mark.usefixtures("job_worker")]
 LOCALITY = "$['ods:hasEvents'][0]['ods:hasLocation']['dwc:locality']"
 SPECIMENS = 12
 

@@ -1,18 +1,18 @@
 """The ingest job API (`/api/v1/ingest-jobs`) through Flask's client and a real gunicorn,
 over real S3 and a real index (SQLite and PostgreSQL): a dataset uploaded, run in the
 background, its report the CLI's; re-submitted unchanged; a dry run writing nothing; ABCD;
-every refusal; a failed read-through; interrupted jobs."""
+every refusal; a failed read-through; jobs whose worker is gone. A worker (`fdo worker`'s,
+on threads of the test process) runs the jobs; tests/test_workers.py kills real ones."""
 
 from __future__ import annotations
 
 import io
 import json
 import os
-import subprocess
-import sys
 import time
 import uuid
 import zipfile
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -20,18 +20,20 @@ from typing import Any
 import pytest
 import rdflib
 import requests
+import servers
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from repository import cli
 from repository.config import Config
 from repository.ingest.abcd import AbcdDocuments
-from repository.ingest.job_runner import STALE_SECONDS, report_key
 from repository.ingest.report import CREATED, UNCHANGED
 from repository.integrity import rebuild_index, verify
+from repository.jobs import STALE_SECONDS, report_key
 from repository.tokens import create_token
 from storage.models import OBJECT_TABLES, IngestJobRow, timestamp
 from tests.material import data_files
+from tests.records import specimen
 from tests.source_systems import source_system
 from tests.test_ingest import COLUMNS, META, NATURALIS, ROWS, archive
 from tests.test_ingest_abcd import document
@@ -77,6 +79,17 @@ def finished(client: FlaskClient, auth: dict[str, str], url: str) -> dict[str, A
     raise AssertionError(f"{url} did not finish: {job}")
 
 
+def eventually(check: Callable[[], bool], seconds: float = 30) -> bool:
+    """Whether `check` holds within `seconds` (polled: what a worker does after a job's
+    end is seen a moment later)."""
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 def ingested(client: FlaskClient, auth: dict[str, str], *paths: Path,
              **fields: str) -> dict[str, Any]:
     response = submit(client, auth, *paths, **fields)
@@ -89,6 +102,7 @@ def job_count(app) -> int:
         return int(connection.scalar(select(func.count()).select_from(IngestJobRow)) or 0)
 
 
+@pytest.mark.usefixtures("job_worker")
 def test_a_dataset_is_ingested_and_reported_as_the_cli_reports_it(
         app, client, machine, config, tmp_path, monkeypatch, capsys):
     response = submit(client, machine, archive(tmp_path / "occ.zip", ROWS))
@@ -111,8 +125,9 @@ def test_a_dataset_is_ingested_and_reported_as_the_cli_reports_it(
     assert report.json["counts"] == done["summary"]["counts"]
     assert report.json["counts"][CREATED] == 3 and report.json["rejected"] == []
     fdo = app.extensions["fdo"]
-    assert list(fdo.store.keys("ingest-jobs/")) == [report_key(job["id"])]
-    assert not any(Path(config.ingest_spool).iterdir())  # the upload is gone
+    # Once a job has ended, its worker deletes its upload from S3 and from its spool.
+    assert eventually(lambda: list(fdo.store.keys("ingest-jobs/")) == [report_key(job["id"])])
+    assert eventually(lambda: not any(Path(config.ingest_spool).iterdir()))
     length = fdo.index.feed_length()
 
     # The same dataset through the CLI, then through the API again: the same report.
@@ -133,6 +148,7 @@ def test_a_dataset_is_ingested_and_reported_as_the_cli_reports_it(
     assert client.get(url, headers=machine).json == done
 
 
+@pytest.mark.usefixtures("job_worker")
 def test_a_dry_run_writes_nothing(app, client, auth, tmp_path):
     job = ingested(client, auth, archive(tmp_path / "occ.zip", ROWS), dryRun="true")
     assert job["status"] == "succeeded" and job["dryRun"] is True
@@ -142,6 +158,7 @@ def test_a_dry_run_writes_nothing(app, client, auth, tmp_path):
 
 @pytest.mark.parametrize("sample", data_files("samples/abcd", "*.xml")[:1],
                          ids=lambda path: path.name)
+@pytest.mark.usefixtures("job_worker")
 def test_abcd_documents_are_ingested_as_one_dataset(app, client, machine, tmp_path, sample):
     made = document(tmp_path / "made.xml", "RMNH.AVES.1", "RMNH.AVES.2")
     biocase = source_system(app.extensions["fdo"], "Test BioCASe", licence=None).pid
@@ -157,6 +174,7 @@ def test_abcd_documents_are_ingested_as_one_dataset(app, client, machine, tmp_pa
     assert set(k for k, n in again["summary"]["counts"].items() if n) <= {UNCHANGED, "pid-only"}
 
 
+@pytest.mark.usefixtures("job_worker")
 def test_an_archive_that_fails_its_read_through_fails_and_writes_nothing(app, client, auth,
                                                                          tmp_path):
     path = tmp_path / "late.zip"
@@ -172,6 +190,7 @@ def test_an_archive_that_fails_its_read_through_fails_and_writes_nothing(app, cl
     assert report.status_code == 404 and "it is failed" in report.json["message"]
 
 
+@pytest.mark.usefixtures("job_worker")
 def test_who_may_run_and_read_a_source_systems_jobs(app, client, auth, tmp_path):
     """A source system's jobs are run by its organisation's curators and its machines
     (tombstoneMissing by curators only) and read by them and their submitter; a refused
@@ -277,60 +296,38 @@ def test_unknown_and_malformed_job_ids(client, auth):
 
 def stale_job(app, job_id: str, status: str) -> None:
     old = timestamp(STALE_SECONDS + 60)
-    app.extensions["ingest_jobs"].table.add(IngestJobRow(
+    app.extensions["jobs"].table.add(IngestJobRow(
         id=job_id, status=status, format="dwca", source_system="Gone CMS",
         organisation_id=None, licence=None, dry_run=False, tombstone_missing=False,
         submitted_by="https://orcid.org/0000-0002-1825-0097", created=old, done=0,
-        worker="elsewhere:1:0", heartbeat=old))
+        worker="elsewhere:0", heartbeat=old))
 
 
-def test_a_job_whose_process_is_gone_is_interrupted(app, client, auth):
+def test_a_job_no_worker_runs_is_shown_interrupted(app, client, auth):
     job_id = str(uuid.uuid4())
     stale_job(app, job_id, "running")
     job = client.get(f"{JOBS}/{job_id}", headers=auth).json
-    assert job["status"] == "interrupted" and "submit the dataset again" in job["error"]
+    assert job["status"] == "interrupted" and "submit it again" in job["error"]
     assert client.get(f"{JOBS}/{job_id}/report", headers=auth).status_code == 404
 
 
-def test_starting_the_app_interrupts_lost_jobs_and_deletes_their_files(app, config,
-                                                                       make_app):
+def test_a_worker_starting_deletes_the_files_of_ended_jobs(app, config, start_worker):
     spool = Path(config.ingest_spool)
-    lost, unknown = str(uuid.uuid4()), str(uuid.uuid4())
-    stale_job(app, lost, "queued")
-    for job_id in (lost, unknown):
+    ended, running, unknown = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
+    stale_job(app, ended, "failed")
+    app.extensions["jobs"].table.add(IngestJobRow(
+        id=running, status="running", format="dwca", source_system="Gone CMS",
+        organisation_id=None, licence=None, dry_run=False, tombstone_missing=False,
+        submitted_by="https://orcid.org/0000-0002-1825-0097", created=timestamp(), done=0,
+        worker="another:0", heartbeat=timestamp()))
+    for job_id in (ended, running, unknown):
         (spool / job_id / "0").mkdir(parents=True)
-    restarted = make_app(config)
-    assert restarted.extensions["ingest_jobs"].table.get(lost).status == "interrupted"
-    assert sorted(item.name for item in spool.iterdir()) == [unknown]  # no row: not ours
+    start_worker(config)
+    # Another worker's running job, and a folder with no row (not ours), stay.
+    assert sorted(item.name for item in spool.iterdir()) == sorted([running, unknown])
 
 
-STOPPING = """
-import sys, threading
-from repository import create_app
-from repository.config import Config
-from repository.integrity import rebuild_index, verify
-from repository.ingest import job_runner
-job_runner.run = lambda *args, **kwargs: threading.Event().wait()  # a job that never ends
-client = create_app(Config.from_environment()).test_client()
-response = client.post("/api/v1/ingest-jobs", headers={"Authorization": sys.argv[1]},
-                       data={"format": "dwca", "sourceSystem": sys.argv[3],
-                             "archive": (open(sys.argv[2], "rb"), "occ.zip")})
-print(response.json["id"])
-"""
-
-
-def test_a_process_that_exits_cleanly_interrupts_its_jobs(app, config, auth, tmp_path):
-    env = {**os.environ, **config.to_environment()}
-    result = subprocess.run([sys.executable, "-c", STOPPING, auth["Authorization"],
-                             str(archive(tmp_path / "occ.zip", ROWS)),
-                             source_system(app.extensions["fdo"]).pid],
-                            env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    row = app.extensions["ingest_jobs"].table.get(result.stdout.strip())
-    assert row.status == "interrupted" and "was stopped" in row.error
-    assert not any(Path(config.ingest_spool).iterdir())
-
-
+@pytest.mark.usefixtures("job_worker")
 def test_any_gunicorn_worker_answers_for_any_job(gunicorn, service, tmp_path):
     token = create_token(service.index, "Naturalis ingest", "administrator")
     headers = {"Authorization": f"Bearer {token}"}
@@ -349,6 +346,7 @@ def test_any_gunicorn_worker_answers_for_any_job(gunicorn, service, tmp_path):
     assert report.json()["counts"] == job["summary"]["counts"]
 
 
+@pytest.mark.usefixtures("job_worker")
 def test_the_provenance_names_the_source_system_and_the_person_it_acted_for(app, client, auth,
                                                                             tmp_path):
     """A job's writes are its source system's (the Requestor), on behalf of the person who
@@ -370,3 +368,37 @@ def test_the_provenance_names_the_source_system_and_the_person_it_acted_for(app,
     graph = rdflib.Graph().parse(data=turtle.data, format="turtle")
     acted = rdflib.URIRef("http://www.w3.org/ns/prov#actedOnBehalfOf")
     assert list(graph.objects(rdflib.URIRef(system.pid_url), acted)) == [rdflib.URIRef(person)]
+
+
+def test_a_queue_that_does_not_answer_is_503_and_leaves_no_job_or_upload(
+        config, make_app, auth, tmp_path):
+    """Redis down: the submission is refused with 503 in seconds, and neither the job's
+    row nor its upload in S3 stays behind (the client may simply send it again)."""
+    closed = make_app(replace(config, queue_url=f"redis://127.0.0.1:{servers.free_port()}/0"))
+    client = closed.test_client()
+    response = submit(client, auth, archive(tmp_path / "occ.zip", ROWS))
+    assert response.status_code == 503 and response.json["code"] == "queue_unavailable"
+    assert "nothing was queued" in response.json["message"]
+    assert "Retry-After" in response.headers
+    assert job_count(closed) == 0
+    assert list(closed.extensions["fdo"].store.keys("ingest-jobs/")) == []
+    assert client.post("/api/v1/digital-specimens", json=specimen(),
+                       headers=auth).status_code == 201  # something for a batch to find
+    batch = client.post("/api/v1/annotations/batches", headers=auth, json={
+        "search": "", "annotation": {"oa:motivation": "oa:commenting",
+                                     "oa:hasBody": {"@type": "oa:TextualBody",
+                                                    "oa:value": ["seen"]}}})
+    assert batch.status_code == 503 and batch.json["code"] == "queue_unavailable"
+    assert job_count(closed) == 0
+
+
+def test_an_index_made_before_jobs_had_workers_gains_their_columns(config, make_app, auth,
+                                                                    tmp_path, start_worker):
+    app = make_app(config)
+    with app.extensions["fdo"].index.engine.begin() as connection:
+        for column in ("request", "attempts"):
+            connection.execute(text(f"ALTER TABLE ingest_jobs DROP COLUMN {column}"))
+    restarted = make_app(config)  # creates what is missing
+    start_worker(config)
+    job = ingested(restarted.test_client(), auth, archive(tmp_path / "occ.zip", ROWS))
+    assert job["status"] == "succeeded" and job["attempts"] == 1

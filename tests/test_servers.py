@@ -17,6 +17,7 @@ import pytest
 import servers  # scripts/ is on sys.path (conftest)
 from botocore.exceptions import ClientError
 
+from repository.job_queue import JobQueue
 from tests.needs import postgres_installed, require
 
 
@@ -79,6 +80,30 @@ def test_postgres_starts_and_creates_databases(tmp_path: Path) -> None:
     finally:
         server.stop()
     assert server.process.poll() is not None
+
+
+def test_make_serves_redis_keeps_queued_jobs_across_a_restart(tmp_path: Path) -> None:
+    """The bundled Redis is durable (an append-only file): a job queued before a restart
+    is still waiting after it, on loopback only."""
+    require(servers.redis_installed(), "Redis", "run `make redis` as root")
+    port = servers.free_port()
+    server = servers.start_redis(tmp_path / "redis", port, durable=True)
+    try:
+        assert server.url == f"redis://127.0.0.1:{port}/0"
+        queue = JobQueue(server.url, "fdo")
+        queue.send("d1c3f0a2-5b6e-4c7d-8e9f-0a1b2c3d4e5f")
+        queue.close()
+    finally:
+        server.stop()
+    assert server.process.poll() is not None
+    again = servers.start_redis(tmp_path / "redis", port, durable=True)
+    try:
+        queue = JobQueue(again.url, "fdo")
+        assert queue.waiting() == 1
+        assert queue.client.config_get("bind")["bind"] == "127.0.0.1"
+        queue.close()
+    finally:
+        again.stop()
 
 
 @pytest.mark.ceph

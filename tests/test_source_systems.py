@@ -175,6 +175,7 @@ def test_the_run_gives_its_specimens_the_source_systems_pid_name_and_organisatio
             assert service.index.versions(row.pid)[0].agent_id == system.pid_url
 
 
+@pytest.mark.usefixtures("job_worker")
 def test_a_re_check_past_the_share_stops_before_writing_unless_forced(
         app: Flask, client: FlaskClient, curator: dict[str, str], tmp_path: Path) -> None:
     fdo: FDOService = app.extensions["fdo"]
