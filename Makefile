@@ -135,6 +135,12 @@ bench-curation: $(STAMP)
 
 # Ingesting a generated Darwin Core Archive of 10,000 and 100,000 records with `fdo ingest
 # dwca`, a re-check, and raw puts; BENCH_SIZES=500,2000 for a quick run.
+# An ingest through the job queue and an `fdo worker` against the same ingest in-process;
+# BENCH_MACHINES_RECORDS (100,000) sets the size.
+.PHONY: bench-machines
+bench-machines: $(STAMP) redis
+	$(PY) bench/machines.py
+
 .PHONY: bench-ingest
 bench-ingest: $(STAMP)
 	$(PY) bench/ingest.py

@@ -18,6 +18,7 @@ from repository.identity import verifier_from_config
 from repository.job_queue import JobQueue
 from repository.jobs import Jobs
 from repository.keys import purpose_key, secret_key
+from repository.machine_services import TOKEN_PURPOSE, MachineServices
 from repository.search import Search
 from repository.services import FDOService
 from repository.validation import Validator
@@ -105,6 +106,8 @@ def create_app(config: Config | None = None) -> Flask:
     app.extensions["jobs"] = Jobs(fdo, JobQueue(config.queue_url, config.queue_namespace),
                                   Path(config.ingest_spool))
     app.extensions["search"] = build_search(config, fdo)
+    app.extensions["machine_services"] = MachineServices(fdo, purpose_key(
+        app.config["FDO_TOKEN_KEY"], TOKEN_PURPOSE))
     app.extensions["batches"] = Batches(fdo, app.extensions["search"],
                                         app.extensions["decisions"])
 
@@ -114,6 +117,7 @@ def create_app(config: Config | None = None) -> Flask:
     from repository.curation_api import curation_api
     from repository.curation_page import curation_page
     from repository.ingest_jobs_api import jobs_api
+    from repository.mas_api import mas_api
     from repository.pages import pages
     from repository.search_api import search_api
     from repository.signin import register_signin
@@ -126,6 +130,7 @@ def create_app(config: Config | None = None) -> Flask:
 
     app.url_map.converters["int"] = VersionConverter  # before any rule is added
     app.register_blueprint(search_api)  # before api: /<kind>/search is not an object
+    app.register_blueprint(mas_api)  # before api: a job record is read and ended its way
     app.register_blueprint(api)
     app.register_blueprint(curation_api)
     app.register_blueprint(curation_page)  # /curation

@@ -54,6 +54,9 @@ class Principal:
     agent: Agent
     grants: frozenset[Grant]
     on_behalf_of: Agent | None = None
+    # A machine annotation job's token (repository/machine_services.py): the job's PID
+    # URL. Such a principal makes annotations for that job and nothing else.
+    job: str | None = None
 
     @property
     def administrator(self) -> bool:
@@ -201,6 +204,19 @@ def require_own(actor: Principal, kind_name: str, creator: str, action: str) -> 
     raise errors.Forbidden(f"only its creator ({creator}) or an administrator may {action} it",
                            permission=f"{kind_name}:{action}", creator=creator,
                            allowedRoles=["creator", ADMINISTRATOR])
+
+
+def require_job_annotation(actor: Principal, kind_name: str, creating_annotation: bool,
+                           job_id: object) -> None:
+    """A job token makes new annotations carrying its job's `ods:jobID`, nothing else."""
+    if not creating_annotation:
+        raise errors.Forbidden(f"a machine annotation job's token makes annotations for "
+                               f"its job only, not {kind_name} writes",
+                               permission="mas-jobs:token", job=actor.job)
+    if job_id != actor.job:
+        raise errors.Forbidden(f"this token annotates for the job {actor.job} only: send "
+                               f"that as ods:jobID (got {str(job_id)[:200]!r})",
+                               permission="mas-jobs:token", job=actor.job)
 
 
 def require_administrator(actor: Principal, permission: str) -> None:

@@ -41,6 +41,7 @@ from storage.versions import VersionRecord
 
 DECISION_TERMS = ("ods:mergingDecisionStatus", "ods:mergingStateChangeDate",
                   "ods:hasMergingStateChangedBy", "ods:hasSourcePriority")
+JOB_ID = "ods:jobID"  # set from a job token (repository/machine_services.py)
 BATCH_TERMS = ("ods:batchID", "ods:placeInBatch")  # set by a batch (repository/batches.py)
 SELECTOR = "/oa:hasTarget/oa:hasSelector"
 VALUE = "/oa:hasBody/oa:value/0"
@@ -59,7 +60,8 @@ class CurationParts:
 
 class AnnotationRules(CurationParts):
     def prepared(self, client: dict[str, Any], agent: Agent, current: VersionRecord | None,
-                 batch: tuple[str, int] | None = None) -> dict[str, Any]:
+                 batch: tuple[str, int] | None = None,
+                 job: str | None = None) -> dict[str, Any]:
         """The client part to store: target, state, creator, decision and batch terms set,
         the proposed change checked. `current` is the annotation's version being changed;
         `batch` its batch ID and place when a batch makes it (kept when it changes)."""
@@ -73,6 +75,13 @@ class AnnotationRules(CurationParts):
         kept = current.content if current is not None else (
             dict(zip(BATCH_TERMS, batch, strict=True)) if batch else {})
         prepared.update({key: kept[key] for key in BATCH_TERMS if key in kept})
+        # ods:jobID links an annotation to the machine annotation job that made it, and
+        # only that job's token sets it, with the service as its generator.
+        prepared.pop(JOB_ID, None)
+        if job is not None:
+            prepared.update({JOB_ID: job, "as:generator": agent.as_opends()})
+        elif current is not None and JOB_ID in current.content:
+            prepared[JOB_ID] = current.content[JOB_ID]
         row, pinned = self._target(client)
         made_on = self.reader.version(row.pid, pinned or row.version)
         prepared["oa:hasTarget"] = self._target_node(client["oa:hasTarget"], made_on, pinned)

@@ -12,6 +12,7 @@ from repository.access import Principal
 from repository.authentication import request_principal
 from repository.services import FDOService
 from resolver.pids import pid_url
+from schemas import KINDS
 from storage.models import VersionRow
 from storage.versions import VersionRecord
 
@@ -31,6 +32,14 @@ def service() -> FDOService:
 def actor() -> Principal:
     """Who is asking: 401 without a valid bearer credential."""
     return request_principal(service())
+
+
+def client_writable(kind: str) -> None:
+    """405 for a kind only the repository writes (machine annotation job records)."""
+    if kind in KINDS and KINDS[kind].written_by_repository:
+        raise errors.MethodNotAllowed(f"{kind} are written by the repository: a run's "
+                                      f"service ends it with PUT and {{\"status\"}} "
+                                      f"(docs/machine-annotation.md)")
 
 
 def _reject_constant(name: str) -> None:
@@ -77,6 +86,7 @@ def object_response(record: VersionRecord, status: int = 200,
 @api.post("/<kind>")
 def create(kind: str) -> Response:
     """201 with the new object; 200 with the existing annotation for one sent again."""
+    client_writable(kind)
     principal = actor()
     record, created = service().create_or_find(kind, json_body(*JSON_TYPES), principal)
     response = object_response(record, 201 if created else 200)
@@ -91,6 +101,7 @@ def read_latest(kind: str, prefix: str, suffix: str) -> Response:
 
 @api.put(OBJECT)
 def replace(kind: str, prefix: str, suffix: str) -> Response:
+    client_writable(kind)
     principal = actor()
     document = json_body(*JSON_TYPES)
     record, _ = service().replace(kind, prefix, suffix, document, if_match(), principal)
@@ -99,6 +110,7 @@ def replace(kind: str, prefix: str, suffix: str) -> Response:
 
 @api.patch(OBJECT)
 def patch(kind: str, prefix: str, suffix: str) -> Response:
+    client_writable(kind)
     principal = actor()
     record, _ = service().patch(kind, prefix, suffix, json_body(PATCH_TYPE), if_match(), principal)
     return object_response(record)
@@ -106,6 +118,7 @@ def patch(kind: str, prefix: str, suffix: str) -> Response:
 
 @api.delete(OBJECT)
 def tombstone(kind: str, prefix: str, suffix: str) -> Response:
+    client_writable(kind)
     principal = actor()
     body = json_body(*JSON_TYPES)
     reason = body.get("reason") if isinstance(body, dict) else None

@@ -24,8 +24,11 @@ def request_principal(fdo: FDOService) -> Principal:
     credential = credential.strip()
     if scheme.lower() != "bearer" or not credential:
         raise errors.Unauthorized("send 'Authorization: Bearer <token>' to write")
-    if credential.count(".") != 2:  # API tokens are base64url: never a dot
+    dots = credential.count(".")
+    if dots == 0:  # API tokens are base64url: never a dot
         return token_principal(fdo.index, credential, fdo.base_url)
+    if dots == 1:  # a machine annotation job's token: <payload>.<signature>
+        return _job_principal(credential)
     verifier: AccessTokenVerifier | None = current_app.extensions.get("access_tokens")
     if verifier is None:
         raise errors.InvalidToken("this repository takes no JWT access tokens: "
@@ -33,6 +36,23 @@ def request_principal(fdo: FDOService) -> Principal:
     orcid_claim, roles_claim = current_app.config["FDO_OIDC_CLAIMS"]
     person = person_from_claims(verifier.verify(credential), orcid_claim, roles_claim)
     return person_principal(fdo, person)
+
+
+# What a job token may do besides reading: make an annotation, end its job.
+JOB_TOKEN_WRITES = {("POST", "api.create"): "annotations", ("PUT", "mas_api.end_job"): None}
+
+
+def _job_principal(credential: str) -> Principal:
+    """The service acting for its running job, on the two routes a job token may write
+    to (a 403 anywhere else, so no later route can forget it)."""
+    principal: Principal = current_app.extensions["machine_services"].job_principal(credential)
+    if request.method not in ("GET", "HEAD"):
+        kind = JOB_TOKEN_WRITES.get((request.method, request.endpoint or ""), "")
+        if kind == "" or (kind and (request.view_args or {}).get("kind") != kind):
+            raise errors.Forbidden("a machine annotation job's token makes annotations for "
+                                   "its job and ends the job, nothing else",
+                                   permission="mas-jobs:token", job=principal.job)
+    return principal
 
 
 def person_principal(fdo: FDOService, person: Person) -> Principal:

@@ -65,9 +65,10 @@ class JobQueue:
         self.actor = dramatiq.actor(actor_name=ACTOR, queue_name=QUEUE,
                                     broker=self.broker)(self._run)
 
-    def send(self, job_id: str) -> None:
+    def send(self, job_id: str, delay_ms: int | None = None) -> None:
+        """Queue the job, to be run now or once `delay_ms` have passed."""
         try:
-            self.actor.send(job_id)
+            self.actor.send_with_options(args=(job_id,), delay=delay_ms)
         except redis.exceptions.RedisError as error:
             raise QueueUnavailable(f"the job queue did not answer ({error})") from error
 

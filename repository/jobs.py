@@ -47,6 +47,7 @@ from repository.ingest.dwca import ArchiveError
 from repository.ingest.report import IngestReport, Listing, write_report
 from repository.ingest.run import TooManyMissing, run
 from repository.job_queue import JobQueue, QueueUnavailable, TryLater
+from repository.machine_services import MachineServices
 from repository.provenance import Agent
 from repository.services import FDOService
 from repository.source_systems import SourceSystem, resolve_source_system
@@ -61,7 +62,10 @@ CLAIM_AFTER_SECONDS = 20
 # No heartbeat for three minutes: shown as interrupted, since no worker seems to have it.
 STALE_SECONDS = 180
 PROGRESS_SECONDS = 1.0  # at most one progress write a second
-BATCH, DECIDE = "batch", "decide"  # the job kinds besides the dataset formats
+# The job kinds besides the dataset formats: annotation batches and their decisions, and
+# the delivery and time-out of a machine annotation run (repository/machine_services.py).
+# (The names fit the row's 8-character `format` column.)
+BATCH, DECIDE, MAS_RUN, MAS_EXPIRY = "batch", "decide", "mas-run", "mas-ttl"
 AGAIN = "submit it again: what it already did is found, not done twice"
 LOST = (f"no worker has said it runs this job for {STALE_SECONDS} s: it runs again if a "
         f"worker takes it from the queue; if none does, {AGAIN}")
@@ -142,14 +146,19 @@ class Jobs:
         return self._queued(_work_row(DECIDE, actor, {
             "batchID": batch_id, "decision": decision.as_json()}))
 
-    def _queued(self, row: IngestJobRow) -> IngestJobRow:
+    def submit_machine_run(self, job_pid: str, ttl_ms: int, actor: Principal) -> None:
+        """Deliver the run now, and end it at its time to live unless it has ended."""
+        self._queued(_work_row(MAS_RUN, actor, {"job": job_pid}))
+        self._queued(_work_row(MAS_EXPIRY, actor, {"job": job_pid}), delay_ms=ttl_ms)
+
+    def _queued(self, row: IngestJobRow, delay_ms: int | None = None) -> IngestJobRow:
         """The row added, then the message sent: a worker never gets an ID without a row.
         A queue that does not answer removes the row again (503: nothing was queued)."""
         row.status, row.done, row.worker, row.attempts = QUEUED, 0, "", 0
         row.created = row.heartbeat = timestamp()
         self.table.add(row)
         try:
-            self.queue.send(row.id)
+            self.queue.send(row.id, delay_ms)
         except QueueUnavailable as error:
             self.table.remove(row.id)
             raise errors.QueueUnavailable(
@@ -188,10 +197,12 @@ def _new_id() -> str:
 class JobWorker:
     """A worker process's side: runs the jobs the queue delivers, one per thread."""
 
-    def __init__(self, service: FDOService, batches: Batches, tombstone_max_share: float,
+    def __init__(self, service: FDOService, batches: Batches,
+                 machine_services: MachineServices, tombstone_max_share: float,
                  spool: Path) -> None:
         self.service = service
         self.batches = batches
+        self.machine_services = machine_services
         self.tombstone_max_share = tombstone_max_share
         self.spool = spool
         self.table = JobTable(service.index.engine)
@@ -256,6 +267,10 @@ class JobWorker:
             if row.format == BATCH:
                 return self.batches.making(BatchRequest.from_json(request["batch"]),
                                            Principal.from_json(request["actor"]))(progress)
+            if row.format == MAS_RUN:
+                return self.machine_services.deliver(request["job"])
+            if row.format == MAS_EXPIRY:
+                return self.machine_services.expire(request["job"])
             if row.format == DECIDE:
                 return self.batches.deciding(request["batchID"],
                                              Decision.from_json(request["decision"]),

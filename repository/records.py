@@ -46,11 +46,12 @@ def patchable_part(content: dict[str, Any]) -> dict[str, Any]:
 def stored_content(kind: Kind, object_id: str, version: int, created: str, modified: str,
                    client: dict[str, Any], status: str = ACTIVE) -> dict[str, Any]:
     """The object as stored and served: server fields first, then the client's."""
+    fdo_type = {"ods:fdoType": kind.fdo_type} if kind.fdo_type else {}  # a job has none
     return {
         "@id": object_id,
         "@type": kind.object_type,
         "dcterms:identifier": object_id,
-        "ods:fdoType": kind.fdo_type,
+        **fdo_type,
         "ods:version": version,
         "ods:status": status,
         "dcterms:created": created,
@@ -167,7 +168,8 @@ def annotation_facts(content: dict[str, Any]) -> AnnotationFacts | None:
         target=pid, motivation=str(content.get("oa:motivation", ""))[:32],
         decision=str(decision)[:16] if decision else None,
         creator=str(creator.get("@id", "") if isinstance(creator, dict) else "")[:512],
-        batch=str(content["ods:batchID"])[:64] if content.get("ods:batchID") else None)
+        batch=str(content["ods:batchID"])[:64] if content.get("ods:batchID") else None,
+        job=str(content["ods:jobID"])[:512] if content.get("ods:jobID") else None)
 
 
 def organisation_id(content: dict[str, Any]) -> str | None:

@@ -11,11 +11,17 @@ from __future__ import annotations
 from typing import Any
 
 from repository import errors
-from repository.access import Principal, require_object_write, require_own
+from repository.access import (
+    Principal,
+    require_job_annotation,
+    require_object_write,
+    require_own,
+)
 from repository.annotations import AnnotationRules
 from repository.patching import apply_bounded_patch
 from repository.provenance import Agent
 from repository.records import TOMBSTONE, client_part, organisation_id
+from repository.target_filter import checked_filter
 from repository.writes import VersionWriter, WriteResult, WriteStatus
 from resolver.pids import (
     MalformedPID,
@@ -26,7 +32,7 @@ from resolver.pids import (
     pid_url,
 )
 from resolver.proposals import annotation_claim
-from schemas import ANNOTATION, KINDS, Kind
+from schemas import ANNOTATION, KINDS, MACHINE_ANNOTATION_SERVICE, Kind
 from storage.index import Index
 from storage.models import ObjectState, VersionRow
 from storage.objects import ObjectStore
@@ -92,7 +98,7 @@ class FDOService:
             return self._create_claimed(kind, client, agent,
                                         client["ods:normalisedPhysicalSpecimenID"]), True
         if kind.targets_object:
-            client = self.annotations.prepared(client, agent, None, batch)
+            client = self.annotations.prepared(client, agent, None, batch, actor.job)
             claim = str(annotation_claim(client))
             holder = self.index.pid_for_physical_id(claim)
             if holder is None:
@@ -225,6 +231,8 @@ class FDOService:
                 f"the {kind.object_type} has {len(violations)} schema violation(s)",
                 [{"path": v.path, "message": v.message} for v in violations])
         client = client_part(document)
+        if kind is MACHINE_ANNOTATION_SERVICE:
+            checked_filter(client)
         if kind.physical_specimen:
             client.setdefault("ods:normalisedPhysicalSpecimenID", normalised_physical_id(client))
             holder = self.index.pid_for_physical_id(client["ods:normalisedPhysicalSpecimenID"])
@@ -277,6 +285,9 @@ class FDOService:
                    client: dict[str, Any] | None, tombstone: bool = False) -> None:
         """`Forbidden` unless the actor may make this change (repository/access.py): to
         an object as it is (`row`) or as it would become (`client`)."""
+        if actor.job is not None:  # a machine annotation job's token: its annotations only
+            require_job_annotation(actor, kind.name, row is None and kind.targets_object,
+                                   (client or {}).get("ods:jobID"))
         if kind.targets_object:  # an annotation: anyone makes one, its creator changes it
             if row is not None:
                 first = self.index.version(row.pid, 1)

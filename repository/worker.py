@@ -21,6 +21,8 @@ from repository.config import Config
 from repository.decisions import Decisions
 from repository.job_queue import JobQueue
 from repository.jobs import JobWorker
+from repository.keys import purpose_key, secret_key
+from repository.machine_services import TOKEN_PURPOSE, MachineServices
 
 log = logging.getLogger(__name__)
 # How often an idle worker asks the queue for work (and so beats in Redis), in ms.
@@ -35,8 +37,10 @@ class Worker:
         batches = Batches(self.service, build_search(config, self.service),
                           Decisions(self.service.index, self.service.reader,
                                     self.service.writes, config.base_url))
-        self.jobs = JobWorker(self.service, batches, config.tombstone_max_share,
-                              Path(config.ingest_spool))
+        machine_services = MachineServices(self.service, purpose_key(
+            secret_key(config.secret_key), TOKEN_PURPOSE))
+        self.jobs = JobWorker(self.service, batches, machine_services,
+                              config.tombstone_max_share, Path(config.ingest_spool))
         self.queue = JobQueue(config.queue_url, config.queue_namespace)
         self.queue.handler = self.jobs.run
         self._worker = dramatiq.Worker(self.queue.broker, worker_threads=threads,

@@ -40,9 +40,12 @@ class Kind:
     #   its PID is derived from; listed as the specimen on the pages of what links to it.
     # - a media file at ac:accessURI, typed by dcterms:type: shown and signposted.
     # - about another object, named by oa:hasTarget, which must exist (an annotation).
+    # - a record the repository keeps itself (a machine annotation job): no client
+    #   creates, replaces or tombstones one through the object routes.
     physical_specimen: bool = False
     media_file: bool = False
     targets_object: bool = False
+    written_by_repository: bool = False
 
     @property
     def uses_doi(self) -> bool:
@@ -83,8 +86,25 @@ SOURCE_SYSTEM = Kind(
     handle_profile="https://doi.org/21.T11148/417a4f472f60f7974c12",
     datacite_type="Service", dcmi_type="Service", schema_org_class="DataCatalog")
 
-KINDS: dict[str, Kind] = {kind.name: kind for kind in (SPECIMEN, MEDIA, ANNOTATION,
-                                                       SOURCE_SYSTEM)}
+# A service that proposes annotations, registered by an administrator, run by the
+# repository on objects (docs/machine-annotation.md).
+MACHINE_ANNOTATION_SERVICE = Kind(
+    name="machine-annotation-services", object_type="ods:MachineAnnotationService",
+    fdo_type="https://doi.org/21.T11148/22e71a0015cbcfba8ffa",
+    schema_file="machine-annotation-service-v1.0.0.json", pid_scheme=HANDLE,
+    label="Machine Annotation Service",
+    handle_profile="https://doi.org/21.T11148/22e71a0015cbcfba8ffa",
+    datacite_type="Service", dcmi_type="Service", schema_org_class="SoftwareApplication")
+# One run of such a service on one object. openDS registers no FDO type for it: the
+# record carries none (fdo_type empty) rather than a borrowed one.
+MAS_JOB = Kind(
+    name="mas-jobs", object_type="ods:MachineAnnotationServiceJob", fdo_type="",
+    schema_file="mas-job-record-v1.0.0.json", pid_scheme=HANDLE,
+    label="Machine Annotation Job", datacite_type="Workflow", dcmi_type="Event",
+    schema_org_class="Action", written_by_repository=True)
+
+KINDS: dict[str, Kind] = {kind.name: kind for kind in (
+    SPECIMEN, MEDIA, ANNOTATION, SOURCE_SYSTEM, MACHINE_ANNOTATION_SERVICE, MAS_JOB)}
 
 
 def kind_of_type(object_type: object) -> Kind | None:

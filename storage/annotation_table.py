@@ -9,7 +9,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import ForeignKey, String, bindparam, delete, func, insert, select, update
+from sqlalchemy import (
+    ForeignKey,
+    String,
+    bindparam,
+    delete,
+    func,
+    insert,
+    inspect,
+    select,
+    text,
+    update,
+)
 from sqlalchemy import Index as SqlIndex
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Mapped, mapped_column
@@ -25,12 +36,14 @@ class AnnotationRow(Base):
     decision: Mapped[str | None] = mapped_column(String(16))  # Pending, Approved, Rejected
     creator: Mapped[str] = mapped_column(String(512))  # the creator's @id
     batch: Mapped[str | None] = mapped_column(String(64))  # its ods:batchID
+    job: Mapped[str | None] = mapped_column(String(512))  # its ods:jobID (a MAS run)
 
 
 SqlIndex("ix_fdo_annotations_target", AnnotationRow.target, AnnotationRow.pid)
 SqlIndex("ix_fdo_annotations_decision", AnnotationRow.decision, AnnotationRow.pid)
 SqlIndex("ix_fdo_annotations_creator", AnnotationRow.creator, AnnotationRow.pid)
 SqlIndex("ix_fdo_annotations_batch", AnnotationRow.batch, AnnotationRow.pid)
+SqlIndex("ix_fdo_annotations_job", AnnotationRow.job, AnnotationRow.pid)
 ANNOTATION_TABLE = "fdo_annotations"
 APPROVED = "Approved"
 
@@ -44,6 +57,7 @@ class AnnotationFacts:
     decision: str | None
     creator: str
     batch: str | None = None
+    job: str | None = None
 
 
 @dataclass(frozen=True)
@@ -57,11 +71,12 @@ class AnnotationQuery:
     creator: str | None = None
     organisation: str | None = None
     batch: str | None = None
+    job: str | None = None
     after: str = ""
     limit: int = 20
 
 
-_COLUMNS = ("target", "motivation", "decision", "creator", "batch")
+_COLUMNS = ("target", "motivation", "decision", "creator", "batch", "job")
 _INSERT = insert(AnnotationRow)
 _UPDATE = (update(AnnotationRow).where(AnnotationRow.pid == bindparam("key_pid"))
            .values({name: bindparam(name) for name in _COLUMNS}))
@@ -98,6 +113,8 @@ class AnnotationReads:
             conditions.append(AnnotationRow.creator == query.creator)
         if query.batch:
             conditions.append(AnnotationRow.batch == query.batch)
+        if query.job:
+            conditions.append(AnnotationRow.job == query.job)
         matching = select(AnnotationRow.pid).where(*conditions)
         if query.organisation:
             matching = matching.join(ObjectRow, ObjectRow.pid == AnnotationRow.target).where(
@@ -137,10 +154,21 @@ class AnnotationReads:
         with self.engine.connect() as connection:
             return {decision or "": int(count) for decision, count in connection.execute(query)}
 
-    def all_rows(self) -> list[tuple[str, str, str, str | None, str, str | None]]:
-        """Every row, in PID order (a rebuild is compared with what it replaced)."""
+    def all_rows(self) -> list[tuple[str | None, ...]]:
+        """Every row: the PID, then `_COLUMNS`, in PID order (a rebuild is compared with
+        what it replaced)."""
         query = select(AnnotationRow.pid, *(getattr(AnnotationRow, name) for name in _COLUMNS))
         with self.engine.connect() as connection:
-            rows = connection.execute(query.order_by(AnnotationRow.pid))
-            return [(pid, target, motivation, decision, creator, batch)
-                    for pid, target, motivation, decision, creator, batch in rows]
+            return [tuple(row) for row in connection.execute(query.order_by(AnnotationRow.pid))]
+
+    def add_columns(self) -> None:
+        """Give an index made before machine annotation jobs its `job` column. Annotations
+        stored before carry no ods:jobID a job set, so the column starts empty."""
+        present = {column["name"] for column in inspect(self.engine).get_columns(
+            ANNOTATION_TABLE)}
+        if "job" not in present:
+            with self.engine.begin() as connection:
+                connection.execute(text(f"ALTER TABLE {ANNOTATION_TABLE} ADD COLUMN job "
+                                        f"VARCHAR(512)"))
+                connection.execute(text(f"CREATE INDEX ix_fdo_annotations_job ON "
+                                        f"{ANNOTATION_TABLE} (job, pid)"))

@@ -134,6 +134,7 @@ class Index(HarvestReads):
                 Base.metadata.create_all(self.engine)
                 self.access.add_columns()
                 JobTable(self.engine).add_columns()
+                self.annotations.add_columns()
                 add_search_columns(self.engine)
                 with self.engine.begin() as connection:
                     if connection.scalar(FEED_LENGTH) is None:

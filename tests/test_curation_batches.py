@@ -56,7 +56,7 @@ def _batch(**extra: Any) -> dict[str, Any]:
 def _listed(client: FlaskClient, batch_id: str) -> list[dict[str, Any]]:
     service: FDOService = client.application.extensions["fdo"]
     return [record.content for record in service.current_records(
-        [pid for pid, *_, batch in service.index.annotations.all_rows() if batch == batch_id])]
+        [row[0] for row in service.index.annotations.all_rows() if row[5] == batch_id])]
 
 
 def test_a_dry_run_counts_and_shows_a_sample_and_writes_nothing(client, people):

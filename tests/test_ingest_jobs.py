@@ -390,6 +390,21 @@ def test_a_queue_that_does_not_answer_is_503_and_leaves_no_job_or_upload(
                                                     "oa:value": ["seen"]}}})
     assert batch.status_code == 503 and batch.json["code"] == "queue_unavailable"
     assert job_count(closed) == 0
+    # A machine annotation run: its job record says it failed, instead of waiting forever.
+    service = client.post("/api/v1/machine-annotation-services", headers=auth, json={
+        "schema:name": "x", "ods:serviceEndpoint": "http://127.0.0.1:9/",
+        "ods:hasTargetDigitalObjectFilter": {}, "ods:batchingPermitted": False}).json["@id"]
+    specimen_pid = next(row.pid for row in closed.extensions["fdo"].index.all_objects()
+                        if row.kind == "digital-specimens")
+    run = client.post(f"/api/v1/digital-specimens/{specimen_pid}/mas", headers=auth,
+                      json={"services": [service]})
+    assert run.status_code == 503 and run.json["code"] == "queue_unavailable"
+    [job] = [row.pid for row in closed.extensions["fdo"].index.all_objects()
+             if row.kind == "mas-jobs"]
+    record = client.get(f"/api/v1/mas-jobs/{job}").json
+    assert record["ods:jobState"] == "Failed" and "could not be queued" in record[
+        "ods:errorMessage"]
+    assert job_count(closed) == 0
 
 
 def test_an_index_made_before_jobs_had_workers_gains_their_columns(config, make_app, auth,

@@ -1,0 +1,288 @@
+"""Machine annotation services (repository/machine_services.py) through the real parts: the
+app under gunicorn at its own address, a worker on the Redis queue, the example service
+(scripts/services/country_check.py) as its own process, real S3 and both index engines.
+Services that misbehave (never end a run, answer 500, or keep the token to try more) are
+small HTTP servers on 127.0.0.1 in the test process: they stand for someone else's service.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import rdflib
+import requests
+import servers
+
+from repository import build_service
+from repository.config import Config
+from repository.services import FDOService
+from repository.tokens import create_token
+from tests.conftest import ROOT, serve_app
+from tests.records import specimen
+
+pytestmark = pytest.mark.s3
+SERVICES = "/api/v1/machine-annotation-services"
+IN_BELGIUM = {"dwc:decimalLatitude": 50.85, "dwc:decimalLongitude": 4.35}
+
+
+@dataclass
+class Repository:
+    url: str
+    fdo: FDOService
+    admin: dict[str, str]
+    annotator: dict[str, str]
+
+
+@pytest.fixture
+def repository(config: Config, start_worker: Callable[..., Any]) -> Iterator[Repository]:
+    """The app under gunicorn whose base URL is its own address, and a worker."""
+    port = servers.free_port()
+    served = replace(config, base_url=f"http://127.0.0.1:{port}")
+    fdo = build_service(served)
+    process = serve_app(served, port, workers=1)
+    start_worker(served, threads=2)
+    admin = create_token(fdo.index, "admin", "administrator")
+    annotator = create_token(fdo.index, "ann", "annotator", orcid="0000-0002-1825-0097")
+    yield Repository(served.base_url, fdo, {"Authorization": f"Bearer {admin}"},
+                     {"Authorization": f"Bearer {annotator}"})
+    servers.stop_process(process)
+    fdo.close()
+
+
+@pytest.fixture
+def country_check(tmp_path: Path) -> Iterator[str]:
+    """The example service, as its own process on 127.0.0.1 (its log in tmp_path)."""
+    port = servers.free_port()
+    process = servers.start_process(
+        [sys.executable, str(ROOT / "scripts" / "services" / "country_check.py"), "--port",
+         str(port)], cwd=ROOT, ready_url=f"http://127.0.0.1:{port}/",
+        log=tmp_path / "country-check.log")
+    yield f"http://127.0.0.1:{port}/"
+    servers.stop_process(process)
+
+
+@dataclass
+class Stub:
+    """Someone else's service: answers every run with `status`, keeps what it was sent."""
+
+    status: int
+    url: str = ""
+    received: list[dict[str, Any]] = field(default_factory=list)
+
+
+@pytest.fixture
+def stub() -> Iterator[Callable[[int], Stub]]:
+    made: list[ThreadingHTTPServer] = []
+
+    def start(status: int) -> Stub:
+        found = Stub(status)
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                found.received.append(json.loads(self.rfile.read(
+                    int(self.headers["Content-Length"]))))
+                body = b'{"error": "it broke"}' if status >= 500 else b"{}"
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        made.append(server)
+        found.url = f"http://127.0.0.1:{server.server_address[1]}/run"
+        return found
+
+    yield start
+    for server in made:
+        server.shutdown()
+        server.server_close()
+
+
+def register(repo: Repository, endpoint: str, **fields: Any) -> str:
+    answer = requests.post(f"{repo.url}{SERVICES}", headers=repo.admin, timeout=30, json={
+        "schema:name": "Country check", "ods:serviceEndpoint": endpoint,
+        "ods:hasTargetDigitalObjectFilter": {"$['@type']": ["ods:DigitalSpecimen"]},
+        "ods:batchingPermitted": True, **fields})
+    assert answer.status_code == 201, answer.text
+    return str(answer.json()["@id"])
+
+
+def specimen_at(repo: Repository, country: str, point: dict[str, float] = IN_BELGIUM) -> str:
+    record = specimen(**{"ods:hasEvents": [{"@type": "ods:Event", "ods:hasLocation": {
+        "@type": "ods:Location", "dwc:country": country,
+        "ods:hasGeoreference": {"@type": "ods:Georeference", **point}}}]})
+    answer = requests.post(f"{repo.url}/api/v1/digital-specimens", json=record,
+                           headers=repo.admin, timeout=30)
+    assert answer.status_code == 201, answer.text
+    return str(answer.json()["@id"])
+
+
+def run(repo: Repository, target: str, *services: str) -> list[str]:
+    pid = target.removeprefix(f"{repo.url}/")
+    answer = requests.post(f"{repo.url}/api/v1/digital-specimens/{pid}/mas",
+                           json={"services": list(services)}, headers=repo.annotator, timeout=30)
+    assert answer.status_code == 202, answer.text
+    return list(answer.json()["jobs"])
+
+
+def job_api(repo: Repository, job: str) -> str:
+    return f"{repo.url}/api/v1/mas-jobs/{job.removeprefix(repo.url + '/')}"
+
+
+def ended(repo: Repository, job: str, seconds: float = 60) -> dict[str, Any]:
+    """The job record once its run has ended (polled; a bounded wait)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        record = requests.get(job_api(repo, job), timeout=30).json()
+        if record["ods:jobState"] in ("Completed", "Failed", "TimedOut"):
+            return dict(record)
+        time.sleep(0.1)
+    raise AssertionError(f"{job} did not end: {record}")
+
+
+def test_the_example_service_annotates_a_specimen_whose_place_is_in_another_country(
+        repository: Repository, country_check: str) -> None:
+    service = register(repository, country_check)
+    wrong = specimen_at(repository, "Netherlands")
+    right = specimen_at(repository, "Belgium")
+    [job] = run(repository, wrong, service)
+    [fine] = run(repository, right, service)
+
+    record = ended(repository, job)
+    assert record["ods:jobState"] == "Completed", record
+    assert record["ods:machineAnnotationServiceID"] == service
+    assert record["ods:targetID"] == f"{wrong}/1"
+    [annotation_url] = record["annotations"]
+    annotation = requests.get(annotation_url, headers={"Accept": "application/json"},
+                              timeout=30).json()
+    assert annotation["oa:motivation"] == "oa:assessing"
+    assert annotation["ods:jobID"] == job
+    assert annotation["as:generator"]["@id"] == service
+    assert annotation["dcterms:creator"]["@id"] == service
+    assert annotation["oa:hasTarget"]["@id"] == wrong
+    assert "lie in Belgium (BE), not in Netherlands (NL)" in annotation["oa:hasBody"][
+        "oa:value"][0]
+    quiet = ended(repository, fine)
+    assert quiet["ods:jobState"] == "Completed" and quiet["annotations"] == []
+
+    # The job record resolves like any object: versions with provenance, and RDF.
+    pid = job.removeprefix(repository.url + "/")
+    history = requests.get(f"{repository.url}/api/v1/mas-jobs/{pid}/versions", timeout=30)
+    assert [v["version"] for v in history.json()["versions"]] == [1, 2, 3]
+    states = [requests.get(f"{job}/{n}", headers={"Accept": "application/json"},
+                           timeout=30).json()["ods:jobState"] for n in (1, 2, 3)]
+    assert states == ["Scheduled", "Running", "Completed"]
+    turtle = requests.get(job, headers={"Accept": "text/turtle"}, timeout=30)
+    graph = rdflib.Graph().parse(data=turtle.text, format="turtle")
+    assert any(str(value) == "Completed" for value in graph.objects(rdflib.URIRef(job)))
+    handle = requests.get(f"{repository.url}/api/handles/{pid}", timeout=30).json()
+    assert handle["responseCode"] == 1
+
+
+def test_a_service_that_never_ends_its_run_is_timed_out(repository, stub) -> None:
+    silent = stub(202)
+    service = register(repository, silent.url, **{"ods:timeToLive": 1000})
+    [job] = run(repository, specimen_at(repository, "Belgium"), service)
+    record = ended(repository, job)
+    assert record["ods:jobState"] == "TimedOut", record
+    assert "time to live" in record["ods:errorMessage"]
+    assert len(silent.received) == 1 and silent.received[0]["jobID"] == job
+
+
+def test_a_service_answering_500_is_retried_and_the_run_fails_with_the_reason(
+        repository, stub) -> None:
+    broken = stub(500)
+    service = register(repository, broken.url)
+    [job] = run(repository, specimen_at(repository, "Belgium"), service)
+    record = ended(repository, job)
+    assert record["ods:jobState"] == "Failed", record
+    assert record["ods:deliveryAttempts"] == len(broken.received) == 4
+    assert "HTTP 500" in record["ods:errorMessage"] and "it broke" in record["ods:errorMessage"]
+
+
+def test_a_job_token_makes_annotations_for_its_job_and_nothing_else(repository, stub) -> None:
+    keeper = stub(202)
+    service = register(repository, keeper.url)
+    target = specimen_at(repository, "Belgium")
+    [job, other] = run(repository, target, service, service)
+    deadline = time.monotonic() + 60
+    while len(keeper.received) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    sent = next(run for run in keeper.received if run["jobID"] == job)
+    assert sent["object"]["@id"] == target and sent["callback"]["job"] == job_api(repository,
+                                                                                  job)
+    bearer = {"Authorization": f"Bearer {sent['callback']['token']}"}
+    annotation = {"oa:motivation": "oa:commenting", "oa:hasTarget": {"@id": target},
+                  "oa:hasBody": {"@type": "oa:TextualBody", "oa:value": ["looked at"]}}
+    url = repository.url
+
+    def refused(answer: requests.Response) -> None:
+        assert answer.status_code == 403, answer.text
+        assert answer.json()["permission"] == "mas-jobs:token"
+
+    refused(requests.post(f"{url}/api/v1/digital-specimens", json=specimen(),
+                          headers=bearer, timeout=30))
+    refused(requests.post(f"{url}/api/v1/annotations", json=annotation, headers=bearer,
+                          timeout=30))  # no ods:jobID
+    refused(requests.post(f"{url}/api/v1/annotations", json={**annotation, "ods:jobID": other},
+                          headers=bearer, timeout=30))
+    refused(requests.post(f"{url}/api/v1/digital-specimens/"
+                          f"{target.removeprefix(url + '/')}/mas",
+                          json={"services": [service]}, headers=bearer, timeout=30))
+    other_end = requests.put(job_api(repository, other), json={"status": "Completed"},
+                             headers=bearer, timeout=30)
+    assert other_end.status_code == 403 and other_end.json()["permission"] == "mas-jobs:end"
+    assert requests.post(f"{url}/api/v1/mas-jobs", json={}, headers=repository.admin,
+                         timeout=30).status_code == 405
+
+    made = requests.post(f"{url}/api/v1/annotations", json={**annotation, "ods:jobID": job},
+                         headers=bearer, timeout=30)
+    assert made.status_code == 201, made.text
+    end = requests.put(job_api(repository, job), json={"status": "Completed"}, headers=bearer,
+                       timeout=30)
+    assert end.status_code == 200 and end.json()["ods:jobState"] == "Completed"
+    assert ended(repository, job)["annotations"] == [made.json()["@id"]]
+    spent = requests.post(f"{url}/api/v1/annotations", json={**annotation, "ods:jobID": job},
+                          headers=bearer, timeout=30)
+    assert spent.status_code == 401 and "spent" in spent.json()["message"]
+    forged = requests.post(f"{url}/api/v1/annotations", json=annotation, timeout=30, headers={
+        "Authorization": f"Bearer {sent['callback']['token'][:-4]}AAAA"})
+    assert forged.status_code == 401
+
+
+def test_registering_and_running_refuse_what_does_not_fit(repository, stub) -> None:
+    url = repository.url
+    body = {"schema:name": "x", "ods:serviceEndpoint": stub(202).url,
+            "ods:hasTargetDigitalObjectFilter": {"$['ods:topicDiscipline']": ["Botany"]},
+            "ods:batchingPermitted": False}
+    assert requests.post(f"{url}{SERVICES}", json=body, headers=repository.annotator,
+                         timeout=30).status_code == 403
+    unreadable = {**body, "ods:hasTargetDigitalObjectFilter": {"$..x": ["*"]}}
+    answer = requests.post(f"{url}{SERVICES}", json=unreadable, headers=repository.admin,
+                           timeout=30)
+    assert answer.status_code == 422
+    assert answer.json()["errors"][0]["path"] == "/ods:hasTargetDigitalObjectFilter/$..x"
+    botany = requests.post(f"{url}{SERVICES}", json=body, headers=repository.admin, timeout=30)
+    assert botany.status_code == 201
+    target = specimen_at(repository, "Belgium").removeprefix(url + "/")
+    for services, path in (([botany.json()["@id"]], "/services/0"),
+                           ([f"{url}/20.500.14920/AAA-AAA-AAA"], "/services/0"),
+                           (["not a PID"], "/services/0"), ([], "/services")):
+        answer = requests.post(f"{url}/api/v1/digital-specimens/{target}/mas",
+                               json={"services": services}, headers=repository.annotator,
+                               timeout=30)
+        assert answer.status_code in (400, 422), answer.text
+        assert answer.json()["errors"][0]["path"] == path
