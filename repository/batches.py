@@ -79,13 +79,33 @@ def parsed_request(body: Any) -> BatchRequest:
         raise _invalid("/batchID", "is a UUID (from an earlier answer, to resume)") from error
     if not isinstance(body.get("dryRun", False), bool):
         raise _invalid("/dryRun", "must be true or false")
+    return BatchRequest(batch_id, kind, search_arguments(search), template,
+                        bool(body.get("dryRun", False)))
+
+
+def search_arguments(search: str) -> list[tuple[str, list[str]]]:
+    """A search's query string as /api/v1/<kind>/search takes it, in catalogue-number
+    order and pages of PAGE: what a job walking every object it finds asks."""
     arguments: dict[str, list[str]] = {}
     for name, value in parse_qsl(search, keep_blank_values=True):
         if name not in OWN_PARAMETERS:
             arguments.setdefault(name, []).append(value)
-    return BatchRequest(batch_id, kind, [*arguments.items(), ("sort", ["catalogueNumber"]),
-                                         ("pageSize", [str(PAGE)])],
-                        template, bool(body.get("dryRun", False)))
+    return [*arguments.items(), ("sort", ["catalogueNumber"]), ("pageSize", [str(PAGE)])]
+
+
+def found_objects(search: Search, kind: str, arguments: Sequence[tuple[str, list[str]]]
+                  ) -> Iterator[tuple[int, str, int]]:
+    """(place, PID, total) of every object the search finds, page by page."""
+    paged = arguments
+    place = 0
+    while True:
+        results = search.find((kind,), paged)
+        for hit in results.page.hits:
+            place += 1
+            yield place, hit.pid, results.page.total
+        if results.cursor is None:
+            return
+        paged = [*arguments, ("cursor", [results.cursor])]
 
 
 class Batches:
@@ -129,7 +149,8 @@ class Batches:
         def work(progress: Callable[[int, int], None]) -> dict[str, Any]:
             counts: Counter[str] = Counter()
             total = 0
-            for place, target, found in self._targets(request):
+            for place, target, found in found_objects(self.search, request.kind,
+                                                      request.arguments):
                 total = found
                 try:
                     _, created = self.fdo.create_or_find(
@@ -141,19 +162,6 @@ class Batches:
                 progress(place, total)
             return {"batchID": request.batch_id, "targets": total, **counts}
         return work
-
-    def _targets(self, request: BatchRequest) -> Iterator[tuple[int, str, int]]:
-        """(place, PID, total) of every object the search finds, page by page."""
-        arguments: Sequence[tuple[str, list[str]]] = request.arguments
-        place = 0
-        while True:
-            results = self.search.find((request.kind,), arguments)
-            for hit in results.page.hits:
-                place += 1
-                yield place, hit.pid, results.page.total
-            if results.cursor is None:
-                return
-            arguments = [*request.arguments, ("cursor", [results.cursor])]
 
     def deciding(self, batch_id: str, decision: Decision,
                  actor: Principal) -> Callable[..., dict[str, Any]]:

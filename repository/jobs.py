@@ -40,7 +40,7 @@ from typing import IO, Any
 
 from repository import errors
 from repository.access import Principal
-from repository.batches import Batches, BatchRequest
+from repository.batches import Batches, BatchRequest, found_objects
 from repository.decisions import Decision
 from repository.ingest.datasets import DATASET_FORMATS, open_dataset
 from repository.ingest.dwca import ArchiveError
@@ -65,7 +65,8 @@ PROGRESS_SECONDS = 1.0  # at most one progress write a second
 # The job kinds besides the dataset formats: annotation batches and their decisions, and
 # the delivery and time-out of a machine annotation run (repository/machine_services.py).
 # (The names fit the row's 8-character `format` column.)
-BATCH, DECIDE, MAS_RUN, MAS_EXPIRY = "batch", "decide", "mas-run", "mas-ttl"
+BATCH, DECIDE, MAS_RUN, MAS_EXPIRY, MAS_SEARCH = (
+    "batch", "decide", "mas-run", "mas-ttl", "mas-srch")
 AGAIN = "submit it again: what it already did is found, not done twice"
 LOST = (f"no worker has said it runs this job for {STALE_SECONDS} s: it runs again if a "
         f"worker takes it from the queue; if none does, {AGAIN}")
@@ -146,6 +147,12 @@ class Jobs:
         return self._queued(_work_row(DECIDE, actor, {
             "batchID": batch_id, "decision": decision.as_json()}))
 
+    def submit_search_run(self, kind: str, arguments: list[tuple[str, list[str]]],
+                          services: list[str], actor: Principal) -> IngestJobRow:
+        """A run on a search: a background job scheduling a run per object found."""
+        return self._queued(_work_row(MAS_SEARCH, actor, {
+            "kind": kind, "arguments": arguments, "services": services}))
+
     def submit_machine_run(self, job_pid: str, ttl_ms: int, actor: Principal) -> None:
         """Deliver the run now, and end it at its time to live unless it has ended."""
         self._queued(_work_row(MAS_RUN, actor, {"job": job_pid}))
@@ -198,11 +205,12 @@ class JobWorker:
     """A worker process's side: runs the jobs the queue delivers, one per thread."""
 
     def __init__(self, service: FDOService, batches: Batches,
-                 machine_services: MachineServices, tombstone_max_share: float,
-                 spool: Path) -> None:
+                 machine_services: MachineServices, submitter: Jobs,
+                 tombstone_max_share: float, spool: Path) -> None:
         self.service = service
         self.batches = batches
         self.machine_services = machine_services
+        self.submitter = submitter  # queues the runs a run on a search makes
         self.tombstone_max_share = tombstone_max_share
         self.spool = spool
         self.table = JobTable(service.index.engine)
@@ -271,6 +279,15 @@ class JobWorker:
                 return self.machine_services.deliver(request["job"])
             if row.format == MAS_EXPIRY:
                 return self.machine_services.expire(request["job"])
+            if row.format == MAS_SEARCH:
+                actor = Principal.from_json(request["actor"])
+                return self.machine_services.run_on_search(
+                    row.id, found_objects(self.batches.search, request["kind"], [
+                        (name, list(values)) for name, values in request["arguments"]]),
+                    request["services"], actor,
+                    lambda run: self.submitter.submit_machine_run(run.record.pid,
+                                                                  run.ttl_ms, actor),
+                    progress)
             if row.format == DECIDE:
                 return self.batches.deciding(request["batchID"],
                                              Decision.from_json(request["decision"]),
@@ -282,7 +299,15 @@ class JobWorker:
     def _ingest(self, row: IngestJobRow, request: dict[str, Any],
                 progress: Callable[[int, int], None]) -> dict[str, Any]:
         source_system = resolve_source_system(self.service, row.source_system)
-        source = source_system.ingest_source(row.licence, Agent.from_json(request["submitter"]))
+        submitter = Agent.from_json(request["submitter"])
+        source = source_system.ingest_source(row.licence, submitter)
+        changed, annotating = None, None
+        if source_system.specimen_services:  # run on each specimen it creates or changes
+            asked_by = Principal(submitter, frozenset())
+            changed, annotating = self.machine_services.at_ingest(
+                row.id, source_system.specimen_services, asked_by,
+                lambda run: self.submitter.submit_machine_run(run.record.pid, run.ttl_ms,
+                                                              asked_by))
         folder = self.spool / row.id
         shutil.rmtree(folder, ignore_errors=True)  # an earlier attempt's, on this machine
         paths = []
@@ -301,11 +326,15 @@ class JobWorker:
                 report = run(self.service, dataset, source, listing, dry_run=row.dry_run,
                              tombstone_missing=row.tombstone_missing,
                              force=bool(request.get("force")),
-                             max_share=self.tombstone_max_share, progress=progress)
+                             max_share=self.tombstone_max_share, progress=progress,
+                             changed=changed)
                 self._save_report(row.id, report, listing)
         except (ArchiveError, TooManyMissing) as error:  # found before any write
             raise JobFailed(str(error)) from error
-        return report.summary()
+        summary = report.summary()
+        if annotating is not None:
+            summary["machineAnnotation"] = annotating
+        return summary
 
     def _progress(self, job_id: str) -> Callable[[int, int], None]:
         last = 0.0

@@ -24,7 +24,7 @@ import hmac
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -49,6 +49,7 @@ SCHEDULED, RUNNING, COMPLETED, FAILED, TIMED_OUT = (
 ENDED = (COMPLETED, FAILED, TIMED_OUT)
 STATE = "ods:jobState"
 DEFAULT_TTL_MS = 86_400_000  # a day, when the service names none
+DEFAULT_MAX_OBJECTS = 10_000  # objects a run on a search may cover, when it names none
 # A delivery: connect within 2 s, the answer within 10 s (the service answers at once and
 # works afterwards). A failed one is tried again after 0.5, 1 and 2 s: four attempts.
 DELIVERY_TIMEOUT = (2.0, 10.0)
@@ -64,6 +65,7 @@ class Scheduled:
 
     record: VersionRecord
     ttl_ms: int
+    created: bool = True  # False: a run on a search made again found it
 
 
 class MachineServices:
@@ -105,24 +107,100 @@ class MachineServices:
                            f"its target filter's {mismatch} does not match")
                 raise errors.Unprocessable(message, [{"path": f"/services/{number}",
                                                       "message": message}])
+        return [self._scheduled(target, service, asked_by) for service in services]
+
+    def batch_services(self, references: list[Any], total: int) -> list[VersionRecord]:
+        """The services a run on a search may use: each permits batching, and takes as
+        many objects as the search finds (422 naming the one that does not)."""
+        services = []
+        for number, reference in enumerate(references):
+            service = self.service(reference, f"/services/{number}")
+            name = service.content["schema:name"]
+            limit = int(service.content.get("ods:maxObjectsPerRun") or DEFAULT_MAX_OBJECTS)
+            why = ("does not run on searches (ods:batchingPermitted is false)"
+                   if not service.content.get("ods:batchingPermitted") else
+                   f"takes at most {limit:,} objects a run; the search finds {total:,}: "
+                   f"narrow it" if total > limit else "")
+            if why:
+                raise errors.Unprocessable(f"{name} {why}", [{"path": f"/services/{number}",
+                                                             "message": why}])
+            services.append(service)
+        return services
+
+    def run_on_search(self, run_id: str, found: Iterable[tuple[int, str, int]],
+                      service_pids: list[str], asked_by: Principal,
+                      submit: Callable[[Scheduled], None],
+                      progress: Callable[[int, int], None]) -> dict[str, Any]:
+        """A run on a search (a background job's work): a job record per object and
+        service whose filter admits it, each delivered as a run on one object. Made again
+        after its worker died, it finds the records it made (their claim is the run, the
+        object and the service) and queues again only those still `Scheduled`."""
+        services = [self._versioned(pid_url(self.fdo.base_url, pid)) for pid in service_pids]
+        counts = {"scheduled": 0, "found": 0, "notAdmitted": 0}
+        total = 0
+        for place, pid, total in found:
+            row = self.fdo.index.current(pid)
+            if row is None or row.status == TOMBSTONE:
+                continue
+            target = self.fdo.reader.version(pid, row.version)
+            for service in services:
+                if first_mismatch(service.content.get(FILTER) or {}, target.content):
+                    counts["notAdmitted"] += 1
+                    continue
+                run = self._scheduled(target, service, asked_by, run_id)
+                counts["scheduled" if run.created else "found"] += 1
+                if run.record.content[STATE] == SCHEDULED:
+                    submit(run)
+            progress(place, total)
+        return {"runID": run_id, "objects": total, **counts}
+
+    def at_ingest(self, run_id: str, references: tuple[str, ...], asked_by: Principal,
+                  submit: Callable[[Scheduled], None]) -> tuple[Callable[[str], None],
+                                                                dict[str, int]]:
+        """For an ingest whose source system chose services: a function scheduling their
+        runs on one created or changed specimen (the filters still decide), and the counts
+        it keeps. A service that is gone is counted, not run."""
+        services, counts = [], {"scheduled": 0, "found": 0, "notAdmitted": 0,
+                                "servicesGone": 0}
+        for reference in references:
+            try:
+                services.append(self.service(reference, "/"))
+            except errors.Unprocessable:
+                counts["servicesGone"] += 1
+
+        def changed(pid: str) -> None:
+            row = self.fdo.index.current(pid)
+            if row is None:
+                return
+            target = self.fdo.reader.version(pid, row.version)
+            for service in services:
+                if first_mismatch(service.content.get(FILTER) or {}, target.content):
+                    counts["notAdmitted"] += 1
+                    continue
+                run = self._scheduled(target, service, asked_by, run_id)
+                counts["scheduled" if run.created else "found"] += 1
+                if run.record.content[STATE] == SCHEDULED:
+                    submit(run)
+        return changed, counts
+
+    def _scheduled(self, target: VersionRecord, service: VersionRecord, asked_by: Principal,
+                   run_id: str | None = None) -> Scheduled:
         scheduler = trusted(Agent(id=f"{self.fdo.base_url}/agents/mas-scheduler",
                                   name="machine annotation scheduler", role="machine",
                                   on_behalf_of=asked_by.agent))
-        runs = []
-        for service in services:
-            ttl_ms = int(service.content.get("ods:timeToLive") or DEFAULT_TTL_MS)
-            expires = datetime.now(UTC) + timedelta(milliseconds=ttl_ms)
-            record = self.fdo.create(MAS_JOB.name, {
-                "schema:name": f"{service.content['schema:name']} on {target.pid}",
-                STATE: SCHEDULED,
-                "ods:machineAnnotationServiceID": pid_url(self.fdo.base_url, service.pid),
-                "ods:targetID": pid_url(self.fdo.base_url, target.pid, target.version),
-                "ods:targetType": KINDS[target.kind].object_type,
-                "schema:expires": expires.isoformat(timespec="milliseconds").replace(
-                    "+00:00", "Z"),
-                "ods:deliveryAttempts": 0}, scheduler)
-            runs.append(Scheduled(record, ttl_ms))
-        return runs
+        ttl_ms = int(service.content.get("ods:timeToLive") or DEFAULT_TTL_MS)
+        expires = datetime.now(UTC) + timedelta(milliseconds=ttl_ms)
+        record, created = self.fdo.create_or_find(MAS_JOB.name, {
+            "schema:name": f"{service.content['schema:name']} on {target.pid}",
+            STATE: SCHEDULED,
+            "ods:machineAnnotationServiceID": pid_url(self.fdo.base_url, service.pid),
+            "ods:targetID": pid_url(self.fdo.base_url, target.pid, target.version),
+            "ods:targetType": KINDS[target.kind].object_type,
+            "schema:expires": expires.isoformat(timespec="milliseconds").replace(
+                "+00:00", "Z"),
+            "ods:deliveryAttempts": 0, **({"ods:runID": run_id} if run_id else {})},
+            scheduler)
+        return Scheduled(record, ttl_ms, created)
 
     # -- the background jobs ------------------------------------------------------------
 
@@ -136,7 +214,10 @@ class MachineServices:
             return {"job": record.content["@id"], "state": record.content[STATE]}
         service = self._versioned(record.content["ods:machineAnnotationServiceID"])
         target = self._versioned(record.content["ods:targetID"])
-        record = self._state(record, RUNNING, self._scheduler(service))
+        try:
+            record = self._state(record, RUNNING, self._scheduler(service))
+        except errors.PreconditionFailed:  # another delivery of the same run got there first
+            return {"job": record.content["@id"], "state": RUNNING}
         body = {"jobID": record.content["@id"],
                 "object": served(target.content, self.fdo.base_url),
                 "callback": {"annotations": f"{self.fdo.base_url}/api/v1/{ANNOTATION.name}",

@@ -10,8 +10,10 @@ from flask import Blueprint, Response, current_app, jsonify
 
 from repository import errors
 from repository.api import JSON_TYPES, OBJECT, actor, json_body, object_response, service
+from repository.batches import search_arguments
 from repository.jobs import Jobs
 from repository.machine_services import MachineServices
+from repository.search import Search
 from resolver.pids import pid_url
 from schemas import KINDS, MAS_JOB
 
@@ -30,12 +32,7 @@ def run_on_object(kind: str, prefix: str, suffix: str) -> Response:
     principal = actor()
     if kind not in KINDS or KINDS[kind].written_by_repository:
         raise errors.NotFound(f"machine annotation services run on objects, not on {kind}")
-    body = json_body(*JSON_TYPES)
-    references = body.get("services") if isinstance(body, dict) else None
-    if not isinstance(references, list) or not 1 <= len(references) <= MAX_SERVICES:
-        raise errors.SchemaInvalid(
-            "the body is {\"services\": [<a machine annotation service's PID URL>, ...]}",
-            [{"path": "/services", "message": f"is a list of 1 to {MAX_SERVICES} PID URLs"}])
+    references = _services(json_body(*JSON_TYPES))
     target = service().latest(kind, prefix, suffix)
     services = [machine_services().service(reference, f"/services/{number}")
                 for number, reference in enumerate(references)]
@@ -51,6 +48,46 @@ def run_on_object(kind: str, prefix: str, suffix: str) -> Response:
     response = jsonify({"jobs": [run.record.content["@id"] for run in runs]})
     response.status_code = 202
     return response
+
+
+@mas_api.post("/<kind>/search/mas")
+def run_on_search(kind: str) -> Response:
+    """202 with the background job that schedules a run per object the search finds:
+    {"services": [...], "search": "<a search's query string>"}."""
+    principal = actor()
+    if kind not in KINDS or KINDS[kind].written_by_repository:
+        raise errors.NotFound(f"machine annotation services run on objects, not on {kind}")
+    body = json_body(*JSON_TYPES)
+    references = _services(body)
+    search = body.get("search", "")
+    if not isinstance(search, str) or len(search) > 4000:
+        raise errors.SchemaInvalid("search is a search's query string, such as "
+                                   "country=Belgium", [{"path": "/search",
+                                                        "message": "must be a string"}])
+    arguments = search_arguments(search)
+    searcher: Search = current_app.extensions["search"]
+    total = searcher.find((kind,), arguments).page.total
+    if not total:
+        raise errors.Unprocessable("the search finds no object", [
+            {"path": "/search", "message": "finds no object: a run needs at least one"}])
+    services = machine_services().batch_services(references, total)
+    jobs: Jobs = current_app.extensions["jobs"]
+    row = jobs.submit_search_run(kind, arguments, [found.pid for found in services],
+                                 principal)
+    url = f"{service().base_url}/api/v1/ingest-jobs/{row.id}"
+    response = jsonify({"run": url, "total": total})
+    response.status_code = 202
+    response.headers["Location"] = url
+    return response
+
+
+def _services(body: Any) -> list[Any]:
+    references = body.get("services") if isinstance(body, dict) else None
+    if not isinstance(references, list) or not 1 <= len(references) <= MAX_SERVICES:
+        raise errors.SchemaInvalid(
+            "the body is {\"services\": [<a machine annotation service's PID URL>, ...]}",
+            [{"path": "/services", "message": f"is a list of 1 to {MAX_SERVICES} PID URLs"}])
+    return references
 
 
 @mas_api.get(f"/{MAS_JOB.name}/<prefix>/<suffix>")

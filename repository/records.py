@@ -123,11 +123,8 @@ def index_entry(record: VersionRecord, search: bool = True) -> VersionEntry:
     content = record.content
     status = str(content.get("ods:status", ACTIVE))
     kind = KINDS[record.kind]
-    claim = None  # what only one live object may hold: see `ObjectRow.physical_id`
-    if status != TOMBSTONE and kind.physical_specimen:
-        claim = content.get("ods:normalisedPhysicalSpecimenID")
-    elif status != TOMBSTONE and kind.targets_object:
-        claim = annotation_claim(content)
+    # What only one live object may hold: see `ObjectRow.physical_id`.
+    claim = object_claim(kind, content) if status != TOMBSTONE else None
     agent = requestor_of(record)
     return VersionEntry(
         pid=record.pid,
@@ -153,6 +150,22 @@ def index_entry(record: VersionRecord, search: bool = True) -> VersionEntry:
         search=search_document(record.kind, content) if search else None,
         annotation=annotation_facts(content) if kind.targets_object and claim else None,
     )
+
+
+def object_claim(kind: Kind, content: dict[str, Any]) -> str | None:
+    """The identity only one live object may hold, if its kind has one: a specimen's
+    physical ID; an annotation's target, selector, motivation, creator and value; the
+    (run, target, service) of a job record a run on a search made, so that the run, made
+    again after its worker died, finds the records it made."""
+    if kind.physical_specimen:
+        return content.get("ods:normalisedPhysicalSpecimenID")
+    if kind.targets_object:
+        return annotation_claim(content)
+    if kind.written_by_repository and content.get("ods:runID"):
+        return "mas-run:" + sha256_hex(canonical_json([
+            content["ods:runID"], content.get("ods:targetID"),
+            content.get("ods:machineAnnotationServiceID")]))
+    return None
 
 
 def annotation_facts(content: dict[str, Any]) -> AnnotationFacts | None:

@@ -20,7 +20,7 @@ from repository.access import (
 from repository.annotations import AnnotationRules
 from repository.patching import apply_bounded_patch
 from repository.provenance import Agent
-from repository.records import TOMBSTONE, client_part, organisation_id
+from repository.records import TOMBSTONE, client_part, object_claim, organisation_id
 from repository.target_filter import checked_filter
 from repository.writes import VersionWriter, WriteResult, WriteStatus
 from resolver.pids import (
@@ -88,8 +88,8 @@ class FDOService:
     def create_or_find(self, kind_name: str, document: Any, actor: Principal,
                        batch: tuple[str, int] | None = None) -> tuple[VersionRecord, bool]:
         """The new object's version 1 and True; or, for an annotation sent before (the
-        same target, selector, motivation, creator and value), the existing one's
-        current version and False."""
+        same target, selector, motivation, creator and value) or a job record its run on
+        a search made before, the existing one's current version and False."""
         kind = self._kind(kind_name)
         client = self._checked_client_part(kind, document)
         self._authorize(actor, kind, None, client)
@@ -99,7 +99,8 @@ class FDOService:
                                         client["ods:normalisedPhysicalSpecimenID"]), True
         if kind.targets_object:
             client = self.annotations.prepared(client, agent, None, batch, actor.job)
-            claim = str(annotation_claim(client))
+        claim = object_claim(kind, client)
+        if claim is not None:  # an annotation, or a job record of a run on a search
             holder = self.index.pid_for_physical_id(claim)
             if holder is None:
                 try:
@@ -110,7 +111,8 @@ class FDOService:
                         raise
             row = self.index.current(holder)
             if row is None:
-                raise errors.Conflict("the same annotation was being written; try again")
+                raise errors.Conflict(f"the same {kind.label.lower()} was being written; "
+                                      f"try again")
             return self.reader.version(holder, row.version), False
         return self._create_minted(kind, client, agent), True
 
@@ -160,7 +162,7 @@ class FDOService:
         or one that crashed before the index. Indexed now, so this identity has its
         holder in the index too; None if it is another object's, for the next attempt."""
         settled = self.writes.settle_taken(
-            pid, kind.name, lambda found: _claim_of(kind, found.content) == claim)
+            pid, kind.name, lambda found: object_claim(kind, found.content) == claim)
         if settled.status is WriteStatus.TAKEN:
             return None
         self._written(settled, kind)
@@ -321,12 +323,6 @@ class FDOService:
         """Stop the reader's threads and close the index's connections."""
         self.reader.close()
         self.index.close()
-
-
-def _claim_of(kind: Kind, content: dict[str, Any]) -> str | None:
-    if kind.physical_specimen:
-        return content.get("ods:normalisedPhysicalSpecimenID")
-    return annotation_claim(content)
 
 
 def normalised_physical_id(client: dict[str, Any]) -> str:

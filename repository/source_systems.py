@@ -34,6 +34,9 @@ class SourceSystem:
     organisation_name: str | None
     default_licence: str | None  # ods:defaultLicense: of records that name none
     dataset_format: str | None  # a name of DATASET_FORMATS, from ods:translatorType
+    # ods:specimenMachineAnnotationServices: PID URLs of the services its ingests run on
+    # the specimens they create or change (repository/machine_services.py).
+    specimen_services: tuple[str, ...] = ()
 
     def check_organisation(self, organisation: str | None, field: str) -> None:
         """A job or `fdo ingest` may name the organisation too, but only the source
@@ -86,7 +89,8 @@ def _read(pid: str, url: str, content: dict[str, Any]) -> SourceSystem:
         organisation_id=_https(str(content["ods:organisationID"])),
         organisation_name=content.get("ods:organisationName"),
         default_licence=content.get("ods:defaultLicense"),
-        dataset_format=formats.get(str(content.get("ods:translatorType"))))
+        dataset_format=formats.get(str(content.get("ods:translatorType"))),
+        specimen_services=tuple(content.get("ods:specimenMachineAnnotationServices") or ()))
 
 
 def _https(organisation: str) -> str:

@@ -20,7 +20,7 @@ from repository.batches import Batches
 from repository.config import Config
 from repository.decisions import Decisions
 from repository.job_queue import JobQueue
-from repository.jobs import JobWorker
+from repository.jobs import Jobs, JobWorker
 from repository.keys import purpose_key, secret_key
 from repository.machine_services import TOKEN_PURPOSE, MachineServices
 
@@ -39,9 +39,10 @@ class Worker:
                                     self.service.writes, config.base_url))
         machine_services = MachineServices(self.service, purpose_key(
             secret_key(config.secret_key), TOKEN_PURPOSE))
-        self.jobs = JobWorker(self.service, batches, machine_services,
-                              config.tombstone_max_share, Path(config.ingest_spool))
         self.queue = JobQueue(config.queue_url, config.queue_namespace)
+        self.jobs = JobWorker(self.service, batches, machine_services,
+                              Jobs(self.service, self.queue, Path(config.ingest_spool)),
+                              config.tombstone_max_share, Path(config.ingest_spool))
         self.queue.handler = self.jobs.run
         self._worker = dramatiq.Worker(self.queue.broker, worker_threads=threads,
                                        worker_timeout=POLL_MS)

@@ -82,7 +82,7 @@ ANNOTATION = Kind(
 SOURCE_SYSTEM = Kind(
     name="source-systems", object_type="ods:SourceSystem",
     fdo_type="https://doi.org/21.T11148/417a4f472f60f7974c12",
-    schema_file="source-system-v1.0.0.json", pid_scheme=HANDLE, label="Source System",
+    schema_file="source-system-v1.1.0.json", pid_scheme=HANDLE, label="Source System",
     handle_profile="https://doi.org/21.T11148/417a4f472f60f7974c12",
     datacite_type="Service", dcmi_type="Service", schema_org_class="DataCatalog")
 

@@ -11,6 +11,7 @@ import json
 import sys
 import threading
 import time
+import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -23,9 +24,13 @@ import requests
 import servers
 
 from repository import build_service
+from repository.access import trusted
 from repository.config import Config
+from repository.machine_services import MachineServices
+from repository.provenance import Agent
 from repository.services import FDOService
 from repository.tokens import create_token
+from resolver.pids import pid_url
 from tests.conftest import ROOT, serve_app
 from tests.records import specimen
 
@@ -286,3 +291,111 @@ def test_registering_and_running_refuse_what_does_not_fit(repository, stub) -> N
                                timeout=30)
         assert answer.status_code in (400, 422), answer.text
         assert answer.json()["errors"][0]["path"] == path
+
+
+def test_a_run_on_a_search_makes_a_run_per_object_and_made_again_finds_them(
+        repository: Repository, country_check: str, stub) -> None:
+    service = register(repository, country_check, **{"ods:maxObjectsPerRun": 3})
+    wrong = [specimen_at(repository, "Netherlands") for _ in range(2)]
+    specimen_at(repository, "Belgium")
+    url = f"{repository.url}/api/v1/digital-specimens/search/mas"
+    answer = requests.post(url, json={"services": [service], "search": ""},
+                           headers=repository.annotator, timeout=30)
+    assert answer.status_code == 202 and answer.json()["total"] == 3, answer.text
+    deadline = time.monotonic() + 60
+    while (run := requests.get(answer.json()["run"], headers=repository.annotator,
+                               timeout=30).json())["status"] in ("queued", "running"):
+        assert time.monotonic() < deadline, run
+        time.sleep(0.1)
+    assert run["status"] == "succeeded", run
+    assert run["summary"] == {"runID": run["id"], "objects": 3, "scheduled": 3, "found": 0,
+                              "notAdmitted": 0}
+    jobs = [pid_url(repository.url, row.pid) for row in repository.fdo.index.all_objects()
+            if row.kind == "mas-jobs"]
+    records = [ended(repository, job) for job in jobs]
+    assert [record["ods:jobState"] for record in records] == ["Completed"] * 3
+    annotated = sorted(requests.get(annotation, headers={"Accept": "application/json"},
+                                    timeout=30).json()["oa:hasTarget"]["@id"]
+                       for record in records for annotation in record["annotations"])
+    assert annotated == sorted(wrong)
+
+    # The same run made again (its worker died) finds its records and queues nothing.
+    services = MachineServices(repository.fdo, b"k" * 32)
+    found = [(place, row.pid, 3) for place, row in enumerate(
+        (row for row in repository.fdo.index.all_objects() if row.kind == "digital-specimens"),
+        start=1)]
+    queued: list[Any] = []
+    again = services.run_on_search(run["id"], found, [service.removeprefix(
+        repository.url + "/")], trusted(Agent("x", "x", "machine")), queued.append,
+        lambda *_: None)
+    assert again["found"] == 3 and again["scheduled"] == 0 and queued == []
+
+    for fields, why in (({"ods:batchingPermitted": False}, "does not run on searches"),
+                        ({"ods:maxObjectsPerRun": 2}, "takes at most 2 objects")):
+        narrow = register(repository, stub(202).url, **fields)
+        refused = requests.post(url, json={"services": [narrow], "search": ""},
+                                headers=repository.annotator, timeout=30)
+        assert refused.status_code == 422 and why in refused.json()["message"]
+        assert refused.json()["errors"][0]["path"] == "/services/0"
+
+
+PLACES = ("catalogNumber", "basisOfRecord", "scientificName", "country", "decimalLatitude",
+          "decimalLongitude")
+
+
+def placed_archive(path: Path, rows: list[tuple[str, ...]]) -> Path:
+    """A Darwin Core Archive of occurrences with a country and coordinates."""
+    meta = ('<archive xmlns="http://rs.tdwg.org/dwc/text/"><core fieldsTerminatedBy="," '
+            'ignoreHeaderLines="1" rowType="http://rs.tdwg.org/dwc/terms/Occurrence"><files>'
+            '<location>occ.csv</location></files><id index="0"/>'
+            + "".join(f'<field index="{n}" term="http://rs.tdwg.org/dwc/terms/{name}"/>'
+                      for n, name in enumerate(PLACES, start=1)) + "</core></archive>")
+    lines = ["id," + ",".join(PLACES)] + [",".join(row) for row in rows]
+    with zipfile.ZipFile(path, "w") as zipped:
+        zipped.writestr("meta.xml", meta)
+        zipped.writestr("occ.csv", "\n".join(lines) + "\n")
+    return path
+
+
+def test_an_ingest_runs_its_source_systems_services_on_what_it_creates_or_changes(
+        repository: Repository, country_check: str, tmp_path: Path) -> None:
+    service = register(repository, country_check)
+    system = requests.post(f"{repository.url}/api/v1/source-systems", headers=repository.admin,
+                           timeout=30, json={
+                               "schema:name": "Naturalis CMS",
+                               "ods:organisationID": "https://ror.org/0566bfb96",
+                               "ods:defaultLicense": "https://creativecommons.org/publicdomain/zero/1.0/",
+                               "ods:specimenMachineAnnotationServices": [service]})
+    assert system.status_code == 201, system.text
+    rows = [("r1", "RMNH.1", "PreservedSpecimen", "Bombus terrestris", "Netherlands", "50.85",
+             "4.35"),
+            ("r2", "RMNH.2", "PreservedSpecimen", "Apis mellifera", "Belgium", "50.85", "4.35")]
+
+    def ingest(path: Path) -> dict[str, Any]:
+        with path.open("rb") as stream:
+            answer = requests.post(f"{repository.url}/api/v1/ingest-jobs",
+                                   headers=repository.admin, timeout=60,
+                                   data={"sourceSystem": system.json()["@id"], "format": "dwca"},
+                                   files={"archive": ("occ.zip", stream)})
+        assert answer.status_code == 202, answer.text
+        deadline = time.monotonic() + 120
+        while (job := requests.get(answer.headers["Location"], headers=repository.admin,
+                                   timeout=30).json())["status"] in ("queued", "running"):
+            assert time.monotonic() < deadline, job
+            time.sleep(0.1)
+        assert job["status"] == "succeeded", job
+        return dict(job)
+
+    first = ingest(placed_archive(tmp_path / "first.zip", rows))
+    assert first["summary"]["machineAnnotation"] == {
+        "scheduled": 2, "found": 0, "notAdmitted": 0, "servicesGone": 0}
+    records = [ended(repository, pid_url(repository.url, row.pid))
+               for row in repository.fdo.index.all_objects() if row.kind == "mas-jobs"]
+    assert sorted(record["ods:jobState"] for record in records) == ["Completed"] * 2
+    assert sorted(len(record["annotations"]) for record in records) == [0, 1]
+    # The same dataset again changes nothing, so nothing runs; a changed record runs again.
+    again = ingest(placed_archive(tmp_path / "again.zip", rows))
+    assert again["summary"]["machineAnnotation"]["scheduled"] == 0
+    moved = [rows[0], (*rows[1][:4], "Netherlands", *rows[1][5:])]
+    changed = ingest(placed_archive(tmp_path / "moved.zip", moved))
+    assert changed["summary"]["machineAnnotation"]["scheduled"] == 1

@@ -126,7 +126,8 @@ def _ingest(run: _Run, archive: Dataset, total: int,
 def run(service: FDOService, archive: Dataset, source: mapping.Source, listing: Listing,
         dry_run: bool = False, tombstone_missing: bool = False, force: bool = False,
         max_share: float = TOMBSTONE_MAX_SHARE,
-        progress: Callable[[int, int], None] | None = None) -> IngestReport:
+        progress: Callable[[int, int], None] | None = None,
+        changed: Callable[[str], None] | None = None) -> IngestReport:
     """Ingest the dataset and report what happened; the outcomes the report lists one by
     one go to `listing`. `dry_run` maps and checks everything, and says what a real run
     would do, but writes nothing. `tombstone_missing` tombstones the source system's
@@ -135,7 +136,8 @@ def run(service: FDOService, archive: Dataset, source: mapping.Source, listing: 
 
     The archive is read through once before anything is written, so one that turns out
     unreadable half-way (bytes not in its encoding, a corrupt member) leaves nothing
-    half-ingested (`ArchiveError`)."""
+    half-ingested (`ArchiveError`). `changed` is called with the PID of each specimen the
+    run creates or updates, as it does (machine annotation services run on them)."""
     report = IngestReport(source.system_name, dry_run)
     total = archive.check()
     with _Run(service, source, dry_run, tombstone_missing, force, max_share) as state:
@@ -155,6 +157,8 @@ def run(service: FDOService, archive: Dataset, source: mapping.Source, listing: 
             report.unmapped_terms.update(outcome.unmapped)
             if outcome.listed:
                 listing.add(outcome)
+            if changed and outcome.pid and outcome.status in (CREATED, UPDATED) and not dry_run:
+                changed(outcome.pid)
     return report
 
 
