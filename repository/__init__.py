@@ -34,8 +34,9 @@ from storage.reader import VersionReader
 
 def build_service(config: Config, bulk: bool = False, serving: bool = False) -> FDOService:
     """Storage and services from configuration: shared by the app, the CLI and tests.
-    `bulk` for a process that writes a dataset and serves nothing (`fdo ingest`): its
-    SQLite index is not memory-mapped, so its memory does not grow with the index.
+    `bulk` for a process that writes datasets or runs jobs and serves nothing (`fdo
+    ingest`, `fdo worker`): its SQLite index is not memory-mapped, so its memory does not
+    grow with the index it reads.
     `serving` for a web process: its S3 requests in flight are bounded, so that a hung
     store leaves threads for the requests that need only the index."""
     problem = credentials_problem(config)

@@ -139,18 +139,7 @@ class MachineServices:
         counts = {"scheduled": 0, "found": 0, "notAdmitted": 0}
         total = 0
         for place, pid, total in found:
-            row = self.fdo.index.current(pid)
-            if row is None or row.status == TOMBSTONE:
-                continue
-            target = self.fdo.reader.version(pid, row.version)
-            for service in services:
-                if first_mismatch(service.content.get(FILTER) or {}, target.content):
-                    counts["notAdmitted"] += 1
-                    continue
-                run = self._scheduled(target, service, asked_by, run_id)
-                counts["scheduled" if run.created else "found"] += 1
-                if run.record.content[STATE] == SCHEDULED:
-                    submit(run)
+            self._run_admitted(pid, services, asked_by, run_id, counts, submit)
             progress(place, total)
         return {"runID": run_id, "objects": total, **counts}
 
@@ -169,19 +158,26 @@ class MachineServices:
                 counts["servicesGone"] += 1
 
         def changed(pid: str) -> None:
-            row = self.fdo.index.current(pid)
-            if row is None:
-                return
-            target = self.fdo.reader.version(pid, row.version)
-            for service in services:
-                if first_mismatch(service.content.get(FILTER) or {}, target.content):
-                    counts["notAdmitted"] += 1
-                    continue
-                run = self._scheduled(target, service, asked_by, run_id)
-                counts["scheduled" if run.created else "found"] += 1
-                if run.record.content[STATE] == SCHEDULED:
-                    submit(run)
+            self._run_admitted(pid, services, asked_by, run_id, counts, submit)
         return changed, counts
+
+    def _run_admitted(self, pid: str, services: list[VersionRecord], asked_by: Principal,
+                      run_id: str, counts: dict[str, int],
+                      submit: Callable[[Scheduled], None]) -> None:
+        """A run of each service whose filter admits the live object `pid`, claimed by
+        `run_id`; queued unless it was made and has gone on before."""
+        row = self.fdo.index.current(pid)
+        if row is None or row.status == TOMBSTONE:
+            return
+        target = self.fdo.reader.version(pid, row.version)
+        for service in services:
+            if first_mismatch(service.content.get(FILTER) or {}, target.content):
+                counts["notAdmitted"] += 1
+                continue
+            run = self._scheduled(target, service, asked_by, run_id)
+            counts["scheduled" if run.created else "found"] += 1
+            if run.record.content[STATE] == SCHEDULED:
+                submit(run)
 
     def _scheduled(self, target: VersionRecord, service: VersionRecord, asked_by: Principal,
                    run_id: str | None = None) -> Scheduled:

@@ -33,7 +33,9 @@ class Worker:
     """The jobs of one queue, run on `threads` threads of this process."""
 
     def __init__(self, config: Config, threads: int = 1) -> None:
-        self.service = build_service(config)
+        # Serving nothing, a worker reads its SQLite index without the memory map: a job
+        # that reads every page of a large index would otherwise hold them all resident.
+        self.service = build_service(config, bulk=True)
         batches = Batches(self.service, build_search(config, self.service),
                           Decisions(self.service.index, self.service.reader,
                                     self.service.writes, config.base_url))

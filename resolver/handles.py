@@ -39,6 +39,7 @@ from resolver.pids import MalformedPID, PidRef, canonical_pid, pid_url
 from schemas import (
     ANNOTATION,
     KINDS,
+    MACHINE_ANNOTATION_SERVICE,
     MEDIA,
     SOURCE_SYSTEM,
     SPECIMEN,
@@ -69,7 +70,7 @@ INDICES: dict[str, int] = {
     "primaryMediaIdName": 406, "mediaType": 407, "mimeType": 408, "licenseName": 409,
     "licenseUrl": 410, "rightsHolder": 411, "rightsHolderPid": 412,
     "targetPid": 500, "targetType": 501, "targetTypeName": 502,
-    "sourceSystemName": 600,
+    "sourceSystemName": 600, "machineAnnotationServiceName": 604,
 }
 CATALOG_NUMBER_TITLES = ("dwc:catalogNumber", "abcd:unitID")
 RIGHTS_OWNER_ROLES = ("rightsowner", "rightsholder", "copyrightowner")
@@ -241,6 +242,10 @@ def _source_system(content: dict[str, Any]) -> Attributes:
     return [("sourceSystemName", content.get("schema:name"))]
 
 
+def _machine_annotation_service(content: dict[str, Any]) -> Attributes:
+    return [("machineAnnotationServiceName", content.get("schema:name"))]
+
+
 def _no_attributes(content: dict[str, Any]) -> Attributes:
     """A kind without a profile of its own has the kernel attributes only."""
     return []
@@ -248,7 +253,8 @@ def _no_attributes(content: dict[str, Any]) -> Attributes:
 
 # The attributes of each kind's FDO profile beyond the kernel.
 _KIND_ATTRIBUTES = {SPECIMEN: _specimen, MEDIA: _media, ANNOTATION: _annotation,
-                    SOURCE_SYSTEM: _source_system}
+                    SOURCE_SYSTEM: _source_system,
+                    MACHINE_ANNOTATION_SERVICE: _machine_annotation_service}
 
 
 def _is_url(text: str) -> bool:
