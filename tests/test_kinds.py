@@ -73,15 +73,20 @@ def curator(collections_app: Flask) -> dict[str, str]:
 
 def test_the_kind_table_holds_every_fact_once() -> None:
     assert [kind.name for kind in KINDS.values()] == [
-        "digital-specimens", "digital-media", "annotations", "source-systems"]
+        "digital-specimens", "digital-media", "annotations", "source-systems",
+        "machine-annotation-services", "mas-jobs"]
     assert all(kind_of_type(kind.object_type) is kind for kind in KINDS.values())
     assert kind_of_type("ods:Unknown") is None
     assert [kind.sentence_label for kind in KINDS.values()] == [
-        "Digital specimen", "Digital media", "Annotation", "Source system"]
-    # The specimen's Handle profile is not its fdoType; the others' are.
+        "Digital specimen", "Digital media", "Annotation", "Source system",
+        "Machine annotation service", "Machine annotation job"]
+    # The specimen's Handle profile is not its fdoType; the others' are, and a job record,
+    # which openDS gives neither, has neither.
     assert schemas.SPECIMEN.handle_profile != schemas.SPECIMEN.fdo_type
     assert schemas.MEDIA.handle_profile == schemas.MEDIA.fdo_type
-    assert [kind.uses_doi for kind in KINDS.values()] == [True, True, False, False]
+    assert not schemas.MAS_JOB.fdo_type and schemas.MAS_JOB.handle_profile is None
+    assert [kind.written_by_repository for kind in KINDS.values()] == [False] * 5 + [True]
+    assert [kind.uses_doi for kind in KINDS.values()] == [True, True] + [False] * 4
     assert (ACTIVE, TOMBSTONE) == ("Active", "Tombstone")
 
 

@@ -35,9 +35,18 @@ ANNOTATION: dict[str, Any] = {
 }
 SOURCE_SYSTEM: dict[str, Any] = {"schema:name": "Naturalis CRS",
                                   "ods:organisationID": "https://ror.org/0566bfb96"}
+MACHINE_ANNOTATION_SERVICE: dict[str, Any] = {
+    "schema:name": "Country check", "ods:serviceEndpoint": "http://127.0.0.1:8020/",
+    "ods:hasTargetDigitalObjectFilter": {}, "ods:batchingPermitted": False}
+MAS_JOB: dict[str, Any] = {
+    "schema:name": "Country check on 10.82621/ABC-DEF-GHJ", "ods:jobState": "Scheduled",
+    "ods:machineAnnotationServiceID": "http://fdo.test/20.500.14920/MMM-AAA-SSS",
+    "ods:targetID": "http://fdo.test/10.82621/ABC-DEF-GHJ/1",
+    "schema:expires": "2026-03-03T10:00:00.000Z"}
 MINIMAL: dict[str, dict[str, Any]] = {
     "digital-specimens": SPECIMEN, "digital-media": MEDIA, "annotations": ANNOTATION,
-    "source-systems": SOURCE_SYSTEM}
+    "source-systems": SOURCE_SYSTEM, "machine-annotation-services": MACHINE_ANNOTATION_SERVICE,
+    "mas-jobs": MAS_JOB}
 KIND_OF_TYPE = {"ods:DigitalSpecimen": ("digital-specimens", "digital-specimen"),
                 "ods:DigitalMedia": ("digital-media", "digital-media"),
                 "ods:Annotation": ("annotations", "annotation")}
