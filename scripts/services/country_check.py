@@ -26,6 +26,7 @@ import logging
 import signal
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,7 @@ log = logging.getLogger("country_check")
 HOST = "127.0.0.1"
 TERMS = ("dwc:country", "dwc:countryCode")
 TIMEOUT = 30
+RETRIES = 5
 
 
 def finding(record: dict[str, Any]) -> tuple[str, str] | None:
@@ -76,15 +78,26 @@ def run(job: dict[str, Any], session: requests.Session) -> None:
                 "@type": "ods:TermSelector",
                 "ods:term": f"$['ods:hasEvents'][0]['ods:hasLocation']['{term}']"}},
             "oa:hasBody": {"@type": "oa:TextualBody", "oa:value": [said]}}
-        answer = session.post(callback["annotations"], json=annotation, headers=headers,
-                              timeout=TIMEOUT)
+        answer = sent(session.post, callback["annotations"], annotation, headers)
         if answer.status_code not in (200, 201):
             status, message = "Failed", f"the annotation was refused: {answer.text[:300]}"
-    ended = session.put(callback["job"], json={"status": status, "message": message},
-                        headers=headers, timeout=TIMEOUT)
+    ended = sent(session.put, callback["job"], {"status": status, "message": message},
+                 headers)
     if ended.status_code != 200:
         log.warning("job %s: ending it answered %s %s", job["jobID"], ended.status_code,
                     ended.text[:300])
+
+
+def sent(method: Any, url: str, body: dict[str, Any],
+         headers: dict[str, str]) -> requests.Response:
+    """The request, sent again after the Retry-After of a 503 (a busy repository says
+    when to come back), up to RETRIES times."""
+    for _ in range(RETRIES):
+        answer: requests.Response = method(url, json=body, headers=headers, timeout=TIMEOUT)
+        if answer.status_code != 503:
+            return answer
+        time.sleep(min(float(answer.headers.get("Retry-After") or 1), 10))
+    return answer
 
 
 class Handler(BaseHTTPRequestHandler):
