@@ -153,6 +153,7 @@ class Sink(ThreadingHTTPServer):
             def log_message(self, *args: Any) -> None:
                 pass
 
+        self.request_queue_size = 128  # the service ends runs 8 at a time, in bursts
         super().__init__(("127.0.0.1", 0), Handler)
 
 
@@ -218,7 +219,10 @@ def machine_annotation(tmp: Path, s3: servers.S3Server, queue_url: str) -> dict[
         before = annotations_made(run)
         clock = time.perf_counter()
         measure(run, {"http": f"http://127.0.0.1:{service_port}"}, requests_direct, 202)
+        deadline = time.monotonic() + 3600
         while sink.ended < SPECIMENS:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the service ended {sink.ended:,} of {SPECIMENS:,} runs")
             time.sleep(0.05)
         direct = sink.last - clock
         direct_annotations = annotations_made(run) - before
@@ -230,7 +234,10 @@ def machine_annotation(tmp: Path, s3: servers.S3Server, queue_url: str) -> dict[
         call(run, "POST", f"/api/v1/{KIND}/search/mas",
              {"services": [service], "search": "family=Queuedidae"})
         database = folder / "index.sqlite3"
+        deadline = time.monotonic() + 3600
         while ended_runs(database) < SPECIMENS:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{ended_runs(database):,} of {SPECIMENS:,} runs ended")
             time.sleep(0.5)
         through = time.perf_counter() - clock
         queued_annotations = annotations_made(run) - before

@@ -5,7 +5,7 @@ names? Run as its own process, registered with the repository by its URL
     python scripts/services/country_check.py --port 8020
 
 For each run the repository POSTs `{jobID, object, callback}`. The service answers 202 at
-once, then, on a thread of its own, reads the object's first georeferenced event. When its
+once, then, on one of its 8 working threads, reads the object's first georeferenced event. When its
 coordinates lie in a country other than the one the event's location names (dwc:country
 or dwc:countryCode), it proposes an `oa:assessing` annotation on that term, saying where
 the point lies. It then ends the run, `Completed` (or `Failed` with the reason if the
@@ -27,6 +27,7 @@ import signal
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,7 @@ HOST = "127.0.0.1"
 TERMS = ("dwc:country", "dwc:countryCode")
 TIMEOUT = 30
 RETRIES = 5
+WORKERS = 8
 
 
 def finding(record: dict[str, Any]) -> tuple[str, str] | None:
@@ -102,6 +104,9 @@ def sent(method: Any, url: str, body: dict[str, Any],
 
 class Handler(BaseHTTPRequestHandler):
     session = requests.Session()
+    # Runs are taken at once and worked on this many at a time: a repository sending
+    # thousands must not get thousands of requests back at the same moment.
+    pool = ThreadPoolExecutor(WORKERS)
 
     def do_POST(self) -> None:  # noqa: N802 - http.server's name
         try:
@@ -112,7 +117,7 @@ class Handler(BaseHTTPRequestHandler):
         except ValueError as error:
             self._answer(400, {"error": str(error)})
             return
-        threading.Thread(target=self._run, args=(job,), daemon=True).start()
+        self.pool.submit(self._run, job)
         self._answer(202, {"accepted": job["jobID"]})
 
     def _run(self, job: dict[str, Any]) -> None:
