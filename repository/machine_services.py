@@ -283,7 +283,10 @@ class MachineServices:
     def job_principal(self, token: str) -> Principal:
         """The service acting for one running job, or InvalidToken saying why not."""
         payload, _, signature = token.partition(".")
-        if not hmac.compare_digest(signature, self._signature(payload)):
+        # Compared as bytes: compare_digest refuses str that is not ASCII, and a client
+        # may send anything.
+        if not hmac.compare_digest(signature.encode(errors="surrogateescape"),
+                                   self._signature(payload).encode()):
             raise errors.InvalidToken("the bearer token is not valid")
         claims = json.loads(_decoded(payload))
         row = self.fdo.index.current(claims["job"])

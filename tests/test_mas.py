@@ -399,3 +399,10 @@ def test_an_ingest_runs_its_source_systems_services_on_what_it_creates_or_change
     moved = [rows[0], (*rows[1][:4], "Netherlands", *rows[1][5:])]
     changed = ingest(placed_archive(tmp_path / "moved.zip", moved))
     assert changed["summary"]["machineAnnotation"]["scheduled"] == 1
+
+
+@pytest.mark.parametrize("token", ["é.é", "a.b", ".", "eyJqb2IiOiJ4In0.c2ln"])
+def test_a_credential_shaped_like_a_job_token_that_is_none_is_401(client, token) -> None:
+    answer = client.post("/api/v1/annotations", json={},
+                         headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 401 and answer.json["code"] == "invalid_token"
