@@ -82,7 +82,6 @@ SPECIMENS = int(os.environ.get("BENCH_MACHINES_SPECIMENS", "10000"))
 TARGET = 0.95  # in-process seconds over worker-path seconds, at least
 SHARE_TARGET = 0.20  # the repository's share of a machine annotation run's time, at most
 THREADS = 8
-NATURALIS = "https://ror.org/0566bfb96"
 
 
 def through_worker(config: Config, folder: Path, archive: Path) -> dict[str, Any]:

@@ -76,9 +76,6 @@ class JobQueue:
         """Messages waiting for a worker (not those being run)."""
         return int(self.client.llen(f"{self.broker.namespace}:{QUEUE}"))
 
-    def ping(self) -> None:
-        self.client.ping()
-
     def close(self) -> None:
         self.broker.close()
         self.client.close()

@@ -162,7 +162,10 @@ class Jobs:
         """The row added, then the message sent: a worker never gets an ID without a row.
         A queue that does not answer removes the row again (503: nothing was queued)."""
         row.status, row.done, row.worker, row.attempts = QUEUED, 0, "", 0
-        row.created = row.heartbeat = timestamp()
+        row.created = timestamp()
+        # A delayed job (a run's time-out) is not lost while it waits: its heartbeat is
+        # when it is due, so it is shown interrupted only STALE_SECONDS after that.
+        row.heartbeat = timestamp(-(delay_ms or 0) / 1000)
         self.table.add(row)
         try:
             self.queue.send(row.id, delay_ms)
@@ -191,14 +194,10 @@ class Jobs:
 
 
 def _work_row(kind: str, actor: Principal, request: dict[str, Any]) -> IngestJobRow:
-    return IngestJobRow(id=_new_id(), format=kind, source_system="", organisation_id=None,
+    return IngestJobRow(id=str(uuid.uuid4()), format=kind, source_system="", organisation_id=None,
                         licence=None, dry_run=False, tombstone_missing=False,
                         submitted_by=actor.agent.id,
                         request={**request, "actor": actor.as_json()})
-
-
-def _new_id() -> str:
-    return str(uuid.uuid4())
 
 
 class JobWorker:

@@ -181,9 +181,6 @@ class MachineServices:
 
     def _scheduled(self, target: VersionRecord, service: VersionRecord, asked_by: Principal,
                    run_id: str | None = None) -> Scheduled:
-        scheduler = trusted(Agent(id=f"{self.fdo.base_url}/agents/mas-scheduler",
-                                  name="machine annotation scheduler", role="machine",
-                                  on_behalf_of=asked_by.agent))
         ttl_ms = int(service.content.get("ods:timeToLive") or DEFAULT_TTL_MS)
         expires = datetime.now(UTC) + timedelta(milliseconds=ttl_ms)
         record, created = self.fdo.create_or_find(MAS_JOB.name, {
@@ -195,7 +192,7 @@ class MachineServices:
             "schema:expires": expires.isoformat(timespec="milliseconds").replace(
                 "+00:00", "Z"),
             "ods:deliveryAttempts": 0, **({"ods:runID": run_id} if run_id else {})},
-            scheduler)
+            self._scheduler(asked_by.agent))
         return Scheduled(record, ttl_ms, created)
 
     # -- the background jobs ------------------------------------------------------------
@@ -211,7 +208,7 @@ class MachineServices:
         service = self._versioned(record.content["ods:machineAnnotationServiceID"])
         target = self._versioned(record.content["ods:targetID"])
         try:
-            record = self._state(record, RUNNING, self._scheduler(service))
+            record = self._state(record, RUNNING, self._scheduler(self._agent_of(service)))
         except errors.PreconditionFailed:  # another delivery of the same run got there first
             return {"job": record.content["@id"], "state": RUNNING}
         body = {"jobID": record.content["@id"],
@@ -227,7 +224,7 @@ class MachineServices:
             if not reason:
                 return {"job": record.content["@id"], "state": RUNNING,
                         "deliveryAttempts": attempt + 1}
-        failed = self._end(job_pid, FAILED, self._scheduler(service),
+        failed = self._end(job_pid, FAILED, self._scheduler(self._agent_of(service)),
                            f"the service was not reached after {DELIVERY_ATTEMPTS} "
                            f"attempts: {reason}", attempts=DELIVERY_ATTEMPTS)
         return {"job": record.content["@id"], "state": failed.content[STATE]}
@@ -237,7 +234,7 @@ class MachineServices:
         record = self._record(job_pid)
         if record.content[STATE] not in ENDED:
             service = self._versioned(record.content["ods:machineAnnotationServiceID"])
-            record = self._end(job_pid, TIMED_OUT, self._scheduler(service),
+            record = self._end(job_pid, TIMED_OUT, self._scheduler(self._agent_of(service)),
                                "the service did not end the run within its time to live")
         return {"job": record.content["@id"], "state": record.content[STATE]}
 
@@ -246,7 +243,7 @@ class MachineServices:
         record = self._record(job_pid)
         service = self._versioned(record.content["ods:machineAnnotationServiceID"])
         with contextlib.suppress(errors.FDOError):  # the original error is the answer
-            self._end(job_pid, FAILED, self._scheduler(service),
+            self._end(job_pid, FAILED, self._scheduler(self._agent_of(service)),
                       f"the run could not be queued: {reason}")
 
     # -- the service's side -------------------------------------------------------------
@@ -329,12 +326,15 @@ class MachineServices:
             raise errors.NotFound(f"{url} is not in this repository")
         return self.fdo.reader.version(ref.pid, ref.version or row.version)
 
-    def _scheduler(self, service: VersionRecord) -> Principal:
+    def _scheduler(self, for_whom: Agent) -> Principal:
+        """The repository writing a job record, for who asked or for the service."""
         return trusted(Agent(id=f"{self.fdo.base_url}/agents/mas-scheduler",
                              name="machine annotation scheduler", role="machine",
-                             on_behalf_of=Agent(id=pid_url(self.fdo.base_url, service.pid),
-                                                name=service.content["schema:name"],
-                                                role="machine")))
+                             on_behalf_of=for_whom))
+
+    def _agent_of(self, service: VersionRecord) -> Agent:
+        return Agent(id=pid_url(self.fdo.base_url, service.pid),
+                     name=service.content["schema:name"], role="machine")
 
     def _expired(self, record: VersionRecord) -> bool:
         return datetime.fromisoformat(record.content["schema:expires"]) <= datetime.now(UTC)

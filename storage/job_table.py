@@ -91,11 +91,6 @@ class JobTable:
             conditions.append(IngestJobRow.id == job_id)
         return self._update(*conditions, status=INTERRUPTED, finished=timestamp(), error=message)
 
-    def interrupt_worker(self, worker: str, message: str) -> int:
-        """The unfinished jobs of the process `worker`, which is stopping."""
-        return self._update(IngestJobRow.worker == worker, IngestJobRow.status.in_(UNFINISHED),
-                            status=INTERRUPTED, finished=timestamp(), error=message)
-
     def _update(self, *conditions: Any, **values: Any) -> int:
         with self.engine.begin() as connection:
             result = connection.execute(update(IngestJobRow).where(*conditions).values(**values))

@@ -22,6 +22,7 @@ import pytest
 import rdflib
 import requests
 import servers
+from sqlalchemy import select
 
 from repository import build_service
 from repository.access import trusted
@@ -31,6 +32,7 @@ from repository.provenance import Agent
 from repository.services import FDOService
 from repository.tokens import create_token
 from resolver.pids import pid_url
+from storage.models import IngestJobRow, timestamp
 from tests.conftest import ROOT, serve_app
 from tests.records import specimen
 
@@ -223,6 +225,13 @@ def test_a_job_token_makes_annotations_for_its_job_and_nothing_else(repository, 
     service = register(repository, keeper.url)
     target = specimen_at(repository, "Belgium")
     [job, other] = run(repository, target, service, service)
+    # Each run's time-out waits a day in the queue, and is not shown lost meanwhile: its
+    # heartbeat is when it is due.
+    with repository.fdo.index.engine.connect() as connection:
+        waiting = connection.execute(select(IngestJobRow.status, IngestJobRow.heartbeat)
+                                     .where(IngestJobRow.format == "mas-ttl")).all()
+    assert len(waiting) == 2 and all(status == "queued" for status, _ in waiting)
+    assert all(heartbeat > timestamp(-86_000) for _, heartbeat in waiting)
     deadline = time.monotonic() + 60
     while len(keeper.received) < 2 and time.monotonic() < deadline:
         time.sleep(0.05)
